@@ -1,0 +1,74 @@
+# Keyward: `make run` serves API + SPA on one port, `make test` runs lint, all tests and the schema check.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+CARGO ?= cargo
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+KEYWARD := $(TARGET_DIR)/debug/keyward
+
+RUST_BACKTRACE ?= 1
+export RUST_BACKTRACE
+
+.PHONY: run lint schema schema-check test fmt clean-data
+
+run:
+	@if [ -f frontend/package.json ]; then \
+	  cd frontend; \
+	  if [ ! -f package-lock.json ]; then \
+	    npm install; \
+	  elif [ -d node_modules ] && [ node_modules -nt package-lock.json ]; then \
+	    echo "frontend: node_modules is newer than package-lock.json, skipping npm ci"; \
+	  else \
+	    npm ci; \
+	  fi; \
+	  npm run build; \
+	fi
+	$(CARGO) build -p keyward-gateway --bin keyward
+	$(KEYWARD) migrate
+	@echo "keyward: starting; it will listen at http://localhost:8080 unless KEYWARD_LISTEN / public_url say otherwise"
+	$(KEYWARD) serve
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-domain-purity.sh
+
+schema:
+	@$(CARGO) run -q -p keyward-gateway --bin keyward -- schema > schema.graphql.tmp || { rm -f schema.graphql.tmp; exit 1; }
+	@mv schema.graphql.tmp schema.graphql
+	@echo "wrote schema.graphql"
+
+schema-check:
+	@tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	$(CARGO) run -q -p keyward-gateway --bin keyward -- schema > "$$tmp"; \
+	if [ ! -f schema.graphql ]; then \
+	  echo "schema.graphql is missing: run make schema" >&2; \
+	  exit 1; \
+	fi; \
+	if ! diff -u schema.graphql "$$tmp"; then \
+	  echo "schema.graphql is stale: run make schema" >&2; \
+	  exit 1; \
+	fi; \
+	echo "schema.graphql is up to date"
+
+test: lint
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  scripts/with-services.sh bash -c 'rc=0; \
+	    $(CARGO) nextest run --workspace --no-fail-fast || rc=$$?; \
+	    $(CARGO) test --workspace --doc || rc=$$?; \
+	    exit $$rc'; \
+	else \
+	  scripts/with-services.sh $(CARGO) test --workspace --no-fail-fast; \
+	fi
+	@$(MAKE) --no-print-directory schema-check
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-data:
+	@if [ -e data ]; then \
+	  echo "removing ./data (the default SQLite database and everything in it)"; \
+	  rm -rf ./data; \
+	else \
+	  echo "nothing to remove: ./data does not exist"; \
+	fi

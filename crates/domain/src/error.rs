@@ -1,0 +1,93 @@
+//! Errors of the domain, kept apart by kind: what a caller can cause versus what went wrong inside.
+
+use thiserror::Error;
+
+/// An error from a repository or a session/ceremony store.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database or Redis did not answer: nobody is authenticated, nothing is changed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated; the string names what clashed.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The row to change does not exist (any more).
+    #[error("not found")]
+    NotFound,
+    /// Anything else: a bug or corrupt data. Never shown to users.
+    #[error("unexpected storage error: {0}")]
+    Unexpected(String),
+}
+
+/// A rule of the domain that the caller's request broke, or a storage failure beneath it.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DomainError {
+    /// No valid session.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The session is valid but lacks the right to do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The thing does not exist, or the caller may not know it exists.
+    #[error("not found")]
+    NotFound,
+    /// Input that the caller can fix.
+    #[error("{field}: {message}")]
+    BadInput {
+        /// The input field, in the API's own spelling.
+        field: String,
+        /// What is wrong with it and what is expected.
+        message: String,
+    },
+    /// The session has passed SSO but not yet the security key.
+    #[error("a security-key check is required to finish logging in")]
+    MfaRequired,
+    /// MFA is enforced and the member must register a key first.
+    #[error("you must register a security key before you can continue")]
+    MfaRegistrationRequired,
+    /// The action needs a fresher security-key check.
+    #[error("this action needs a fresh security-key check")]
+    StepUpRequired {
+        /// The action that needs it.
+        action: String,
+        /// How old the last key check may be.
+        max_age_seconds: u64,
+    },
+    /// The member would be left with no key while MFA is enforced.
+    #[error("MFA is enforced: you cannot delete your last security key")]
+    LastKeyEnforced,
+    /// The credential is registered already (to anyone).
+    #[error("this security key is already registered")]
+    KeyAlreadyRegistered,
+    /// The ceremony is unknown, used or expired.
+    #[error("the ceremony expired or was already used; start again")]
+    CeremonyExpired,
+    /// The ceremony's response did not verify.
+    #[error("the security-key check failed: {0}")]
+    CeremonyFailed(String),
+    /// Organization policy forbids this.
+    #[error("denied by policy: {0}")]
+    PolicyDenied(String),
+    /// The organization has no SSO configured.
+    #[error("single sign-on is not configured for this organization")]
+    SsoNotConfigured,
+    /// Too many attempts.
+    #[error("too many attempts; retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the next attempt may succeed.
+        retry_after_seconds: u64,
+    },
+    /// A storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DomainError {
+    /// Shorthand for [`DomainError::BadInput`].
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Keyward's domain: the model and its rules, with no IO.
+//!
+//! Everything that needs the clock takes `now` as an argument. Persistence and session state are
+//! reached only through the traits in [`repo`] and [`store`], which `keyward-storage` implements.
+
+pub mod access;
+pub mod audit;
+pub mod ceremony;
+pub mod error;
+pub mod ids;
+pub mod member;
+pub mod org;
+pub mod repo;
+pub mod security_key;
+pub mod session;
+pub mod store;
+
+pub use error::{DomainError, StoreError};

@@ -1,0 +1,117 @@
+//! Organizations and their MFA enforcement state.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::ids::OrgId;
+
+/// An organization: the unit of tenancy, with its own members, keys, policies and audit chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Identifier.
+    pub id: OrgId,
+    /// URL-safe short name that people type at login.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Whether security keys are mandatory, and since when people must comply.
+    pub enforcement: Enforcement,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The organization's MFA enforcement setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforcement {
+    /// Security keys are mandatory.
+    pub enabled: bool,
+    /// Until this moment, members without a key may keep working (and are reminded).
+    pub grace_period_ends_at: Option<DateTime<Utc>>,
+}
+
+impl Enforcement {
+    /// Whether a member without a key must register one before doing anything else, at `now`.
+    pub fn requires_registration(&self, now: DateTime<Utc>) -> bool {
+        self.enabled
+            && self
+                .grace_period_ends_at
+                .is_none_or(|deadline| now >= deadline)
+    }
+
+    /// The deadline to show a member without a key, while a grace period runs at `now`.
+    pub fn grace_deadline(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.grace_period_ends_at {
+            Some(deadline) if self.enabled && now < deadline => Some(deadline),
+            _ => None,
+        }
+    }
+}
+
+/// Checks an organization slug: 2 to 63 characters of lowercase ASCII letters, digits and inner hyphens.
+pub fn validate_slug(slug: &str) -> Result<(), DomainError> {
+    let ok_chars = slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !(2..=63).contains(&slug.len()) || !ok_chars || slug.starts_with('-') || slug.ends_with('-')
+    {
+        return Err(DomainError::bad_input(
+            "slug",
+            "use 2 to 63 lowercase letters, digits and inner hyphens",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn enforcement_without_grace_requires_registration_at_once() {
+        let now = Utc::now();
+        let enforcement = Enforcement {
+            enabled: true,
+            grace_period_ends_at: None,
+        };
+        assert!(enforcement.requires_registration(now));
+        assert_eq!(enforcement.grace_deadline(now), None);
+    }
+
+    #[test]
+    fn grace_period_defers_registration_until_the_deadline() {
+        let now = Utc::now();
+        let deadline = now + Duration::days(3);
+        let enforcement = Enforcement {
+            enabled: true,
+            grace_period_ends_at: Some(deadline),
+        };
+        assert!(!enforcement.requires_registration(now));
+        assert_eq!(enforcement.grace_deadline(now), Some(deadline));
+        assert!(enforcement.requires_registration(deadline));
+        assert_eq!(enforcement.grace_deadline(deadline), None);
+    }
+
+    #[test]
+    fn disabled_enforcement_never_requires_registration() {
+        let enforcement = Enforcement::default();
+        assert!(!enforcement.requires_registration(Utc::now()));
+    }
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!(validate_slug("acme-prod").is_ok());
+        for bad in [
+            "a",
+            "Acme",
+            "-acme",
+            "acme-",
+            "ac me",
+            "ac_me",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_slug(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

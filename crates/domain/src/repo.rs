@@ -1,0 +1,424 @@
+//! Repository traits: what the domain needs from the database. `keyward-storage` implements them.
+//!
+//! Every mutation takes the [`AuditRecord`] that describes it and writes both in one transaction:
+//! no audit, no change.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::error::{DomainError, StoreError};
+use crate::ids::{MemberId, OrgId, SecurityKeyId};
+use crate::member::{Member, NewMember, OidcIdentity};
+use crate::org::{Enforcement, Organization};
+use crate::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
+
+/// One page of a cursor-paginated list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Whether more items follow the last one.
+    pub has_more: bool,
+}
+
+/// Organizations.
+#[async_trait]
+pub trait OrganizationRepo: Send + Sync {
+    /// One organization by ID.
+    async fn organization(&self, id: OrgId) -> Result<Option<Organization>, StoreError>;
+    /// One organization by slug.
+    async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    /// All organizations, oldest first.
+    async fn organizations(&self) -> Result<Vec<Organization>, StoreError>;
+    /// Creates the first organization, its first admin and their backup credentials, once. Returns
+    /// `None` when an organization already exists (another instance may have won the race).
+    async fn bootstrap(
+        &self,
+        first: Bootstrap,
+        audit: AuditRecord,
+    ) -> Result<Option<Member>, StoreError>;
+    /// Creates another organization; `Conflict` when the slug is taken.
+    async fn create_organization(&self, org: Organization, audit: AuditRecord) -> Result<Organization, StoreError>;
+    /// Sets the enforcement state.
+    async fn set_enforcement(
+        &self,
+        org: OrgId,
+        enforcement: Enforcement,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Organization, StoreError>;
+}
+
+/// Everything bootstrap creates.
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    /// The organization.
+    pub organization: Organization,
+    /// Its first admin.
+    pub admin: NewMember,
+    /// The admin's backup-credentials username.
+    pub backup_username: String,
+    /// The backup secret's argon2id PHC string.
+    pub backup_secret_hash: String,
+}
+
+/// A member with the number of keys they hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSummary {
+    /// The member.
+    pub member: Member,
+    /// How many security keys they have.
+    pub key_count: u64,
+}
+
+/// Which members to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberQuery {
+    /// Page size.
+    pub first: u64,
+    /// Members after this one (creation order).
+    pub after: Option<MemberId>,
+    /// Only members without any key.
+    pub without_key: bool,
+}
+
+/// Members.
+#[async_trait]
+pub trait MemberRepo: Send + Sync {
+    /// One member of `org`.
+    async fn member(&self, org: OrgId, id: MemberId) -> Result<Option<Member>, StoreError>;
+    /// One member of `org` by username.
+    async fn member_by_username(
+        &self,
+        org: OrgId,
+        username: &str,
+    ) -> Result<Option<Member>, StoreError>;
+    /// One member of `org` by OIDC identity.
+    async fn member_by_oidc(
+        &self,
+        org: OrgId,
+        identity: &OidcIdentity,
+    ) -> Result<Option<Member>, StoreError>;
+    /// Creates a member; `Conflict` when the username or OIDC identity is taken.
+    async fn create_member(
+        &self,
+        new: NewMember,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Member, StoreError>;
+    /// Records a finished login.
+    async fn record_login(
+        &self,
+        org: OrgId,
+        id: MemberId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A page of members with their key counts, in creation order.
+    async fn members(
+        &self,
+        org: OrgId,
+        query: MemberQuery,
+    ) -> Result<Page<MemberSummary>, StoreError>;
+}
+
+/// Who deletes a key: the rules differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedBy {
+    /// The key's owner.
+    Owner,
+    /// An organization admin.
+    Admin,
+}
+
+/// The last-key rule (DESIGN §7): while MFA is enforced, an owner cannot delete their last key; an
+/// admin can. Storage calls this inside the deleting transaction, with the count it locked.
+pub fn key_deletion_allowed(
+    by: DeletedBy,
+    enforced: bool,
+    keys_before: u64,
+) -> Result<(), DomainError> {
+    if by == DeletedBy::Owner && enforced && keys_before <= 1 {
+        return Err(DomainError::LastKeyEnforced);
+    }
+    Ok(())
+}
+
+/// Security keys.
+#[async_trait]
+pub trait SecurityKeyRepo: Send + Sync {
+    /// Stores a new key; `Conflict("credential_id")` when the credential is registered to anyone.
+    async fn insert_key(
+        &self,
+        new: NewSecurityKey,
+        audit: AuditRecord,
+    ) -> Result<SecurityKey, StoreError>;
+    /// A member's keys, oldest first.
+    async fn keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<SecurityKey>, StoreError>;
+    /// One key of `org`, with its credential.
+    async fn key(
+        &self,
+        org: OrgId,
+        id: SecurityKeyId,
+    ) -> Result<Option<StoredSecurityKey>, StoreError>;
+    /// One key by credential ID, in any organization.
+    async fn key_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredSecurityKey>, StoreError>;
+    /// Renames a key.
+    async fn rename_key(
+        &self,
+        org: OrgId,
+        id: SecurityKeyId,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<SecurityKey, StoreError>;
+    /// Deletes a key under [`key_deletion_allowed`], checked against a locked count so that
+    /// concurrent deletions cannot leave an owner with none. Returns the deleted key and how many
+    /// the member has left.
+    async fn delete_key(
+        &self,
+        org: OrgId,
+        id: SecurityKeyId,
+        by: DeletedBy,
+        audit: AuditRecord,
+    ) -> Result<(SecurityKey, u64), DomainError>;
+    /// Records a successful assertion.
+    async fn record_key_use(
+        &self,
+        org: OrgId,
+        id: SecurityKeyId,
+        used: KeyUse,
+    ) -> Result<(), StoreError>;
+}
+
+/// Recovery codes (stored as SHA-256 hashes only).
+#[async_trait]
+pub trait RecoveryCodeRepo: Send + Sync {
+    /// Replaces a member's codes with new ones, voiding the old.
+    async fn replace_recovery_codes(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        code_hashes: Vec<String>,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+    /// Uses a code once; `false` when it does not exist or was used.
+    async fn consume_recovery_code(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        code_hash: &str,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<bool, StoreError>;
+    /// How many unused codes a member has.
+    async fn unused_recovery_codes(&self, org: OrgId, member: MemberId) -> Result<u64, StoreError>;
+}
+
+/// An organization's OIDC settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConfig {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Client secret (never returned through the API).
+    pub client_secret: String,
+    /// Scopes to ask for besides `openid`.
+    pub scopes: Vec<String>,
+    /// ID-token claim holding groups.
+    pub admin_group_claim: Option<String>,
+    /// Group value that makes a member ADMIN.
+    pub admin_group_value: Option<String>,
+    /// When non-empty, only e-mail addresses in these domains may log in.
+    pub allowed_email_domains: Vec<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// SSO configuration.
+#[async_trait]
+pub trait SsoConfigRepo: Send + Sync {
+    /// The organization's SSO settings.
+    async fn sso_config(&self, org: OrgId) -> Result<Option<SsoConfig>, StoreError>;
+    /// Saves them.
+    async fn put_sso_config(
+        &self,
+        org: OrgId,
+        config: SsoConfig,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+}
+
+/// The kinds of organization policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PolicyKind {
+    /// WebAuthn ceremony policy (JSON).
+    Webauthn,
+    /// Step-up policy (Rego).
+    StepUp,
+    /// Pipeline approval policy (Rego).
+    Approval,
+}
+
+impl PolicyKind {
+    /// The stable spelling used in storage.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PolicyKind::Webauthn => "WEBAUTHN",
+            PolicyKind::StepUp => "STEP_UP",
+            PolicyKind::Approval => "APPROVAL",
+        }
+    }
+}
+
+/// A stored policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPolicy {
+    /// Which policy.
+    pub kind: PolicyKind,
+    /// Its text (JSON or Rego).
+    pub body: String,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Who changed it.
+    pub updated_by: Option<MemberId>,
+}
+
+/// Organization policies.
+#[async_trait]
+pub trait PolicyRepo: Send + Sync {
+    /// A policy, if set.
+    async fn policy(
+        &self,
+        org: OrgId,
+        kind: PolicyKind,
+    ) -> Result<Option<StoredPolicy>, StoreError>;
+    /// Sets a policy.
+    async fn put_policy(
+        &self,
+        org: OrgId,
+        policy: StoredPolicy,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+}
+
+/// An organization's break-glass login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupCredential {
+    /// The organization.
+    pub org_id: OrgId,
+    /// The member it logs in as.
+    pub member_id: MemberId,
+    /// Username.
+    pub username: String,
+    /// argon2id PHC string of the secret.
+    pub secret_hash: String,
+    /// Last rotation.
+    pub rotated_at: DateTime<Utc>,
+}
+
+/// Backup credentials.
+#[async_trait]
+pub trait BackupCredentialRepo: Send + Sync {
+    /// The credential with this username in `org`.
+    async fn backup_credential(
+        &self,
+        org: OrgId,
+        username: &str,
+    ) -> Result<Option<BackupCredential>, StoreError>;
+    /// Replaces the secret.
+    async fn rotate_backup_credential(
+        &self,
+        org: OrgId,
+        secret_hash: String,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<BackupCredential, StoreError>;
+}
+
+/// Which audit events to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Exact action.
+    pub action: Option<String>,
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact target.
+    pub target: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only events older than this `seq` (the cursor).
+    pub before_seq: Option<u64>,
+    /// Page size.
+    pub first: u64,
+}
+
+/// The audit chain.
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// Appends one event on its own (for events that change nothing else, like a login).
+    async fn append_audit(&self, org: OrgId, record: AuditRecord)
+    -> Result<AuditEvent, StoreError>;
+    /// A page of events, newest first.
+    async fn audit_events(
+        &self,
+        org: OrgId,
+        query: AuditQuery,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+    /// Events in chain order with `seq > after`, at most `limit` (for verification and export).
+    async fn audit_chain(
+        &self,
+        org: OrgId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Everything the database offers, as one handle.
+pub trait Repositories:
+    OrganizationRepo
+    + MemberRepo
+    + SecurityKeyRepo
+    + RecoveryCodeRepo
+    + SsoConfigRepo
+    + PolicyRepo
+    + BackupCredentialRepo
+    + AuditRepo
+{
+}
+
+impl<T> Repositories for T where
+    T: OrganizationRepo
+        + MemberRepo
+        + SecurityKeyRepo
+        + RecoveryCodeRepo
+        + SsoConfigRepo
+        + PolicyRepo
+        + BackupCredentialRepo
+        + AuditRepo
+{
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_keep_their_last_key_only_while_enforced() {
+        assert_eq!(
+            key_deletion_allowed(DeletedBy::Owner, true, 1),
+            Err(DomainError::LastKeyEnforced)
+        );
+        assert!(key_deletion_allowed(DeletedBy::Owner, true, 2).is_ok());
+        assert!(key_deletion_allowed(DeletedBy::Owner, false, 1).is_ok());
+        assert!(key_deletion_allowed(DeletedBy::Admin, true, 1).is_ok());
+    }
+}

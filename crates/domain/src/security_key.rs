@@ -1,0 +1,138 @@
+//! Security keys: metadata of registered WebAuthn credentials, and the rules on their names.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+use crate::ids::{MemberId, OrgId, SecurityKeyId};
+
+/// Longest key name, in characters.
+pub const KEY_NAME_MAX_CHARS: usize = 64;
+/// Longest credential ID WebAuthn allows (Level 3: 1023 bytes).
+pub const CREDENTIAL_ID_MAX_BYTES: usize = 1023;
+
+/// A registered security key, without its public-key material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityKey {
+    /// Keyward's identifier.
+    pub id: SecurityKeyId,
+    /// The organization.
+    pub org_id: OrgId,
+    /// The owner.
+    pub member_id: MemberId,
+    /// Name the owner gave it.
+    pub name: String,
+    /// The WebAuthn credential ID (unique across all users).
+    pub credential_id: Vec<u8>,
+    /// Authenticator model, when the authenticator disclosed one.
+    pub aaguid: Option<Uuid>,
+    /// Last signature counter seen.
+    pub sign_count: u32,
+    /// The credential may be synced to other devices (a passkey).
+    pub backup_eligible: bool,
+    /// The credential is currently synced.
+    pub backed_up: bool,
+    /// Transports the authenticator reported (`usb`, `nfc`, `ble`, `internal`, `hybrid`).
+    pub transports: Vec<String>,
+    /// The user was verified (PIN or biometric) at registration.
+    pub user_verified: bool,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used to log in or step up.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A key to store: its metadata plus the serialized credential the verifier needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSecurityKey {
+    /// Metadata.
+    pub key: SecurityKey,
+    /// The verifier's serialized credential (opaque to the domain).
+    pub credential: String,
+}
+
+/// A stored key with its serialized credential, as the verifier needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSecurityKey {
+    /// Metadata.
+    pub key: SecurityKey,
+    /// The verifier's serialized credential.
+    pub credential: String,
+}
+
+/// What changes on a key after a successful assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// When it was used.
+    pub at: DateTime<Utc>,
+    /// The new counter.
+    pub sign_count: u32,
+    /// The new backed-up state.
+    pub backed_up: bool,
+    /// The updated serialized credential.
+    pub credential: String,
+}
+
+/// Checks and normalizes a key name: trimmed, 1 to 64 characters, no control characters.
+pub fn normalize_key_name(raw: &str) -> Result<String, DomainError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(DomainError::bad_input("name", "give the key a name"));
+    }
+    if name.chars().count() > KEY_NAME_MAX_CHARS {
+        return Err(DomainError::bad_input(
+            "name",
+            format!("use at most {KEY_NAME_MAX_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::bad_input(
+            "name",
+            "control characters are not allowed",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// How a new signature counter relates to the stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterCheck {
+    /// Counter moved forward, or the authenticator does not count (both zero; normal for passkeys).
+    Ok,
+    /// The counter did not move forward: a possible cloned authenticator.
+    WentBackwards,
+}
+
+/// Classifies a signature counter against the stored one (WebAuthn §6.1.1).
+pub fn check_counter(stored: u32, received: u32) -> CounterCheck {
+    if (stored == 0 && received == 0) || received > stored {
+        CounterCheck::Ok
+    } else {
+        CounterCheck::WentBackwards
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(normalize_key_name("  YubiKey 5C  ").unwrap(), "YubiKey 5C");
+        assert!(normalize_key_name("   ").is_err());
+        assert!(normalize_key_name(&"é".repeat(64)).is_ok());
+        assert!(normalize_key_name(&"é".repeat(65)).is_err());
+        assert!(normalize_key_name("bad\u{7}name").is_err());
+        assert!(normalize_key_name("line\nbreak").is_err());
+    }
+
+    #[test]
+    fn counters_that_go_backwards_are_flagged() {
+        assert_eq!(check_counter(0, 0), CounterCheck::Ok);
+        assert_eq!(check_counter(5, 6), CounterCheck::Ok);
+        assert_eq!(check_counter(5, 5), CounterCheck::WentBackwards);
+        assert_eq!(check_counter(5, 2), CounterCheck::WentBackwards);
+        assert_eq!(check_counter(5, 0), CounterCheck::WentBackwards);
+    }
+}

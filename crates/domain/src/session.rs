@@ -1,0 +1,344 @@
+//! Sessions: tokens, stages, and the rules that decide whether a session is still alive.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids::{MemberId, OrgId, SecurityKeyId};
+use crate::member::Role;
+use crate::org::Enforcement;
+
+/// Bytes of randomness in a session token.
+pub const TOKEN_SECRET_BYTES: usize = 32;
+const TOKEN_PREFIX: &str = "kw1";
+
+/// A session token as the client holds it: the organization (so the right shard is found in one
+/// lookup) and 256 random bits. Never stored; only its [`TokenHash`] is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken {
+    org_id: OrgId,
+    secret: [u8; TOKEN_SECRET_BYTES],
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionToken")
+            .field("org_id", &self.org_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionToken {
+    /// A token for `org_id` from random bytes the caller drew from a CSPRNG.
+    pub fn from_random(org_id: OrgId, secret: [u8; TOKEN_SECRET_BYTES]) -> Self {
+        Self { org_id, secret }
+    }
+
+    /// Parses the client's form, `kw1.<org>.<secret>`; `None` for anything malformed.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let (prefix, org, secret) = (parts.next()?, parts.next()?, parts.next()?);
+        if prefix != TOKEN_PREFIX || parts.next().is_some() {
+            return None;
+        }
+        let org_id = org.parse().ok()?;
+        let bytes = URL_SAFE_NO_PAD.decode(secret).ok()?;
+        let secret = bytes.try_into().ok()?;
+        Some(Self { org_id, secret })
+    }
+
+    /// The organization the session belongs to.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The form handed to the client (cookie value or bearer token).
+    pub fn expose(&self) -> String {
+        format!(
+            "{TOKEN_PREFIX}.{}.{}",
+            self.org_id.0.simple(),
+            URL_SAFE_NO_PAD.encode(self.secret)
+        )
+    }
+
+    /// SHA-256 of the token: the only form that is ever stored.
+    pub fn hash(&self) -> TokenHash {
+        let mut hasher = Sha256::new();
+        hasher.update(self.org_id.0.as_bytes());
+        hasher.update(self.secret);
+        TokenHash(URL_SAFE_NO_PAD.encode(hasher.finalize()))
+    }
+}
+
+/// SHA-256 of a session token, base64url: the session's storage key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenHash(pub String);
+
+impl std::fmt::Display for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How far a session has come through login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionStage {
+    /// First factor done; the security key has not been touched yet.
+    MfaRequired,
+    /// MFA is enforced and the member has no key: only key registration is allowed.
+    MfaRegistrationRequired,
+    /// Fully logged in.
+    Authenticated,
+}
+
+/// A way the session's holder proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthMethod {
+    /// OIDC single sign-on.
+    Sso,
+    /// The organization's break-glass backup credentials.
+    BackupCredentials,
+    /// A single-use recovery code.
+    RecoveryCode,
+    /// A WebAuthn assertion from a registered security key.
+    SecurityKey,
+}
+
+/// The stage a fresh login lands at (DESIGN §4): never `AUTHENTICATED` without a key assertion when
+/// the member has a key, or when the organization requires one.
+pub fn initial_stage(has_key: bool, enforcement: &Enforcement, now: DateTime<Utc>) -> SessionStage {
+    if has_key {
+        SessionStage::MfaRequired
+    } else if enforcement.requires_registration(now) {
+        SessionStage::MfaRegistrationRequired
+    } else {
+        SessionStage::Authenticated
+    }
+}
+
+/// A server-side session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Storage key: the hash of the client's token.
+    pub token_hash: TokenHash,
+    /// The organization.
+    pub org_id: OrgId,
+    /// The member.
+    pub member_id: MemberId,
+    /// The member's role when the session was created.
+    pub role: Role,
+    /// Login progress.
+    pub stage: SessionStage,
+    /// Factors used so far, in order.
+    pub methods: Vec<AuthMethod>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last request seen (to the touch granularity).
+    pub last_seen_at: DateTime<Utc>,
+    /// Hard end of the session.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Inactivity allowed before the session ends, in seconds.
+    pub idle_timeout_secs: u32,
+    /// Last successful security-key assertion.
+    pub mfa_verified_at: Option<DateTime<Utc>>,
+    /// The key used for that assertion.
+    pub key_id: Option<SecurityKeyId>,
+    /// While MFA enforcement's grace period runs and the member has no key: its deadline.
+    pub grace_period_ends_at: Option<DateTime<Utc>>,
+    /// The organization's epoch when the session was stamped.
+    pub org_epoch: u64,
+    /// The member's epoch when the session was stamped.
+    pub member_epoch: u64,
+}
+
+impl Session {
+    /// When the session ends if nothing more happens.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        let idle_end = self.last_seen_at + Duration::seconds(i64::from(self.idle_timeout_secs));
+        idle_end.min(self.absolute_expires_at)
+    }
+
+    /// Whether the session is alive at `now`, given the current organization and member epochs.
+    pub fn is_live(&self, now: DateTime<Utc>, org_epoch: u64, member_epoch: u64) -> bool {
+        self.org_epoch == org_epoch && self.member_epoch == member_epoch && now < self.deadline()
+    }
+
+    /// Whether a request at `now` should move `last_seen_at` forward. Touching on every request
+    /// would cost a write each time; a twentieth of the idle timeout keeps idle expiry within 5%.
+    pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
+        let granularity_ms = i64::from(self.idle_timeout_secs) * 1000 / 20;
+        (now - self.last_seen_at).num_milliseconds() >= granularity_ms
+    }
+
+    /// Age of the last security-key check at `now`, if there was one.
+    pub fn mfa_age(&self, now: DateTime<Utc>) -> Option<Duration> {
+        self.mfa_verified_at.map(|at| now - at)
+    }
+}
+
+/// What is needed to start a session; epochs are stamped by the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    /// Hash of the token handed to the client.
+    pub token_hash: TokenHash,
+    /// The organization.
+    pub org_id: OrgId,
+    /// The member.
+    pub member_id: MemberId,
+    /// The member's role.
+    pub role: Role,
+    /// The stage from [`initial_stage`].
+    pub stage: SessionStage,
+    /// The first factor.
+    pub methods: Vec<AuthMethod>,
+    /// Grace-period deadline to remind the member of.
+    pub grace_period_ends_at: Option<DateTime<Utc>>,
+}
+
+/// Session lifetimes from configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// Hard limit from creation.
+    pub absolute: Duration,
+    /// Inactivity limit.
+    pub idle: Duration,
+}
+
+impl NewSession {
+    /// The full session, created at `now` with `lifetimes` and the given epochs.
+    pub fn start(
+        self,
+        now: DateTime<Utc>,
+        lifetimes: SessionLifetimes,
+        org_epoch: u64,
+        member_epoch: u64,
+    ) -> Session {
+        Session {
+            token_hash: self.token_hash,
+            org_id: self.org_id,
+            member_id: self.member_id,
+            role: self.role,
+            stage: self.stage,
+            methods: self.methods,
+            created_at: now,
+            last_seen_at: now,
+            absolute_expires_at: now + lifetimes.absolute,
+            idle_timeout_secs: u32::try_from(lifetimes.idle.num_seconds()).unwrap_or(u32::MAX),
+            mfa_verified_at: None,
+            key_id: None,
+            grace_period_ends_at: self.grace_period_ends_at,
+            org_epoch,
+            member_epoch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(now: DateTime<Utc>) -> Session {
+        NewSession {
+            token_hash: TokenHash("h".into()),
+            org_id: OrgId::new(),
+            member_id: MemberId::new(),
+            role: Role::Member,
+            stage: SessionStage::Authenticated,
+            methods: vec![AuthMethod::Sso],
+            grace_period_ends_at: None,
+        }
+        .start(
+            now,
+            SessionLifetimes {
+                absolute: Duration::hours(12),
+                idle: Duration::minutes(30),
+            },
+            3,
+            1,
+        )
+    }
+
+    #[test]
+    fn tokens_round_trip_and_hash_stably() {
+        let token = SessionToken::from_random(OrgId::new(), [7; TOKEN_SECRET_BYTES]);
+        let parsed = SessionToken::parse(&token.expose()).unwrap();
+        assert_eq!(parsed, token);
+        assert_eq!(parsed.hash(), token.hash());
+        assert_ne!(token.hash().0, token.expose());
+        let other = SessionToken::from_random(token.org_id(), [8; TOKEN_SECRET_BYTES]);
+        assert_ne!(other.hash(), token.hash());
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        let good = SessionToken::from_random(OrgId::new(), [1; TOKEN_SECRET_BYTES]).expose();
+        for bad in [
+            "",
+            "kw1",
+            "kw2.x.y",
+            &good[..good.len() - 2],
+            &format!("{good}.extra"),
+            &good.replacen("kw1", "kw2", 1),
+        ] {
+            assert!(SessionToken::parse(bad).is_none(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let token = SessionToken::from_random(OrgId::new(), [9; TOKEN_SECRET_BYTES]);
+        assert!(!format!("{token:?}").contains(&token.expose()[40..]));
+    }
+
+    #[test]
+    fn first_stage_depends_on_keys_and_enforcement() {
+        let now = Utc::now();
+        let off = Enforcement::default();
+        let on = Enforcement {
+            enabled: true,
+            grace_period_ends_at: None,
+        };
+        let grace = Enforcement {
+            enabled: true,
+            grace_period_ends_at: Some(now + Duration::days(1)),
+        };
+        assert_eq!(initial_stage(true, &off, now), SessionStage::MfaRequired);
+        assert_eq!(initial_stage(true, &on, now), SessionStage::MfaRequired);
+        assert_eq!(initial_stage(false, &off, now), SessionStage::Authenticated);
+        assert_eq!(
+            initial_stage(false, &on, now),
+            SessionStage::MfaRegistrationRequired
+        );
+        assert_eq!(
+            initial_stage(false, &grace, now),
+            SessionStage::Authenticated
+        );
+    }
+
+    #[test]
+    fn liveness_follows_epochs_and_both_expiries() {
+        let now = Utc::now();
+        let s = session(now);
+        assert!(s.is_live(now, 3, 1));
+        assert!(!s.is_live(now, 4, 1), "org epoch moved");
+        assert!(!s.is_live(now, 3, 2), "member epoch moved");
+        assert!(!s.is_live(now + Duration::minutes(30), 3, 1), "idle");
+        let mut busy = s.clone();
+        busy.last_seen_at = now + Duration::hours(11) + Duration::minutes(50);
+        assert!(busy.is_live(now + Duration::hours(11) + Duration::minutes(59), 3, 1));
+        assert!(!busy.is_live(now + Duration::hours(12), 3, 1), "absolute");
+    }
+
+    #[test]
+    fn touch_happens_at_a_twentieth_of_the_idle_timeout() {
+        let now = Utc::now();
+        let s = session(now);
+        assert!(!s.needs_touch(now + Duration::seconds(89)));
+        assert!(s.needs_touch(now + Duration::seconds(90)));
+    }
+}

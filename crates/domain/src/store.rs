@@ -1,0 +1,94 @@
+//! Session and ceremony stores: what the domain needs from Redis (or the in-process stand-in).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ceremony::Ceremony;
+use crate::error::StoreError;
+use crate::ids::{CeremonyId, MemberId, OrgId};
+use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
+
+/// Server-side sessions with per-organization and per-member epochs (DESIGN §4).
+///
+/// A session is live while its stamped epochs equal the current ones and its deadline has not
+/// passed ([`Session::is_live`]). Bumping an epoch ends every session stamped with the old one in
+/// O(1); the dead entries are removed afterwards.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Starts a session at `now`, stamped with the current epochs.
+    async fn create(
+        &self,
+        new: NewSession,
+        lifetimes: SessionLifetimes,
+        now: DateTime<Utc>,
+    ) -> Result<Session, StoreError>;
+
+    /// The live session with this hash, in one round trip (epochs included), touching its
+    /// last-seen time when [`Session::needs_touch`] says so.
+    async fn lookup(
+        &self,
+        org: OrgId,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Atomically replaces the live session `old` with `next` (a new stage, or a rotated token
+    /// when `next.token_hash` differs), keeping the old epochs. `false` when `old` is no longer live.
+    async fn replace(
+        &self,
+        old: &TokenHash,
+        next: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends one session; `false` when it was not live.
+    async fn revoke(
+        &self,
+        org: OrgId,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends every session of a member but `keep`, by bumping the member's epoch. Returns how many
+    /// live sessions ended.
+    async fn revoke_member(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Ends every session of an organization but `keep`, atomically, by bumping the organization's
+    /// epoch and re-stamping `keep`. Returns how many live sessions ended.
+    async fn revoke_org(
+        &self,
+        org: OrgId,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Live sessions in an organization.
+    async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Live sessions of each member, in the order given.
+    async fn live_sessions_of(
+        &self,
+        org: OrgId,
+        members: &[MemberId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Short-lived ceremony state, taken exactly once.
+#[async_trait]
+pub trait CeremonyStore: Send + Sync {
+    /// Keeps `ceremony` until its `expires_at`.
+    async fn put(&self, ceremony: &Ceremony, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Takes the ceremony out (GETDEL): a second take finds nothing.
+    async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError>;
+}

@@ -1,0 +1,260 @@
+//! Per-organization settings: recovery codes, SSO, policies and backup credentials.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_domain::StoreError;
+use keyward_domain::audit::AuditRecord;
+use keyward_domain::ids::{MemberId, OrgId};
+use keyward_domain::repo::{
+    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, SsoConfig,
+    SsoConfigRepo, StoredPolicy,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::audit::append_in;
+use super::convert::corrupt;
+use super::entities::{backup_credential, org_policy, recovery_code, sso_config};
+use super::{Database, map_err};
+
+fn to_json(value: &[String]) -> String {
+    serde_json::Value::from(value.to_vec()).to_string()
+}
+
+fn from_json(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+#[async_trait]
+impl RecoveryCodeRepo for Database {
+    async fn replace_recovery_codes(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        code_hashes: Vec<String>,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::OrgId.eq(org.0))
+            .filter(recovery_code::Column::MemberId.eq(member.0))
+            .exec(&txn)
+            .await
+            .map_err(map_err)?;
+        let rows = code_hashes
+            .into_iter()
+            .map(|hash| recovery_code::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                org_id: Set(org.0),
+                member_id: Set(member.0),
+                code_hash: Set(hash),
+                created_at: Set(at),
+                used_at: Set(None),
+            });
+        recovery_code::Entity::insert_many(rows)
+            .exec(&txn)
+            .await
+            .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        code_hash: &str,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        // The `used_at IS NULL` condition makes the update itself the check, so two concurrent
+        // uses of one code cannot both succeed.
+        let result = recovery_code::Entity::update_many()
+            .col_expr(recovery_code::Column::UsedAt, Expr::value(at))
+            .filter(recovery_code::Column::OrgId.eq(org.0))
+            .filter(recovery_code::Column::MemberId.eq(member.0))
+            .filter(recovery_code::Column::CodeHash.eq(code_hash))
+            .filter(recovery_code::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(map_err)?;
+        if result.rows_affected == 0 {
+            return Ok(false);
+        }
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn unused_recovery_codes(&self, org: OrgId, member: MemberId) -> Result<u64, StoreError> {
+        recovery_code::Entity::find()
+            .filter(recovery_code::Column::OrgId.eq(org.0))
+            .filter(recovery_code::Column::MemberId.eq(member.0))
+            .filter(recovery_code::Column::UsedAt.is_null())
+            .count(&self.conn)
+            .await
+            .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl SsoConfigRepo for Database {
+    async fn sso_config(&self, org: OrgId) -> Result<Option<SsoConfig>, StoreError> {
+        let Some(row) = sso_config::Entity::find_by_id(org.0)
+            .one(&self.conn)
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SsoConfig {
+            scopes: from_json("sso scopes", &row.scopes)?,
+            allowed_email_domains: from_json("sso email domains", &row.allowed_email_domains)?,
+            issuer: row.issuer,
+            client_id: row.client_id,
+            client_secret: row.client_secret,
+            admin_group_claim: row.admin_group_claim,
+            admin_group_value: row.admin_group_value,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    async fn put_sso_config(
+        &self,
+        org: OrgId,
+        config: SsoConfig,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        use sso_config::Column;
+        let row = sso_config::ActiveModel {
+            org_id: Set(org.0),
+            issuer: Set(config.issuer),
+            client_id: Set(config.client_id),
+            client_secret: Set(config.client_secret),
+            scopes: Set(to_json(&config.scopes)),
+            admin_group_claim: Set(config.admin_group_claim),
+            admin_group_value: Set(config.admin_group_value),
+            allowed_email_domains: Set(to_json(&config.allowed_email_domains)),
+            updated_at: Set(config.updated_at),
+        };
+        let upsert = OnConflict::column(Column::OrgId)
+            .update_columns([
+                Column::Issuer,
+                Column::ClientId,
+                Column::ClientSecret,
+                Column::Scopes,
+                Column::AdminGroupClaim,
+                Column::AdminGroupValue,
+                Column::AllowedEmailDomains,
+                Column::UpdatedAt,
+            ])
+            .to_owned();
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        sso_config::Entity::insert(row)
+            .on_conflict(upsert)
+            .exec(&txn)
+            .await
+            .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl PolicyRepo for Database {
+    async fn policy(
+        &self,
+        org: OrgId,
+        kind: PolicyKind,
+    ) -> Result<Option<StoredPolicy>, StoreError> {
+        let row = org_policy::Entity::find_by_id((org.0, kind.as_str().to_owned()))
+            .one(&self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(row.map(|row| StoredPolicy {
+            kind,
+            body: row.body,
+            updated_at: row.updated_at,
+            updated_by: row.updated_by.map(MemberId),
+        }))
+    }
+
+    async fn put_policy(
+        &self,
+        org: OrgId,
+        policy: StoredPolicy,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        use org_policy::Column;
+        let row = org_policy::ActiveModel {
+            org_id: Set(org.0),
+            kind: Set(policy.kind.as_str().to_owned()),
+            body: Set(policy.body),
+            updated_at: Set(policy.updated_at),
+            updated_by: Set(policy.updated_by.map(|id| id.0)),
+        };
+        let upsert = OnConflict::columns([Column::OrgId, Column::Kind])
+            .update_columns([Column::Body, Column::UpdatedAt, Column::UpdatedBy])
+            .to_owned();
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        org_policy::Entity::insert(row)
+            .on_conflict(upsert)
+            .exec(&txn)
+            .await
+            .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)
+    }
+}
+
+fn backup_from(row: backup_credential::Model) -> BackupCredential {
+    BackupCredential {
+        org_id: OrgId(row.org_id),
+        member_id: MemberId(row.member_id),
+        username: row.username,
+        secret_hash: row.secret_hash,
+        rotated_at: row.rotated_at,
+    }
+}
+
+#[async_trait]
+impl BackupCredentialRepo for Database {
+    async fn backup_credential(
+        &self,
+        org: OrgId,
+        username: &str,
+    ) -> Result<Option<BackupCredential>, StoreError> {
+        let row = backup_credential::Entity::find_by_id(org.0)
+            .filter(backup_credential::Column::Username.eq(username))
+            .one(&self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(row.map(backup_from))
+    }
+
+    async fn rotate_backup_credential(
+        &self,
+        org: OrgId,
+        secret_hash: String,
+        at: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<BackupCredential, StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        let row = backup_credential::ActiveModel {
+            org_id: Set(org.0),
+            secret_hash: Set(secret_hash),
+            rotated_at: Set(at),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await
+        .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        Ok(backup_from(row))
+    }
+}

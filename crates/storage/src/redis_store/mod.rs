@@ -1,0 +1,341 @@
+//! The Redis session and ceremony store, shared by every gateway instance.
+
+mod codec;
+mod scripts;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_domain::StoreError;
+use keyward_domain::ceremony::Ceremony;
+use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
+use keyward_domain::session::{NewSession, Session, SessionLifetimes, TokenHash};
+use keyward_domain::store::{CeremonyStore, SessionStore};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+/// Deleted per round trip when a revoked epoch's sessions are purged in the background.
+const PURGE_BATCH: usize = 500;
+
+struct Scripts {
+    create: Script,
+    lookup: Script,
+    replace: Script,
+    revoke: Script,
+    revoke_member: Script,
+    revoke_org: Script,
+    purge_dead: Script,
+    live_of: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        let script = |body: &str| Script::new(&scripts::with_helpers(body));
+        Self {
+            create: script(scripts::CREATE),
+            lookup: script(scripts::LOOKUP),
+            replace: script(scripts::REPLACE),
+            revoke: script(scripts::REVOKE),
+            revoke_member: script(scripts::REVOKE_MEMBER),
+            revoke_org: script(scripts::REVOKE_ORG),
+            purge_dead: script(scripts::PURGE_DEAD),
+            live_of: script(scripts::LIVE_OF),
+        }
+    }
+}
+
+/// Sessions and ceremonies in Redis, under `<namespace>:{<org>}:…`.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    namespace: String,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+fn map_err(err: redis::RedisError) -> StoreError {
+    if err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_unrecoverable_error()
+    {
+        StoreError::Unavailable(format!("redis: {err}"))
+    } else {
+        StoreError::Unexpected(format!("redis: {err}"))
+    }
+}
+
+fn fields_args(session: &Session) -> Vec<String> {
+    codec::encode(session)
+        .into_iter()
+        .flat_map(|(k, v)| [k.to_owned(), v])
+        .collect()
+}
+
+impl RedisStore {
+    /// Connects to `url`; keys live under `namespace` (normally `kw`; tests use their own).
+    pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unexpected(format!("redis url: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(map_err)?;
+        Ok(Self {
+            conn,
+            namespace: namespace.to_owned(),
+            scripts: std::sync::Arc::new(Scripts::load()),
+        })
+    }
+
+    /// The key prefix of an organization: the org ID is the hash tag.
+    pub fn prefix(&self, org: OrgId) -> String {
+        format!("{}:{{{}}}:", self.namespace, org)
+    }
+
+    /// Deletes the sessions of a revoked epoch, a batch per round trip, until none are left.
+    pub async fn purge_dead(&self, org: OrgId, dead_key: &str) -> Result<(), StoreError> {
+        let prefix = self.prefix(org);
+        loop {
+            let remaining: u64 = self
+                .scripts
+                .purge_dead
+                .arg(&prefix)
+                .arg(dead_key)
+                .arg(PURGE_BATCH)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(map_err)?;
+            if remaining == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Deletes every key under this store's namespace (tests only use their own namespace).
+    pub async fn delete_namespace(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = {
+            let mut iter = conn
+                .scan_match::<_, String>(format!("{}:*", self.namespace))
+                .await
+                .map_err(map_err)?;
+            let mut keys = Vec::new();
+            while let Some(key) = futures_next(&mut iter).await {
+                keys.push(key);
+            }
+            keys
+        };
+        for chunk in keys.chunks(500) {
+            let _: () = conn.del(chunk).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn futures_next(iter: &mut redis::AsyncIter<'_, String>) -> Option<String> {
+    iter.next_item().await.and_then(Result::ok)
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create(
+        &self,
+        new: NewSession,
+        lifetimes: SessionLifetimes,
+        now: DateTime<Utc>,
+    ) -> Result<Session, StoreError> {
+        let prefix = self.prefix(new.org_id);
+        let mut session = new.start(now, lifetimes, 0, 0);
+        let (org_epoch, member_epoch): (u64, u64) = self
+            .scripts
+            .create
+            .arg(&prefix)
+            .arg(&session.token_hash.0)
+            .arg(session.member_id.0.simple().to_string())
+            .arg(millis(now))
+            .arg(fields_args(&session))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        session.org_epoch = org_epoch;
+        session.member_epoch = member_epoch;
+        Ok(session)
+    }
+
+    async fn lookup(
+        &self,
+        org: OrgId,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let list: Option<Vec<String>> = self
+            .scripts
+            .lookup
+            .arg(self.prefix(org))
+            .arg(&hash.0)
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        list.map(|list| codec::decode(org, hash, list)).transpose()
+    }
+
+    async fn replace(
+        &self,
+        old: &TokenHash,
+        next: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let replaced: u8 = self
+            .scripts
+            .replace
+            .arg(self.prefix(next.org_id))
+            .arg(&old.0)
+            .arg(&next.token_hash.0)
+            .arg(millis(now))
+            .arg(fields_args(next))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(replaced == 1)
+    }
+
+    async fn revoke(
+        &self,
+        org: OrgId,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let revoked: u8 = self
+            .scripts
+            .revoke
+            .arg(self.prefix(org))
+            .arg(&hash.0)
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(revoked == 1)
+    }
+
+    async fn revoke_member(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.scripts
+            .revoke_member
+            .arg(self.prefix(org))
+            .arg(member.0.simple().to_string())
+            .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn revoke_org(
+        &self,
+        org: OrgId,
+        keep: Option<&TokenHash>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (count, dead_key): (u64, String) = self
+            .scripts
+            .revoke_org
+            .arg(self.prefix(org))
+            .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        // The revocation is already complete (the epoch moved); deleting the dead sessions'
+        // data is housekeeping and must not hold up the caller.
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.purge_dead(org, &dead_key).await {
+                tracing::warn!(%org, error = %err, "purging revoked sessions failed; their TTLs will remove them");
+            }
+        });
+        Ok(count)
+    }
+
+    async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.zcount(
+            format!("{}live", self.prefix(org)),
+            format!("({}", millis(now)),
+            "+inf",
+        )
+        .await
+        .map_err(map_err)
+    }
+
+    async fn live_sessions_of(
+        &self,
+        org: OrgId,
+        members: &[MemberId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = members.iter().map(|m| m.0.simple().to_string()).collect();
+        self.scripts
+            .live_of
+            .arg(self.prefix(org))
+            .arg(millis(now))
+            .arg(ids)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CeremonyStore for RedisStore {
+    async fn put(&self, ceremony: &Ceremony, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let ttl_ms = (ceremony.expires_at - now).num_milliseconds().max(1);
+        let json =
+            serde_json::to_string(ceremony).map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let key = format!("{}c:{}", self.prefix(ceremony.org_id), ceremony.id);
+        let mut conn = self.conn.clone();
+        let _: () = conn
+            .pset_ex(key, json, u64::try_from(ttl_ms).unwrap_or(1))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError> {
+        let key = format!("{}c:{}", self.prefix(org), id);
+        let mut conn = self.conn.clone();
+        let json: Option<String> = conn.get_del(key).await.map_err(map_err)?;
+        json.map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| StoreError::Unexpected(format!("corrupt ceremony: {e}")))
+        })
+        .transpose()
+    }
+}

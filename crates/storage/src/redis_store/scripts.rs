@@ -1,0 +1,184 @@
+//! Lua scripts: each session operation is one atomic round trip.
+//!
+//! Every key an operation touches starts with the organization's prefix `kw:{org}:`, so they all
+//! share one Redis Cluster slot. Layout under that prefix:
+//! `epoch` (org epoch), `me:<member>` (member epoch), `s:<hash>` (session hash),
+//! `live` (zset of current-epoch sessions by deadline), `ml:<member>` (zset of a member's sessions),
+//! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state).
+
+/// Shared helper: is the session hash `s` (a table) live at `now` under the current epochs?
+const LIVE_FN: &str = r"
+local function fields(list)
+  local t = {}
+  for i = 1, #list, 2 do t[list[i]] = list[i + 1] end
+  return t
+end
+local function deadline(s)
+  return math.min(tonumber(s.ls) + tonumber(s.it) * 1000, tonumber(s.ab))
+end
+local function live(pfx, s, now)
+  if s.m == nil then return false end
+  local oe = redis.call('GET', pfx .. 'epoch') or '0'
+  local me = redis.call('GET', pfx .. 'me:' .. s.m) or '0'
+  return s.oe == oe and s.me == me and now < deadline(s)
+end
+local function drop(pfx, h, m)
+  redis.call('DEL', pfx .. 's:' .. h)
+  redis.call('ZREM', pfx .. 'live', h)
+  if m then redis.call('ZREM', pfx .. 'ml:' .. m, h) end
+end
+local function index(pfx, h, m, dl, abs_ttl)
+  redis.call('ZADD', pfx .. 'live', dl, h)
+  redis.call('ZADD', pfx .. 'ml:' .. m, dl, h)
+  redis.call('PEXPIRE', pfx .. 'live', abs_ttl, 'GT')
+  redis.call('PEXPIRE', pfx .. 'ml:' .. m, abs_ttl, 'GT')
+end
+";
+
+/// ARGV: prefix, hash, member, now, then field/value pairs (without epochs). Returns {oe, me}.
+pub const CREATE: &str = r"
+local pfx, h, m, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local oe = redis.call('GET', pfx .. 'epoch') or '0'
+local me = redis.call('GET', pfx .. 'me:' .. m) or '0'
+local sk = pfx .. 's:' .. h
+redis.call('HSET', sk, 'oe', oe, 'me', me, unpack(ARGV, 5))
+local s = fields(redis.call('HGETALL', sk))
+local dl = deadline(s)
+redis.call('PEXPIRE', sk, math.max(dl - now, 1))
+redis.call('ZREMRANGEBYSCORE', pfx .. 'ml:' .. m, '-inf', now)
+index(pfx, h, m, dl, math.max(tonumber(s.ab) - now, 1))
+return {oe, me}
+";
+
+/// ARGV: prefix, hash, now. Returns the session's field list, or false when it is not live.
+pub const LOOKUP: &str = r"
+local pfx, h, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local sk = pfx .. 's:' .. h
+local list = redis.call('HGETALL', sk)
+if #list == 0 then return false end
+local s = fields(list)
+if not live(pfx, s, now) then
+  drop(pfx, h, s.m)
+  return false
+end
+local idle = tonumber(s.it) * 1000
+if now - tonumber(s.ls) >= idle / 20 then
+  redis.call('HSET', sk, 'ls', ARGV[3])
+  s.ls = ARGV[3]
+  local dl = deadline(s)
+  redis.call('PEXPIRE', sk, math.max(dl - now, 1))
+  redis.call('ZADD', pfx .. 'live', 'XX', dl, h)
+  redis.call('ZADD', pfx .. 'ml:' .. s.m, 'XX', dl, h)
+  for i = 1, #list, 2 do
+    if list[i] == 'ls' then list[i + 1] = ARGV[3] end
+  end
+end
+return list
+";
+
+/// ARGV: prefix, old hash, new hash, now, then the new field/value pairs (without epochs).
+/// Returns 1 when replaced, 0 when the old session is no longer live.
+pub const REPLACE: &str = r"
+local pfx, old, new, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local s = fields(redis.call('HGETALL', pfx .. 's:' .. old))
+if not live(pfx, s, now) then return 0 end
+drop(pfx, old, s.m)
+local sk = pfx .. 's:' .. new
+redis.call('HSET', sk, 'oe', s.oe, 'me', s.me, unpack(ARGV, 5))
+local n = fields(redis.call('HGETALL', sk))
+local dl = deadline(n)
+redis.call('PEXPIRE', sk, math.max(dl - now, 1))
+index(pfx, new, n.m, dl, math.max(tonumber(n.ab) - now, 1))
+return 1
+";
+
+/// ARGV: prefix, hash, now. Returns 1 when a live session ended, else 0.
+pub const REVOKE: &str = r"
+local pfx, h, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
+local was = live(pfx, s, now)
+drop(pfx, h, s.m)
+if was then return 1 else return 0 end
+";
+
+/// ARGV: prefix, member, keep hash (or ''), now. Bumps the member epoch, re-stamps `keep`, deletes
+/// the member's other sessions. Returns how many live sessions ended.
+pub const REVOKE_MEMBER: &str = r"
+local pfx, m, keep, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. m, 0, -1)
+local states = {}
+for _, h in ipairs(hashes) do
+  local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
+  states[h] = live(pfx, s, now)
+end
+local epoch = redis.call('INCR', pfx .. 'me:' .. m)
+local count = 0
+for _, h in ipairs(hashes) do
+  if h == keep and states[h] then
+    redis.call('HSET', pfx .. 's:' .. h, 'me', epoch)
+  else
+    if states[h] then count = count + 1 end
+    drop(pfx, h, m)
+  end
+end
+return count
+";
+
+/// ARGV: prefix, keep hash (or ''), now. Bumps the org epoch (every other session dies at once),
+/// re-stamps `keep`, and moves the old live index aside for deletion. Returns {count, dead key}.
+pub const REVOKE_ORG: &str = r"
+local pfx, keep, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local live_key = pfx .. 'live'
+local count = redis.call('ZCOUNT', live_key, '(' .. ARGV[3], '+inf')
+local keep_score = false
+if keep ~= '' then
+  local score = redis.call('ZSCORE', live_key, keep)
+  if score and tonumber(score) > now then keep_score = score end
+end
+local epoch = redis.call('INCR', pfx .. 'epoch')
+local dead_key = pfx .. 'dead:' .. (epoch - 1)
+if redis.call('EXISTS', live_key) == 1 then
+  redis.call('RENAME', live_key, dead_key)
+end
+if keep_score then
+  count = count - 1
+  redis.call('HSET', pfx .. 's:' .. keep, 'oe', epoch)
+  redis.call('ZREM', dead_key, keep)
+  redis.call('ZADD', live_key, keep_score, keep)
+end
+return {count, dead_key}
+";
+
+/// ARGV: prefix, dead key, batch size. Deletes up to a batch of a revoked epoch's sessions.
+/// Returns how many remain.
+pub const PURGE_DEAD: &str = r"
+local pfx, dead_key, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local popped = redis.call('ZPOPMIN', dead_key, batch)
+for i = 1, #popped, 2 do
+  local h = popped[i]
+  local m = redis.call('HGET', pfx .. 's:' .. h, 'm')
+  redis.call('DEL', pfx .. 's:' .. h)
+  if m then redis.call('ZREM', pfx .. 'ml:' .. m, h) end
+end
+return redis.call('ZCARD', dead_key)
+";
+
+/// ARGV: prefix, now, members... Returns each member's live session count.
+pub const LIVE_OF: &str = r"
+local pfx, now = ARGV[1], tonumber(ARGV[2])
+local counts = {}
+for i = 3, #ARGV do
+  local n = 0
+  local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. ARGV[i], '(' .. ARGV[2], '+inf', 'BYSCORE')
+  for _, h in ipairs(hashes) do
+    if live(pfx, fields(redis.call('HGETALL', pfx .. 's:' .. h)), now) then n = n + 1 end
+  end
+  counts[#counts + 1] = n
+end
+return counts
+";
+
+/// Prepends the shared helpers to a script body.
+pub fn with_helpers(body: &str) -> String {
+    format!("{LIVE_FN}\n{body}")
+}

@@ -1,0 +1,679 @@
+//! The repository suite: the same tests on SQLite and on PostgreSQL, through the real migrations.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use common::{TestDb, bootstrap, member};
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
+use keyward_domain::org::{Enforcement, Organization};
+use keyward_domain::repo::*;
+use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey};
+use keyward_domain::{DomainError, StoreError};
+use keyward_storage::Database;
+use keyward_storage::db::verify_chain;
+use sea_orm::ConnectionTrait;
+
+fn audit(action: &str) -> AuditRecord {
+    AuditRecord::new(Actor::System, action)
+}
+
+fn new_key(org: OrgId, member: MemberId, credential_id: &[u8]) -> NewSecurityKey {
+    NewSecurityKey {
+        key: SecurityKey {
+            id: SecurityKeyId::new(),
+            org_id: org,
+            member_id: member,
+            name: format!("key {}", credential_id[0]),
+            credential_id: credential_id.to_vec(),
+            aaguid: Some(uuid::Uuid::new_v4()),
+            sign_count: 0,
+            backup_eligible: false,
+            backed_up: false,
+            transports: vec!["usb".into(), "nfc".into()],
+            user_verified: true,
+            created_at: Utc::now(),
+            last_used_at: None,
+        },
+        credential: "{\"cred\":1}".into(),
+    }
+}
+
+async fn second_org(db: &Database) -> Organization {
+    db.create_organization(
+        Organization {
+            id: OrgId::new(),
+            slug: "other".into(),
+            name: "Other".into(),
+            enforcement: Enforcement::default(),
+            created_at: Utc::now(),
+        },
+        audit("org.created"),
+    )
+    .await
+    .unwrap()
+}
+
+async fn bootstrap_happens_once(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    assert!(admin.is_admin());
+    let again =
+        t.db.bootstrap(
+            Bootstrap {
+                organization: Organization {
+                    id: OrgId::new(),
+                    slug: "second".into(),
+                    ..org.clone()
+                },
+                admin: keyward_domain::member::NewMember {
+                    org_id: org.id,
+                    username: "x".into(),
+                    display_name: "x".into(),
+                    email: None,
+                    role: keyward_domain::member::Role::Admin,
+                    oidc: None,
+                },
+                backup_username: "x".into(),
+                backup_secret_hash: "x".into(),
+            },
+            audit("org.bootstrapped"),
+        )
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    assert_eq!(t.db.organizations().await.unwrap().len(), 1);
+    assert_eq!(
+        t.db.organization_by_slug("acme").await.unwrap().unwrap().id,
+        org.id
+    );
+    let backup =
+        t.db.backup_credential(org.id, "admin")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(backup.member_id, admin.id);
+    assert!(
+        t.db.backup_credential(org.id, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn members_list_with_key_counts(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let alice = member(&t.db, org.id, "alice").await;
+    let bob = member(&t.db, org.id, "bob").await;
+    t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k"))
+        .await
+        .unwrap();
+    t.db.insert_key(new_key(org.id, alice.id, &[2]), audit("k"))
+        .await
+        .unwrap();
+    let other = second_org(&t.db).await;
+    member(&t.db, other.id, "mallory").await;
+
+    let page =
+        t.db.members(
+            org.id,
+            MemberQuery {
+                first: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let counts: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| (s.member.username.as_str(), s.key_count))
+        .collect();
+    assert_eq!(counts, vec![("admin", 0), ("alice", 2), ("bob", 0)]);
+    assert!(!page.has_more);
+
+    let first =
+        t.db.members(
+            org.id,
+            MemberQuery {
+                first: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(first.has_more);
+    let rest =
+        t.db.members(
+            org.id,
+            MemberQuery {
+                first: 2,
+                after: Some(first.items[1].member.id),
+                without_key: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].member.id, bob.id);
+    assert!(!rest.has_more);
+
+    let keyless =
+        t.db.members(
+            org.id,
+            MemberQuery {
+                first: 10,
+                without_key: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<_> = keyless.items.iter().map(|s| s.member.id).collect();
+    assert_eq!(ids, vec![admin.id, bob.id]);
+
+    let duplicate =
+        t.db.create_member(
+            keyward_domain::member::NewMember {
+                org_id: org.id,
+                username: "alice".into(),
+                display_name: "Alice 2".into(),
+                email: None,
+                role: keyward_domain::member::Role::Member,
+                oidc: None,
+            },
+            Utc::now(),
+            audit("member.created"),
+        )
+        .await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+    t.db.record_login(org.id, alice.id, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        t.db.member(org.id, alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at
+            .is_some()
+    );
+    assert!(
+        t.db.member(other.id, alice.id).await.unwrap().is_none(),
+        "members are scoped to their org"
+    );
+}
+
+async fn keys_are_unique_and_scoped(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let alice = member(&t.db, org.id, "alice").await;
+    let key =
+        t.db.insert_key(
+            new_key(org.id, admin.id, &[9, 9]),
+            audit("security_key.registered"),
+        )
+        .await
+        .unwrap();
+    let clash =
+        t.db.insert_key(
+            new_key(org.id, alice.id, &[9, 9]),
+            audit("security_key.registered"),
+        )
+        .await;
+    assert_eq!(
+        clash.unwrap_err(),
+        StoreError::Conflict("credential_id".into())
+    );
+
+    let stored = t.db.key_by_credential(&[9, 9]).await.unwrap().unwrap();
+    assert_eq!(stored.key, key);
+    assert_eq!(stored.credential, "{\"cred\":1}");
+
+    let renamed =
+        t.db.rename_key(org.id, key.id, "Desk key", audit("security_key.renamed"))
+            .await
+            .unwrap();
+    assert_eq!(renamed.name, "Desk key");
+    let used_at = Utc::now();
+    t.db.record_key_use(
+        org.id,
+        key.id,
+        KeyUse {
+            at: used_at,
+            sign_count: 7,
+            backed_up: true,
+            credential: "{\"cred\":2}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let after = t.db.key(org.id, key.id).await.unwrap().unwrap();
+    assert_eq!(after.key.sign_count, 7);
+    assert!(after.key.backed_up);
+    assert_eq!(after.credential, "{\"cred\":2}");
+    assert_eq!(
+        after.key.last_used_at.unwrap().timestamp_micros(),
+        used_at.timestamp_micros()
+    );
+
+    let other = second_org(&t.db).await;
+    assert!(t.db.key(other.id, key.id).await.unwrap().is_none());
+    assert_eq!(
+        t.db.rename_key(other.id, key.id, "x", audit("x"))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        t.db.delete_key(other.id, key.id, DeletedBy::Admin, audit("x"))
+            .await
+            .unwrap_err(),
+        DomainError::NotFound
+    );
+    assert_eq!(t.db.keys_of(org.id, admin.id).await.unwrap().len(), 1);
+}
+
+async fn last_key_rule_holds(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    let alice = member(&t.db, org.id, "alice").await;
+    let only =
+        t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k"))
+            .await
+            .unwrap();
+    t.db.set_enforcement(
+        org.id,
+        Enforcement {
+            enabled: true,
+            grace_period_ends_at: None,
+        },
+        Utc::now(),
+        audit("org.mfa_enforcement.enabled"),
+    )
+    .await
+    .unwrap();
+    let refused =
+        t.db.delete_key(
+            org.id,
+            only.id,
+            DeletedBy::Owner,
+            audit("security_key.deleted"),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err(), DomainError::LastKeyEnforced);
+    let (deleted, left) =
+        t.db.delete_key(
+            org.id,
+            only.id,
+            DeletedBy::Admin,
+            audit("member.security_key.deleted"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((deleted.id, left), (only.id, 0));
+}
+
+async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    t.db.set_enforcement(
+        org.id,
+        Enforcement {
+            enabled: true,
+            grace_period_ends_at: None,
+        },
+        Utc::now(),
+        audit("org.mfa_enforcement.enabled"),
+    )
+    .await
+    .unwrap();
+    for round in 0..5u8 {
+        let m = member(&t.db, org.id, &format!("m{round}")).await;
+        let a =
+            t.db.insert_key(new_key(org.id, m.id, &[round, 1]), audit("k"))
+                .await
+                .unwrap();
+        let b =
+            t.db.insert_key(new_key(org.id, m.id, &[round, 2]), audit("k"))
+                .await
+                .unwrap();
+        let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
+        let (r1, r2) = tokio::join!(
+            tokio::spawn(async move {
+                db1.delete_key(
+                    org.id,
+                    a.id,
+                    DeletedBy::Owner,
+                    audit("security_key.deleted"),
+                )
+                .await
+            }),
+            tokio::spawn(async move {
+                db2.delete_key(
+                    org.id,
+                    b.id,
+                    DeletedBy::Owner,
+                    audit("security_key.deleted"),
+                )
+                .await
+            }),
+        );
+        let results = [r1.unwrap(), r2.unwrap()];
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "exactly one deletion wins: {results:?}");
+        assert!(
+            results
+                .iter()
+                .any(|r| r == &Err(DomainError::LastKeyEnforced))
+        );
+        assert_eq!(t.db.keys_of(org.id, m.id).await.unwrap().len(), 1);
+    }
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
+async fn recovery_codes_work_once(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let hashes: Vec<String> = (0..10).map(|i| format!("{i:064}")).collect();
+    t.db.replace_recovery_codes(
+        org.id,
+        admin.id,
+        hashes.clone(),
+        Utc::now(),
+        audit("recovery_codes.generated"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
+        10
+    );
+    assert!(
+        t.db.consume_recovery_code(
+            org.id,
+            admin.id,
+            &hashes[3],
+            Utc::now(),
+            audit("recovery_code.used")
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !t.db
+            .consume_recovery_code(
+                org.id,
+                admin.id,
+                &hashes[3],
+                Utc::now(),
+                audit("recovery_code.used")
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .consume_recovery_code(
+                org.id,
+                admin.id,
+                "nope",
+                Utc::now(),
+                audit("recovery_code.used")
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
+        9
+    );
+    let fresh: Vec<String> = (10..20).map(|i| format!("{i:064}")).collect();
+    t.db.replace_recovery_codes(
+        org.id,
+        admin.id,
+        fresh,
+        Utc::now(),
+        audit("recovery_codes.generated"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !t.db
+            .consume_recovery_code(
+                org.id,
+                admin.id,
+                &hashes[4],
+                Utc::now(),
+                audit("recovery_code.used")
+            )
+            .await
+            .unwrap(),
+        "old codes are void"
+    );
+    assert_eq!(
+        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
+        10
+    );
+}
+
+async fn settings_round_trip(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    assert!(t.db.sso_config(org.id).await.unwrap().is_none());
+    let mut config = SsoConfig {
+        issuer: "https://idp.example.com".into(),
+        client_id: "keyward".into(),
+        client_secret: "s3cret".into(),
+        scopes: vec!["email".into(), "profile".into()],
+        admin_group_claim: Some("groups".into()),
+        admin_group_value: Some("admins".into()),
+        allowed_email_domains: vec!["example.com".into()],
+        updated_at: Utc::now(),
+    };
+    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured"))
+        .await
+        .unwrap();
+    config.client_id = "keyward-2".into();
+    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured"))
+        .await
+        .unwrap();
+    let stored = t.db.sso_config(org.id).await.unwrap().unwrap();
+    assert_eq!(stored.client_id, "keyward-2");
+    assert_eq!(stored.scopes, config.scopes);
+
+    let policy = StoredPolicy {
+        kind: PolicyKind::StepUp,
+        body: "package keyward".into(),
+        updated_at: Utc::now(),
+        updated_by: Some(admin.id),
+    };
+    t.db.put_policy(org.id, policy.clone(), audit("org.policy.set"))
+        .await
+        .unwrap();
+    t.db.put_policy(
+        org.id,
+        StoredPolicy {
+            body: "package keyward.v2".into(),
+            ..policy
+        },
+        audit("org.policy.set"),
+    )
+    .await
+    .unwrap();
+    let stored =
+        t.db.policy(org.id, PolicyKind::StepUp)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.body, "package keyward.v2");
+    assert!(
+        t.db.policy(org.id, PolicyKind::Approval)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let rotated =
+        t.db.rotate_backup_credential(
+            org.id,
+            "$argon2id$new".into(),
+            Utc::now(),
+            audit("backup_credentials.rotated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.secret_hash, "$argon2id$new");
+    assert_eq!(rotated.member_id, admin.id);
+}
+
+async fn audit_chain_verifies_pages_and_detects_edits(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    for i in 0..25 {
+        t.db.append_audit(
+            org.id,
+            audit(if i % 2 == 0 { "even" } else { "odd" }).target(format!("t:{i}")),
+        )
+        .await
+        .unwrap();
+    }
+    let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
+    assert!(verdict.ok());
+    assert_eq!(verdict.checked, 26);
+
+    let page =
+        t.db.audit_events(
+            org.id,
+            AuditQuery {
+                first: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.first().unwrap().seq, 26);
+    assert!(page.has_more);
+    let next =
+        t.db.audit_events(
+            org.id,
+            AuditQuery {
+                first: 10,
+                before_seq: Some(page.items.last().unwrap().seq),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items.first().unwrap().seq, 16);
+    let odd =
+        t.db.audit_events(
+            org.id,
+            AuditQuery {
+                first: 100,
+                action: Some("odd".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(odd.items.len(), 12);
+    let future =
+        t.db.audit_events(
+            org.id,
+            AuditQuery {
+                first: 100,
+                from: Some(Utc::now() + Duration::hours(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(future.items.is_empty());
+
+    let tampered = t.db.connection();
+    let sql = match t.db.engine() {
+        keyward_storage::Engine::Sqlite => {
+            "UPDATE audit_events SET target = 'forged' WHERE seq = 7"
+        }
+        keyward_storage::Engine::Postgres => {
+            "UPDATE audit_events SET target = 'forged' WHERE seq = 7"
+        }
+    };
+    tampered.execute_unprepared(sql).await.unwrap();
+    let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
+    assert_eq!(verdict.first_broken_seq, Some(7));
+}
+
+async fn concurrent_appenders_never_fork_the_chain(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|worker| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    db.append_audit(org.id, audit("concurrent").target(format!("{worker}:{i}")))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
+    assert!(verdict.ok(), "{verdict:?}");
+    assert_eq!(verdict.checked, 81);
+}
+
+on_both_databases! {
+    bootstrap_happens_once,
+    members_list_with_key_counts,
+    keys_are_unique_and_scoped,
+    last_key_rule_holds,
+    concurrent_deletions_never_leave_zero_keys,
+    recovery_codes_work_once,
+    settings_round_trip,
+    audit_chain_verifies_pages_and_detects_edits,
+    concurrent_appenders_never_fork_the_chain,
+}
+
+/// Two instances starting together against one empty PostgreSQL create exactly one organization.
+#[tokio::test]
+async fn racing_bootstraps_on_postgres_create_one_organization() {
+    let schema = common::fresh_pg_schema().await;
+    let mut options = keyward_storage::DatabaseOptions::new(common::postgres_url());
+    options.schema = Some(schema);
+    let first = Database::connect(&options).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = Database::connect(&options).await.unwrap();
+    let attempt = |db: Database, slug: &'static str| async move {
+        let org = Organization {
+            id: OrgId::new(),
+            slug: slug.into(),
+            name: slug.into(),
+            enforcement: Enforcement::default(),
+            created_at: Utc::now(),
+        };
+        db.bootstrap(
+            Bootstrap {
+                admin: keyward_domain::member::NewMember {
+                    org_id: org.id,
+                    username: "admin".into(),
+                    display_name: "Admin".into(),
+                    email: None,
+                    role: keyward_domain::member::Role::Admin,
+                    oidc: None,
+                },
+                organization: org,
+                backup_username: "admin".into(),
+                backup_secret_hash: "h".into(),
+            },
+            audit("org.bootstrapped"),
+        )
+        .await
+    };
+    let (a, b) = tokio::join!(attempt(first.clone(), "one"), attempt(second, "two"));
+    let created = [a.unwrap(), b.unwrap()]
+        .iter()
+        .filter(|r| r.is_some())
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(first.organizations().await.unwrap().len(), 1);
+}
