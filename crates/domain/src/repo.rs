@@ -40,7 +40,11 @@ pub trait OrganizationRepo: Send + Sync {
         audit: AuditRecord,
     ) -> Result<Option<Member>, StoreError>;
     /// Creates another organization; `Conflict` when the slug is taken.
-    async fn create_organization(&self, org: Organization, audit: AuditRecord) -> Result<Organization, StoreError>;
+    async fn create_organization(
+        &self,
+        org: Organization,
+        audit: AuditRecord,
+    ) -> Result<Organization, StoreError>;
     /// Sets the enforcement state.
     async fn set_enforcement(
         &self,

@@ -1,1 +1,205 @@
-//! stub
+//! Keyward's gateway: the axum + async-graphql API in front of the domain and storage, and the
+//! pieces of the `keyward` binary.
+
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod secrets;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use keyward_domain::StoreError;
+use keyward_domain::session::SessionLifetimes;
+use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::BackupCredentials;
+use crate::config::Config;
+use crate::state::{AppState, Inner};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database is unreachable or could not be migrated.
+    #[error("database at {url}: {source}")]
+    Database {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// Redis is unreachable.
+    #[error("redis at {url}: {source}")]
+    Redis {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// First-start bootstrap failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(StoreError),
+    /// The listener failed.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<Database, StartError> {
+    let url = config.database_url.clone();
+    let fail = |source| StartError::Database {
+        url: redact(&url),
+        source,
+    };
+    if url.starts_with("sqlite:") {
+        ensure_sqlite_dir(&url).map_err(|e| fail(StoreError::Unavailable(e.to_string())))?;
+    }
+    let db = Database::connect(&DatabaseOptions::new(url.clone()))
+        .await
+        .map_err(fail)?;
+    db.migrate().await.map_err(fail)?;
+    Ok(db)
+}
+
+// The default SQLite file lives under ./data; create its folder, but only once the configuration
+// has been validated, so a bad configuration leaves nothing behind.
+fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
+}
+
+/// A running gateway.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Backup credentials, when this start created the first organization.
+    pub credentials: Option<BackupCredentials>,
+    /// Shared state (tests reach the stores through it).
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(err) => Err(std::io::Error::other(err)),
+        }
+    }
+
+    /// Asks the server to shut down gracefully.
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the gateway on `listener`: database, session store, bootstrap, then HTTP.
+pub async fn start(config: Config, listener: TcpListener) -> Result<Running, StartError> {
+    let db = Arc::new(open_database(&config).await?);
+    let (sessions, ceremonies): (Arc<dyn SessionStore>, Arc<dyn CeremonyStore>) =
+        match &config.redis_url {
+            Some(url) => {
+                let store =
+                    RedisStore::connect(url, "kw")
+                        .await
+                        .map_err(|source| StartError::Redis {
+                            url: redact(url),
+                            source,
+                        })?;
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+            None => {
+                let store = Arc::new(MemoryStore::new());
+                (store.clone(), store)
+            }
+        };
+    start_with(config, listener, db, sessions, ceremonies).await
+}
+
+/// Starts the gateway with stores the caller made (tests use their own Redis namespace).
+pub async fn start_with(
+    config: Config,
+    listener: TcpListener,
+    db: Arc<Database>,
+    sessions: Arc<dyn SessionStore>,
+    ceremonies: Arc<dyn CeremonyStore>,
+) -> Result<Running, StartError> {
+    let credentials = bootstrap::bootstrap(db.as_ref(), &config.bootstrap)
+        .await
+        .map_err(StartError::Bootstrap)?;
+    let lifetimes = SessionLifetimes {
+        absolute: chrono::Duration::from_std(config.session.absolute_ttl)
+            .unwrap_or(chrono::Duration::hours(12)),
+        idle: chrono::Duration::from_std(config.session.idle_ttl)
+            .unwrap_or(chrono::Duration::minutes(30)),
+    };
+    let state = AppState::new(Inner {
+        config: config.clone(),
+        db,
+        sessions,
+        ceremonies,
+        metrics: Default::default(),
+        lifetimes,
+    });
+    let schema = graphql::build(state.clone(), &config);
+    let app = http::router(state.clone(), schema);
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        credentials,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}

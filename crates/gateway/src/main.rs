@@ -1,1 +1,130 @@
-fn main() {}
+//! `keyward`: serve (default), migrate, schema.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keyward_gateway::bootstrap::banner;
+use keyward_gateway::config::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+/// Keyward: IdP-independent MFA with FIDO2 security keys.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API and web app (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+fn init_logging(config: &Config) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", keyward_gateway::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("keyward: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("keyward: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Migrate => migrate(config).await,
+            _ => serve(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("keyward: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: Config) -> Result<(), String> {
+    keyward_gateway::open_database(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "keyward: database at {} is up to date",
+        keyward_gateway::redact(&config.database_url)
+    );
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} (setting listen): {e}", config.listen))?;
+    let public_url = config.public_url.to_string();
+    if config.redis_url.is_none() {
+        tracing::warn!(
+            "redis_url is not set: sessions live in this process; run one instance only"
+        );
+    }
+    let mut running = keyward_gateway::start(config, listener)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(credentials) = &running.credentials {
+        println!("{}", banner(credentials, &public_url));
+    }
+    println!(
+        "keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)",
+        running.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown();
+    running.wait().await.map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

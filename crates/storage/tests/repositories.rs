@@ -1,11 +1,8 @@
 //! The repository suite: the same tests on SQLite and on PostgreSQL, through the real migrations.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use common::{TestDb, bootstrap, member};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::org::{Enforcement, Organization};
@@ -14,6 +11,7 @@ use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey};
 use keyward_domain::{DomainError, StoreError};
 use keyward_storage::Database;
 use keyward_storage::db::verify_chain;
+use keyward_testkit::{TestDb, bootstrap, member, on_both_databases};
 use sea_orm::ConnectionTrait;
 
 fn audit(action: &str) -> AuditRecord {
@@ -637,8 +635,8 @@ on_both_databases! {
 /// Two instances starting together against one empty PostgreSQL create exactly one organization.
 #[tokio::test]
 async fn racing_bootstraps_on_postgres_create_one_organization() {
-    let schema = common::fresh_pg_schema().await;
-    let mut options = keyward_storage::DatabaseOptions::new(common::postgres_url());
+    let schema = keyward_testkit::fresh_pg_schema().await;
+    let mut options = keyward_storage::DatabaseOptions::new(keyward_testkit::postgres_url());
     options.schema = Some(schema);
     let first = Database::connect(&options).await.unwrap();
     first.migrate().await.unwrap();

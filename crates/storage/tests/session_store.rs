@@ -1,7 +1,5 @@
 //! The session and ceremony store conformance suite: the same tests on Redis and in process.
 
-mod common;
-
 use chrono::{DateTime, Duration, Utc};
 use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
@@ -120,7 +118,10 @@ async fn absolute_expiry(store: &dyn Stores) {
         at += Duration::minutes(25);
         assert!(is_live(store, &s, at).await);
     }
-    assert!(!is_live(store, &s, now + Duration::hours(12)).await, "absolute lifetime");
+    assert!(
+        !is_live(store, &s, now + Duration::hours(12)).await,
+        "absolute lifetime"
+    );
 }
 
 async fn replace_rotates_and_keeps_epochs(store: &dyn Stores) {
@@ -324,7 +325,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let store = crate::common::redis_store().await;
+                    let store = keyward_testkit::redis_store().await;
                     super::$name(&store).await;
                     store.delete_namespace().await.unwrap();
                 }
@@ -334,7 +335,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(&crate::common::memory_store()).await;
+                    super::$name(&keyward_testkit::memory_store()).await;
                 }
             )*
         }
@@ -358,12 +359,14 @@ on_both_stores! {
 /// stored.
 #[tokio::test]
 async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
-    let proxy =
-        common::proxy::CountingProxy::start(common::proxy::host_port(&common::redis_url())).await;
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
     let namespace = format!("kwt_rt_{}", uuid::Uuid::new_v4().simple());
-    let store = keyward_storage::RedisStore::connect(&proxy.url, &namespace)
-        .await
-        .unwrap();
+    let store = keyward_storage::RedisStore::connect(
+        &proxy.rewrite(&keyward_testkit::redis_url()),
+        &namespace,
+    )
+    .await
+    .unwrap();
     let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
     let raw = token(org);
     let mut new = new_session(org, member);
@@ -386,7 +389,7 @@ async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
         .unwrap();
     assert_eq!(proxy.round_trips(), 1, "lookup that also touches");
 
-    let client = ::redis::Client::open(common::redis_url()).unwrap();
+    let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = ::redis::cmd("KEYS")
         .arg(format!("{namespace}:*"))

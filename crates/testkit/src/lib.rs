@@ -1,8 +1,6 @@
 //! Test fixtures: a fresh database (SQLite file or PostgreSQL schema) and a fresh Redis namespace
 //! per test, so tests never depend on each other or on their order.
 
-#![allow(dead_code)]
-
 pub mod proxy;
 
 use std::sync::Arc;
@@ -27,7 +25,8 @@ pub fn redis_url() -> String {
     std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-fn unique(prefix: &str) -> String {
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}_{}_{}",
         Utc::now().timestamp(),
@@ -37,11 +36,13 @@ fn unique(prefix: &str) -> String {
 
 /// A migrated, empty database that is removed when dropped (SQLite) or at the next run (PostgreSQL).
 pub struct TestDb {
+    /// The database.
     pub db: Arc<Database>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
+    /// A fresh SQLite file.
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/keyward.db?mode=rwc", dir.path().display());
@@ -53,6 +54,7 @@ impl TestDb {
         }
     }
 
+    /// A fresh PostgreSQL schema.
     pub async fn postgres() -> Self {
         let schema = fresh_pg_schema().await;
         let mut options = DatabaseOptions::new(postgres_url());
@@ -108,6 +110,7 @@ pub async fn redis_store() -> RedisStore {
         .unwrap_or_else(|e| panic!("Redis at {} is not reachable: {e}", redis_url()))
 }
 
+/// A fresh in-process store.
 pub fn memory_store() -> MemoryStore {
     MemoryStore::new()
 }
@@ -170,7 +173,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name($crate::common::TestDb::sqlite().await).await;
+                    super::$name($crate::TestDb::sqlite().await).await;
                 }
             )*
         }
@@ -178,7 +181,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name($crate::common::TestDb::postgres().await).await;
+                    super::$name($crate::TestDb::postgres().await).await;
                 }
             )*
         }

@@ -1,0 +1,574 @@
+//! Configuration: defaults, then `keyward.toml`, then `KEYWARD_*` environment variables (`__`
+//! nests), then `KEYWARD_*_FILE` variables naming a file that holds the value (for secrets).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Deserializer, Serialize};
+use url::Url;
+
+/// Every setting of a Keyward instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL people use to reach Keyward.
+    pub public_url: Url,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Redis for sessions, ceremonies and rate limits; unset: in-process (one instance only).
+    pub redis_url: Option<String>,
+    /// Serve GraphiQL on `GET /graphql` (default: only when `public_url` is localhost).
+    pub graphiql: Option<bool>,
+    /// Allow schema introspection (field suggestions are off when this is off).
+    pub introspection: bool,
+    /// The built SPA to serve at `/`.
+    pub static_dir: PathBuf,
+    /// WebAuthn relying party.
+    pub webauthn: WebauthnConfig,
+    /// Session lifetimes.
+    pub session: SessionConfig,
+    /// Ceremony lifetime.
+    pub ceremony: CeremonyConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// What the first start creates.
+    pub bootstrap: BootstrapConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+}
+
+/// WebAuthn relying-party settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnConfig {
+    /// RP ID (default: the host of `public_url`).
+    pub rp_id: Option<String>,
+    /// RP name shown by authenticators.
+    pub rp_name: String,
+    /// Origins allowed in client data (default: `public_url`'s origin).
+    pub origins: Vec<Url>,
+}
+
+/// Session lifetimes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Hard limit from login.
+    #[serde(with = "duration")]
+    pub absolute_ttl: Duration,
+    /// Inactivity limit.
+    #[serde(with = "duration")]
+    pub idle_ttl: Duration,
+}
+
+/// Ceremony settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonyConfig {
+    /// How long a begun ceremony may be finished.
+    #[serde(with = "duration")]
+    pub ttl: Duration,
+}
+
+/// Log output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `keyward_gateway=debug,info`).
+    pub level: String,
+}
+
+/// What the first start against an empty database creates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// The first organization's slug.
+    pub organization_slug: String,
+    /// The first organization's name.
+    pub organization_name: String,
+    /// The first admin's username (also the backup-credentials username).
+    pub admin_username: String,
+}
+
+/// Request limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body.
+    pub body_bytes: usize,
+    /// Deepest GraphQL selection.
+    pub query_depth: usize,
+    /// Highest GraphQL complexity.
+    pub query_complexity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            webauthn: WebauthnConfig {
+                rp_id: None,
+                rp_name: "Keyward".into(),
+                origins: Vec::new(),
+            },
+            public_url,
+            database_url: "sqlite://data/keyward.db?mode=rwc".into(),
+            redis_url: None,
+            graphiql: None,
+            introspection: true,
+            static_dir: "frontend/dist".into(),
+            session: SessionConfig {
+                absolute_ttl: Duration::from_secs(12 * 3600),
+                idle_ttl: Duration::from_secs(30 * 60),
+            },
+            ceremony: CeremonyConfig {
+                ttl: Duration::from_secs(5 * 60),
+            },
+            log: LogConfig {
+                format: LogFormat::Pretty,
+                level: "info".into(),
+            },
+            bootstrap: BootstrapConfig {
+                organization_slug: "default".into(),
+                organization_name: "Default organization".into(),
+                admin_username: "admin".into(),
+            },
+            limits: LimitsConfig {
+                body_bytes: 64 * 1024,
+                query_depth: 16,
+                query_complexity: 1000,
+            },
+        }
+    }
+}
+
+/// A configuration problem, naming the key, where its value came from and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.join("\n"))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Loads from the environment and `keyward.toml` (or the file named by `KEYWARD_CONFIG`).
+    pub fn load() -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let file = vars
+            .iter()
+            .find(|(k, _)| k == "KEYWARD_CONFIG")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| "keyward.toml".into());
+        if vars.iter().any(|(k, _)| k == "KEYWARD_CONFIG") && !file.exists() {
+            return Err(ConfigError(vec![format!(
+                "KEYWARD_CONFIG names {}, which does not exist",
+                file.display()
+            )]));
+        }
+        Self::from_sources(Some(file), &vars)
+    }
+
+    /// Loads from an optional TOML file and the given environment.
+    pub fn from_sources(
+        file: Option<PathBuf>,
+        vars: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        // One provider per variable, so an error names the exact variable it came from.
+        for (var, raw) in vars {
+            if !is_setting(var) {
+                continue;
+            }
+            let (stem, value) = match var.strip_suffix("_FILE") {
+                Some(stem) => match std::fs::read_to_string(raw) {
+                    Ok(text) => (
+                        stem,
+                        Value::from(text.trim_end_matches(['\n', '\r']).to_owned()),
+                    ),
+                    Err(err) => {
+                        let key = setting_key(stem);
+                        return Err(ConfigError(vec![format!(
+                            "{key} (from environment variable {var}): cannot read {raw}: {err}"
+                        )]));
+                    }
+                },
+                None => (
+                    var.as_str(),
+                    raw.parse::<Value>()
+                        .unwrap_or_else(|_| Value::from(raw.clone())),
+                ),
+            };
+            figment = figment.merge(Setting {
+                origin: format!("environment variable {var}"),
+                key: setting_key(stem),
+                value,
+            });
+        }
+        let config: Config = figment.extract().map_err(|err| {
+            ConfigError(
+                err.into_iter()
+                    .map(|e| describe_figment_error(&e))
+                    .collect(),
+            )
+        })?;
+        config.validate(&figment)?;
+        Ok(config)
+    }
+
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            problems.push(format!(
+                "{key} (from {}): {message}",
+                source_of(figment, key)
+            ));
+        };
+        if !matches!(self.public_url.scheme(), "http" | "https")
+            || self.public_url.host_str().is_none()
+        {
+            problem("public_url", "expected an http(s) URL with a host".into());
+        }
+        if keyward_storage::db::engine_of(&self.database_url).is_none() {
+            problem(
+                "database_url",
+                "expected a sqlite://… or postgres://… URL".into(),
+            );
+        }
+        if let Some(redis) = &self.redis_url
+            && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
+        {
+            problem("redis_url", "expected a redis://… or rediss://… URL".into());
+        }
+        let host = self.public_url.host_str().unwrap_or_default().to_owned();
+        let rp_id = self.rp_id();
+        if !(host == rp_id || host.ends_with(&format!(".{rp_id}"))) {
+            problem(
+                "webauthn.rp_id",
+                format!("{rp_id:?} must be public_url's host ({host:?}) or a parent domain of it"),
+            );
+        }
+        for origin in &self.webauthn.origins {
+            if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() {
+                problem(
+                    "webauthn.origins",
+                    format!("{origin} is not an http(s) origin"),
+                );
+            }
+        }
+        if self.webauthn.rp_name.trim().is_empty() {
+            problem("webauthn.rp_name", "must not be empty".into());
+        }
+        if self.session.idle_ttl.is_zero() || self.session.idle_ttl > self.session.absolute_ttl {
+            problem(
+                "session.idle_ttl",
+                "expected a duration above zero and at most session.absolute_ttl".into(),
+            );
+        }
+        if self.session.absolute_ttl < Duration::from_secs(60)
+            || self.session.absolute_ttl > Duration::from_secs(30 * 86400)
+        {
+            problem(
+                "session.absolute_ttl",
+                "expected a duration between 1m and 30d".into(),
+            );
+        }
+        if self.ceremony.ttl < Duration::from_secs(10)
+            || self.ceremony.ttl > Duration::from_secs(3600)
+        {
+            problem(
+                "ceremony.ttl",
+                "expected a duration between 10s and 1h".into(),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            problem(
+                "log.level",
+                format!(
+                    "{:?} is not a valid log filter (try info or debug)",
+                    self.log.level
+                ),
+            );
+        }
+        if keyward_domain::org::validate_slug(&self.bootstrap.organization_slug).is_err() {
+            problem(
+                "bootstrap.organization_slug",
+                "expected 2 to 63 lowercase letters, digits and inner hyphens".into(),
+            );
+        }
+        if self.bootstrap.admin_username.trim().is_empty() {
+            problem("bootstrap.admin_username", "must not be empty".into());
+        }
+        if self.limits.body_bytes < 1024 {
+            problem("limits.body_bytes", "expected at least 1024".into());
+        }
+        if self.limits.query_depth == 0 || self.limits.query_complexity == 0 {
+            problem(
+                "limits",
+                "query_depth and query_complexity must be above zero".into(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    /// The WebAuthn RP ID in force.
+    pub fn rp_id(&self) -> String {
+        self.webauthn
+            .rp_id
+            .clone()
+            .unwrap_or_else(|| self.public_url.host_str().unwrap_or("localhost").to_owned())
+    }
+
+    /// The WebAuthn origins in force.
+    pub fn origins(&self) -> Vec<Url> {
+        if self.webauthn.origins.is_empty() {
+            vec![self.public_url.clone()]
+        } else {
+            self.webauthn.origins.clone()
+        }
+    }
+
+    /// Whether `public_url` points at this machine (cookies drop `Secure`, GraphiQL defaults on).
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self.public_url.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        )
+    }
+
+    /// Whether GraphiQL is served.
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql.unwrap_or_else(|| self.is_local())
+    }
+}
+
+/// Environment variables that are settings: `KEYWARD_CONFIG` names the file, and `KEYWARD_TEST_*`
+/// belongs to the test suite.
+fn is_setting(var: &str) -> bool {
+    var.starts_with("KEYWARD_") && var != "KEYWARD_CONFIG" && !var.starts_with("KEYWARD_TEST_")
+}
+
+fn source_of(figment: &Figment, key: &str) -> String {
+    figment
+        .find_metadata(key)
+        .map(|meta| match &meta.source {
+            Some(source) => format!("{} {source}", meta.name),
+            None => meta.name.to_string(),
+        })
+        .unwrap_or_else(|| "defaults".into())
+}
+
+fn describe_figment_error(err: &figment::Error) -> String {
+    let key = if err.path.is_empty() {
+        "(top level)".to_owned()
+    } else {
+        err.path.join(".")
+    };
+    let source = match (&err.metadata, err.path.is_empty()) {
+        (Some(meta), _) => match &meta.source {
+            Some(source) => format!("{} {source}", meta.name),
+            None => meta.name.to_string(),
+        },
+        (None, _) => "unknown source".into(),
+    };
+    format!("{key} (from {source}): {}", err.kind)
+}
+
+/// `KEYWARD_SESSION__IDLE_TTL` -> `session.idle_ttl`.
+fn setting_key(var_stem: &str) -> String {
+    var_stem["KEYWARD_".len()..]
+        .to_lowercase()
+        .replace("__", ".")
+}
+
+/// One setting from one named origin.
+struct Setting {
+    origin: String,
+    key: String,
+    value: Value,
+}
+
+impl Provider for Setting {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::default(&self.key, &self.value).data()
+    }
+}
+
+mod duration {
+    //! Durations as `90s`, `30m`, `12h` (or whole seconds).
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a duration like 90s, 30m or 12h"))?
+        {
+            Raw::Seconds(secs) => Ok(Duration::from_secs(secs)),
+            Raw::Text(text) => humantime::parse_duration(text.trim()).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected a duration like 90s, 30m or 12h, found {text:?}"
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.rp_id(), "localhost");
+        assert!(config.graphiql_enabled());
+        assert_eq!(config.session.idle_ttl, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn env_overrides_file_and_nests_with_double_underscores() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[session]\nidle_ttl = \"10m\"\n",
+        )
+        .unwrap();
+        let config = Config::from_sources(
+            Some(file),
+            &vars(&[
+                ("KEYWARD_SESSION__IDLE_TTL", "15m"),
+                ("KEYWARD_LOG__FORMAT", "json"),
+                ("KEYWARD_TEST_REDIS_URL", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.session.idle_ttl, Duration::from_secs(900));
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db");
+        std::fs::write(&secret, "postgres://u:p@db/keyward\n").unwrap();
+        let config = Config::from_sources(
+            None,
+            &vars(&[("KEYWARD_DATABASE_URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://u:p@db/keyward");
+        let missing = Config::from_sources(
+            None,
+            &vars(&[("KEYWARD_REDIS_URL_FILE", "/nonexistent/file")]),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("KEYWARD_REDIS_URL_FILE"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key_and_source() {
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("session.idle_ttl") && err.contains("KEYWARD_") && err.contains("30m"),
+            "{err}"
+        );
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_LOG__FORMAT", "xml")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.format"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.toml");
+        std::fs::write(&file, "[webauthn]\nrp_idd = \"x\"\n").unwrap();
+        let err = Config::from_sources(Some(file), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rp_idd") && err.contains("keyward.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn semantic_checks_name_the_key() {
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_WEBAUTHN__RP_ID", "example.com")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("webauthn.rp_id (from"), "{err}");
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "13h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("session.idle_ttl"), "{err}");
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("database_url") && err.contains("environment"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn graphiql_defaults_off_for_public_hosts() {
+        let config = Config::from_sources(
+            None,
+            &vars(&[("KEYWARD_PUBLIC_URL", "https://keyward.example.com")]),
+        )
+        .unwrap();
+        assert!(!config.graphiql_enabled());
+        assert_eq!(config.rp_id(), "keyward.example.com");
+    }
+}

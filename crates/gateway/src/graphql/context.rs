@@ -1,0 +1,93 @@
+//! What a resolver knows about its request, and the capability handles it asks for.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::Context;
+use keyward_domain::DomainError;
+use keyward_domain::access::{Caller, Gate, authorize};
+use keyward_domain::session::{Session, SessionToken};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// What the session cookie should become once the request is answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CookieUpdate {
+    /// Leave it.
+    #[default]
+    Keep,
+    /// Set a new (rotated) token.
+    Set(String),
+    /// Remove it.
+    Clear,
+}
+
+/// Per-request data the HTTP layer derives once, before any resolver runs.
+pub struct RequestContext {
+    /// Who is calling, from the server-side session.
+    pub caller: Caller,
+    /// The token presented, when it parsed.
+    pub token: Option<SessionToken>,
+    /// The client's address.
+    pub ip: Option<String>,
+    /// Cookie change to apply to the response.
+    pub cookie: Arc<Mutex<CookieUpdate>>,
+}
+
+impl RequestContext {
+    /// Records the cookie change for the response.
+    pub fn set_cookie(&self, update: CookieUpdate) {
+        *self.cookie.lock().unwrap_or_else(|p| p.into_inner()) = update;
+    }
+}
+
+/// A live session of any stage (for `logout`, `viewer`).
+pub struct AnySession<'a>(pub &'a Session);
+
+/// A fully logged-in member acting on their own things.
+pub struct SelfService<'a>(pub &'a Session);
+
+/// A fully logged-in organization admin.
+pub struct OrgAdmin<'a>(pub &'a Session);
+
+/// Capability handles: the only way resolvers get at the caller's session.
+pub trait ContextExt<'a> {
+    /// The request's context.
+    fn request(&self) -> ApiResult<&'a RequestContext>;
+    /// The application's shared state.
+    fn app(&self) -> &'a AppState;
+    /// The caller's session if they may pass `gate`.
+    fn session_for(&self, gate: Gate) -> ApiResult<&'a Session>;
+    /// Any live session.
+    fn any_session(&self) -> ApiResult<AnySession<'a>> {
+        self.session_for(Gate::AnySession).map(AnySession)
+    }
+    /// A member acting for themselves.
+    fn self_service(&self) -> ApiResult<SelfService<'a>> {
+        self.session_for(Gate::Member).map(SelfService)
+    }
+    /// An organization admin.
+    fn org_admin(&self) -> ApiResult<OrgAdmin<'a>> {
+        self.session_for(Gate::Admin).map(OrgAdmin)
+    }
+}
+
+impl<'a> ContextExt<'a> for Context<'a> {
+    fn request(&self) -> ApiResult<&'a RequestContext> {
+        self.data::<RequestContext>()
+            .map_err(|_| ApiError(DomainError::Unauthenticated))
+    }
+
+    fn app(&self) -> &'a AppState {
+        self.data_unchecked::<AppState>()
+    }
+
+    fn session_for(&self, gate: Gate) -> ApiResult<&'a Session> {
+        let request = self.request()?;
+        authorize(&request.caller, gate)?;
+        request
+            .caller
+            .session()
+            .ok_or(ApiError(DomainError::Unauthenticated))
+    }
+}

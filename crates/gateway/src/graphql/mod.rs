@@ -1,0 +1,38 @@
+//! The GraphQL API: schema, choke point, context and resolvers.
+
+pub mod context;
+pub mod gates;
+pub mod roots;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::config::Config;
+use crate::state::AppState;
+use gates::ChokePoint;
+use roots::{MutationRoot, QueryRoot};
+
+/// Keyward's GraphQL schema.
+pub type KeywardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema with the configured limits and the choke point.
+pub fn build(state: AppState, config: &Config) -> KeywardSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .extension(ChokePoint)
+        .limit_depth(config.limits.query_depth)
+        .limit_complexity(config.limits.query_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .data(state);
+    if !config.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema (what `keyward schema` prints and `schema.graphql` holds).
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .finish()
+        .sdl()
+}

@@ -1,0 +1,205 @@
+//! `POST /graphql` and `GET /graphql`: one request at a time (no batching), JSON only (CSRF), with
+//! the caller derived once from the server-side session.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::http::GraphiQLSource;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::session::{cookie_header, presented_token, resolve_caller};
+use crate::error::REQUEST_ID;
+use crate::graphql::KeywardSchema;
+use crate::graphql::context::{CookieUpdate, RequestContext};
+use crate::graphql::gates::Transport;
+use crate::state::AppState;
+
+/// The schema and state the handlers need.
+#[derive(Clone)]
+pub struct GraphqlState {
+    /// Application state.
+    pub app: AppState,
+    /// The schema.
+    pub schema: KeywardSchema,
+}
+
+/// A JSON error response outside GraphQL execution (malformed requests).
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `POST /graphql`.
+pub async fn post(
+    State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A cross-site form cannot send application/json without a CORS preflight, which we never
+    // grant: requiring it is the CSRF defence for cookie sessions.
+    if !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send GraphQL requests as Content-Type: application/json",
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("malformed JSON: {err}"),
+            );
+        }
+    };
+    if value.is_array() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "batched requests are not supported",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(request) => request,
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!(
+                    "expected {{\"query\": …, \"variables\": …, \"operationName\": …}}: {err}"
+                ),
+            );
+        }
+    };
+    execute(state, peer, headers, request, Transport::Post).await
+}
+
+/// Query-string form of a GraphQL request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    variables: Option<String>,
+    operation_name: Option<String>,
+}
+
+/// `GET /graphql`: GraphiQL without a query (when enabled), otherwise a read-only query.
+pub async fn get(
+    State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<GetParams>,
+) -> Response {
+    let Some(query) = params.query else {
+        if state.app.config.graphiql_enabled() {
+            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        }
+        return error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "POST GraphQL requests to /graphql",
+        );
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        match serde_json::from_str(&variables) {
+            Ok(vars) => request = request.variables(async_graphql::Variables::from_json(vars)),
+            Err(err) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("malformed variables: {err}"),
+                );
+            }
+        }
+    }
+    execute(state, peer, headers, request, Transport::Get).await
+}
+
+async fn execute(
+    state: GraphqlState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    request: async_graphql::Request,
+    transport: Transport,
+) -> Response {
+    let presented = presented_token(&headers);
+    let (caller, token) =
+        resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
+    let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
+    let context = RequestContext {
+        caller,
+        token,
+        ip: Some(peer.ip().to_string()),
+        cookie: Arc::clone(&cookie),
+    };
+    let request = request.data(context).data(transport);
+    let id = request_id(&headers);
+    let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        // Only async-graphql's own parse/validation/limit errors come without a code.
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
+        if let Some(async_graphql::Value::String(code)) = ext.get("code") {
+            state.app.metrics.record_error(code);
+        }
+    }
+    let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+    let mut http = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    let update = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
+    match update {
+        CookieUpdate::Keep => {}
+        CookieUpdate::Set(token) => {
+            http.headers_mut()
+                .append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
+        }
+        CookieUpdate::Clear => {
+            http.headers_mut()
+                .append(header::SET_COOKIE, cookie_header(&state.app, None));
+        }
+    }
+    http.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
+    http
+}

@@ -1,0 +1,96 @@
+//! The HTTP surface: routes, middleware and the SPA.
+
+pub mod graphql;
+pub mod ops;
+pub mod session;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+use crate::graphql::KeywardSchema;
+use crate::state::AppState;
+use graphql::GraphqlState;
+
+/// The full router.
+pub fn router(state: AppState, schema: KeywardSchema) -> Router {
+    let graphql_state = GraphqlState {
+        app: state.clone(),
+        schema,
+    };
+    let api = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .with_state(graphql_state);
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state.clone());
+    let body_limit = state.config.limits.body_bytes;
+    Router::new()
+        .merge(api)
+        .merge(ops)
+        .fallback_service(spa(&state))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state, record_metrics))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn spa(state: &AppState) -> Router {
+    let dir = state.config.static_dir.clone();
+    let index = dir.join("index.html");
+    if index.exists() {
+        Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+    } else {
+        Router::new().fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Html(
+                    "<!doctype html><title>Keyward</title><p>The web app is not built here. \
+                      The GraphQL API is at <a href=\"/graphql\">/graphql</a>.</p>",
+                ),
+            )
+        })
+    }
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    // Routing happens inside this layer, so label by the known paths rather than MatchedPath; a
+    // label per SPA path would let clients create unbounded series.
+    let route = match request.uri().path() {
+        "/graphql" => "/graphql",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        _ => "spa",
+    };
+    let response = next.run(request).await.into_response();
+    state.metrics.record_request(
+        route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

@@ -1,0 +1,45 @@
+//! Shared application state: configuration, database, stores and metrics.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use keyward_domain::session::SessionLifetimes;
+use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_storage::Database;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Everything requests share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+pub struct Inner {
+    /// Configuration in force.
+    pub config: Config,
+    /// The database (every repository trait).
+    pub db: Arc<Database>,
+    /// Sessions (Redis or in-process).
+    pub sessions: Arc<dyn SessionStore>,
+    /// Ceremony state (Redis or in-process).
+    pub ceremonies: Arc<dyn CeremonyStore>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Session lifetimes from configuration.
+    pub lifetimes: SessionLifetimes,
+}
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
