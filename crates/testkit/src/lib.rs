@@ -56,8 +56,13 @@ impl TestDb {
 
     /// A fresh PostgreSQL schema.
     pub async fn postgres() -> Self {
+        Self::postgres_at(&postgres_url()).await
+    }
+
+    /// A fresh PostgreSQL schema, reached through `url` (e.g. a [`proxy::TcpProxy`]'s rewrite).
+    pub async fn postgres_at(url: &str) -> Self {
         let schema = fresh_pg_schema().await;
-        let mut options = DatabaseOptions::new(postgres_url());
+        let mut options = DatabaseOptions::new(url);
         options.schema = Some(schema);
         let db = Database::connect(&options).await.unwrap();
         db.migrate().await.unwrap();

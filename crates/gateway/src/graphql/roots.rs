@@ -12,7 +12,7 @@ use crate::error::ApiResult;
 /// Read operations.
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The caller's session, or `null` when not logged in.
     async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Viewer>> {
@@ -24,7 +24,7 @@ impl QueryRoot {
 /// Write operations.
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Ends the current session (and clears the session cookie). Returns `true`.
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {

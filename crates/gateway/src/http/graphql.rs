@@ -88,6 +88,13 @@ pub async fn post(
             "batched requests are not supported",
         );
     }
+    if !value.get("query").is_some_and(Value::is_string) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "the request needs a \"query\" string",
+        );
+    }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
         Err(err) => {

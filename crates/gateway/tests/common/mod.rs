@@ -1,0 +1,197 @@
+//! Gateway test harness: the real app on port 0 against a fresh database and session store.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use keyward_domain::ids::OrgId;
+use keyward_domain::member::Member;
+use keyward_domain::repo::{MemberRepo, OrganizationRepo};
+use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken};
+use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_gateway::Running;
+use keyward_gateway::config::Config;
+use keyward_storage::Database;
+use keyward_testkit::TestDb;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Which session store the app uses.
+#[derive(Clone, Copy, Debug)]
+pub enum Store {
+    Redis,
+    Memory,
+}
+
+pub struct TestApp {
+    pub running: Running,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub db: Arc<Database>,
+    pub org: OrgId,
+    _test_db: TestDb,
+    redis: Option<keyward_storage::RedisStore>,
+}
+
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.static_dir = "/nonexistent".into();
+    config
+}
+
+impl TestApp {
+    pub async fn start(test_db: TestDb, store: Store) -> Self {
+        Self::start_with_config(test_db, store, test_config()).await
+    }
+
+    pub async fn start_with_config(test_db: TestDb, store: Store, config: Config) -> Self {
+        let (sessions, ceremonies, redis): (Arc<dyn SessionStore>, Arc<dyn CeremonyStore>, _) =
+            match store {
+                Store::Redis => {
+                    let redis = keyward_testkit::redis_store().await;
+                    (
+                        Arc::new(redis.clone()),
+                        Arc::new(redis.clone()),
+                        Some(redis),
+                    )
+                }
+                Store::Memory => {
+                    let memory = Arc::new(keyward_storage::MemoryStore::new());
+                    (memory.clone(), memory, None)
+                }
+            };
+        Self::start_with_stores(test_db, config, sessions, ceremonies, redis).await
+    }
+
+    pub async fn start_with_stores(
+        test_db: TestDb,
+        config: Config,
+        sessions: Arc<dyn SessionStore>,
+        ceremonies: Arc<dyn CeremonyStore>,
+        redis: Option<keyward_storage::RedisStore>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let db = Arc::clone(&test_db.db);
+        let running =
+            keyward_gateway::start_with(config, listener, Arc::clone(&db), sessions, ceremonies)
+                .await
+                .unwrap();
+        let url = format!("http://{}", running.addr);
+        let org = db.organizations().await.unwrap()[0].id;
+        Self {
+            running,
+            url,
+            client: reqwest::Client::new(),
+            db,
+            org,
+            _test_db: test_db,
+            redis,
+        }
+    }
+
+    pub async fn stop(self) {
+        if let Some(redis) = &self.redis {
+            redis.delete_namespace().await.unwrap();
+        }
+        self.running.stop().await;
+    }
+
+    /// POSTs a GraphQL request, with a bearer token when given.
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The bootstrap admin.
+    pub async fn admin(&self) -> Member {
+        self.db
+            .member_by_username(self.org, "admin")
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// A session for `member` at `stage`, created straight in the store; returns its token.
+    pub async fn session_for(&self, member: &Member, stage: SessionStage) -> String {
+        let token = SessionToken::from_random(self.org, rand::random());
+        self.running
+            .state
+            .sessions
+            .create(
+                NewSession {
+                    token_hash: token.hash(),
+                    org_id: self.org,
+                    member_id: member.id,
+                    role: member.role,
+                    stage,
+                    methods: vec![AuthMethod::Sso],
+                    grace_period_ends_at: None,
+                },
+                self.running.state.lifetimes,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        token.expose()
+    }
+
+    /// A new member (role MEMBER).
+    pub async fn member(&self, username: &str) -> Member {
+        keyward_testkit::member(&self.db, self.org, username).await
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// Generates one test per backend pair: SQLite with the in-process store, PostgreSQL with Redis.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::common::TestApp::start(
+                        keyward_testkit::TestDb::sqlite().await,
+                        $crate::common::Store::Memory,
+                    ).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres_redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::common::TestApp::start(
+                        keyward_testkit::TestDb::postgres().await,
+                        $crate::common::Store::Redis,
+                    ).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,183 @@
+//! The `keyward` binary: configuration errors, first-start bootstrap, graceful shutdown, and
+//! racing first starts.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use keyward_domain::repo::OrganizationRepo;
+use keyward_testkit::{fresh_pg_schema, postgres_url};
+
+fn keyward(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command.current_dir(dir).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("KEYWARD_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("KEYWARD_LISTEN", "127.0.0.1:0")
+        .env("KEYWARD_STATIC_DIR", "/nonexistent");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = keyward(dir, args, env).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_exits_non_zero_naming_key_and_source_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["serve"],
+        &[("KEYWARD_SESSION__IDLE_TTL", "soon")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("session.idle_ttl") && stderr.contains("KEYWARD_SESSION__IDLE_TTL"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing is half-created");
+
+    std::fs::write(
+        dir.path().join("keyward.toml"),
+        "listen = \"127.0.0.1:0\"\nlisen = 1\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(dir.path(), &["serve"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("lisen") && stderr.contains("keyward.toml"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn unreachable_database_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["serve"],
+        &[(
+            "KEYWARD_DATABASE_URL",
+            "postgres://postgres:hunter2@127.0.0.1:1/keyward",
+        )],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("database at postgres://postgres:***@127.0.0.1:1/keyward"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "passwords are redacted");
+}
+
+#[test]
+fn schema_command_prints_the_sdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(dir.path(), &["schema"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, keyward_gateway::graphql::sdl());
+    assert!(stdout.contains("viewer: Viewer"));
+}
+
+fn start_serving(dir: &Path) -> (Child, Vec<String>) {
+    let mut child = keyward(dir, &["serve"], &[("KEYWARD_LOG__LEVEL", "warn")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("keyward: listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn terminate(mut child: Child) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap().code().unwrap_or(-1)
+}
+
+#[test]
+fn first_start_prints_backup_credentials_once_and_sigterm_is_graceful() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, first) = start_serving(dir.path());
+    let output = first.join("\n");
+    assert!(output.contains("organization: default"), "{output}");
+    assert!(output.contains("username:     admin"), "{output}");
+    let secret_line = first
+        .iter()
+        .find(|l| l.contains("secret:"))
+        .expect("a secret line");
+    let secret = secret_line
+        .split("secret:")
+        .nth(1)
+        .unwrap()
+        .trim_matches([' ', '|'])
+        .trim();
+    assert_eq!(secret.len(), 43, "32 random bytes, base64url");
+    assert!(
+        dir.path().join("data/keyward.db").exists(),
+        "the default SQLite file under ./data"
+    );
+    assert_eq!(terminate(child), 0);
+
+    let (child, second) = start_serving(dir.path());
+    let output = second.join("\n");
+    assert!(
+        !output.contains("secret:"),
+        "restarts never print credentials: {output}"
+    );
+    assert_eq!(terminate(child), 0);
+}
+
+/// Two gateways starting together on one empty PostgreSQL create exactly one organization.
+#[tokio::test]
+async fn racing_first_starts_create_one_organization() {
+    let schema = fresh_pg_schema().await;
+    let connect = || async {
+        let mut options = keyward_storage::DatabaseOptions::new(postgres_url());
+        options.schema = Some(schema.clone());
+        let db = keyward_storage::Database::connect(&options).await.unwrap();
+        db.migrate().await.unwrap();
+        Arc::new(db)
+    };
+    let (a, b) = (connect().await, connect().await);
+    let start = |db: Arc<keyward_storage::Database>| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let store = Arc::new(keyward_storage::MemoryStore::new());
+        keyward_gateway::start_with(common::test_config(), listener, db, store.clone(), store)
+            .await
+            .unwrap()
+    };
+    let (first, second) = tokio::join!(start(Arc::clone(&a)), start(b));
+    let printed = [first.credentials.is_some(), second.credentials.is_some()];
+    assert_eq!(printed.iter().filter(|p| **p).count(), 1, "{printed:?}");
+    assert_eq!(a.organizations().await.unwrap().len(), 1);
+    first.stop().await;
+    second.stop().await;
+}
