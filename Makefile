@@ -51,16 +51,9 @@ schema-check:
 	fi; \
 	echo "schema.graphql is up to date"
 
-test: lint
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  scripts/with-services.sh bash -c 'rc=0; \
-	    $(CARGO) nextest run --workspace --no-fail-fast || rc=$$?; \
-	    $(CARGO) test --workspace --doc || rc=$$?; \
-	    exit $$rc'; \
-	else \
-	  scripts/with-services.sh $(CARGO) test --workspace --no-fail-fast; \
-	fi
-	@$(MAKE) --no-print-directory schema-check
+# The schema check runs first so the suites' summary line ("N passed, N failed") closes the output.
+test: lint schema-check
+	scripts/with-services.sh env CARGO=$(CARGO) scripts/run-tests.sh
 
 fmt:
 	$(CARGO) fmt --all

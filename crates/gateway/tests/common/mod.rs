@@ -35,10 +35,11 @@ pub struct TestApp {
 }
 
 pub fn test_config() -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.static_dir = "/nonexistent".into();
-    config
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        static_dir: "/nonexistent".into(),
+        ..Config::default()
+    }
 }
 
 impl TestApp {
