@@ -297,3 +297,34 @@ on_both_backends! {
     get_serves_queries_but_never_mutations,
     ops_endpoints_answer,
 }
+
+#[tokio::test]
+async fn queries_over_the_complexity_limit_are_refused() {
+    let mut config = common::test_config();
+    config.limits.query_complexity = 5;
+    let app = TestApp::start_with_config(
+        keyward_testkit::TestDb::sqlite().await,
+        common::Store::Memory,
+        config,
+    )
+    .await;
+    let (_, body) = app
+        .graphql("{ a: __typename b: __typename }", json!({}), None)
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let wide = (0..10)
+        .map(|i| format!("v{i}: viewer {{ id }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (_, body) = app.graphql(&format!("{{ {wide} }}"), json!({}), None).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{body}"
+    );
+    app.stop().await;
+}
