@@ -157,9 +157,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_uniq(Organizations::Slug, 63))
                     .col(string(Organizations::Name))
                     .col(boolean(Organizations::MfaEnforced).default(false))
-                    .col(timestamp_with_time_zone_null(
-                        Organizations::GracePeriodEndsAt,
-                    ))
+                    .col(timestamp_with_time_zone_null(Organizations::GracePeriodEndsAt))
                     .col(timestamp_with_time_zone(Organizations::CreatedAt))
                     .col(timestamp_with_time_zone(Organizations::UpdatedAt))
                     .to_owned(),
@@ -175,10 +173,7 @@ impl MigrationTrait for Migration {
                     .col(integer(InstanceBootstrap::Id).primary_key())
                     .col(uuid(InstanceBootstrap::OrgId))
                     .col(timestamp_with_time_zone(InstanceBootstrap::CreatedAt))
-                    .foreign_key(&mut org_fk(
-                        InstanceBootstrap::Table,
-                        InstanceBootstrap::OrgId,
-                    ))
+                    .foreign_key(&mut org_fk(InstanceBootstrap::Table, InstanceBootstrap::OrgId))
                     .to_owned(),
             )
             .await?;
@@ -269,10 +264,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(RecoveryCodes::CreatedAt))
                     .col(timestamp_with_time_zone_null(RecoveryCodes::UsedAt))
                     .foreign_key(&mut org_fk(RecoveryCodes::Table, RecoveryCodes::OrgId))
-                    .foreign_key(&mut member_fk(
-                        RecoveryCodes::Table,
-                        RecoveryCodes::MemberId,
-                    ))
+                    .foreign_key(&mut member_fk(RecoveryCodes::Table, RecoveryCodes::MemberId))
                     .to_owned(),
             )
             .await?;
@@ -315,11 +307,7 @@ impl MigrationTrait for Migration {
                     .col(text(OrgPolicies::Body))
                     .col(timestamp_with_time_zone(OrgPolicies::UpdatedAt))
                     .col(uuid_null(OrgPolicies::UpdatedBy))
-                    .primary_key(
-                        Index::create()
-                            .col(OrgPolicies::OrgId)
-                            .col(OrgPolicies::Kind),
-                    )
+                    .primary_key(Index::create().col(OrgPolicies::OrgId).col(OrgPolicies::Kind))
                     .foreign_key(&mut org_fk(OrgPolicies::Table, OrgPolicies::OrgId))
                     .to_owned(),
             )
@@ -334,14 +322,8 @@ impl MigrationTrait for Migration {
                     .col(string_len(BackupCredentials::Username, 255))
                     .col(text(BackupCredentials::SecretHash))
                     .col(timestamp_with_time_zone(BackupCredentials::RotatedAt))
-                    .foreign_key(&mut org_fk(
-                        BackupCredentials::Table,
-                        BackupCredentials::OrgId,
-                    ))
-                    .foreign_key(&mut member_fk(
-                        BackupCredentials::Table,
-                        BackupCredentials::MemberId,
-                    ))
+                    .foreign_key(&mut org_fk(BackupCredentials::Table, BackupCredentials::OrgId))
+                    .foreign_key(&mut member_fk(BackupCredentials::Table, BackupCredentials::MemberId))
                     .to_owned(),
             )
             .await?;
@@ -374,11 +356,7 @@ impl MigrationTrait for Migration {
                     .col(text(AuditEvents::Details))
                     .col(string_len(AuditEvents::PrevHash, 64))
                     .col(string_len(AuditEvents::Hash, 64))
-                    .primary_key(
-                        Index::create()
-                            .col(AuditEvents::OrgId)
-                            .col(AuditEvents::Seq),
-                    )
+                    .primary_key(Index::create().col(AuditEvents::OrgId).col(AuditEvents::Seq))
                     .foreign_key(&mut org_fk(AuditEvents::Table, AuditEvents::OrgId))
                     .to_owned(),
             )
@@ -416,9 +394,7 @@ impl MigrationTrait for Migration {
             InstanceBootstrap::Table.into_iden(),
             Organizations::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

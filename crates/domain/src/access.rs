@@ -61,13 +61,10 @@ pub fn authorize(caller: &Caller, gate: Gate) -> Result<(), DomainError> {
     match (gate, session.stage) {
         (Gate::Open | Gate::OptionalSession | Gate::AnySession, _) => Ok(()),
         (Gate::MfaPending, SessionStage::MfaRequired) => Ok(()),
-        (Gate::MfaPending, SessionStage::MfaRegistrationRequired) => {
-            Err(DomainError::MfaRegistrationRequired)
+        (Gate::MfaPending, SessionStage::MfaRegistrationRequired) => Err(DomainError::MfaRegistrationRequired),
+        (Gate::MfaPending, SessionStage::Authenticated) => {
+            Err(DomainError::bad_input("session", "this session has already passed its security-key check"))
         }
-        (Gate::MfaPending, SessionStage::Authenticated) => Err(DomainError::bad_input(
-            "session",
-            "this session has already passed its security-key check",
-        )),
         (_, SessionStage::MfaRequired) => Err(DomainError::MfaRequired),
         (Gate::KeyRegistration, _) => Ok(()),
         (_, SessionStage::MfaRegistrationRequired) => Err(DomainError::MfaRegistrationRequired),
@@ -94,15 +91,7 @@ mod tests {
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
         }
-        .start(
-            Utc::now(),
-            SessionLifetimes {
-                absolute: Duration::hours(1),
-                idle: Duration::minutes(5),
-            },
-            0,
-            0,
-        );
+        .start(Utc::now(), SessionLifetimes { absolute: Duration::hours(1), idle: Duration::minutes(5) }, 0, 0);
         Caller::Session(Box::new(session))
     }
 
@@ -117,22 +106,13 @@ mod tests {
     ];
 
     fn allowed(caller: &Caller) -> Vec<Gate> {
-        ALL_GATES
-            .into_iter()
-            .filter(|gate| authorize(caller, *gate).is_ok())
-            .collect()
+        ALL_GATES.into_iter().filter(|gate| authorize(caller, *gate).is_ok()).collect()
     }
 
     #[test]
     fn anonymous_callers_pass_only_open_gates() {
-        assert_eq!(
-            allowed(&Caller::Anonymous),
-            vec![Gate::Open, Gate::OptionalSession]
-        );
-        assert_eq!(
-            authorize(&Caller::Anonymous, Gate::Member),
-            Err(DomainError::Unauthenticated)
-        );
+        assert_eq!(allowed(&Caller::Anonymous), vec![Gate::Open, Gate::OptionalSession]);
+        assert_eq!(authorize(&Caller::Anonymous, Gate::Member), Err(DomainError::Unauthenticated));
     }
 
     #[test]
@@ -148,41 +128,16 @@ mod tests {
     #[test]
     fn mfa_required_sessions_may_only_finish_the_key_check() {
         let caller = caller(SessionStage::MfaRequired, Role::Admin);
-        assert_eq!(
-            allowed(&caller),
-            vec![
-                Gate::Open,
-                Gate::OptionalSession,
-                Gate::AnySession,
-                Gate::MfaPending
-            ]
-        );
-        assert_eq!(
-            authorize(&caller, Gate::Admin),
-            Err(DomainError::MfaRequired)
-        );
-        assert_eq!(
-            authorize(&caller, Gate::KeyRegistration),
-            Err(DomainError::MfaRequired)
-        );
+        assert_eq!(allowed(&caller), vec![Gate::Open, Gate::OptionalSession, Gate::AnySession, Gate::MfaPending]);
+        assert_eq!(authorize(&caller, Gate::Admin), Err(DomainError::MfaRequired));
+        assert_eq!(authorize(&caller, Gate::KeyRegistration), Err(DomainError::MfaRequired));
     }
 
     #[test]
     fn registration_required_sessions_may_only_register() {
         let caller = caller(SessionStage::MfaRegistrationRequired, Role::Member);
-        assert_eq!(
-            allowed(&caller),
-            vec![
-                Gate::Open,
-                Gate::OptionalSession,
-                Gate::AnySession,
-                Gate::KeyRegistration
-            ]
-        );
-        assert_eq!(
-            authorize(&caller, Gate::Member),
-            Err(DomainError::MfaRegistrationRequired)
-        );
+        assert_eq!(allowed(&caller), vec![Gate::Open, Gate::OptionalSession, Gate::AnySession, Gate::KeyRegistration]);
+        assert_eq!(authorize(&caller, Gate::Member), Err(DomainError::MfaRegistrationRequired));
     }
 
     #[test]

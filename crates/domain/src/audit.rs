@@ -136,13 +136,7 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// Seals `record` as event `seq` after `prev_hash`, at `at` (truncated to microseconds, which is
     /// what both databases keep, so the hash survives a round trip).
-    pub fn seal(
-        org_id: OrgId,
-        seq: u64,
-        prev_hash: &str,
-        at: DateTime<Utc>,
-        record: AuditRecord,
-    ) -> Self {
+    pub fn seal(org_id: OrgId, seq: u64, prev_hash: &str, at: DateTime<Utc>, record: AuditRecord) -> Self {
         let mut event = AuditEvent {
             org_id,
             seq,
@@ -245,11 +239,7 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self {
-            expected_seq: 1,
-            expected_prev: GENESIS_HASH.to_owned(),
-            verdict: ChainVerdict::default(),
-        }
+        Self { expected_seq: 1, expected_prev: GENESIS_HASH.to_owned(), verdict: ChainVerdict::default() }
     }
 }
 

@@ -83,9 +83,7 @@ impl Ceremony {
             )));
         }
         if self.session.as_ref() != session {
-            return Err(DomainError::CeremonyFailed(
-                "this ceremony was started from another session".into(),
-            ));
+            return Err(DomainError::CeremonyFailed("this ceremony was started from another session".into()));
         }
         Ok(self)
     }
@@ -120,18 +118,9 @@ mod tests {
         let now = Utc::now();
         let mine = TokenHash("mine".into());
         let theirs = TokenHash("theirs".into());
-        assert!(matches!(
-            ceremony(now).claim("REGISTER_KEY", Some(&mine), now),
-            Err(DomainError::CeremonyFailed(_))
-        ));
-        assert!(matches!(
-            ceremony(now).claim("LOGIN", Some(&theirs), now),
-            Err(DomainError::CeremonyFailed(_))
-        ));
-        assert!(matches!(
-            ceremony(now).claim("LOGIN", None, now),
-            Err(DomainError::CeremonyFailed(_))
-        ));
+        assert!(matches!(ceremony(now).claim("REGISTER_KEY", Some(&mine), now), Err(DomainError::CeremonyFailed(_))));
+        assert!(matches!(ceremony(now).claim("LOGIN", Some(&theirs), now), Err(DomainError::CeremonyFailed(_))));
+        assert!(matches!(ceremony(now).claim("LOGIN", None, now), Err(DomainError::CeremonyFailed(_))));
         assert_eq!(
             ceremony(now).claim("LOGIN", Some(&mine), now + Duration::minutes(5)),
             Err(DomainError::CeremonyExpired)
@@ -140,14 +129,9 @@ mod tests {
 
     #[test]
     fn purposes_serialize_with_their_kind() {
-        let purpose = CeremonyPurpose::StepUp {
-            action: "security_key.delete".into(),
-        };
+        let purpose = CeremonyPurpose::StepUp { action: "security_key.delete".into() };
         let json = serde_json::to_value(&purpose).unwrap();
         assert_eq!(json["kind"], "STEP_UP");
-        assert_eq!(
-            serde_json::from_value::<CeremonyPurpose>(json).unwrap(),
-            purpose
-        );
+        assert_eq!(serde_json::from_value::<CeremonyPurpose>(json).unwrap(), purpose);
     }
 }

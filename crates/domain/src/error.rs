@@ -25,6 +25,10 @@ pub enum DomainError {
     /// No valid session.
     #[error("not authenticated")]
     Unauthenticated,
+    /// A login secret (backup credentials, recovery code) did not match; says nothing about which
+    /// part was wrong.
+    #[error("invalid organization, username or secret")]
+    InvalidCredentials,
     /// The session is valid but lacks the right to do this.
     #[error("forbidden")]
     Forbidden,
@@ -85,9 +89,6 @@ pub enum DomainError {
 impl DomainError {
     /// Shorthand for [`DomainError::BadInput`].
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::BadInput { field: field.into(), message: message.into() }
     }
 }

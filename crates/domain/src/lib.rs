@@ -10,9 +10,11 @@ pub mod error;
 pub mod ids;
 pub mod member;
 pub mod org;
+pub mod rate_limit;
 pub mod repo;
 pub mod security_key;
 pub mod session;
 pub mod store;
+pub mod webauthn_policy;
 
 pub use error::{DomainError, StoreError};

@@ -33,10 +33,7 @@ pub struct Enforcement {
 impl Enforcement {
     /// Whether a member without a key must register one before doing anything else, at `now`.
     pub fn requires_registration(&self, now: DateTime<Utc>) -> bool {
-        self.enabled
-            && self
-                .grace_period_ends_at
-                .is_none_or(|deadline| now >= deadline)
+        self.enabled && self.grace_period_ends_at.is_none_or(|deadline| now >= deadline)
     }
 
     /// The deadline to show a member without a key, while a grace period runs at `now`.
@@ -50,15 +47,9 @@ impl Enforcement {
 
 /// Checks an organization slug: 2 to 63 characters of lowercase ASCII letters, digits and inner hyphens.
 pub fn validate_slug(slug: &str) -> Result<(), DomainError> {
-    let ok_chars = slug
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !(2..=63).contains(&slug.len()) || !ok_chars || slug.starts_with('-') || slug.ends_with('-')
-    {
-        return Err(DomainError::bad_input(
-            "slug",
-            "use 2 to 63 lowercase letters, digits and inner hyphens",
-        ));
+    let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !(2..=63).contains(&slug.len()) || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+        return Err(DomainError::bad_input("slug", "use 2 to 63 lowercase letters, digits and inner hyphens"));
     }
     Ok(())
 }
@@ -71,10 +62,7 @@ mod tests {
     #[test]
     fn enforcement_without_grace_requires_registration_at_once() {
         let now = Utc::now();
-        let enforcement = Enforcement {
-            enabled: true,
-            grace_period_ends_at: None,
-        };
+        let enforcement = Enforcement { enabled: true, grace_period_ends_at: None };
         assert!(enforcement.requires_registration(now));
         assert_eq!(enforcement.grace_deadline(now), None);
     }
@@ -83,10 +71,7 @@ mod tests {
     fn grace_period_defers_registration_until_the_deadline() {
         let now = Utc::now();
         let deadline = now + Duration::days(3);
-        let enforcement = Enforcement {
-            enabled: true,
-            grace_period_ends_at: Some(deadline),
-        };
+        let enforcement = Enforcement { enabled: true, grace_period_ends_at: Some(deadline) };
         assert!(!enforcement.requires_registration(now));
         assert_eq!(enforcement.grace_deadline(now), Some(deadline));
         assert!(enforcement.requires_registration(deadline));
@@ -102,15 +87,7 @@ mod tests {
     #[test]
     fn slugs_are_checked() {
         assert!(validate_slug("acme-prod").is_ok());
-        for bad in [
-            "a",
-            "Acme",
-            "-acme",
-            "acme-",
-            "ac me",
-            "ac_me",
-            &"a".repeat(64),
-        ] {
+        for bad in ["a", "Acme", "-acme", "acme-", "ac me", "ac_me", &"a".repeat(64)] {
             assert!(validate_slug(bad).is_err(), "{bad} should be refused");
         }
     }

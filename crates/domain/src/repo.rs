@@ -34,17 +34,9 @@ pub trait OrganizationRepo: Send + Sync {
     async fn organizations(&self) -> Result<Vec<Organization>, StoreError>;
     /// Creates the first organization, its first admin and their backup credentials, once. Returns
     /// `None` when an organization already exists (another instance may have won the race).
-    async fn bootstrap(
-        &self,
-        first: Bootstrap,
-        audit: AuditRecord,
-    ) -> Result<Option<Member>, StoreError>;
+    async fn bootstrap(&self, first: Bootstrap, audit: AuditRecord) -> Result<Option<Member>, StoreError>;
     /// Creates another organization; `Conflict` when the slug is taken.
-    async fn create_organization(
-        &self,
-        org: Organization,
-        audit: AuditRecord,
-    ) -> Result<Organization, StoreError>;
+    async fn create_organization(&self, org: Organization, audit: AuditRecord) -> Result<Organization, StoreError>;
     /// Sets the enforcement state.
     async fn set_enforcement(
         &self,
@@ -94,37 +86,15 @@ pub trait MemberRepo: Send + Sync {
     /// One member of `org`.
     async fn member(&self, org: OrgId, id: MemberId) -> Result<Option<Member>, StoreError>;
     /// One member of `org` by username.
-    async fn member_by_username(
-        &self,
-        org: OrgId,
-        username: &str,
-    ) -> Result<Option<Member>, StoreError>;
+    async fn member_by_username(&self, org: OrgId, username: &str) -> Result<Option<Member>, StoreError>;
     /// One member of `org` by OIDC identity.
-    async fn member_by_oidc(
-        &self,
-        org: OrgId,
-        identity: &OidcIdentity,
-    ) -> Result<Option<Member>, StoreError>;
+    async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError>;
     /// Creates a member; `Conflict` when the username or OIDC identity is taken.
-    async fn create_member(
-        &self,
-        new: NewMember,
-        at: DateTime<Utc>,
-        audit: AuditRecord,
-    ) -> Result<Member, StoreError>;
+    async fn create_member(&self, new: NewMember, at: DateTime<Utc>, audit: AuditRecord) -> Result<Member, StoreError>;
     /// Records a finished login.
-    async fn record_login(
-        &self,
-        org: OrgId,
-        id: MemberId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// A page of members with their key counts, in creation order.
-    async fn members(
-        &self,
-        org: OrgId,
-        query: MemberQuery,
-    ) -> Result<Page<MemberSummary>, StoreError>;
+    async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError>;
 }
 
 /// Who deletes a key: the rules differ.
@@ -138,11 +108,7 @@ pub enum DeletedBy {
 
 /// The last-key rule (DESIGN §7): while MFA is enforced, an owner cannot delete their last key; an
 /// admin can. Storage calls this inside the deleting transaction, with the count it locked.
-pub fn key_deletion_allowed(
-    by: DeletedBy,
-    enforced: bool,
-    keys_before: u64,
-) -> Result<(), DomainError> {
+pub fn key_deletion_allowed(by: DeletedBy, enforced: bool, keys_before: u64) -> Result<(), DomainError> {
     if by == DeletedBy::Owner && enforced && keys_before <= 1 {
         return Err(DomainError::LastKeyEnforced);
     }
@@ -153,24 +119,17 @@ pub fn key_deletion_allowed(
 #[async_trait]
 pub trait SecurityKeyRepo: Send + Sync {
     /// Stores a new key; `Conflict("credential_id")` when the credential is registered to anyone.
-    async fn insert_key(
-        &self,
-        new: NewSecurityKey,
-        audit: AuditRecord,
-    ) -> Result<SecurityKey, StoreError>;
+    async fn insert_key(&self, new: NewSecurityKey, audit: AuditRecord) -> Result<SecurityKey, StoreError>;
     /// A member's keys, oldest first.
-    async fn keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<SecurityKey>, StoreError>;
+    async fn keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<SecurityKey>, StoreError> {
+        Ok(self.stored_keys_of(org, member).await?.into_iter().map(|k| k.key).collect())
+    }
+    /// A member's keys with their credentials, oldest first.
+    async fn stored_keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<StoredSecurityKey>, StoreError>;
     /// One key of `org`, with its credential.
-    async fn key(
-        &self,
-        org: OrgId,
-        id: SecurityKeyId,
-    ) -> Result<Option<StoredSecurityKey>, StoreError>;
+    async fn key(&self, org: OrgId, id: SecurityKeyId) -> Result<Option<StoredSecurityKey>, StoreError>;
     /// One key by credential ID, in any organization.
-    async fn key_by_credential(
-        &self,
-        credential_id: &[u8],
-    ) -> Result<Option<StoredSecurityKey>, StoreError>;
+    async fn key_by_credential(&self, credential_id: &[u8]) -> Result<Option<StoredSecurityKey>, StoreError>;
     /// Renames a key.
     async fn rename_key(
         &self,
@@ -190,12 +149,7 @@ pub trait SecurityKeyRepo: Send + Sync {
         audit: AuditRecord,
     ) -> Result<(SecurityKey, u64), DomainError>;
     /// Records a successful assertion.
-    async fn record_key_use(
-        &self,
-        org: OrgId,
-        id: SecurityKeyId,
-        used: KeyUse,
-    ) -> Result<(), StoreError>;
+    async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError>;
 }
 
 /// Recovery codes (stored as SHA-256 hashes only).
@@ -250,12 +204,7 @@ pub trait SsoConfigRepo: Send + Sync {
     /// The organization's SSO settings.
     async fn sso_config(&self, org: OrgId) -> Result<Option<SsoConfig>, StoreError>;
     /// Saves them.
-    async fn put_sso_config(
-        &self,
-        org: OrgId,
-        config: SsoConfig,
-        audit: AuditRecord,
-    ) -> Result<(), StoreError>;
+    async fn put_sso_config(&self, org: OrgId, config: SsoConfig, audit: AuditRecord) -> Result<(), StoreError>;
 }
 
 /// The kinds of organization policy.
@@ -298,18 +247,9 @@ pub struct StoredPolicy {
 #[async_trait]
 pub trait PolicyRepo: Send + Sync {
     /// A policy, if set.
-    async fn policy(
-        &self,
-        org: OrgId,
-        kind: PolicyKind,
-    ) -> Result<Option<StoredPolicy>, StoreError>;
+    async fn policy(&self, org: OrgId, kind: PolicyKind) -> Result<Option<StoredPolicy>, StoreError>;
     /// Sets a policy.
-    async fn put_policy(
-        &self,
-        org: OrgId,
-        policy: StoredPolicy,
-        audit: AuditRecord,
-    ) -> Result<(), StoreError>;
+    async fn put_policy(&self, org: OrgId, policy: StoredPolicy, audit: AuditRecord) -> Result<(), StoreError>;
 }
 
 /// An organization's break-glass login.
@@ -331,11 +271,7 @@ pub struct BackupCredential {
 #[async_trait]
 pub trait BackupCredentialRepo: Send + Sync {
     /// The credential with this username in `org`.
-    async fn backup_credential(
-        &self,
-        org: OrgId,
-        username: &str,
-    ) -> Result<Option<BackupCredential>, StoreError>;
+    async fn backup_credential(&self, org: OrgId, username: &str) -> Result<Option<BackupCredential>, StoreError>;
     /// Replaces the secret.
     async fn rotate_backup_credential(
         &self,
@@ -369,21 +305,11 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     /// Appends one event on its own (for events that change nothing else, like a login).
-    async fn append_audit(&self, org: OrgId, record: AuditRecord)
-    -> Result<AuditEvent, StoreError>;
+    async fn append_audit(&self, org: OrgId, record: AuditRecord) -> Result<AuditEvent, StoreError>;
     /// A page of events, newest first.
-    async fn audit_events(
-        &self,
-        org: OrgId,
-        query: AuditQuery,
-    ) -> Result<Page<AuditEvent>, StoreError>;
+    async fn audit_events(&self, org: OrgId, query: AuditQuery) -> Result<Page<AuditEvent>, StoreError>;
     /// Events in chain order with `seq > after`, at most `limit` (for verification and export).
-    async fn audit_chain(
-        &self,
-        org: OrgId,
-        after: u64,
-        limit: u64,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn audit_chain(&self, org: OrgId, after: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// Everything the database offers, as one handle.
@@ -417,10 +343,7 @@ mod tests {
 
     #[test]
     fn owners_keep_their_last_key_only_while_enforced() {
-        assert_eq!(
-            key_deletion_allowed(DeletedBy::Owner, true, 1),
-            Err(DomainError::LastKeyEnforced)
-        );
+        assert_eq!(key_deletion_allowed(DeletedBy::Owner, true, 1), Err(DomainError::LastKeyEnforced));
         assert!(key_deletion_allowed(DeletedBy::Owner, true, 2).is_ok());
         assert!(key_deletion_allowed(DeletedBy::Owner, false, 1).is_ok());
         assert!(key_deletion_allowed(DeletedBy::Admin, true, 1).is_ok());

@@ -81,16 +81,10 @@ pub fn normalize_key_name(raw: &str) -> Result<String, DomainError> {
         return Err(DomainError::bad_input("name", "give the key a name"));
     }
     if name.chars().count() > KEY_NAME_MAX_CHARS {
-        return Err(DomainError::bad_input(
-            "name",
-            format!("use at most {KEY_NAME_MAX_CHARS} characters"),
-        ));
+        return Err(DomainError::bad_input("name", format!("use at most {KEY_NAME_MAX_CHARS} characters")));
     }
     if name.chars().any(char::is_control) {
-        return Err(DomainError::bad_input(
-            "name",
-            "control characters are not allowed",
-        ));
+        return Err(DomainError::bad_input("name", "control characters are not allowed"));
     }
     Ok(name.to_owned())
 }
@@ -106,11 +100,7 @@ pub enum CounterCheck {
 
 /// Classifies a signature counter against the stored one (WebAuthn §6.1.1).
 pub fn check_counter(stored: u32, received: u32) -> CounterCheck {
-    if (stored == 0 && received == 0) || received > stored {
-        CounterCheck::Ok
-    } else {
-        CounterCheck::WentBackwards
-    }
+    if (stored == 0 && received == 0) || received > stored { CounterCheck::Ok } else { CounterCheck::WentBackwards }
 }
 
 #[cfg(test)]

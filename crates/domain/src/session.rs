@@ -24,9 +24,7 @@ pub struct SessionToken {
 
 impl std::fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionToken")
-            .field("org_id", &self.org_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SessionToken").field("org_id", &self.org_id).finish_non_exhaustive()
     }
 }
 
@@ -56,11 +54,7 @@ impl SessionToken {
 
     /// The form handed to the client (cookie value or bearer token).
     pub fn expose(&self) -> String {
-        format!(
-            "{TOKEN_PREFIX}.{}.{}",
-            self.org_id.0.simple(),
-            URL_SAFE_NO_PAD.encode(self.secret)
-        )
+        format!("{TOKEN_PREFIX}.{}.{}", self.org_id.0.simple(), URL_SAFE_NO_PAD.encode(self.secret))
     }
 
     /// SHA-256 of the token: the only form that is ever stored.
@@ -211,13 +205,7 @@ pub struct SessionLifetimes {
 
 impl NewSession {
     /// The full session, created at `now` with `lifetimes` and the given epochs.
-    pub fn start(
-        self,
-        now: DateTime<Utc>,
-        lifetimes: SessionLifetimes,
-        org_epoch: u64,
-        member_epoch: u64,
-    ) -> Session {
+    pub fn start(self, now: DateTime<Utc>, lifetimes: SessionLifetimes, org_epoch: u64, member_epoch: u64) -> Session {
         Session {
             token_hash: self.token_hash,
             org_id: self.org_id,
@@ -252,15 +240,7 @@ mod tests {
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
         }
-        .start(
-            now,
-            SessionLifetimes {
-                absolute: Duration::hours(12),
-                idle: Duration::minutes(30),
-            },
-            3,
-            1,
-        )
+        .start(now, SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) }, 3, 1)
     }
 
     #[test]
@@ -277,14 +257,9 @@ mod tests {
     #[test]
     fn malformed_tokens_are_rejected() {
         let good = SessionToken::from_random(OrgId::new(), [1; TOKEN_SECRET_BYTES]).expose();
-        for bad in [
-            "",
-            "kw1",
-            "kw2.x.y",
-            &good[..good.len() - 2],
-            &format!("{good}.extra"),
-            &good.replacen("kw1", "kw2", 1),
-        ] {
+        for bad in
+            ["", "kw1", "kw2.x.y", &good[..good.len() - 2], &format!("{good}.extra"), &good.replacen("kw1", "kw2", 1)]
+        {
             assert!(SessionToken::parse(bad).is_none(), "{bad:?} parsed");
         }
     }
@@ -299,25 +274,13 @@ mod tests {
     fn first_stage_depends_on_keys_and_enforcement() {
         let now = Utc::now();
         let off = Enforcement::default();
-        let on = Enforcement {
-            enabled: true,
-            grace_period_ends_at: None,
-        };
-        let grace = Enforcement {
-            enabled: true,
-            grace_period_ends_at: Some(now + Duration::days(1)),
-        };
+        let on = Enforcement { enabled: true, grace_period_ends_at: None };
+        let grace = Enforcement { enabled: true, grace_period_ends_at: Some(now + Duration::days(1)) };
         assert_eq!(initial_stage(true, &off, now), SessionStage::MfaRequired);
         assert_eq!(initial_stage(true, &on, now), SessionStage::MfaRequired);
         assert_eq!(initial_stage(false, &off, now), SessionStage::Authenticated);
-        assert_eq!(
-            initial_stage(false, &on, now),
-            SessionStage::MfaRegistrationRequired
-        );
-        assert_eq!(
-            initial_stage(false, &grace, now),
-            SessionStage::Authenticated
-        );
+        assert_eq!(initial_stage(false, &on, now), SessionStage::MfaRegistrationRequired);
+        assert_eq!(initial_stage(false, &grace, now), SessionStage::Authenticated);
     }
 
     #[test]

@@ -25,29 +25,14 @@ pub trait SessionStore: Send + Sync {
 
     /// The live session with this hash, in one round trip (epochs included), touching its
     /// last-seen time when [`Session::needs_touch`] says so.
-    async fn lookup(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Session>, StoreError>;
+    async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError>;
 
     /// Atomically replaces the live session `old` with `next` (a new stage, or a rotated token
     /// when `next.token_hash` differs), keeping the old epochs. `false` when `old` is no longer live.
-    async fn replace(
-        &self,
-        old: &TokenHash,
-        next: &Session,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    async fn replace(&self, old: &TokenHash, next: &Session, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Ends one session; `false` when it was not live.
-    async fn revoke(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    async fn revoke(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Ends every session of a member but `keep`, by bumping the member's epoch. Returns how many
     /// live sessions ended.
@@ -61,12 +46,7 @@ pub trait SessionStore: Send + Sync {
 
     /// Ends every session of an organization but `keep`, atomically, by bumping the organization's
     /// epoch and re-stamping `keep`. Returns how many live sessions ended.
-    async fn revoke_org(
-        &self,
-        org: OrgId,
-        keep: Option<&TokenHash>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    async fn revoke_org(&self, org: OrgId, keep: Option<&TokenHash>, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Live sessions in an organization.
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError>;

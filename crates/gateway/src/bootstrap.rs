@@ -61,14 +61,11 @@ pub async fn bootstrap(
     let audit = AuditRecord::new(Actor::System, "org.bootstrapped")
         .target(format!("org:{org_id}"))
         .details(json!({ "slug": config.organization_slug, "admin": config.admin_username }));
-    Ok(repo
-        .bootstrap(first, audit)
-        .await?
-        .map(|_| BackupCredentials {
-            organization: config.organization_slug.clone(),
-            username: config.admin_username.clone(),
-            secret,
-        }))
+    Ok(repo.bootstrap(first, audit).await?.map(|_| BackupCredentials {
+        organization: config.organization_slug.clone(),
+        username: config.admin_username.clone(),
+        secret,
+    }))
 }
 
 /// The banner printed once on first start.

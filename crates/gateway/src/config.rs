@@ -125,11 +125,7 @@ impl Default for Config {
         let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
-            webauthn: WebauthnConfig {
-                rp_id: None,
-                rp_name: "Keyward".into(),
-                origins: Vec::new(),
-            },
+            webauthn: WebauthnConfig { rp_id: None, rp_name: "Keyward".into(), origins: Vec::new() },
             public_url,
             database_url: "sqlite://data/keyward.db?mode=rwc".into(),
             redis_url: None,
@@ -140,23 +136,14 @@ impl Default for Config {
                 absolute_ttl: Duration::from_secs(12 * 3600),
                 idle_ttl: Duration::from_secs(30 * 60),
             },
-            ceremony: CeremonyConfig {
-                ttl: Duration::from_secs(5 * 60),
-            },
-            log: LogConfig {
-                format: LogFormat::Pretty,
-                level: "info".into(),
-            },
+            ceremony: CeremonyConfig { ttl: Duration::from_secs(5 * 60) },
+            log: LogConfig { format: LogFormat::Pretty, level: "info".into() },
             bootstrap: BootstrapConfig {
                 organization_slug: "default".into(),
                 organization_name: "Default organization".into(),
                 admin_username: "admin".into(),
             },
-            limits: LimitsConfig {
-                body_bytes: 64 * 1024,
-                query_depth: 16,
-                query_complexity: 1000,
-            },
+            limits: LimitsConfig { body_bytes: 64 * 1024, query_depth: 16, query_complexity: 1000 },
         }
     }
 }
@@ -176,19 +163,13 @@ impl Config {
             .map(|(_, v)| PathBuf::from(v))
             .unwrap_or_else(|| "keyward.toml".into());
         if vars.iter().any(|(k, _)| k == "KEYWARD_CONFIG") && !file.exists() {
-            return Err(ConfigError(vec![format!(
-                "KEYWARD_CONFIG names {}, which does not exist",
-                file.display()
-            )]));
+            return Err(ConfigError(vec![format!("KEYWARD_CONFIG names {}, which does not exist", file.display())]));
         }
         Self::from_sources(Some(file), &vars)
     }
 
     /// Loads from an optional TOML file and the given environment.
-    pub fn from_sources(
-        file: Option<PathBuf>,
-        vars: &[(String, String)],
-    ) -> Result<Self, ConfigError> {
+    pub fn from_sources(file: Option<PathBuf>, vars: &[(String, String)]) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file(file));
@@ -200,10 +181,7 @@ impl Config {
             }
             let (stem, value) = match var.strip_suffix("_FILE") {
                 Some(stem) => match std::fs::read_to_string(raw) {
-                    Ok(text) => (
-                        stem,
-                        Value::from(text.trim_end_matches(['\n', '\r']).to_owned()),
-                    ),
+                    Ok(text) => (stem, Value::from(text.trim_end_matches(['\n', '\r']).to_owned())),
                     Err(err) => {
                         let key = setting_key(stem);
                         return Err(ConfigError(vec![format!(
@@ -211,25 +189,14 @@ impl Config {
                         )]));
                     }
                 },
-                None => (
-                    var.as_str(),
-                    raw.parse::<Value>()
-                        .unwrap_or_else(|_| Value::from(raw.clone())),
-                ),
+                None => (var.as_str(), raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw.clone()))),
             };
-            figment = figment.merge(Setting {
-                origin: format!("environment variable {var}"),
-                key: setting_key(stem),
-                value,
-            });
+            figment =
+                figment.merge(Setting { origin: format!("environment variable {var}"), key: setting_key(stem), value });
         }
-        let config: Config = figment.extract().map_err(|err| {
-            ConfigError(
-                err.into_iter()
-                    .map(|e| describe_figment_error(&e))
-                    .collect(),
-            )
-        })?;
+        let config: Config = figment
+            .extract()
+            .map_err(|err| ConfigError(err.into_iter().map(|e| describe_figment_error(&e)).collect()))?;
         config.validate(&figment)?;
         Ok(config)
     }
@@ -237,21 +204,13 @@ impl Config {
     fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         let mut problem = |key: &str, message: String| {
-            problems.push(format!(
-                "{key} (from {}): {message}",
-                source_of(figment, key)
-            ));
+            problems.push(format!("{key} (from {}): {message}", source_of(figment, key)));
         };
-        if !matches!(self.public_url.scheme(), "http" | "https")
-            || self.public_url.host_str().is_none()
-        {
+        if !matches!(self.public_url.scheme(), "http" | "https") || self.public_url.host_str().is_none() {
             problem("public_url", "expected an http(s) URL with a host".into());
         }
         if keyward_storage::db::engine_of(&self.database_url).is_none() {
-            problem(
-                "database_url",
-                "expected a sqlite://… or postgres://… URL".into(),
-            );
+            problem("database_url", "expected a sqlite://… or postgres://… URL".into());
         }
         if let Some(redis) = &self.redis_url
             && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
@@ -268,45 +227,25 @@ impl Config {
         }
         for origin in &self.webauthn.origins {
             if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() {
-                problem(
-                    "webauthn.origins",
-                    format!("{origin} is not an http(s) origin"),
-                );
+                problem("webauthn.origins", format!("{origin} is not an http(s) origin"));
             }
         }
         if self.webauthn.rp_name.trim().is_empty() {
             problem("webauthn.rp_name", "must not be empty".into());
         }
         if self.session.idle_ttl.is_zero() || self.session.idle_ttl > self.session.absolute_ttl {
-            problem(
-                "session.idle_ttl",
-                "expected a duration above zero and at most session.absolute_ttl".into(),
-            );
+            problem("session.idle_ttl", "expected a duration above zero and at most session.absolute_ttl".into());
         }
         if self.session.absolute_ttl < Duration::from_secs(60)
             || self.session.absolute_ttl > Duration::from_secs(30 * 86400)
         {
-            problem(
-                "session.absolute_ttl",
-                "expected a duration between 1m and 30d".into(),
-            );
+            problem("session.absolute_ttl", "expected a duration between 1m and 30d".into());
         }
-        if self.ceremony.ttl < Duration::from_secs(10)
-            || self.ceremony.ttl > Duration::from_secs(3600)
-        {
-            problem(
-                "ceremony.ttl",
-                "expected a duration between 10s and 1h".into(),
-            );
+        if self.ceremony.ttl < Duration::from_secs(10) || self.ceremony.ttl > Duration::from_secs(3600) {
+            problem("ceremony.ttl", "expected a duration between 10s and 1h".into());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            problem(
-                "log.level",
-                format!(
-                    "{:?} is not a valid log filter (try info or debug)",
-                    self.log.level
-                ),
-            );
+            problem("log.level", format!("{:?} is not a valid log filter (try info or debug)", self.log.level));
         }
         if keyward_domain::org::validate_slug(&self.bootstrap.organization_slug).is_err() {
             problem(
@@ -321,41 +260,24 @@ impl Config {
             problem("limits.body_bytes", "expected at least 1024".into());
         }
         if self.limits.query_depth == 0 || self.limits.query_complexity == 0 {
-            problem(
-                "limits",
-                "query_depth and query_complexity must be above zero".into(),
-            );
+            problem("limits", "query_depth and query_complexity must be above zero".into());
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError(problems))
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
     }
 
     /// The WebAuthn RP ID in force.
     pub fn rp_id(&self) -> String {
-        self.webauthn
-            .rp_id
-            .clone()
-            .unwrap_or_else(|| self.public_url.host_str().unwrap_or("localhost").to_owned())
+        self.webauthn.rp_id.clone().unwrap_or_else(|| self.public_url.host_str().unwrap_or("localhost").to_owned())
     }
 
     /// The WebAuthn origins in force.
     pub fn origins(&self) -> Vec<Url> {
-        if self.webauthn.origins.is_empty() {
-            vec![self.public_url.clone()]
-        } else {
-            self.webauthn.origins.clone()
-        }
+        if self.webauthn.origins.is_empty() { vec![self.public_url.clone()] } else { self.webauthn.origins.clone() }
     }
 
     /// Whether `public_url` points at this machine (cookies drop `Secure`, GraphiQL defaults on).
     pub fn is_local(&self) -> bool {
-        matches!(
-            self.public_url.host_str(),
-            Some("localhost" | "127.0.0.1" | "[::1]")
-        )
+        matches!(self.public_url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
     }
 
     /// Whether GraphiQL is served.
@@ -381,11 +303,7 @@ fn source_of(figment: &Figment, key: &str) -> String {
 }
 
 fn describe_figment_error(err: &figment::Error) -> String {
-    let key = if err.path.is_empty() {
-        "(top level)".to_owned()
-    } else {
-        err.path.join(".")
-    };
+    let key = if err.path.is_empty() { "(top level)".to_owned() } else { err.path.join(".") };
     let source = match (&err.metadata, err.path.is_empty()) {
         (Some(meta), _) => match &meta.source {
             Some(source) => format!("{} {source}", meta.name),
@@ -398,9 +316,7 @@ fn describe_figment_error(err: &figment::Error) -> String {
 
 /// `KEYWARD_SESSION__IDLE_TTL` -> `session.idle_ttl`.
 fn setting_key(var_stem: &str) -> String {
-    var_stem["KEYWARD_".len()..]
-        .to_lowercase()
-        .replace("__", ".")
+    var_stem["KEYWARD_".len()..].to_lowercase().replace("__", ".")
 }
 
 /// One setting from one named origin.
@@ -435,14 +351,10 @@ mod duration {
             Seconds(u64),
             Text(String),
         }
-        match Raw::deserialize(d)
-            .map_err(|_| serde::de::Error::custom("expected a duration like 90s, 30m or 12h"))?
-        {
+        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a duration like 90s, 30m or 12h"))? {
             Raw::Seconds(secs) => Ok(Duration::from_secs(secs)),
             Raw::Text(text) => humantime::parse_duration(text.trim()).map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "expected a duration like 90s, 30m or 12h, found {text:?}"
-                ))
+                serde::de::Error::custom(format!("expected a duration like 90s, 30m or 12h, found {text:?}"))
             }),
         }
     }
@@ -453,10 +365,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -472,11 +381,7 @@ mod tests {
     fn env_overrides_file_and_nests_with_double_underscores() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keyward.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\n[session]\nidle_ttl = \"10m\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[session]\nidle_ttl = \"10m\"\n").unwrap();
         let config = Config::from_sources(
             Some(file),
             &vars(&[
@@ -496,78 +401,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db");
         std::fs::write(&secret, "postgres://u:p@db/keyward\n").unwrap();
-        let config = Config::from_sources(
-            None,
-            &vars(&[("KEYWARD_DATABASE_URL_FILE", secret.to_str().unwrap())]),
-        )
-        .unwrap();
+        let config =
+            Config::from_sources(None, &vars(&[("KEYWARD_DATABASE_URL_FILE", secret.to_str().unwrap())])).unwrap();
         assert_eq!(config.database_url, "postgres://u:p@db/keyward");
-        let missing = Config::from_sources(
-            None,
-            &vars(&[("KEYWARD_REDIS_URL_FILE", "/nonexistent/file")]),
-        )
-        .unwrap_err();
-        assert!(
-            missing.to_string().contains("KEYWARD_REDIS_URL_FILE"),
-            "{missing}"
-        );
+        let missing =
+            Config::from_sources(None, &vars(&[("KEYWARD_REDIS_URL_FILE", "/nonexistent/file")])).unwrap_err();
+        assert!(missing.to_string().contains("KEYWARD_REDIS_URL_FILE"), "{missing}");
     }
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key_and_source() {
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_LISTN", "x")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_LISTN", "x")])).unwrap_err().to_string();
         assert!(err.contains("listn"), "{err}");
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "soon")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("session.idle_ttl") && err.contains("KEYWARD_") && err.contains("30m"),
-            "{err}"
-        );
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_LOG__FORMAT", "xml")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("session.idle_ttl") && err.contains("KEYWARD_") && err.contains("30m"), "{err}");
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_LOG__FORMAT", "xml")])).unwrap_err().to_string();
         assert!(err.contains("log.format"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keyward.toml");
         std::fs::write(&file, "[webauthn]\nrp_idd = \"x\"\n").unwrap();
-        let err = Config::from_sources(Some(file), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("rp_idd") && err.contains("keyward.toml"),
-            "{err}"
-        );
+        let err = Config::from_sources(Some(file), &[]).unwrap_err().to_string();
+        assert!(err.contains("rp_idd") && err.contains("keyward.toml"), "{err}");
     }
 
     #[test]
     fn semantic_checks_name_the_key() {
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_WEBAUTHN__RP_ID", "example.com")]))
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::from_sources(None, &vars(&[("KEYWARD_WEBAUTHN__RP_ID", "example.com")])).unwrap_err().to_string();
         assert!(err.contains("webauthn.rp_id (from"), "{err}");
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "13h")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_SESSION__IDLE_TTL", "13h")])).unwrap_err().to_string();
         assert!(err.contains("session.idle_ttl"), "{err}");
-        let err = Config::from_sources(None, &vars(&[("KEYWARD_DATABASE_URL", "mysql://x")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("database_url") && err.contains("environment"),
-            "{err}"
-        );
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_DATABASE_URL", "mysql://x")])).unwrap_err().to_string();
+        assert!(err.contains("database_url") && err.contains("environment"), "{err}");
     }
 
     #[test]
     fn graphiql_defaults_off_for_public_hosts() {
-        let config = Config::from_sources(
-            None,
-            &vars(&[("KEYWARD_PUBLIC_URL", "https://keyward.example.com")]),
-        )
-        .unwrap();
+        let config =
+            Config::from_sources(None, &vars(&[("KEYWARD_PUBLIC_URL", "https://keyward.example.com")])).unwrap();
         assert!(!config.graphiql_enabled());
         assert_eq!(config.rp_id(), "keyward.example.com");
     }

@@ -11,9 +11,7 @@ tokio::task_local! {
 
 /// The current request's ID, if the code runs inside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "none".to_owned())
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "none".to_owned())
 }
 
 /// An error as the API reports it. Deliberately not `Display`: async-graphql turns any `Display`
@@ -44,7 +42,7 @@ impl ApiError {
 /// The `extensions.code` of a domain error.
 pub fn code_of(err: &DomainError) -> &'static str {
     match err {
-        DomainError::Unauthenticated => "UNAUTHENTICATED",
+        DomainError::Unauthenticated | DomainError::InvalidCredentials => "UNAUTHENTICATED",
         DomainError::Forbidden => "FORBIDDEN",
         DomainError::NotFound | DomainError::Store(StoreError::NotFound) => "NOT_FOUND",
         DomainError::BadInput { .. } => "BAD_USER_INPUT",
@@ -88,16 +86,11 @@ impl ErrorExtensions for ApiError {
             ext.set("code", code);
             match &self.0 {
                 DomainError::BadInput { field, .. } => ext.set("field", field.as_str()),
-                DomainError::StepUpRequired {
-                    action,
-                    max_age_seconds,
-                } => {
+                DomainError::StepUpRequired { action, max_age_seconds } => {
                     ext.set("action", action.as_str());
                     ext.set("maxAgeSeconds", *max_age_seconds);
                 }
-                DomainError::RateLimited {
-                    retry_after_seconds,
-                } => {
+                DomainError::RateLimited { retry_after_seconds } => {
                     ext.set("retryAfterSeconds", *retry_after_seconds);
                 }
                 DomainError::Store(StoreError::Unexpected(_) | StoreError::Conflict(_)) => {
@@ -126,39 +119,28 @@ mod tests {
     fn every_domain_error_has_a_stable_code() {
         let (_, ext) = extensions(DomainError::LastKeyEnforced);
         assert_eq!(ext["code"], "LAST_KEY_ENFORCED");
-        let (_, ext) = extensions(DomainError::StepUpRequired {
-            action: "org.mfa_enforcement.set".into(),
-            max_age_seconds: 300,
-        });
+        let (_, ext) =
+            extensions(DomainError::StepUpRequired { action: "org.mfa_enforcement.set".into(), max_age_seconds: 300 });
         assert_eq!(ext["code"], "STEP_UP_REQUIRED");
         assert_eq!(ext["action"], "org.mfa_enforcement.set");
         assert_eq!(ext["maxAgeSeconds"], 300);
-        let (_, ext) = extensions(DomainError::RateLimited {
-            retry_after_seconds: 7,
-        });
+        let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
         let (_, ext) = extensions(DomainError::bad_input("name", "too long"));
-        assert_eq!(
-            (ext["code"].as_str(), ext["field"].as_str()),
-            (Some("BAD_USER_INPUT"), Some("name"))
-        );
+        assert_eq!((ext["code"].as_str(), ext["field"].as_str()), (Some("BAD_USER_INPUT"), Some("name")));
     }
 
     #[test]
     fn internal_errors_leak_nothing_but_the_request_id() {
-        let (message, ext) = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(REQUEST_ID.scope("req-42".into(), async {
-                extensions(
-                    StoreError::Unexpected("relation \"members\" does not exist".into()).into(),
-                )
-            }));
+        let (message, ext) = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(
+            REQUEST_ID.scope("req-42".into(), async {
+                extensions(StoreError::Unexpected("relation \"members\" does not exist".into()).into())
+            }),
+        );
         assert_eq!(ext["code"], "INTERNAL");
         assert_eq!(ext["requestId"], "req-42");
         assert!(!message.contains("members"), "{message}");
-        let (message, ext) =
-            extensions(StoreError::Unavailable("redis: connection refused 10.0.0.3".into()).into());
+        let (message, ext) = extensions(StoreError::Unavailable("redis: connection refused 10.0.0.3".into()).into());
         assert_eq!(ext["code"], "SERVICE_UNAVAILABLE");
         assert!(!message.contains("10.0.0.3"));
     }

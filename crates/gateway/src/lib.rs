@@ -1,6 +1,7 @@
 //! Keyward's gateway: the axum + async-graphql API in front of the domain and storage, and the
 //! pieces of the `keyward` binary.
 
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
@@ -9,11 +10,13 @@ pub mod http;
 pub mod metrics;
 pub mod secrets;
 pub mod state;
+pub mod webauthn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use keyward_domain::StoreError;
+use keyward_domain::rate_limit::RateLimiter;
 use keyward_domain::session::SessionLifetimes;
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
@@ -66,16 +69,11 @@ pub fn redact(url: &str) -> String {
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_database(config: &Config) -> Result<Database, StartError> {
     let url = config.database_url.clone();
-    let fail = |source| StartError::Database {
-        url: redact(&url),
-        source,
-    };
+    let fail = |source| StartError::Database { url: redact(&url), source };
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(&url).map_err(|e| fail(StoreError::Unavailable(e.to_string())))?;
     }
-    let db = Database::connect(&DatabaseOptions::new(url.clone()))
-        .await
-        .map_err(fail)?;
+    let db = Database::connect(&DatabaseOptions::new(url.clone())).await.map_err(fail)?;
     db.migrate().await.map_err(fail)?;
     Ok(db)
 }
@@ -83,9 +81,7 @@ pub async fn open_database(config: &Config) -> Result<Database, StartError> {
 // The default SQLite file lives under ./data; create its folder, but only once the configuration
 // has been validated, so a bad configuration leaves nothing behind.
 fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Ok(());
@@ -136,24 +132,34 @@ impl Running {
 /// Starts the gateway on `listener`: database, session store, bootstrap, then HTTP.
 pub async fn start(config: Config, listener: TcpListener) -> Result<Running, StartError> {
     let db = Arc::new(open_database(&config).await?);
-    let (sessions, ceremonies): (Arc<dyn SessionStore>, Arc<dyn CeremonyStore>) =
-        match &config.redis_url {
-            Some(url) => {
-                let store =
-                    RedisStore::connect(url, "kw")
-                        .await
-                        .map_err(|source| StartError::Redis {
-                            url: redact(url),
-                            source,
-                        })?;
-                (Arc::new(store.clone()), Arc::new(store))
-            }
-            None => {
-                let store = Arc::new(MemoryStore::new());
-                (store.clone(), store)
-            }
-        };
-    start_with(config, listener, db, sessions, ceremonies).await
+    let stores = match &config.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect(url, "kw")
+                .await
+                .map_err(|source| StartError::Redis { url: redact(url), source })?;
+            Stores::shared(Arc::new(store))
+        }
+        None => Stores::shared(Arc::new(MemoryStore::new())),
+    };
+    start_with(config, listener, db, stores).await
+}
+
+/// The session, ceremony and rate-limit stores a gateway uses.
+#[derive(Clone)]
+pub struct Stores {
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Ceremonies.
+    pub ceremonies: Arc<dyn CeremonyStore>,
+    /// Rate limits.
+    pub rate_limiter: Arc<dyn RateLimiter>,
+}
+
+impl Stores {
+    /// One store for all three (Redis or in-process).
+    pub fn shared<S: SessionStore + CeremonyStore + RateLimiter + 'static>(store: Arc<S>) -> Self {
+        Self { sessions: store.clone(), ceremonies: store.clone(), rate_limiter: store }
+    }
 }
 
 /// Starts the gateway with stores the caller made (tests use their own Redis namespace).
@@ -161,23 +167,25 @@ pub async fn start_with(
     config: Config,
     listener: TcpListener,
     db: Arc<Database>,
-    sessions: Arc<dyn SessionStore>,
-    ceremonies: Arc<dyn CeremonyStore>,
+    stores: Stores,
 ) -> Result<Running, StartError> {
-    let credentials = bootstrap::bootstrap(db.as_ref(), &config.bootstrap)
-        .await
-        .map_err(StartError::Bootstrap)?;
+    let credentials = bootstrap::bootstrap(db.as_ref(), &config.bootstrap).await.map_err(StartError::Bootstrap)?;
     let lifetimes = SessionLifetimes {
-        absolute: chrono::Duration::from_std(config.session.absolute_ttl)
-            .unwrap_or(chrono::Duration::hours(12)),
-        idle: chrono::Duration::from_std(config.session.idle_ttl)
-            .unwrap_or(chrono::Duration::minutes(30)),
+        absolute: chrono::Duration::from_std(config.session.absolute_ttl).unwrap_or(chrono::Duration::hours(12)),
+        idle: chrono::Duration::from_std(config.session.idle_ttl).unwrap_or(chrono::Duration::minutes(30)),
     };
     let state = AppState::new(Inner {
         config: config.clone(),
         db,
-        sessions,
-        ceremonies,
+        sessions: stores.sessions,
+        ceremonies: stores.ceremonies,
+        rate_limiter: stores.rate_limiter,
+        rp: webauthn::RelyingParty {
+            id: config.rp_id(),
+            name: config.webauthn.rp_name.clone(),
+            origins: config.origins(),
+        },
+        oidc: Default::default(),
         metrics: Default::default(),
         lifetimes,
     });
@@ -186,20 +194,11 @@ pub async fn start_with(
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        })
-        .await
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
     });
-    Ok(Running {
-        addr,
-        credentials,
-        state,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(Running { addr, credentials, state, shutdown: Some(tx), task })
 }

@@ -26,8 +26,7 @@ enum Command {
 }
 
 fn init_logging(config: &Config) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
@@ -72,13 +71,8 @@ fn main() -> ExitCode {
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
-    keyward_gateway::open_database(&config)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "keyward: database at {} is up to date",
-        keyward_gateway::redact(&config.database_url)
-    );
+    keyward_gateway::open_database(&config).await.map_err(|e| e.to_string())?;
+    println!("keyward: database at {} is up to date", keyward_gateway::redact(&config.database_url));
     Ok(())
 }
 
@@ -88,20 +82,13 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {} (setting listen): {e}", config.listen))?;
     let public_url = config.public_url.to_string();
     if config.redis_url.is_none() {
-        tracing::warn!(
-            "redis_url is not set: sessions live in this process; run one instance only"
-        );
+        tracing::warn!("redis_url is not set: sessions live in this process; run one instance only");
     }
-    let mut running = keyward_gateway::start(config, listener)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut running = keyward_gateway::start(config, listener).await.map_err(|e| e.to_string())?;
     if let Some(credentials) = &running.credentials {
         println!("{}", banner(credentials, &public_url));
     }
-    println!(
-        "keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)",
-        running.addr
-    );
+    println!("keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.shutdown();

@@ -49,66 +49,30 @@ impl Default for Metrics {
         });
         let errors = Family::<CodeLabels, Counter>::default();
         let live_sessions = Family::<OrgLabels, Gauge>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route",
-            latency.clone(),
-        );
-        registry.register(
-            "graphql_errors",
-            "GraphQL errors by extensions.code",
-            errors.clone(),
-        );
-        registry.register(
-            "live_sessions",
-            "Live sessions by organization",
-            live_sessions.clone(),
-        );
-        Self {
-            registry: Mutex::new(registry),
-            requests,
-            latency,
-            errors,
-            live_sessions,
-        }
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("graphql_errors", "GraphQL errors by extensions.code", errors.clone());
+        registry.register("live_sessions", "Live sessions by organization", live_sessions.clone());
+        Self { registry: Mutex::new(registry), requests, latency, errors, live_sessions }
     }
 }
 
 impl Metrics {
     /// Records one finished HTTP request.
     pub fn record_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.into(),
-                method: method.into(),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                route: route.into(),
-            })
-            .observe(seconds);
+        self.requests.get_or_create(&RequestLabels { route: route.into(), method: method.into(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { route: route.into() }).observe(seconds);
     }
 
     /// Records one GraphQL error.
     pub fn record_error(&self, code: &str) {
-        self.errors
-            .get_or_create(&CodeLabels { code: code.into() })
-            .inc();
+        self.errors.get_or_create(&CodeLabels { code: code.into() }).inc();
     }
 
     /// Sets an organization's live-session gauge.
     pub fn set_live_sessions(&self, organization: &str, count: u64) {
         self.live_sessions
-            .get_or_create(&OrgLabels {
-                organization: organization.into(),
-            })
+            .get_or_create(&OrgLabels { organization: organization.into() })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
@@ -133,9 +97,7 @@ mod tests {
         metrics.record_error("FORBIDDEN");
         metrics.set_live_sessions("acme", 3);
         let text = metrics.encode();
-        assert!(text.contains(
-            "keyward_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"} 1"
-        ));
+        assert!(text.contains("keyward_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"} 1"));
         assert!(text.contains("keyward_graphql_errors_total{code=\"FORBIDDEN\"} 1"));
         assert!(text.contains("keyward_live_sessions{organization=\"acme\"} 3"));
         assert!(text.contains("keyward_http_request_duration_seconds_bucket"));

@@ -32,11 +32,7 @@ pub fn hash_secret(secret: &str) -> String {
 /// Whether `secret` matches the PHC string `hash`. A malformed hash never matches.
 pub fn verify_secret(hash: &str, secret: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 

@@ -3,12 +3,15 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use keyward_domain::rate_limit::RateLimiter;
 use keyward_domain::session::SessionLifetimes;
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use keyward_storage::Database;
 
+use crate::auth::sso::OidcProviders;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::webauthn::RelyingParty;
 
 /// Everything requests share; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +27,12 @@ pub struct Inner {
     pub sessions: Arc<dyn SessionStore>,
     /// Ceremony state (Redis or in-process).
     pub ceremonies: Arc<dyn CeremonyStore>,
+    /// Rate limits (Redis or in-process).
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// The WebAuthn relying party.
+    pub rp: RelyingParty,
+    /// OIDC discovery and JWKS cache.
+    pub oidc: OidcProviders,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Session lifetimes from configuration.

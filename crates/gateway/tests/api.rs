@@ -8,26 +8,14 @@ use keyward_domain::session::SessionStage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const VIEWER: &str =
-    "{ viewer { id stage role methods member { username } organization { slug } } }";
+const VIEWER: &str = "{ viewer { id stage role methods member { username } organization { slug } } }";
 
 async fn anonymous_viewer_is_null(app: &TestApp) {
-    let (status, body) = app
-        .graphql("{ __typename viewer { id } }", json!({}), None)
-        .await;
+    let (status, body) = app.graphql("{ __typename viewer { id } }", json!({}), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body["data"],
-        json!({ "__typename": "Query", "viewer": null })
-    );
-    let (_, body) = app
-        .graphql(VIEWER, json!({}), Some("kw1.garbage.token"))
-        .await;
-    assert_eq!(
-        body["data"]["viewer"],
-        Value::Null,
-        "a malformed token is no session"
-    );
+    assert_eq!(body["data"], json!({ "__typename": "Query", "viewer": null }));
+    let (_, body) = app.graphql(VIEWER, json!({}), Some("kw1.garbage.token")).await;
+    assert_eq!(body["data"]["viewer"], Value::Null, "a malformed token is no session");
 }
 
 async fn viewer_comes_from_the_session(app: &TestApp) {
@@ -67,39 +55,20 @@ async fn logout_ends_the_session_and_clears_the_cookie(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(
-        cookie.starts_with("keyward_session=;")
-            && cookie.contains("Max-Age=0")
-            && cookie.contains("HttpOnly"),
+        cookie.starts_with("keyward_session=;") && cookie.contains("Max-Age=0") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["logout"], true);
-    let (_, body) = app
-        .graphql("{ viewer { id } }", json!({}), Some(&token))
-        .await;
+    let (_, body) = app.graphql("{ viewer { id } }", json!({}), Some(&token)).await;
     assert_eq!(body["data"]["viewer"], Value::Null);
-    let (_, body) = app
-        .graphql("mutation { logout }", json!({}), Some(&token))
-        .await;
+    let (_, body) = app.graphql("mutation { logout }", json!({}), Some(&token)).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
     let events = app
         .db
-        .audit_events(
-            app.org,
-            AuditQuery {
-                first: 5,
-                action: Some("session.logout".into()),
-                ..Default::default()
-            },
-        )
+        .audit_events(app.org, AuditQuery { first: 5, action: Some("session.logout".into()), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(events.items.len(), 1);
@@ -110,49 +79,24 @@ async fn every_stage_reaches_viewer_and_logout(app: &TestApp) {
     let member = app.member("bob").await;
     for (stage, name) in [
         (SessionStage::MfaRequired, "MFA_REQUIRED"),
-        (
-            SessionStage::MfaRegistrationRequired,
-            "MFA_REGISTRATION_REQUIRED",
-        ),
+        (SessionStage::MfaRegistrationRequired, "MFA_REGISTRATION_REQUIRED"),
         (SessionStage::Authenticated, "AUTHENTICATED"),
     ] {
         let token = app.session_for(&member, stage).await;
-        let (_, body) = app
-            .graphql("{ viewer { stage } }", json!({}), Some(&token))
-            .await;
+        let (_, body) = app.graphql("{ viewer { stage } }", json!({}), Some(&token)).await;
         assert_eq!(body["data"]["viewer"]["stage"], name);
-        let (_, body) = app
-            .graphql("mutation { logout }", json!({}), Some(&token))
-            .await;
+        let (_, body) = app.graphql("mutation { logout }", json!({}), Some(&token)).await;
         assert_eq!(body["data"]["logout"], true, "{body}");
     }
 }
 
 async fn bad_requests_get_clear_errors(app: &TestApp) {
     let post = |content_type: &'static str, body: String| {
-        app.client
-            .post(format!("{}/graphql", app.url))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
+        app.client.post(format!("{}/graphql", app.url)).header("content-type", content_type).body(body).send()
     };
-    let response = post(
-        "text/plain",
-        json!({ "query": "{ __typename }" }).to_string(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "CSRF: JSON only"
-    );
-    let response = post(
-        "application/x-www-form-urlencoded",
-        "query=mutation%7Blogout%7D".into(),
-    )
-    .await
-    .unwrap();
+    let response = post("text/plain", json!({ "query": "{ __typename }" }).to_string()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "CSRF: JSON only");
+    let response = post("application/x-www-form-urlencoded", "query=mutation%7Blogout%7D".into()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let response = post("application/json", "{ not json".into()).await.unwrap();
@@ -164,16 +108,9 @@ async fn bad_requests_get_clear_errors(app: &TestApp) {
     let response = post("application/json", batch).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("batch")
-    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("batch"));
 
-    let response = post("application/json", json!({ "variables": {} }).to_string())
-        .await
-        .unwrap();
+    let response = post("application/json", json!({ "variables": {} }).to_string()).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let (status, body) = app.graphql("{ viewer { id ", json!({}), None).await;
@@ -182,8 +119,7 @@ async fn bad_requests_get_clear_errors(app: &TestApp) {
     let (_, body) = app.graphql("{ nope }", json!({}), None).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
 
-    let huge =
-        json!({ "query": format!("{{ __typename }} # {}", "x".repeat(70 * 1024)) }).to_string();
+    let huge = json!({ "query": format!("{{ __typename }} # {}", "x".repeat(70 * 1024)) }).to_string();
     let response = post("application/json", huge).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
@@ -196,62 +132,24 @@ async fn bad_requests_get_clear_errors(app: &TestApp) {
     deep.push_str(" } } } }");
     let (_, body) = app.graphql(&deep, json!({}), None).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("nested too deep"),
-        "{body}"
-    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("nested too deep"), "{body}");
 }
 
 async fn get_serves_queries_but_never_mutations(app: &TestApp) {
     let member = app.member("carol").await;
     let token = app.session_for(&member, SessionStage::Authenticated).await;
     let get = |query: &str| {
-        app.client
-            .get(format!("{}/graphql", app.url))
-            .query(&[("query", query)])
-            .bearer_auth(&token)
-            .send()
+        app.client.get(format!("{}/graphql", app.url)).query(&[("query", query)]).bearer_auth(&token).send()
     };
-    let body: Value = get("{ viewer { id } }")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = get("{ viewer { id } }").await.unwrap().json().await.unwrap();
     assert_eq!(body["data"]["viewer"]["id"], member.id.to_string());
-    let body: Value = get("mutation { logout }")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = get("mutation { logout }").await.unwrap().json().await.unwrap();
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    let (_, still) = app
-        .graphql("{ viewer { id } }", json!({}), Some(&token))
-        .await;
-    assert_eq!(
-        still["data"]["viewer"]["id"],
-        member.id.to_string(),
-        "the GET mutation did nothing"
-    );
-    let page = app
-        .client
-        .get(format!("{}/graphql", app.url))
-        .send()
-        .await
-        .unwrap();
+    let (_, still) = app.graphql("{ viewer { id } }", json!({}), Some(&token)).await;
+    assert_eq!(still["data"]["viewer"]["id"], member.id.to_string(), "the GET mutation did nothing");
+    let page = app.client.get(format!("{}/graphql", app.url)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .to_lowercase()
-            .contains("graphiql")
-    );
+    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
 }
 
 async fn ops_endpoints_answer(app: &TestApp) {
@@ -260,10 +158,7 @@ async fn ops_endpoints_answer(app: &TestApp) {
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({ "status": "ok", "database": "ok", "sessionStore": "ok" })
-    );
+    assert_eq!(body, json!({ "status": "ok", "database": "ok", "sessionStore": "ok" }));
     let admin = app.admin().await;
     app.session_for(&admin, SessionStage::Authenticated).await;
     app.graphql("{ nope }", json!({}), None).await;
@@ -271,20 +166,9 @@ async fn ops_endpoints_answer(app: &TestApp) {
     let request_id = response.headers().get("x-request-id").cloned();
     assert!(request_id.is_some(), "every response carries a request ID");
     let text = response.text().await.unwrap();
-    assert!(
-        text.contains(
-            "keyward_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"}"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("keyward_graphql_errors_total{code=\"BAD_USER_INPUT\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("keyward_live_sessions{organization=\"default\"} 1"),
-        "{text}"
-    );
+    assert!(text.contains("keyward_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"}"), "{text}");
+    assert!(text.contains("keyward_graphql_errors_total{code=\"BAD_USER_INPUT\"} 1"), "{text}");
+    assert!(text.contains("keyward_live_sessions{organization=\"default\"} 1"), "{text}");
     assert!(text.contains("keyward_http_request_duration_seconds_bucket"));
 }
 
@@ -302,29 +186,12 @@ on_both_backends! {
 async fn queries_over_the_complexity_limit_are_refused() {
     let mut config = common::test_config();
     config.limits.query_complexity = 5;
-    let app = TestApp::start_with_config(
-        keyward_testkit::TestDb::sqlite().await,
-        common::Store::Memory,
-        config,
-    )
-    .await;
-    let (_, body) = app
-        .graphql("{ a: __typename b: __typename }", json!({}), None)
-        .await;
+    let app = TestApp::start_with_config(keyward_testkit::TestDb::sqlite().await, common::Store::Memory, config).await;
+    let (_, body) = app.graphql("{ a: __typename b: __typename }", json!({}), None).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let wide = (0..10)
-        .map(|i| format!("v{i}: viewer {{ id }}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let wide = (0..10).map(|i| format!("v{i}: viewer {{ id }}")).collect::<Vec<_>>().join(" ");
     let (_, body) = app.graphql(&format!("{{ {wide} }}"), json!({}), None).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("complex"),
-        "{body}"
-    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("complex"), "{body}");
     app.stop().await;
 }

@@ -15,12 +15,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(format!("{}/readyz", app.url)).send().await.unwrap();
     (response.status(), response.json().await.unwrap())
 }
 
@@ -39,56 +34,36 @@ async fn wait_until_served(app: &TestApp, query: &str, token: &str) -> Value {
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers() {
     let proxy = TcpProxy::start(&redis_url()).await;
-    let store = RedisStore::connect(&proxy.rewrite(&redis_url()), &unique("kwt"))
-        .await
-        .unwrap();
+    let store = RedisStore::connect(&proxy.rewrite(&redis_url()), &unique("kwt")).await.unwrap();
     let app = TestApp::start_with_stores(
         TestDb::sqlite().await,
         test_config(),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
+        keyward_gateway::Stores::shared(Arc::new(store.clone())),
         Some(store),
     )
     .await;
     let admin = app.admin().await;
     let token = app.session_for(&admin, SessionStage::Authenticated).await;
-    let (_, body) = app
-        .graphql("{ viewer { id } }", json!({}), Some(&token))
-        .await;
+    let (_, body) = app.graphql("{ viewer { id } }", json!({}), Some(&token)).await;
     assert_eq!(body["data"]["viewer"]["id"], admin.id.to_string());
 
     proxy.set_down(true);
-    let (status, body) = app
-        .graphql("{ viewer { id } }", json!({}), Some(&token))
-        .await;
+    let (status, body) = app.graphql("{ viewer { id } }", json!({}), Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
-    assert_eq!(
-        body["data"]["viewer"],
-        Value::Null,
-        "no access while Redis is away"
-    );
-    let (_, body) = app
-        .graphql("mutation { logout }", json!({}), Some(&token))
-        .await;
+    assert_eq!(body["data"]["viewer"], Value::Null, "no access while Redis is away");
+    let (_, body) = app.graphql("mutation { logout }", json!({}), Some(&token)).await;
     assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE");
     let (status, body) = readyz(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["database"], "ok");
     assert_ne!(body["sessionStore"], "ok");
     let (_, body) = app.graphql("{ __typename }", json!({}), None).await;
-    assert_eq!(
-        body["data"]["__typename"], "Query",
-        "requests without a session still work"
-    );
+    assert_eq!(body["data"]["__typename"], "Query", "requests without a session still work");
 
     proxy.set_down(false);
     let body = wait_until_served(&app, "{ viewer { id } }", &token).await;
-    assert_eq!(
-        body["data"]["viewer"]["id"],
-        admin.id.to_string(),
-        "the session survived"
-    );
+    assert_eq!(body["data"]["viewer"]["id"], admin.id.to_string(), "the session survived");
     assert_eq!(readyz(&app).await.0, StatusCode::OK);
     app.stop().await;
 }
@@ -96,11 +71,7 @@ async fn redis_outage_fails_closed_and_recovers() {
 #[tokio::test]
 async fn database_outage_fails_closed_and_recovers() {
     let proxy = TcpProxy::start(&postgres_url()).await;
-    let app = TestApp::start(
-        TestDb::postgres_at(&proxy.rewrite(&postgres_url())).await,
-        common::Store::Redis,
-    )
-    .await;
+    let app = TestApp::start(TestDb::postgres_at(&proxy.rewrite(&postgres_url())).await, common::Store::Redis).await;
     let admin = app.admin().await;
     let token = app.session_for(&admin, SessionStage::Authenticated).await;
     let query = "{ viewer { id member { username } } }";

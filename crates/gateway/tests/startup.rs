@@ -19,9 +19,7 @@ fn keyward(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
             command.env_remove(key);
         }
     }
-    command
-        .env("KEYWARD_LISTEN", "127.0.0.1:0")
-        .env("KEYWARD_STATIC_DIR", "/nonexistent");
+    command.env("KEYWARD_LISTEN", "127.0.0.1:0").env("KEYWARD_STATIC_DIR", "/nonexistent");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -40,48 +38,25 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
 #[test]
 fn bad_configuration_exits_non_zero_naming_key_and_source_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = run(
-        dir.path(),
-        &["serve"],
-        &[("KEYWARD_SESSION__IDLE_TTL", "soon")],
-    );
+    let (code, _, stderr) = run(dir.path(), &["serve"], &[("KEYWARD_SESSION__IDLE_TTL", "soon")]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("session.idle_ttl") && stderr.contains("KEYWARD_SESSION__IDLE_TTL"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("session.idle_ttl") && stderr.contains("KEYWARD_SESSION__IDLE_TTL"), "{stderr}");
     assert!(!dir.path().join("data").exists(), "nothing is half-created");
 
-    std::fs::write(
-        dir.path().join("keyward.toml"),
-        "listen = \"127.0.0.1:0\"\nlisen = 1\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("keyward.toml"), "listen = \"127.0.0.1:0\"\nlisen = 1\n").unwrap();
     let (code, _, stderr) = run(dir.path(), &["serve"], &[]);
     assert_eq!(code, 2);
-    assert!(
-        stderr.contains("lisen") && stderr.contains("keyward.toml"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("lisen") && stderr.contains("keyward.toml"), "{stderr}");
     assert!(!dir.path().join("data").exists());
 }
 
 #[test]
 fn unreachable_database_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = run(
-        dir.path(),
-        &["serve"],
-        &[(
-            "KEYWARD_DATABASE_URL",
-            "postgres://postgres:hunter2@127.0.0.1:1/keyward",
-        )],
-    );
+    let (code, _, stderr) =
+        run(dir.path(), &["serve"], &[("KEYWARD_DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/keyward")]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("database at postgres://postgres:***@127.0.0.1:1/keyward"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("database at postgres://postgres:***@127.0.0.1:1/keyward"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "passwords are redacted");
 }
 
@@ -114,10 +89,7 @@ fn start_serving(dir: &Path) -> (Child, Vec<String>) {
 }
 
 fn terminate(mut child: Child) -> i32 {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     child.wait().unwrap().code().unwrap_or(-1)
 }
@@ -129,29 +101,15 @@ fn first_start_prints_backup_credentials_once_and_sigterm_is_graceful() {
     let output = first.join("\n");
     assert!(output.contains("organization: default"), "{output}");
     assert!(output.contains("username:     admin"), "{output}");
-    let secret_line = first
-        .iter()
-        .find(|l| l.contains("secret:"))
-        .expect("a secret line");
-    let secret = secret_line
-        .split("secret:")
-        .nth(1)
-        .unwrap()
-        .trim_matches([' ', '|'])
-        .trim();
+    let secret_line = first.iter().find(|l| l.contains("secret:")).expect("a secret line");
+    let secret = secret_line.split("secret:").nth(1).unwrap().trim_matches([' ', '|']).trim();
     assert_eq!(secret.len(), 43, "32 random bytes, base64url");
-    assert!(
-        dir.path().join("data/keyward.db").exists(),
-        "the default SQLite file under ./data"
-    );
+    assert!(dir.path().join("data/keyward.db").exists(), "the default SQLite file under ./data");
     assert_eq!(terminate(child), 0);
 
     let (child, second) = start_serving(dir.path());
     let output = second.join("\n");
-    assert!(
-        !output.contains("secret:"),
-        "restarts never print credentials: {output}"
-    );
+    assert!(!output.contains("secret:"), "restarts never print credentials: {output}");
     assert_eq!(terminate(child), 0);
 }
 
@@ -170,7 +128,7 @@ async fn racing_first_starts_create_one_organization() {
     let start = |db: Arc<keyward_storage::Database>| async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let store = Arc::new(keyward_storage::MemoryStore::new());
-        keyward_gateway::start_with(common::test_config(), listener, db, store.clone(), store)
+        keyward_gateway::start_with(common::test_config(), listener, db, keyward_gateway::Stores::shared(store))
             .await
             .unwrap()
     };

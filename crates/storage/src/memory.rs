@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
+use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::session::{NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, SessionStore};
 
@@ -21,6 +22,7 @@ struct State {
     org_epochs: HashMap<OrgId, u64>,
     member_epochs: HashMap<(OrgId, MemberId), u64>,
     ceremonies: HashMap<(OrgId, CeremonyId), Ceremony>,
+    rate_windows: HashMap<String, (u32, DateTime<Utc>)>,
 }
 
 impl State {
@@ -36,16 +38,11 @@ impl State {
     }
 
     fn live(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Option<&Session> {
-        self.sessions
-            .get(hash)
-            .filter(|s| s.org_id == org && self.is_live(s, now))
+        self.sessions.get(hash).filter(|s| s.org_id == org && self.is_live(s, now))
     }
 
     fn insert(&mut self, session: Session) {
-        self.by_org
-            .entry(session.org_id)
-            .or_default()
-            .insert(session.token_hash.clone());
+        self.by_org.entry(session.org_id).or_default().insert(session.token_hash.clone());
         self.sessions.insert(session.token_hash.clone(), session);
     }
 
@@ -58,19 +55,13 @@ impl State {
     }
 
     fn org_sessions(&self, org: OrgId) -> Vec<TokenHash> {
-        self.by_org
-            .get(&org)
-            .map(|set| set.iter().cloned().collect())
-            .unwrap_or_default()
+        self.by_org.get(&org).map(|set| set.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Physically drops the org's sessions that are no longer live.
     fn purge(&mut self, org: OrgId, now: DateTime<Utc>) {
         for hash in self.org_sessions(org) {
-            let dead = self
-                .sessions
-                .get(&hash)
-                .is_some_and(|s| !self.is_live(s, now));
+            let dead = self.sessions.get(&hash).is_some_and(|s| !self.is_live(s, now));
             if dead {
                 self.remove(&hash);
             }
@@ -93,9 +84,7 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that grants
         // access (every update is a single insert/remove), so keep serving.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -114,12 +103,7 @@ impl SessionStore for MemoryStore {
         Ok(session)
     }
 
-    async fn lookup(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Session>, StoreError> {
+    async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
         let mut state = self.lock();
         let Some(session) = state.live(org, hash, now).cloned() else {
             if state.sessions.get(hash).is_some_and(|s| s.org_id == org) {
@@ -136,12 +120,7 @@ impl SessionStore for MemoryStore {
         Ok(Some(touched))
     }
 
-    async fn replace(
-        &self,
-        old: &TokenHash,
-        next: &Session,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn replace(&self, old: &TokenHash, next: &Session, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let Some(current) = state.live(next.org_id, old, now).cloned() else {
             return Ok(false);
@@ -154,12 +133,7 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn revoke(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn revoke(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let was_live = state.live(org, hash, now).is_some();
         if state.sessions.get(hash).is_some_and(|s| s.org_id == org) {
@@ -202,18 +176,10 @@ impl SessionStore for MemoryStore {
         Ok(revoked)
     }
 
-    async fn revoke_org(
-        &self,
-        org: OrgId,
-        keep: Option<&TokenHash>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_org(&self, org: OrgId, keep: Option<&TokenHash>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut state = self.lock();
-        let live: Vec<TokenHash> = state
-            .org_sessions(org)
-            .into_iter()
-            .filter(|hash| state.live(org, hash, now).is_some())
-            .collect();
+        let live: Vec<TokenHash> =
+            state.org_sessions(org).into_iter().filter(|hash| state.live(org, hash, now).is_some()).collect();
         let kept = keep.filter(|hash| live.contains(hash)).cloned();
         let epoch = state.org_epochs.entry(org).or_insert(0);
         *epoch += 1;
@@ -227,11 +193,7 @@ impl SessionStore for MemoryStore {
 
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let state = self.lock();
-        let count = state
-            .org_sessions(org)
-            .iter()
-            .filter(|hash| state.live(org, hash, now).is_some())
-            .count();
+        let count = state.org_sessions(org).iter().filter(|hash| state.live(org, hash, now).is_some()).count();
         Ok(count as u64)
     }
 
@@ -248,10 +210,7 @@ impl SessionStore for MemoryStore {
                 *counts.entry(session.member_id).or_default() += 1;
             }
         }
-        Ok(members
-            .iter()
-            .map(|m| counts.get(m).copied().unwrap_or(0))
-            .collect())
+        Ok(members.iter().map(|m| counts.get(m).copied().unwrap_or(0)).collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -264,13 +223,24 @@ impl CeremonyStore for MemoryStore {
     async fn put(&self, ceremony: &Ceremony, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.lock();
         state.ceremonies.retain(|_, c| c.expires_at > now);
-        state
-            .ceremonies
-            .insert((ceremony.org_id, ceremony.id), ceremony.clone());
+        state.ceremonies.insert((ceremony.org_id, ceremony.id), ceremony.clone());
         Ok(())
     }
 
     async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError> {
         Ok(self.lock().ceremonies.remove(&(org, id)))
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryStore {
+    async fn hit(&self, bucket: &str, limit: Limit, now: DateTime<Utc>) -> Result<(u32, u64), StoreError> {
+        let mut state = self.lock();
+        state.rate_windows.retain(|_, (_, ends)| *ends > now);
+        let window = chrono::Duration::seconds(i64::from(limit.window_seconds));
+        let entry = state.rate_windows.entry(bucket.to_owned()).or_insert((0, now + window));
+        entry.0 = entry.0.saturating_add(1);
+        let resets_in = (entry.1 - now).num_milliseconds().max(0) as u64;
+        Ok((entry.0, resets_in.div_ceil(1000)))
     }
 }

@@ -19,61 +19,34 @@ fn audit(action: &str) -> AuditRecord {
 async fn audit_chain_verifies_pages_and_detects_edits(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
     for i in 0..25 {
-        t.db.append_audit(
-            org.id,
-            audit(if i % 2 == 0 { "even" } else { "odd" }).target(format!("t:{i}")),
-        )
-        .await
-        .unwrap();
+        t.db.append_audit(org.id, audit(if i % 2 == 0 { "even" } else { "odd" }).target(format!("t:{i}")))
+            .await
+            .unwrap();
     }
     let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
     assert!(verdict.ok());
     assert_eq!(verdict.checked, 26);
 
-    let page =
-        t.db.audit_events(
-            org.id,
-            AuditQuery {
-                first: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let page = t.db.audit_events(org.id, AuditQuery { first: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.items.first().unwrap().seq, 26);
     assert!(page.has_more);
     let next =
         t.db.audit_events(
             org.id,
-            AuditQuery {
-                first: 10,
-                before_seq: Some(page.items.last().unwrap().seq),
-                ..Default::default()
-            },
+            AuditQuery { first: 10, before_seq: Some(page.items.last().unwrap().seq), ..Default::default() },
         )
         .await
         .unwrap();
     assert_eq!(next.items.first().unwrap().seq, 16);
     let odd =
-        t.db.audit_events(
-            org.id,
-            AuditQuery {
-                first: 100,
-                action: Some("odd".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        t.db.audit_events(org.id, AuditQuery { first: 100, action: Some("odd".into()), ..Default::default() })
+            .await
+            .unwrap();
     assert_eq!(odd.items.len(), 12);
     let future =
         t.db.audit_events(
             org.id,
-            AuditQuery {
-                first: 100,
-                from: Some(Utc::now() + Duration::hours(1)),
-                ..Default::default()
-            },
+            AuditQuery { first: 100, from: Some(Utc::now() + Duration::hours(1)), ..Default::default() },
         )
         .await
         .unwrap();
@@ -81,12 +54,8 @@ async fn audit_chain_verifies_pages_and_detects_edits(t: TestDb) {
 
     let tampered = t.db.connection();
     let sql = match t.db.engine() {
-        keyward_storage::Engine::Sqlite => {
-            "UPDATE audit_events SET target = 'forged' WHERE seq = 7"
-        }
-        keyward_storage::Engine::Postgres => {
-            "UPDATE audit_events SET target = 'forged' WHERE seq = 7"
-        }
+        keyward_storage::Engine::Sqlite => "UPDATE audit_events SET target = 'forged' WHERE seq = 7",
+        keyward_storage::Engine::Postgres => "UPDATE audit_events SET target = 'forged' WHERE seq = 7",
     };
     tampered.execute_unprepared(sql).await.unwrap();
     let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
@@ -100,9 +69,7 @@ async fn concurrent_appenders_never_fork_the_chain(t: TestDb) {
             let db = Arc::clone(&t.db);
             tokio::spawn(async move {
                 for i in 0..10 {
-                    db.append_audit(org.id, audit("concurrent").target(format!("{worker}:{i}")))
-                        .await
-                        .unwrap();
+                    db.append_audit(org.id, audit("concurrent").target(format!("{worker}:{i}"))).await.unwrap();
                 }
             })
         })
@@ -156,10 +123,7 @@ async fn racing_bootstraps_on_postgres_create_one_organization() {
         .await
     };
     let (a, b) = tokio::join!(attempt(first.clone(), "one"), attempt(second, "two"));
-    let created = [a.unwrap(), b.unwrap()]
-        .iter()
-        .filter(|r| r.is_some())
-        .count();
+    let created = [a.unwrap(), b.unwrap()].iter().filter(|r| r.is_some()).count();
     assert_eq!(created, 1);
     assert_eq!(first.organizations().await.unwrap().len(), 1);
 }

@@ -59,11 +59,7 @@ async fn bootstrap_happens_once(t: TestDb) {
     let again =
         t.db.bootstrap(
             Bootstrap {
-                organization: Organization {
-                    id: OrgId::new(),
-                    slug: "second".into(),
-                    ..org.clone()
-                },
+                organization: Organization { id: OrgId::new(), slug: "second".into(), ..org.clone() },
                 admin: keyward_domain::member::NewMember {
                     org_id: org.id,
                     username: "x".into(),
@@ -81,92 +77,38 @@ async fn bootstrap_happens_once(t: TestDb) {
         .unwrap();
     assert!(again.is_none());
     assert_eq!(t.db.organizations().await.unwrap().len(), 1);
-    assert_eq!(
-        t.db.organization_by_slug("acme").await.unwrap().unwrap().id,
-        org.id
-    );
-    let backup =
-        t.db.backup_credential(org.id, "admin")
-            .await
-            .unwrap()
-            .unwrap();
+    assert_eq!(t.db.organization_by_slug("acme").await.unwrap().unwrap().id, org.id);
+    let backup = t.db.backup_credential(org.id, "admin").await.unwrap().unwrap();
     assert_eq!(backup.member_id, admin.id);
-    assert!(
-        t.db.backup_credential(org.id, "nobody")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(t.db.backup_credential(org.id, "nobody").await.unwrap().is_none());
 }
 
 async fn members_list_with_key_counts(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let alice = member(&t.db, org.id, "alice").await;
     let bob = member(&t.db, org.id, "bob").await;
-    t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k"))
-        .await
-        .unwrap();
-    t.db.insert_key(new_key(org.id, alice.id, &[2]), audit("k"))
-        .await
-        .unwrap();
+    t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k")).await.unwrap();
+    t.db.insert_key(new_key(org.id, alice.id, &[2]), audit("k")).await.unwrap();
     let other = second_org(&t.db).await;
     member(&t.db, other.id, "mallory").await;
 
-    let page =
-        t.db.members(
-            org.id,
-            MemberQuery {
-                first: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let counts: Vec<_> = page
-        .items
-        .iter()
-        .map(|s| (s.member.username.as_str(), s.key_count))
-        .collect();
+    let page = t.db.members(org.id, MemberQuery { first: 10, ..Default::default() }).await.unwrap();
+    let counts: Vec<_> = page.items.iter().map(|s| (s.member.username.as_str(), s.key_count)).collect();
     assert_eq!(counts, vec![("admin", 0), ("alice", 2), ("bob", 0)]);
     assert!(!page.has_more);
 
-    let first =
-        t.db.members(
-            org.id,
-            MemberQuery {
-                first: 2,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let first = t.db.members(org.id, MemberQuery { first: 2, ..Default::default() }).await.unwrap();
     assert!(first.has_more);
     let rest =
-        t.db.members(
-            org.id,
-            MemberQuery {
-                first: 2,
-                after: Some(first.items[1].member.id),
-                without_key: false,
-            },
-        )
-        .await
-        .unwrap();
+        t.db.members(org.id, MemberQuery { first: 2, after: Some(first.items[1].member.id), without_key: false })
+            .await
+            .unwrap();
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.items[0].member.id, bob.id);
     assert!(!rest.has_more);
 
     let keyless =
-        t.db.members(
-            org.id,
-            MemberQuery {
-                first: 10,
-                without_key: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        t.db.members(org.id, MemberQuery { first: 10, without_key: true, ..Default::default() }).await.unwrap();
     let ids: Vec<_> = keyless.items.iter().map(|s| s.member.id).collect();
     assert_eq!(ids, vec![admin.id, bob.id]);
 
@@ -185,63 +127,29 @@ async fn members_list_with_key_counts(t: TestDb) {
         )
         .await;
     assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
-    t.db.record_login(org.id, alice.id, Utc::now())
-        .await
-        .unwrap();
-    assert!(
-        t.db.member(org.id, alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_login_at
-            .is_some()
-    );
-    assert!(
-        t.db.member(other.id, alice.id).await.unwrap().is_none(),
-        "members are scoped to their org"
-    );
+    t.db.record_login(org.id, alice.id, Utc::now()).await.unwrap();
+    assert!(t.db.member(org.id, alice.id).await.unwrap().unwrap().last_login_at.is_some());
+    assert!(t.db.member(other.id, alice.id).await.unwrap().is_none(), "members are scoped to their org");
 }
 
 async fn keys_are_unique_and_scoped(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let alice = member(&t.db, org.id, "alice").await;
-    let key =
-        t.db.insert_key(
-            new_key(org.id, admin.id, &[9, 9]),
-            audit("security_key.registered"),
-        )
-        .await
-        .unwrap();
-    let clash =
-        t.db.insert_key(
-            new_key(org.id, alice.id, &[9, 9]),
-            audit("security_key.registered"),
-        )
-        .await;
-    assert_eq!(
-        clash.unwrap_err(),
-        StoreError::Conflict("credential_id".into())
-    );
+    let key = t.db.insert_key(new_key(org.id, admin.id, &[9, 9]), audit("security_key.registered")).await.unwrap();
+    let clash = t.db.insert_key(new_key(org.id, alice.id, &[9, 9]), audit("security_key.registered")).await;
+    assert_eq!(clash.unwrap_err(), StoreError::Conflict("credential_id".into()));
 
     let stored = t.db.key_by_credential(&[9, 9]).await.unwrap().unwrap();
     assert_eq!(stored.key, key);
     assert_eq!(stored.credential, "{\"cred\":1}");
 
-    let renamed =
-        t.db.rename_key(org.id, key.id, "Desk key", audit("security_key.renamed"))
-            .await
-            .unwrap();
+    let renamed = t.db.rename_key(org.id, key.id, "Desk key", audit("security_key.renamed")).await.unwrap();
     assert_eq!(renamed.name, "Desk key");
     let used_at = Utc::now();
     t.db.record_key_use(
         org.id,
         key.id,
-        KeyUse {
-            at: used_at,
-            sign_count: 7,
-            backed_up: true,
-            credential: "{\"cred\":2}".into(),
-        },
+        KeyUse { at: used_at, sign_count: 7, backed_up: true, credential: "{\"cred\":2}".into() },
     )
     .await
     .unwrap();
@@ -249,23 +157,13 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
     assert_eq!(after.key.sign_count, 7);
     assert!(after.key.backed_up);
     assert_eq!(after.credential, "{\"cred\":2}");
-    assert_eq!(
-        after.key.last_used_at.unwrap().timestamp_micros(),
-        used_at.timestamp_micros()
-    );
+    assert_eq!(after.key.last_used_at.unwrap().timestamp_micros(), used_at.timestamp_micros());
 
     let other = second_org(&t.db).await;
     assert!(t.db.key(other.id, key.id).await.unwrap().is_none());
+    assert_eq!(t.db.rename_key(other.id, key.id, "x", audit("x")).await.unwrap_err(), StoreError::NotFound);
     assert_eq!(
-        t.db.rename_key(other.id, key.id, "x", audit("x"))
-            .await
-            .unwrap_err(),
-        StoreError::NotFound
-    );
-    assert_eq!(
-        t.db.delete_key(other.id, key.id, DeletedBy::Admin, audit("x"))
-            .await
-            .unwrap_err(),
+        t.db.delete_key(other.id, key.id, DeletedBy::Admin, audit("x")).await.unwrap_err(),
         DomainError::NotFound
     );
     assert_eq!(t.db.keys_of(org.id, admin.id).await.unwrap().len(), 1);
@@ -274,39 +172,19 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
 async fn last_key_rule_holds(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
     let alice = member(&t.db, org.id, "alice").await;
-    let only =
-        t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k"))
-            .await
-            .unwrap();
+    let only = t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k")).await.unwrap();
     t.db.set_enforcement(
         org.id,
-        Enforcement {
-            enabled: true,
-            grace_period_ends_at: None,
-        },
+        Enforcement { enabled: true, grace_period_ends_at: None },
         Utc::now(),
         audit("org.mfa_enforcement.enabled"),
     )
     .await
     .unwrap();
-    let refused =
-        t.db.delete_key(
-            org.id,
-            only.id,
-            DeletedBy::Owner,
-            audit("security_key.deleted"),
-        )
-        .await;
+    let refused = t.db.delete_key(org.id, only.id, DeletedBy::Owner, audit("security_key.deleted")).await;
     assert_eq!(refused.unwrap_err(), DomainError::LastKeyEnforced);
     let (deleted, left) =
-        t.db.delete_key(
-            org.id,
-            only.id,
-            DeletedBy::Admin,
-            audit("member.security_key.deleted"),
-        )
-        .await
-        .unwrap();
+        t.db.delete_key(org.id, only.id, DeletedBy::Admin, audit("member.security_key.deleted")).await.unwrap();
     assert_eq!((deleted.id, left), (only.id, 0));
 }
 
@@ -314,10 +192,7 @@ async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
     t.db.set_enforcement(
         org.id,
-        Enforcement {
-            enabled: true,
-            grace_period_ends_at: None,
-        },
+        Enforcement { enabled: true, grace_period_ends_at: None },
         Utc::now(),
         audit("org.mfa_enforcement.enabled"),
     )
@@ -325,43 +200,21 @@ async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
     .unwrap();
     for round in 0..5u8 {
         let m = member(&t.db, org.id, &format!("m{round}")).await;
-        let a =
-            t.db.insert_key(new_key(org.id, m.id, &[round, 1]), audit("k"))
-                .await
-                .unwrap();
-        let b =
-            t.db.insert_key(new_key(org.id, m.id, &[round, 2]), audit("k"))
-                .await
-                .unwrap();
+        let a = t.db.insert_key(new_key(org.id, m.id, &[round, 1]), audit("k")).await.unwrap();
+        let b = t.db.insert_key(new_key(org.id, m.id, &[round, 2]), audit("k")).await.unwrap();
         let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
         let (r1, r2) = tokio::join!(
             tokio::spawn(async move {
-                db1.delete_key(
-                    org.id,
-                    a.id,
-                    DeletedBy::Owner,
-                    audit("security_key.deleted"),
-                )
-                .await
+                db1.delete_key(org.id, a.id, DeletedBy::Owner, audit("security_key.deleted")).await
             }),
             tokio::spawn(async move {
-                db2.delete_key(
-                    org.id,
-                    b.id,
-                    DeletedBy::Owner,
-                    audit("security_key.deleted"),
-                )
-                .await
+                db2.delete_key(org.id, b.id, DeletedBy::Owner, audit("security_key.deleted")).await
             }),
         );
         let results = [r1.unwrap(), r2.unwrap()];
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 1, "exactly one deletion wins: {results:?}");
-        assert!(
-            results
-                .iter()
-                .any(|r| r == &Err(DomainError::LastKeyEnforced))
-        );
+        assert!(results.iter().any(|r| r == &Err(DomainError::LastKeyEnforced)));
         assert_eq!(t.db.keys_of(org.id, m.id).await.unwrap().len(), 1);
     }
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
@@ -370,85 +223,35 @@ async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
 async fn recovery_codes_work_once(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let hashes: Vec<String> = (0..10).map(|i| format!("{i:064}")).collect();
-    t.db.replace_recovery_codes(
-        org.id,
-        admin.id,
-        hashes.clone(),
-        Utc::now(),
-        audit("recovery_codes.generated"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
-        10
-    );
-    assert!(
-        t.db.consume_recovery_code(
-            org.id,
-            admin.id,
-            &hashes[3],
-            Utc::now(),
-            audit("recovery_code.used")
-        )
+    t.db.replace_recovery_codes(org.id, admin.id, hashes.clone(), Utc::now(), audit("recovery_codes.generated"))
         .await
-        .unwrap()
-    );
+        .unwrap();
+    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 10);
     assert!(
-        !t.db
-            .consume_recovery_code(
-                org.id,
-                admin.id,
-                &hashes[3],
-                Utc::now(),
-                audit("recovery_code.used")
-            )
+        t.db.consume_recovery_code(org.id, admin.id, &hashes[3], Utc::now(), audit("recovery_code.used"))
             .await
             .unwrap()
     );
     assert!(
         !t.db
-            .consume_recovery_code(
-                org.id,
-                admin.id,
-                "nope",
-                Utc::now(),
-                audit("recovery_code.used")
-            )
+            .consume_recovery_code(org.id, admin.id, &hashes[3], Utc::now(), audit("recovery_code.used"))
             .await
             .unwrap()
     );
-    assert_eq!(
-        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
-        9
+    assert!(
+        !t.db.consume_recovery_code(org.id, admin.id, "nope", Utc::now(), audit("recovery_code.used")).await.unwrap()
     );
+    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 9);
     let fresh: Vec<String> = (10..20).map(|i| format!("{i:064}")).collect();
-    t.db.replace_recovery_codes(
-        org.id,
-        admin.id,
-        fresh,
-        Utc::now(),
-        audit("recovery_codes.generated"),
-    )
-    .await
-    .unwrap();
+    t.db.replace_recovery_codes(org.id, admin.id, fresh, Utc::now(), audit("recovery_codes.generated")).await.unwrap();
     assert!(
         !t.db
-            .consume_recovery_code(
-                org.id,
-                admin.id,
-                &hashes[4],
-                Utc::now(),
-                audit("recovery_code.used")
-            )
+            .consume_recovery_code(org.id, admin.id, &hashes[4], Utc::now(), audit("recovery_code.used"))
             .await
             .unwrap(),
         "old codes are void"
     );
-    assert_eq!(
-        t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(),
-        10
-    );
+    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 10);
 }
 
 async fn settings_round_trip(t: TestDb) {
@@ -464,13 +267,9 @@ async fn settings_round_trip(t: TestDb) {
         allowed_email_domains: vec!["example.com".into()],
         updated_at: Utc::now(),
     };
-    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured"))
-        .await
-        .unwrap();
+    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured")).await.unwrap();
     config.client_id = "keyward-2".into();
-    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured"))
-        .await
-        .unwrap();
+    t.db.put_sso_config(org.id, config.clone(), audit("org.sso.configured")).await.unwrap();
     let stored = t.db.sso_config(org.id).await.unwrap().unwrap();
     assert_eq!(stored.client_id, "keyward-2");
     assert_eq!(stored.scopes, config.scopes);
@@ -481,41 +280,18 @@ async fn settings_round_trip(t: TestDb) {
         updated_at: Utc::now(),
         updated_by: Some(admin.id),
     };
-    t.db.put_policy(org.id, policy.clone(), audit("org.policy.set"))
+    t.db.put_policy(org.id, policy.clone(), audit("org.policy.set")).await.unwrap();
+    t.db.put_policy(org.id, StoredPolicy { body: "package keyward.v2".into(), ..policy }, audit("org.policy.set"))
         .await
         .unwrap();
-    t.db.put_policy(
-        org.id,
-        StoredPolicy {
-            body: "package keyward.v2".into(),
-            ..policy
-        },
-        audit("org.policy.set"),
-    )
-    .await
-    .unwrap();
-    let stored =
-        t.db.policy(org.id, PolicyKind::StepUp)
-            .await
-            .unwrap()
-            .unwrap();
+    let stored = t.db.policy(org.id, PolicyKind::StepUp).await.unwrap().unwrap();
     assert_eq!(stored.body, "package keyward.v2");
-    assert!(
-        t.db.policy(org.id, PolicyKind::Approval)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(t.db.policy(org.id, PolicyKind::Approval).await.unwrap().is_none());
 
     let rotated =
-        t.db.rotate_backup_credential(
-            org.id,
-            "$argon2id$new".into(),
-            Utc::now(),
-            audit("backup_credentials.rotated"),
-        )
-        .await
-        .unwrap();
+        t.db.rotate_backup_credential(org.id, "$argon2id$new".into(), Utc::now(), audit("backup_credentials.rotated"))
+            .await
+            .unwrap();
     assert_eq!(rotated.secret_hash, "$argon2id$new");
     assert_eq!(rotated.member_id, admin.id);
 }

@@ -12,10 +12,7 @@ use keyward_domain::store::{CeremonyStore, SessionStore};
 trait Stores: SessionStore + CeremonyStore {}
 impl<T: SessionStore + CeremonyStore> Stores for T {}
 
-const LIFETIMES: SessionLifetimes = SessionLifetimes {
-    absolute: Duration::hours(12),
-    idle: Duration::minutes(30),
-};
+const LIFETIMES: SessionLifetimes = SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) };
 
 fn token(org: OrgId) -> SessionToken {
     SessionToken::from_random(org, rand::random())
@@ -34,47 +31,23 @@ fn new_session(org: OrgId, member: MemberId) -> NewSession {
 }
 
 async fn start(store: &dyn Stores, org: OrgId, member: MemberId, now: DateTime<Utc>) -> Session {
-    store
-        .create(new_session(org, member), LIFETIMES, now)
-        .await
-        .unwrap()
+    store.create(new_session(org, member), LIFETIMES, now).await.unwrap()
 }
 
 async fn is_live(store: &dyn Stores, s: &Session, now: DateTime<Utc>) -> bool {
-    store
-        .lookup(s.org_id, &s.token_hash, now)
-        .await
-        .unwrap()
-        .is_some()
+    store.lookup(s.org_id, &s.token_hash, now).await.unwrap().is_some()
 }
 
 async fn create_and_lookup(store: &dyn Stores) {
     let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
     let created = start(store, org, member, now).await;
-    let found = store
-        .lookup(org, &created.token_hash, now)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = store.lookup(org, &created.token_hash, now).await.unwrap().unwrap();
     assert_eq!(found.member_id, member);
     assert_eq!(found.stage, SessionStage::MfaRequired);
     assert_eq!(found.methods, vec![AuthMethod::Sso]);
     assert_eq!(found.created_at.timestamp_millis(), now.timestamp_millis());
-    assert!(
-        store
-            .lookup(org, &TokenHash("unknown".into()), now)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .lookup(OrgId::new(), &created.token_hash, now)
-            .await
-            .unwrap()
-            .is_none(),
-        "another org's prefix"
-    );
+    assert!(store.lookup(org, &TokenHash("unknown".into()), now).await.unwrap().is_none());
+    assert!(store.lookup(OrgId::new(), &created.token_hash, now).await.unwrap().is_none(), "another org's prefix");
 }
 
 async fn idle_expiry_and_touch(store: &dyn Stores) {
@@ -84,28 +57,13 @@ async fn idle_expiry_and_touch(store: &dyn Stores) {
     let mut at = now;
     for _ in 0..4 {
         at += Duration::minutes(20);
-        let seen = store
-            .lookup(org, &s.token_hash, at)
-            .await
-            .unwrap()
-            .expect("still live");
-        assert_eq!(
-            seen.last_seen_at.timestamp_millis(),
-            at.timestamp_millis(),
-            "touched"
-        );
+        let seen = store.lookup(org, &s.token_hash, at).await.unwrap().expect("still live");
+        assert_eq!(seen.last_seen_at.timestamp_millis(), at.timestamp_millis(), "touched");
     }
-    assert!(
-        !is_live(store, &s, at + Duration::minutes(30)).await,
-        "idle timeout"
-    );
+    assert!(!is_live(store, &s, at + Duration::minutes(30)).await, "idle timeout");
     // A lookup within the touch granularity does not write.
     let quiet = start(store, org, member, now).await;
-    let seen = store
-        .lookup(org, &quiet.token_hash, now + Duration::seconds(10))
-        .await
-        .unwrap()
-        .unwrap();
+    let seen = store.lookup(org, &quiet.token_hash, now + Duration::seconds(10)).await.unwrap().unwrap();
     assert_eq!(seen.last_seen_at.timestamp_millis(), now.timestamp_millis());
 }
 
@@ -118,10 +76,7 @@ async fn absolute_expiry(store: &dyn Stores) {
         at += Duration::minutes(25);
         assert!(is_live(store, &s, at).await);
     }
-    assert!(
-        !is_live(store, &s, now + Duration::hours(12)).await,
-        "absolute lifetime"
-    );
+    assert!(!is_live(store, &s, now + Duration::hours(12)).await, "absolute lifetime");
 }
 
 async fn replace_rotates_and_keeps_epochs(store: &dyn Stores) {
@@ -133,24 +88,11 @@ async fn replace_rotates_and_keeps_epochs(store: &dyn Stores) {
     next.methods.push(AuthMethod::SecurityKey);
     next.mfa_verified_at = Some(now);
     assert!(store.replace(&old.token_hash, &next, now).await.unwrap());
-    assert!(
-        !is_live(store, &old, now).await,
-        "the old token stops working"
-    );
-    let found = store
-        .lookup(org, &next.token_hash, now)
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(!is_live(store, &old, now).await, "the old token stops working");
+    let found = store.lookup(org, &next.token_hash, now).await.unwrap().unwrap();
     assert_eq!(found.stage, SessionStage::Authenticated);
-    assert_eq!(
-        found.methods,
-        vec![AuthMethod::Sso, AuthMethod::SecurityKey]
-    );
-    assert!(
-        !store.replace(&old.token_hash, &next, now).await.unwrap(),
-        "a dead session cannot be replaced"
-    );
+    assert_eq!(found.methods, vec![AuthMethod::Sso, AuthMethod::SecurityKey]);
+    assert!(!store.replace(&old.token_hash, &next, now).await.unwrap(), "a dead session cannot be replaced");
     assert_eq!(store.live_sessions(org, now).await.unwrap(), 1);
 }
 
@@ -172,38 +114,17 @@ async fn revoke_member_keeps_one_and_spares_others(store: &dyn Stores) {
     let a2 = start(store, org, alice, now).await;
     let a3 = start(store, org, alice, now).await;
     let b1 = start(store, org, bob, now).await;
-    assert_eq!(
-        store
-            .live_sessions_of(org, &[alice, bob], now)
-            .await
-            .unwrap(),
-        vec![3, 1]
-    );
-    assert_eq!(
-        store
-            .revoke_member(org, alice, Some(&a3.token_hash), now)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(store.live_sessions_of(org, &[alice, bob], now).await.unwrap(), vec![3, 1]);
+    assert_eq!(store.revoke_member(org, alice, Some(&a3.token_hash), now).await.unwrap(), 2);
     assert!(!is_live(store, &a1, now).await);
     assert!(!is_live(store, &a2, now).await);
     assert!(is_live(store, &a3, now).await, "kept");
     assert!(is_live(store, &b1, now).await, "other members untouched");
-    assert_eq!(
-        store
-            .live_sessions_of(org, &[alice, bob], now)
-            .await
-            .unwrap(),
-        vec![1, 1]
-    );
+    assert_eq!(store.live_sessions_of(org, &[alice, bob], now).await.unwrap(), vec![1, 1]);
     assert_eq!(store.revoke_member(org, alice, None, now).await.unwrap(), 1);
     assert!(!is_live(store, &a3, now).await);
     let fresh = start(store, org, alice, now).await;
-    assert!(
-        is_live(store, &fresh, now).await,
-        "new sessions carry the new epoch"
-    );
+    assert!(is_live(store, &fresh, now).await, "new sessions carry the new epoch");
     assert_eq!(store.live_sessions(org, now).await.unwrap(), 2);
 }
 
@@ -217,40 +138,16 @@ async fn revoke_org_keeps_exactly_one(store: &dyn Stores) {
     }
     let outsider = start(store, other_org, MemberId::new(), now).await;
     assert_eq!(store.live_sessions(org, now).await.unwrap(), 21);
-    assert_eq!(
-        store
-            .revoke_org(org, Some(&keep.token_hash), now)
-            .await
-            .unwrap(),
-        20
-    );
+    assert_eq!(store.revoke_org(org, Some(&keep.token_hash), now).await.unwrap(), 20);
     for s in &doomed {
         assert!(!is_live(store, s, now).await);
     }
-    assert!(
-        is_live(store, &keep, now).await,
-        "the acting admin's session survives"
-    );
-    assert!(
-        is_live(store, &outsider, now).await,
-        "other organizations are untouched"
-    );
+    assert!(is_live(store, &keep, now).await, "the acting admin's session survives");
+    assert!(is_live(store, &outsider, now).await, "other organizations are untouched");
     assert_eq!(store.live_sessions(org, now).await.unwrap(), 1);
-    assert_eq!(
-        store
-            .live_sessions_of(org, &[admin, doomed[0].member_id], now)
-            .await
-            .unwrap(),
-        vec![1, 0]
-    );
+    assert_eq!(store.live_sessions_of(org, &[admin, doomed[0].member_id], now).await.unwrap(), vec![1, 0]);
     // Idempotent: nothing else to revoke.
-    assert_eq!(
-        store
-            .revoke_org(org, Some(&keep.token_hash), now)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(store.revoke_org(org, Some(&keep.token_hash), now).await.unwrap(), 0);
     assert!(is_live(store, &keep, now).await);
     // The kept session still rotates and can be revoked normally.
     let mut next = keep.clone();
@@ -266,10 +163,7 @@ async fn expired_sessions_are_not_counted(store: &dyn Stores) {
     start(store, org, member, now + Duration::minutes(20)).await;
     let later = now + Duration::minutes(35);
     assert_eq!(store.live_sessions(org, later).await.unwrap(), 1);
-    assert_eq!(
-        store.live_sessions_of(org, &[member], later).await.unwrap(),
-        vec![1]
-    );
+    assert_eq!(store.live_sessions_of(org, &[member], later).await.unwrap(), vec![1]);
     assert_eq!(store.revoke_org(org, None, later).await.unwrap(), 1);
 }
 
@@ -278,9 +172,7 @@ fn ceremony(org: OrgId, session: Option<TokenHash>, now: DateTime<Utc>) -> Cerem
         id: CeremonyId::new(),
         org_id: org,
         session,
-        purpose: CeremonyPurpose::StepUp {
-            action: "security_key.delete".into(),
-        },
+        purpose: CeremonyPurpose::StepUp { action: "security_key.delete".into() },
         state: serde_json::json!({"challenge": "xyz", "n": 1}),
         created_at: now,
         expires_at: now + Duration::minutes(5),
@@ -292,16 +184,10 @@ async fn ceremonies_are_taken_once(store: &dyn Stores) {
     let owner = token(org).hash();
     let c = ceremony(org, Some(owner.clone()), now);
     store.put(&c, now).await.unwrap();
-    assert!(
-        store.take(OrgId::new(), c.id).await.unwrap().is_none(),
-        "scoped to its org"
-    );
+    assert!(store.take(OrgId::new(), c.id).await.unwrap().is_none(), "scoped to its org");
     let taken = store.take(org, c.id).await.unwrap().unwrap();
     assert_eq!(taken, c);
-    assert!(
-        store.take(org, c.id).await.unwrap().is_none(),
-        "second take finds nothing"
-    );
+    assert!(store.take(org, c.id).await.unwrap().is_none(), "second take finds nothing");
     assert!(taken.claim("STEP_UP", Some(&owner), now).is_ok());
 }
 
@@ -310,13 +196,7 @@ async fn concurrent_takes_yield_one_winner(store: &dyn Stores) {
     let c = ceremony(org, None, now);
     store.put(&c, now).await.unwrap();
     let takes = futures::future::join_all((0..10).map(|_| store.take(org, c.id))).await;
-    assert_eq!(
-        takes
-            .into_iter()
-            .filter(|t| matches!(t, Ok(Some(_))))
-            .count(),
-        1
-    );
+    assert_eq!(takes.into_iter().filter(|t| matches!(t, Ok(Some(_)))).count(), 1);
 }
 
 macro_rules! on_both_stores {
@@ -361,12 +241,8 @@ on_both_stores! {
 async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
     let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
     let namespace = format!("kwt_rt_{}", uuid::Uuid::new_v4().simple());
-    let store = keyward_storage::RedisStore::connect(
-        &proxy.rewrite(&keyward_testkit::redis_url()),
-        &namespace,
-    )
-    .await
-    .unwrap();
+    let store =
+        keyward_storage::RedisStore::connect(&proxy.rewrite(&keyward_testkit::redis_url()), &namespace).await.unwrap();
     let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
     let raw = token(org);
     let mut new = new_session(org, member);
@@ -375,52 +251,58 @@ async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
     // The first call of a script may need a SCRIPT LOAD; count a warm lookup.
     store.lookup(org, &raw.hash(), now).await.unwrap().unwrap();
     proxy.reset();
-    store
-        .lookup(org, &raw.hash(), now + Duration::seconds(1))
-        .await
-        .unwrap()
-        .unwrap();
+    store.lookup(org, &raw.hash(), now + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(proxy.round_trips(), 1, "lookup with epoch checks");
     proxy.reset();
-    store
-        .lookup(org, &raw.hash(), now + Duration::minutes(5))
-        .await
-        .unwrap()
-        .unwrap();
+    store.lookup(org, &raw.hash(), now + Duration::minutes(5)).await.unwrap().unwrap();
     assert_eq!(proxy.round_trips(), 1, "lookup that also touches");
 
     let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = ::redis::cmd("KEYS")
-        .arg(format!("{namespace}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(
-        keys.iter()
-            .any(|k| k.ends_with(&format!("s:{}", raw.hash())))
-    );
+    let keys: Vec<String> = ::redis::cmd("KEYS").arg(format!("{namespace}:*")).query_async(&mut conn).await.unwrap();
+    assert!(keys.iter().any(|k| k.ends_with(&format!("s:{}", raw.hash()))));
     let exposed = raw.expose();
     let secret = exposed.rsplit('.').next().unwrap();
     for key in &keys {
-        assert!(
-            key.starts_with(&format!("{namespace}:{{{org}}}:")),
-            "hash-tagged by org: {key}"
-        );
+        assert!(key.starts_with(&format!("{namespace}:{{{org}}}:")), "hash-tagged by org: {key}");
         assert!(!key.contains(secret), "raw token in key {key}");
-        let kind: String = ::redis::cmd("TYPE")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let kind: String = ::redis::cmd("TYPE").arg(key).query_async(&mut conn).await.unwrap();
         if kind == "hash" {
-            let values: Vec<String> = ::redis::cmd("HVALS")
-                .arg(key)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            let values: Vec<String> = ::redis::cmd("HVALS").arg(key).query_async(&mut conn).await.unwrap();
             assert!(values.iter().all(|v| !v.contains(secret)));
         }
     }
     store.delete_namespace().await.unwrap();
+}
+
+mod rate_limits {
+    use chrono::Utc;
+    use keyward_domain::DomainError;
+    use keyward_domain::rate_limit::{Limit, RateLimiter, check};
+
+    async fn windows_count_and_refuse(limiter: &dyn RateLimiter) {
+        let limit = Limit { max: 3, window_seconds: 60 };
+        let bucket = format!("login:{}", uuid::Uuid::new_v4());
+        let now = Utc::now();
+        for _ in 0..3 {
+            check(limiter, &bucket, limit, now).await.unwrap();
+        }
+        match check(limiter, &bucket, limit, now).await {
+            Err(DomainError::RateLimited { retry_after_seconds }) => assert!((1..=60).contains(&retry_after_seconds)),
+            other => panic!("expected RATE_LIMITED, got {other:?}"),
+        }
+        check(limiter, &format!("{bucket}:other"), limit, now).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn redis() {
+        let store = keyward_testkit::redis_store().await;
+        windows_count_and_refuse(&store).await;
+        store.delete_namespace().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        windows_count_and_refuse(&keyward_testkit::memory_store()).await;
+    }
 }

@@ -16,8 +16,7 @@ use sea_orm::ConnectionTrait;
 
 /// PostgreSQL for tests (`KEYWARD_TEST_DATABASE_URL`).
 pub fn postgres_url() -> String {
-    std::env::var("KEYWARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("KEYWARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Redis for tests (`KEYWARD_TEST_REDIS_URL`).
@@ -27,11 +26,7 @@ pub fn redis_url() -> String {
 
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        Utc::now().timestamp(),
-        uuid::Uuid::new_v4().simple()
-    )
+    format!("{prefix}_{}_{}", Utc::now().timestamp(), uuid::Uuid::new_v4().simple())
 }
 
 /// A migrated, empty database that is removed when dropped (SQLite) or at the next run (PostgreSQL).
@@ -48,10 +43,7 @@ impl TestDb {
         let url = format!("sqlite://{}/keyward.db?mode=rwc", dir.path().display());
         let db = Database::connect(&DatabaseOptions::new(url)).await.unwrap();
         db.migrate().await.unwrap();
-        Self {
-            db: Arc::new(db),
-            _dir: Some(dir),
-        }
+        Self { db: Arc::new(db), _dir: Some(dir) }
     }
 
     /// A fresh PostgreSQL schema.
@@ -66,10 +58,7 @@ impl TestDb {
         options.schema = Some(schema);
         let db = Database::connect(&options).await.unwrap();
         db.migrate().await.unwrap();
-        Self {
-            db: Arc::new(db),
-            _dir: None,
-        }
+        Self { db: Arc::new(db), _dir: None }
     }
 }
 
@@ -89,21 +78,13 @@ pub async fn fresh_pg_schema() -> String {
         .unwrap();
     for row in stale {
         let name: String = row.try_get("", "nspname").unwrap();
-        let created: i64 = name
-            .split('_')
-            .nth(1)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+        let created: i64 = name.split('_').nth(1).and_then(|t| t.parse().ok()).unwrap_or(0);
         if created < cutoff {
-            let _ = conn
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .await;
+            let _ = conn.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
         }
     }
     let schema = unique("kwt");
-    conn.execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
+    conn.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     admin.close().await;
     schema
 }

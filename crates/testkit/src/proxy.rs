@@ -35,19 +35,10 @@ impl TcpProxy {
                 let Ok(server) = TcpStream::connect(&target).await else {
                     continue;
                 };
-                tokio::spawn(pipe(
-                    client,
-                    server,
-                    Arc::clone(&counter),
-                    state.subscribe(),
-                ));
+                tokio::spawn(pipe(client, server, Arc::clone(&counter), state.subscribe()));
             }
         });
-        Self {
-            addr,
-            round_trips,
-            down,
-        }
+        Self { addr, round_trips, down }
     }
 
     /// `url` with its host and port replaced by the proxy's.
@@ -71,12 +62,7 @@ impl TcpProxy {
     }
 }
 
-async fn pipe(
-    client: TcpStream,
-    server: TcpStream,
-    counter: Arc<AtomicU64>,
-    mut down: watch::Receiver<bool>,
-) {
+async fn pipe(client: TcpStream, server: TcpStream, counter: Arc<AtomicU64>, mut down: watch::Receiver<bool>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let awaiting = Arc::new(AtomicBool::new(false));
@@ -132,9 +118,6 @@ mod tests {
     #[test]
     fn host_port_strips_everything_else() {
         assert_eq!(host_port("redis://127.0.0.1:6379"), "127.0.0.1:6379");
-        assert_eq!(
-            host_port("postgres://postgres:pw@127.0.0.1:5432/test?x=1"),
-            "127.0.0.1:5432"
-        );
+        assert_eq!(host_port("postgres://postgres:pw@127.0.0.1:5432/test?x=1"), "127.0.0.1:5432");
     }
 }

@@ -74,8 +74,7 @@ pub trait ContextExt<'a> {
 
 impl<'a> ContextExt<'a> for Context<'a> {
     fn request(&self) -> ApiResult<&'a RequestContext> {
-        self.data::<RequestContext>()
-            .map_err(|_| ApiError(DomainError::Unauthenticated))
+        self.data::<RequestContext>().map_err(|_| ApiError(DomainError::Unauthenticated))
     }
 
     fn app(&self) -> &'a AppState {
@@ -85,9 +84,6 @@ impl<'a> ContextExt<'a> for Context<'a> {
     fn session_for(&self, gate: Gate) -> ApiResult<&'a Session> {
         let request = self.request()?;
         authorize(&request.caller, gate)?;
-        request
-            .caller
-            .session()
-            .ok_or(ApiError(DomainError::Unauthenticated))
+        request.caller.session().ok_or(ApiError(DomainError::Unauthenticated))
     }
 }

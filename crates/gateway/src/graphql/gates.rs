@@ -19,7 +19,13 @@ use crate::error::ApiError;
 pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
     let gate = match (root, field) {
         ("Query", "viewer") => Gate::OptionalSession,
+        ("Query", "securityKeys") => Gate::Member,
+        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
+        ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
+        ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => Gate::KeyRegistration,
+        ("Mutation", "securityKeyRename" | "securityKeyDelete") => Gate::Member,
+        ("Mutation", "ssoConfigure" | "backupCredentialsRotate") => Gate::Admin,
         _ => return None,
     };
     Some(gate)
@@ -60,16 +66,10 @@ impl Extension for ChokePointExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         let over_get = ctx.data_opt::<Transport>() == Some(&Transport::Get);
-        let has_mutation = document
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty != OperationType::Query);
+        let has_mutation = document.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query);
         if over_get && has_mutation {
             return Err(refuse(
-                DomainError::bad_input(
-                    "query",
-                    "mutations and subscriptions must be sent with POST",
-                ),
+                DomainError::bad_input("query", "mutations and subscriptions must be sent with POST"),
                 async_graphql::Pos::default(),
             ));
         }
@@ -84,15 +84,9 @@ impl Extension for ChokePointExtension {
     ) -> ServerResult<Option<Value>> {
         if info.path_node.parent.is_none() && !info.name.starts_with("__") {
             let pos = info.field.name.pos;
-            let request = ctx
-                .data_opt::<RequestContext>()
-                .ok_or_else(|| refuse(DomainError::Unauthenticated, pos))?;
+            let request = ctx.data_opt::<RequestContext>().ok_or_else(|| refuse(DomainError::Unauthenticated, pos))?;
             let gate = gate_for(info.parent_type, info.name).ok_or_else(|| {
-                tracing::error!(
-                    root = info.parent_type,
-                    field = info.name,
-                    "root field has no gate"
-                );
+                tracing::error!(root = info.parent_type, field = info.name, "root field has no gate");
                 refuse(DomainError::Forbidden, pos)
             })?;
             authorize(&request.caller, gate).map_err(|err| refuse(err, pos))?;
@@ -124,10 +118,7 @@ mod tests {
             if let TypeKind::Object(object) = &ty.node.kind {
                 for field in &object.fields {
                     let field_name = field.node.name.node.to_string();
-                    assert!(
-                        gate_for(&name, &field_name).is_some(),
-                        "{name}.{field_name} has no gate"
-                    );
+                    assert!(gate_for(&name, &field_name).is_some(), "{name}.{field_name} has no gate");
                     checked += 1;
                 }
             }

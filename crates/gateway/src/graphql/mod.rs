@@ -2,6 +2,8 @@
 
 pub mod context;
 pub mod gates;
+pub mod keys;
+pub mod login;
 pub mod roots;
 pub mod types;
 
@@ -17,7 +19,7 @@ pub type KeywardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with the configured limits and the choke point.
 pub fn build(state: AppState, config: &Config) -> KeywardSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .extension(ChokePoint)
         .limit_depth(config.limits.query_depth)
         .limit_complexity(config.limits.query_complexity)
@@ -32,7 +34,5 @@ pub fn build(state: AppState, config: &Config) -> KeywardSchema {
 
 /// The SDL of the schema (what `keyward schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish().sdl()
 }

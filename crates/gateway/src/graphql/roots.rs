@@ -1,19 +1,20 @@
-//! The query and mutation roots. Resolvers stay thin: read input, call the domain, map the result.
+//! The query and mutation roots, merged from one object per area. Resolvers stay thin: read
+//! input, call a flow in `crate::auth`, map the result.
 
-use async_graphql::{Context, Object};
-use chrono::Utc;
-use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::repo::AuditRepo;
+use async_graphql::{Context, MergedObject, Object};
 
-use super::context::{ContextExt, CookieUpdate};
+use super::context::ContextExt;
+use super::keys::{KeyMutations, KeyQueries};
+use super::login::{LoginMutations, LoginSettingsMutations};
 use super::types::Viewer;
 use crate::error::ApiResult;
 
-/// Read operations.
-pub struct QueryRoot;
+/// Session queries.
+#[derive(Default)]
+pub struct SessionQueries;
 
-#[Object(name = "Query")]
-impl QueryRoot {
+#[Object]
+impl SessionQueries {
     /// The caller's session, or `null` when not logged in.
     async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Viewer>> {
         let request = ctx.request()?;
@@ -21,24 +22,12 @@ impl QueryRoot {
     }
 }
 
-/// Write operations.
-pub struct MutationRoot;
+/// Read operations.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(SessionQueries, KeyQueries);
 
-#[Object(name = "Mutation")]
-impl MutationRoot {
-    /// Ends the current session (and clears the session cookie). Returns `true`.
-    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let session = ctx.any_session()?.0;
-        let request = ctx.request()?;
-        let app = ctx.app();
-        app.sessions
-            .revoke(session.org_id, &session.token_hash, Utc::now())
-            .await?;
-        request.set_cookie(CookieUpdate::Clear);
-        let record = AuditRecord::new(Actor::Member(session.member_id), "session.logout")
-            .target(format!("member:{}", session.member_id))
-            .ip(request.ip.clone());
-        app.db.append_audit(session.org_id, record).await?;
-        Ok(true)
-    }
-}
+/// Write operations.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations);

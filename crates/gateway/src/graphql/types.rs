@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use keyward_domain::member::{Member as DomainMember, Role as DomainRole};
 use keyward_domain::org::Organization as DomainOrganization;
 use keyward_domain::repo::{MemberRepo, OrganizationRepo};
-use keyward_domain::session::{
-    AuthMethod as DomainAuthMethod, Session, SessionStage as DomainStage,
-};
+use keyward_domain::session::{AuthMethod as DomainAuthMethod, Session, SessionStage as DomainStage};
 
 use super::context::ContextExt;
 use crate::error::{ApiError, ApiResult};

@@ -31,20 +31,11 @@ pub struct GraphqlState {
 /// A JSON error response outside GraphQL execution (malformed requests).
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none")
-        .to_owned()
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -74,26 +65,14 @@ pub async fn post(
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("malformed JSON: {err}"),
-            );
+            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("malformed JSON: {err}"));
         }
     };
     if value.is_array() {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "batched requests are not supported",
-        );
+        return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "batched requests are not supported");
     }
     if !value.get("query").is_some_and(Value::is_string) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "the request needs a \"query\" string",
-        );
+        return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the request needs a \"query\" string");
     }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
@@ -101,9 +80,7 @@ pub async fn post(
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "BAD_USER_INPUT",
-                &format!(
-                    "expected {{\"query\": …, \"variables\": …, \"operationName\": …}}: {err}"
-                ),
+                &format!("expected {{\"query\": …, \"variables\": …, \"operationName\": …}}: {err}"),
             );
         }
     };
@@ -130,11 +107,7 @@ pub async fn get(
         if state.app.config.graphiql_enabled() {
             return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
         }
-        return error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_USER_INPUT",
-            "POST GraphQL requests to /graphql",
-        );
+        return error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_USER_INPUT", "POST GraphQL requests to /graphql");
     };
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
@@ -163,15 +136,9 @@ async fn execute(
     transport: Transport,
 ) -> Response {
     let presented = presented_token(&headers);
-    let (caller, token) =
-        resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
+    let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
-    let context = RequestContext {
-        caller,
-        token,
-        ip: Some(peer.ip().to_string()),
-        cookie: Arc::clone(&cookie),
-    };
+    let context = RequestContext { caller, token, ip: Some(peer.ip().to_string()), cookie: Arc::clone(&cookie) };
     let request = request.data(context).data(transport);
     let id = request_id(&headers);
     let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
@@ -186,27 +153,17 @@ async fn execute(
         }
     }
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
-    let mut http = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response();
+    let mut http = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     let update = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
     match update {
         CookieUpdate::Keep => {}
         CookieUpdate::Set(token) => {
-            http.headers_mut()
-                .append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
+            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
         }
         CookieUpdate::Clear => {
-            http.headers_mut()
-                .append(header::SET_COOKIE, cookie_header(&state.app, None));
+            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, None));
         }
     }
-    http.headers_mut().insert(
-        header::CACHE_CONTROL,
-        "no-store".parse().expect("static header"),
-    );
+    http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     http
 }

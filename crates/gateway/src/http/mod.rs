@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod ops;
 pub mod session;
+pub mod sso;
 
 use std::time::Instant;
 
@@ -22,17 +23,13 @@ use graphql::GraphqlState;
 
 /// The full router.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
-    let graphql_state = GraphqlState {
-        app: state.clone(),
-        schema,
-    };
-    let api = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
-        .with_state(graphql_state);
+    let graphql_state = GraphqlState { app: state.clone(), schema };
+    let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/auth/sso/callback", get(sso::callback))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     Router::new()
@@ -41,16 +38,10 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .fallback_service(spa(&state))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state, record_metrics))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("none");
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -83,14 +74,10 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        "/auth/sso/callback" => "/auth/sso/callback",
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
-    state.metrics.record_request(
-        route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    state.metrics.record_request(route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }

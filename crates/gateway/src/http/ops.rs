@@ -11,12 +11,7 @@ use crate::state::AppState;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 
 /// `GET /readyz`: 200 only when the database and the session store answer; 503 with the reasons.
@@ -32,17 +27,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "database": describe(&db),
         "sessionStore": describe(&sessions),
     });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 /// `GET /metrics`: Prometheus text format. Live-session gauges are refreshed at scrape time.
@@ -63,10 +49,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.encode(),
     )
         .into_response()

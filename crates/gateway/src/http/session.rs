@@ -22,14 +22,8 @@ pub enum TokenSource {
 
 /// The raw token the request presents, and where it came from.
 pub fn presented_token(headers: &HeaderMap) -> Option<(String, TokenSource)> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or_default();
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or_default();
         return Some((token.trim().to_owned(), TokenSource::Bearer));
     }
     headers
@@ -47,11 +41,7 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
     let Some(token) = raw.and_then(SessionToken::parse) else {
         return (Caller::Anonymous, None);
     };
-    let caller = match state
-        .sessions
-        .lookup(token.org_id(), &token.hash(), Utc::now())
-        .await
-    {
+    let caller = match state.sessions.lookup(token.org_id(), &token.hash(), Utc::now()).await {
         Ok(Some(session)) => Caller::Session(Box::new(session)),
         Ok(None) => Caller::Anonymous,
         Err(err) => {
@@ -64,11 +54,7 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
 
 /// A `Set-Cookie` value that sets or clears the session cookie.
 pub fn cookie_header(state: &AppState, token: Option<&str>) -> HeaderValue {
-    let secure = if state.config.is_local() {
-        ""
-    } else {
-        "; Secure"
-    };
+    let secure = if state.config.is_local() { "" } else { "; Secure" };
     let value = match token {
         Some(token) => format!(
             "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
@@ -86,22 +72,10 @@ mod tests {
     #[test]
     fn bearer_wins_over_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=b; keyward_session=cookie-token"),
-        );
-        assert_eq!(
-            presented_token(&headers),
-            Some(("cookie-token".into(), TokenSource::Cookie))
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer bearer-token"),
-        );
-        assert_eq!(
-            presented_token(&headers),
-            Some(("bearer-token".into(), TokenSource::Bearer))
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=b; keyward_session=cookie-token"));
+        assert_eq!(presented_token(&headers), Some(("cookie-token".into(), TokenSource::Cookie)));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer bearer-token"));
+        assert_eq!(presented_token(&headers), Some(("bearer-token".into(), TokenSource::Bearer)));
     }
 
     #[test]

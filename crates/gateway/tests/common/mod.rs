@@ -9,9 +9,8 @@ use keyward_domain::ids::OrgId;
 use keyward_domain::member::Member;
 use keyward_domain::repo::{MemberRepo, OrganizationRepo};
 use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken};
-use keyward_domain::store::{CeremonyStore, SessionStore};
-use keyward_gateway::Running;
 use keyward_gateway::config::Config;
+use keyward_gateway::{Running, Stores};
 use keyward_storage::Database;
 use keyward_testkit::TestDb;
 use reqwest::StatusCode;
@@ -35,11 +34,7 @@ pub struct TestApp {
 }
 
 pub fn test_config() -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        static_dir: "/nonexistent".into(),
-        ..Config::default()
-    }
+    Config { listen: "127.0.0.1:0".parse().unwrap(), static_dir: "/nonexistent".into(), ..Config::default() }
 }
 
 impl TestApp {
@@ -48,48 +43,28 @@ impl TestApp {
     }
 
     pub async fn start_with_config(test_db: TestDb, store: Store, config: Config) -> Self {
-        let (sessions, ceremonies, redis): (Arc<dyn SessionStore>, Arc<dyn CeremonyStore>, _) =
-            match store {
-                Store::Redis => {
-                    let redis = keyward_testkit::redis_store().await;
-                    (
-                        Arc::new(redis.clone()),
-                        Arc::new(redis.clone()),
-                        Some(redis),
-                    )
-                }
-                Store::Memory => {
-                    let memory = Arc::new(keyward_storage::MemoryStore::new());
-                    (memory.clone(), memory, None)
-                }
-            };
-        Self::start_with_stores(test_db, config, sessions, ceremonies, redis).await
+        let (stores, redis) = match store {
+            Store::Redis => {
+                let redis = keyward_testkit::redis_store().await;
+                (Stores::shared(Arc::new(redis.clone())), Some(redis))
+            }
+            Store::Memory => (Stores::shared(Arc::new(keyward_storage::MemoryStore::new())), None),
+        };
+        Self::start_with_stores(test_db, config, stores, redis).await
     }
 
     pub async fn start_with_stores(
         test_db: TestDb,
         config: Config,
-        sessions: Arc<dyn SessionStore>,
-        ceremonies: Arc<dyn CeremonyStore>,
+        stores: Stores,
         redis: Option<keyward_storage::RedisStore>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let db = Arc::clone(&test_db.db);
-        let running =
-            keyward_gateway::start_with(config, listener, Arc::clone(&db), sessions, ceremonies)
-                .await
-                .unwrap();
+        let running = keyward_gateway::start_with(config, listener, Arc::clone(&db), stores).await.unwrap();
         let url = format!("http://{}", running.addr);
         let org = db.organizations().await.unwrap()[0].id;
-        Self {
-            running,
-            url,
-            client: reqwest::Client::new(),
-            db,
-            org,
-            _test_db: test_db,
-            redis,
-        }
+        Self { running, url, client: reqwest::Client::new(), db, org, _test_db: test_db, redis }
     }
 
     pub async fn stop(self) {
@@ -100,16 +75,9 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL request, with a bearer token when given.
-    pub async fn graphql(
-        &self,
-        query: &str,
-        variables: Value,
-        token: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.url))
-            .json(&json!({ "query": query, "variables": variables }));
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request =
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -120,11 +88,7 @@ impl TestApp {
 
     /// The bootstrap admin.
     pub async fn admin(&self) -> Member {
-        self.db
-            .member_by_username(self.org, "admin")
-            .await
-            .unwrap()
-            .unwrap()
+        self.db.member_by_username(self.org, "admin").await.unwrap().unwrap()
     }
 
     /// A session for `member` at `stage`, created straight in the store; returns its token.
@@ -159,9 +123,7 @@ impl TestApp {
 
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
 }
 
 /// Generates one test per backend pair: SQLite with the in-process store, PostgreSQL with Redis.

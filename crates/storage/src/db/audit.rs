@@ -7,8 +7,8 @@ use keyward_domain::audit::{AuditEvent, AuditRecord, ChainVerdict, ChainVerifier
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::{AuditQuery, AuditRepo, Page};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use super::convert::audit_from;
@@ -18,14 +18,10 @@ use super::{Database, map_err, to_i64, to_u64};
 /// Creates an organization's chain head; called in the transaction that creates the organization,
 /// so appenders always find a row to lock.
 pub(crate) async fn create_head(db: &impl ConnectionTrait, org: OrgId) -> Result<(), StoreError> {
-    audit_head::ActiveModel {
-        org_id: Set(org.0),
-        seq: Set(0),
-        hash: Set(GENESIS_HASH.to_owned()),
-    }
-    .insert(db)
-    .await
-    .map_err(map_err)?;
+    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(0), hash: Set(GENESIS_HASH.to_owned()) }
+        .insert(db)
+        .await
+        .map_err(map_err)?;
     Ok(())
 }
 
@@ -60,14 +56,10 @@ pub(crate) async fn append_in(
     .insert(txn)
     .await
     .map_err(map_err)?;
-    audit_head::ActiveModel {
-        org_id: Set(org.0),
-        seq: Set(to_i64(event.seq)),
-        hash: Set(event.hash.clone()),
-    }
-    .update(txn)
-    .await
-    .map_err(map_err)?;
+    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(to_i64(event.seq)), hash: Set(event.hash.clone()) }
+        .update(txn)
+        .await
+        .map_err(map_err)?;
     Ok(event)
 }
 
@@ -90,22 +82,14 @@ pub async fn verify_chain(repo: &dyn AuditRepo, org: OrgId) -> Result<ChainVerdi
 
 #[async_trait]
 impl AuditRepo for Database {
-    async fn append_audit(
-        &self,
-        org: OrgId,
-        record: AuditRecord,
-    ) -> Result<AuditEvent, StoreError> {
+    async fn append_audit(&self, org: OrgId, record: AuditRecord) -> Result<AuditEvent, StoreError> {
         let txn = self.conn.begin().await.map_err(map_err)?;
         let event = append_in(&txn, org, record).await?;
         txn.commit().await.map_err(map_err)?;
         Ok(event)
     }
 
-    async fn audit_events(
-        &self,
-        org: OrgId,
-        query: AuditQuery,
-    ) -> Result<Page<AuditEvent>, StoreError> {
+    async fn audit_events(&self, org: OrgId, query: AuditQuery) -> Result<Page<AuditEvent>, StoreError> {
         use audit_event::Column;
         let mut select = audit_event::Entity::find().filter(Column::OrgId.eq(org.0));
         if let Some(action) = query.action {
@@ -126,12 +110,7 @@ impl AuditRepo for Database {
         if let Some(before) = query.before_seq {
             select = select.filter(Column::Seq.lt(to_i64(before)));
         }
-        let rows = select
-            .order_by_desc(Column::Seq)
-            .limit(query.first + 1)
-            .all(&self.conn)
-            .await
-            .map_err(map_err)?;
+        let rows = select.order_by_desc(Column::Seq).limit(query.first + 1).all(&self.conn).await.map_err(map_err)?;
         let has_more = rows.len() as u64 > query.first;
         let items = rows
             .into_iter()
@@ -141,12 +120,7 @@ impl AuditRepo for Database {
         Ok(Page { items, has_more })
     }
 
-    async fn audit_chain(
-        &self,
-        org: OrgId,
-        after: u64,
-        limit: u64,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit_chain(&self, org: OrgId, after: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
         audit_event::Entity::find()
             .filter(audit_event::Column::OrgId.eq(org.0))
             .filter(audit_event::Column::Seq.gt(to_i64(after)))

@@ -19,10 +19,7 @@ pub(crate) fn organization_from(row: organization::Model) -> Organization {
         id: OrgId(row.id),
         slug: row.slug,
         name: row.name,
-        enforcement: Enforcement {
-            enabled: row.mfa_enforced,
-            grace_period_ends_at: row.grace_period_ends_at,
-        },
+        enforcement: Enforcement { enabled: row.mfa_enforced, grace_period_ends_at: row.grace_period_ends_at },
         created_at: row.created_at,
     }
 }
@@ -46,8 +43,7 @@ pub(crate) fn member_from(row: member::Model) -> Result<Member, StoreError> {
 }
 
 pub(crate) fn key_from(row: security_key::Model) -> Result<StoredSecurityKey, StoreError> {
-    let transports =
-        serde_json::from_str(&row.transports).map_err(|e| corrupt("key transports", e))?;
+    let transports = serde_json::from_str(&row.transports).map_err(|e| corrupt("key transports", e))?;
     Ok(StoredSecurityKey {
         key: SecurityKey {
             id: SecurityKeyId(row.id),

@@ -7,8 +7,8 @@ use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
 use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
 use keyward_domain::{DomainError, StoreError};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use super::audit::append_in;
@@ -18,14 +18,9 @@ use super::{Database, map_err};
 
 #[async_trait]
 impl SecurityKeyRepo for Database {
-    async fn insert_key(
-        &self,
-        new: NewSecurityKey,
-        audit: AuditRecord,
-    ) -> Result<SecurityKey, StoreError> {
+    async fn insert_key(&self, new: NewSecurityKey, audit: AuditRecord) -> Result<SecurityKey, StoreError> {
         let key = new.key;
-        let transports = serde_json::to_string(&key.transports)
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let transports = serde_json::to_string(&key.transports).map_err(|e| StoreError::Unexpected(e.to_string()))?;
         let txn = self.conn.begin().await.map_err(map_err)?;
         let row = security_key::ActiveModel {
             id: Set(key.id.0),
@@ -55,7 +50,7 @@ impl SecurityKeyRepo for Database {
         Ok(key_from(row)?.key)
     }
 
-    async fn keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<SecurityKey>, StoreError> {
+    async fn stored_keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<StoredSecurityKey>, StoreError> {
         security_key::Entity::find()
             .filter(security_key::Column::OrgId.eq(org.0))
             .filter(security_key::Column::MemberId.eq(member.0))
@@ -65,15 +60,11 @@ impl SecurityKeyRepo for Database {
             .await
             .map_err(map_err)?
             .into_iter()
-            .map(|row| key_from(row).map(|stored| stored.key))
+            .map(key_from)
             .collect()
     }
 
-    async fn key(
-        &self,
-        org: OrgId,
-        id: SecurityKeyId,
-    ) -> Result<Option<StoredSecurityKey>, StoreError> {
+    async fn key(&self, org: OrgId, id: SecurityKeyId) -> Result<Option<StoredSecurityKey>, StoreError> {
         security_key::Entity::find_by_id(id.0)
             .filter(security_key::Column::OrgId.eq(org.0))
             .one(&self.conn)
@@ -83,10 +74,7 @@ impl SecurityKeyRepo for Database {
             .transpose()
     }
 
-    async fn key_by_credential(
-        &self,
-        credential_id: &[u8],
-    ) -> Result<Option<StoredSecurityKey>, StoreError> {
+    async fn key_by_credential(&self, credential_id: &[u8]) -> Result<Option<StoredSecurityKey>, StoreError> {
         security_key::Entity::find()
             .filter(security_key::Column::CredentialId.eq(credential_id.to_vec()))
             .one(&self.conn)
@@ -112,14 +100,10 @@ impl SecurityKeyRepo for Database {
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        let row = security_key::ActiveModel {
-            id: Set(id.0),
-            name: Set(name.to_owned()),
-            ..Default::default()
-        }
-        .update(&txn)
-        .await
-        .map_err(map_err)?;
+        let row = security_key::ActiveModel { id: Set(id.0), name: Set(name.to_owned()), ..Default::default() }
+            .update(&txn)
+            .await
+            .map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
         Ok(key_from(row)?.key)
@@ -158,21 +142,13 @@ impl SecurityKeyRepo for Database {
             .map_err(map_err)?
             .is_some_and(|org| org.mfa_enforced);
         key_deletion_allowed(by, enforced, keys_before)?;
-        security_key::Entity::delete_by_id(id.0)
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
+        security_key::Entity::delete_by_id(id.0).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
         Ok((key_from(key)?.key, keys_before - 1))
     }
 
-    async fn record_key_use(
-        &self,
-        org: OrgId,
-        id: SecurityKeyId,
-        used: KeyUse,
-    ) -> Result<(), StoreError> {
+    async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError> {
         let result = security_key::Entity::update_many()
             .set(security_key::ActiveModel {
                 last_used_at: Set(Some(used.at)),

@@ -9,8 +9,7 @@ use keyward_domain::member::{Member, NewMember, OidcIdentity};
 use keyward_domain::repo::{MemberQuery, MemberRepo, MemberSummary, Page};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, TransactionTrait,
 };
 
 use super::audit::append_in;
@@ -92,11 +91,7 @@ impl MemberRepo for Database {
             .transpose()
     }
 
-    async fn member_by_username(
-        &self,
-        org: OrgId,
-        username: &str,
-    ) -> Result<Option<Member>, StoreError> {
+    async fn member_by_username(&self, org: OrgId, username: &str) -> Result<Option<Member>, StoreError> {
         member::Entity::find()
             .filter(member::Column::OrgId.eq(org.0))
             .filter(member::Column::Username.eq(username))
@@ -107,11 +102,7 @@ impl MemberRepo for Database {
             .transpose()
     }
 
-    async fn member_by_oidc(
-        &self,
-        org: OrgId,
-        identity: &OidcIdentity,
-    ) -> Result<Option<Member>, StoreError> {
+    async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError> {
         member::Entity::find()
             .filter(member::Column::OrgId.eq(org.0))
             .filter(member::Column::OidcIssuer.eq(identity.issuer.as_str()))
@@ -123,12 +114,7 @@ impl MemberRepo for Database {
             .transpose()
     }
 
-    async fn create_member(
-        &self,
-        new: NewMember,
-        at: DateTime<Utc>,
-        audit: AuditRecord,
-    ) -> Result<Member, StoreError> {
+    async fn create_member(&self, new: NewMember, at: DateTime<Utc>, audit: AuditRecord) -> Result<Member, StoreError> {
         let org = new.org_id;
         let txn = self.conn.begin().await.map_err(map_err)?;
         let member = insert_member(&txn, MemberId::new(), new, at).await?;
@@ -137,12 +123,7 @@ impl MemberRepo for Database {
         Ok(member)
     }
 
-    async fn record_login(
-        &self,
-        org: OrgId,
-        id: MemberId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let result = member::Entity::update_many()
             .col_expr(member::Column::LastLoginAt, Expr::value(at))
             .filter(member::Column::Id.eq(id.0))
@@ -156,11 +137,7 @@ impl MemberRepo for Database {
         Ok(())
     }
 
-    async fn members(
-        &self,
-        org: OrgId,
-        query: MemberQuery,
-    ) -> Result<Page<MemberSummary>, StoreError> {
+    async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError> {
         let m = Alias::new("m");
         let k = Alias::new("k");
         let mut select = Query::select();
@@ -180,17 +157,13 @@ impl MemberRepo for Database {
                 ]
                 .map(|column| (m.clone(), column)),
             )
-            .expr_as(
-                Expr::col((k.clone(), security_key::Column::Id)).count(),
-                Alias::new("key_count"),
-            )
+            .expr_as(Expr::col((k.clone(), security_key::Column::Id)).count(), Alias::new("key_count"))
             .from_as(member::Entity, m.clone())
             .join_as(
                 JoinType::LeftJoin,
                 security_key::Entity,
                 k.clone(),
-                Expr::col((k.clone(), security_key::Column::MemberId))
-                    .equals((m.clone(), member::Column::Id)),
+                Expr::col((k.clone(), security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)),
             )
             .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
             .group_by_col((m.clone(), member::Column::Id))
@@ -200,17 +173,10 @@ impl MemberRepo for Database {
             select.and_where(Expr::col((m.clone(), member::Column::Id)).gt(after.0));
         }
         if query.without_key {
-            select.and_having(
-                Expr::col((k.clone(), security_key::Column::Id))
-                    .count()
-                    .eq(0),
-            );
+            select.and_having(Expr::col((k.clone(), security_key::Column::Id)).count().eq(0));
         }
         let statement = self.conn.get_database_backend().build(&select);
-        let rows = MemberWithKeyCount::find_by_statement(statement)
-            .all(&self.conn)
-            .await
-            .map_err(map_err)?;
+        let rows = MemberWithKeyCount::find_by_statement(statement).all(&self.conn).await.map_err(map_err)?;
         let has_more = rows.len() as u64 > query.first;
         let items = rows
             .into_iter()

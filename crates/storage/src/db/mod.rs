@@ -47,12 +47,7 @@ pub struct DatabaseOptions {
 impl DatabaseOptions {
     /// Defaults for `url`.
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            schema: None,
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(3),
-        }
+        Self { url: url.into(), schema: None, max_connections: 16, acquire_timeout: Duration::from_secs(3) }
     }
 }
 
@@ -60,10 +55,7 @@ impl Database {
     /// Connects (without migrating).
     pub async fn connect(options: &DatabaseOptions) -> Result<Self, StoreError> {
         let mut connect = ConnectOptions::new(options.url.clone());
-        connect
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.acquire_timeout)
-            .sqlx_logging(false);
+        connect.acquire_timeout(options.acquire_timeout).connect_timeout(options.acquire_timeout).sqlx_logging(false);
         if engine_of(&options.url) == Some(Engine::Sqlite) {
             // One connection serializes writers, so read-then-write transactions never hit
             // SQLITE_BUSY; SQLite is the single-instance option anyway.
@@ -143,14 +135,8 @@ pub(crate) fn map_err(err: DbErr) -> StoreError {
 
 fn is_connection_failure(err: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
-    matches!(
-        err,
-        Error::Io(_)
-            | Error::Tls(_)
-            | Error::PoolTimedOut
-            | Error::PoolClosed
-            | Error::WorkerCrashed
-    ) || matches!(err, Error::Protocol(_))
+    matches!(err, Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed)
+        || matches!(err, Error::Protocol(_))
 }
 
 /// Converts an unsigned count or sequence number for a signed column.

@@ -9,8 +9,8 @@ use keyward_domain::member::Member;
 use keyward_domain::org::{Enforcement, Organization};
 use keyward_domain::repo::{Bootstrap, OrganizationRepo};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use super::audit::{append_in, create_head};
@@ -22,10 +22,7 @@ use super::{Database, map_err};
 #[async_trait]
 impl OrganizationRepo for Database {
     async fn organization(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
-        let row = organization::Entity::find_by_id(id.0)
-            .one(&self.conn)
-            .await
-            .map_err(map_err)?;
+        let row = organization::Entity::find_by_id(id.0).one(&self.conn).await.map_err(map_err)?;
         Ok(row.map(organization_from))
     }
 
@@ -47,15 +44,8 @@ impl OrganizationRepo for Database {
         Ok(rows.into_iter().map(organization_from).collect())
     }
 
-    async fn bootstrap(
-        &self,
-        first: Bootstrap,
-        audit: AuditRecord,
-    ) -> Result<Option<Member>, StoreError> {
-        let existing = organization::Entity::find()
-            .count(&self.conn)
-            .await
-            .map_err(map_err)?;
+    async fn bootstrap(&self, first: Bootstrap, audit: AuditRecord) -> Result<Option<Member>, StoreError> {
+        let existing = organization::Entity::find().count(&self.conn).await.map_err(map_err)?;
         if existing > 0 {
             return Ok(None);
         }
@@ -66,11 +56,7 @@ impl OrganizationRepo for Database {
         }
     }
 
-    async fn create_organization(
-        &self,
-        org: Organization,
-        audit: AuditRecord,
-    ) -> Result<Organization, StoreError> {
+    async fn create_organization(&self, org: Organization, audit: AuditRecord) -> Result<Organization, StoreError> {
         let txn = self.conn.begin().await.map_err(map_err)?;
         insert_organization(&txn, &org).await?;
         create_head(&txn, org.id).await?;
@@ -103,10 +89,7 @@ impl OrganizationRepo for Database {
     }
 }
 
-async fn insert_organization(
-    db: &impl ConnectionTrait,
-    org: &Organization,
-) -> Result<(), StoreError> {
+async fn insert_organization(db: &impl ConnectionTrait, org: &Organization) -> Result<(), StoreError> {
     organization::ActiveModel {
         id: Set(org.id.0),
         slug: Set(org.slug.clone()),
@@ -123,22 +106,14 @@ async fn insert_organization(
 }
 
 impl Database {
-    async fn bootstrap_once(
-        &self,
-        first: Bootstrap,
-        audit: AuditRecord,
-    ) -> Result<Member, StoreError> {
+    async fn bootstrap_once(&self, first: Bootstrap, audit: AuditRecord) -> Result<Member, StoreError> {
         let org = &first.organization;
         let txn = self.conn.begin().await.map_err(map_err)?;
         insert_organization(&txn, org).await?;
-        instance_bootstrap::ActiveModel {
-            id: Set(1),
-            org_id: Set(org.id.0),
-            created_at: Set(org.created_at),
-        }
-        .insert(&txn)
-        .await
-        .map_err(map_err)?;
+        instance_bootstrap::ActiveModel { id: Set(1), org_id: Set(org.id.0), created_at: Set(org.created_at) }
+            .insert(&txn)
+            .await
+            .map_err(map_err)?;
         create_head(&txn, org.id).await?;
         let admin = insert_member(&txn, MemberId::new(), first.admin, org.created_at).await?;
         backup_credential::ActiveModel {

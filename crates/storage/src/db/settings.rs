@@ -6,13 +6,11 @@ use keyward_domain::StoreError;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::repo::{
-    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, SsoConfig,
-    SsoConfigRepo, StoredPolicy,
+    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, SsoConfig, SsoConfigRepo,
+    StoredPolicy,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
 
 use super::audit::append_in;
 use super::convert::corrupt;
@@ -44,20 +42,15 @@ impl RecoveryCodeRepo for Database {
             .exec(&txn)
             .await
             .map_err(map_err)?;
-        let rows = code_hashes
-            .into_iter()
-            .map(|hash| recovery_code::ActiveModel {
-                id: Set(uuid::Uuid::now_v7()),
-                org_id: Set(org.0),
-                member_id: Set(member.0),
-                code_hash: Set(hash),
-                created_at: Set(at),
-                used_at: Set(None),
-            });
-        recovery_code::Entity::insert_many(rows)
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
+        let rows = code_hashes.into_iter().map(|hash| recovery_code::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            org_id: Set(org.0),
+            member_id: Set(member.0),
+            code_hash: Set(hash),
+            created_at: Set(at),
+            used_at: Set(None),
+        });
+        recovery_code::Entity::insert_many(rows).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)
     }
@@ -104,11 +97,7 @@ impl RecoveryCodeRepo for Database {
 #[async_trait]
 impl SsoConfigRepo for Database {
     async fn sso_config(&self, org: OrgId) -> Result<Option<SsoConfig>, StoreError> {
-        let Some(row) = sso_config::Entity::find_by_id(org.0)
-            .one(&self.conn)
-            .await
-            .map_err(map_err)?
-        else {
+        let Some(row) = sso_config::Entity::find_by_id(org.0).one(&self.conn).await.map_err(map_err)? else {
             return Ok(None);
         };
         Ok(Some(SsoConfig {
@@ -123,12 +112,7 @@ impl SsoConfigRepo for Database {
         }))
     }
 
-    async fn put_sso_config(
-        &self,
-        org: OrgId,
-        config: SsoConfig,
-        audit: AuditRecord,
-    ) -> Result<(), StoreError> {
+    async fn put_sso_config(&self, org: OrgId, config: SsoConfig, audit: AuditRecord) -> Result<(), StoreError> {
         use sso_config::Column;
         let row = sso_config::ActiveModel {
             org_id: Set(org.0),
@@ -154,11 +138,7 @@ impl SsoConfigRepo for Database {
             ])
             .to_owned();
         let txn = self.conn.begin().await.map_err(map_err)?;
-        sso_config::Entity::insert(row)
-            .on_conflict(upsert)
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
+        sso_config::Entity::insert(row).on_conflict(upsert).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)
     }
@@ -166,15 +146,9 @@ impl SsoConfigRepo for Database {
 
 #[async_trait]
 impl PolicyRepo for Database {
-    async fn policy(
-        &self,
-        org: OrgId,
-        kind: PolicyKind,
-    ) -> Result<Option<StoredPolicy>, StoreError> {
-        let row = org_policy::Entity::find_by_id((org.0, kind.as_str().to_owned()))
-            .one(&self.conn)
-            .await
-            .map_err(map_err)?;
+    async fn policy(&self, org: OrgId, kind: PolicyKind) -> Result<Option<StoredPolicy>, StoreError> {
+        let row =
+            org_policy::Entity::find_by_id((org.0, kind.as_str().to_owned())).one(&self.conn).await.map_err(map_err)?;
         Ok(row.map(|row| StoredPolicy {
             kind,
             body: row.body,
@@ -183,12 +157,7 @@ impl PolicyRepo for Database {
         }))
     }
 
-    async fn put_policy(
-        &self,
-        org: OrgId,
-        policy: StoredPolicy,
-        audit: AuditRecord,
-    ) -> Result<(), StoreError> {
+    async fn put_policy(&self, org: OrgId, policy: StoredPolicy, audit: AuditRecord) -> Result<(), StoreError> {
         use org_policy::Column;
         let row = org_policy::ActiveModel {
             org_id: Set(org.0),
@@ -201,11 +170,7 @@ impl PolicyRepo for Database {
             .update_columns([Column::Body, Column::UpdatedAt, Column::UpdatedBy])
             .to_owned();
         let txn = self.conn.begin().await.map_err(map_err)?;
-        org_policy::Entity::insert(row)
-            .on_conflict(upsert)
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
+        org_policy::Entity::insert(row).on_conflict(upsert).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)
     }
@@ -223,11 +188,7 @@ fn backup_from(row: backup_credential::Model) -> BackupCredential {
 
 #[async_trait]
 impl BackupCredentialRepo for Database {
-    async fn backup_credential(
-        &self,
-        org: OrgId,
-        username: &str,
-    ) -> Result<Option<BackupCredential>, StoreError> {
+    async fn backup_credential(&self, org: OrgId, username: &str) -> Result<Option<BackupCredential>, StoreError> {
         let row = backup_credential::Entity::find_by_id(org.0)
             .filter(backup_credential::Column::Username.eq(username))
             .one(&self.conn)

@@ -46,22 +46,13 @@ pub fn encode(session: &Session) -> Vec<(&'static str, String)> {
         ("m", session.member_id.0.simple().to_string()),
         ("r", role_code(session.role).to_owned()),
         ("st", stage_code(session.stage).to_owned()),
-        (
-            "mt",
-            session.methods.iter().copied().map(method_code).collect(),
-        ),
+        ("mt", session.methods.iter().copied().map(method_code).collect()),
         ("c", ms(session.created_at)),
         ("ls", ms(session.last_seen_at)),
         ("ab", ms(session.absolute_expires_at)),
         ("it", session.idle_timeout_secs.to_string()),
         ("mv", opt_ms(session.mfa_verified_at)),
-        (
-            "k",
-            session
-                .key_id
-                .map(|k| k.0.simple().to_string())
-                .unwrap_or_default(),
-        ),
+        ("k", session.key_id.map(|k| k.0.simple().to_string()).unwrap_or_default()),
         ("g", opt_ms(session.grace_period_ends_at)),
     ]
 }
@@ -74,10 +65,7 @@ struct Fields(HashMap<String, String>);
 
 impl Fields {
     fn get(&self, name: &str) -> Result<&str, StoreError> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| corrupt(name))
+        self.0.get(name).map(String::as_str).ok_or_else(|| corrupt(name))
     }
 
     fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
@@ -97,11 +85,7 @@ impl Fields {
 }
 
 /// Rebuilds a session from the flat field/value list a script returned.
-pub fn decode(
-    org_id: OrgId,
-    token_hash: &TokenHash,
-    list: Vec<String>,
-) -> Result<Session, StoreError> {
+pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Result<Session, StoreError> {
     let mut map = HashMap::with_capacity(list.len() / 2);
     let mut items = list.into_iter();
     while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -171,21 +155,10 @@ mod tests {
             methods: vec![AuthMethod::BackupCredentials, AuthMethod::SecurityKey],
             grace_period_ends_at: Some(now + Duration::days(2)),
         }
-        .start(
-            now,
-            SessionLifetimes {
-                absolute: Duration::hours(12),
-                idle: Duration::minutes(30),
-            },
-            4,
-            2,
-        );
+        .start(now, SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) }, 4, 2);
         session.mfa_verified_at = Some(now);
         session.key_id = Some(SecurityKeyId::new());
-        let mut list: Vec<String> = encode(&session)
-            .into_iter()
-            .flat_map(|(k, v)| [k.to_owned(), v])
-            .collect();
+        let mut list: Vec<String> = encode(&session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect();
         list.extend(["oe".into(), "4".into(), "me".into(), "2".into()]);
         let decoded = decode(session.org_id, &session.token_hash, list).unwrap();
         assert_eq!(decoded, session);

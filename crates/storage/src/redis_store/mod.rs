@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
+use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::session::{NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -27,6 +28,7 @@ struct Scripts {
     revoke_org: Script,
     purge_dead: Script,
     live_of: Script,
+    rate_hit: Script,
 }
 
 impl Scripts {
@@ -41,6 +43,7 @@ impl Scripts {
             revoke_org: script(scripts::REVOKE_ORG),
             purge_dead: script(scripts::PURGE_DEAD),
             live_of: script(scripts::LIVE_OF),
+            rate_hit: Script::new(scripts::RATE_HIT),
         }
     }
 }
@@ -67,30 +70,20 @@ fn map_err(err: redis::RedisError) -> StoreError {
 }
 
 fn fields_args(session: &Session) -> Vec<String> {
-    codec::encode(session)
-        .into_iter()
-        .flat_map(|(k, v)| [k.to_owned(), v])
-        .collect()
+    codec::encode(session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect()
 }
 
 impl RedisStore {
     /// Connects to `url`; keys live under `namespace` (normally `kw`; tests use their own).
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unexpected(format!("redis url: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| StoreError::Unexpected(format!("redis url: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(map_err)?;
-        Ok(Self {
-            conn,
-            namespace: namespace.to_owned(),
-            scripts: std::sync::Arc::new(Scripts::load()),
-        })
+        let conn = ConnectionManager::new_with_config(client, config).await.map_err(map_err)?;
+        Ok(Self { conn, namespace: namespace.to_owned(), scripts: std::sync::Arc::new(Scripts::load()) })
     }
 
     /// The key prefix of an organization: the org ID is the hash tag.
@@ -121,10 +114,7 @@ impl RedisStore {
     pub async fn delete_namespace(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let keys: Vec<String> = {
-            let mut iter = conn
-                .scan_match::<_, String>(format!("{}:*", self.namespace))
-                .await
-                .map_err(map_err)?;
+            let mut iter = conn.scan_match::<_, String>(format!("{}:*", self.namespace)).await.map_err(map_err)?;
             let mut keys = Vec::new();
             while let Some(key) = futures_next(&mut iter).await {
                 keys.push(key);
@@ -172,12 +162,7 @@ impl SessionStore for RedisStore {
         Ok(session)
     }
 
-    async fn lookup(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Session>, StoreError> {
+    async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
         let list: Option<Vec<String>> = self
             .scripts
             .lookup
@@ -190,12 +175,7 @@ impl SessionStore for RedisStore {
         list.map(|list| codec::decode(org, hash, list)).transpose()
     }
 
-    async fn replace(
-        &self,
-        old: &TokenHash,
-        next: &Session,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn replace(&self, old: &TokenHash, next: &Session, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let replaced: u8 = self
             .scripts
             .replace
@@ -210,12 +190,7 @@ impl SessionStore for RedisStore {
         Ok(replaced == 1)
     }
 
-    async fn revoke(
-        &self,
-        org: OrgId,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn revoke(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let revoked: u8 = self
             .scripts
             .revoke
@@ -246,12 +221,7 @@ impl SessionStore for RedisStore {
             .map_err(map_err)
     }
 
-    async fn revoke_org(
-        &self,
-        org: OrgId,
-        keep: Option<&TokenHash>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_org(&self, org: OrgId, keep: Option<&TokenHash>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let (count, dead_key): (u64, String) = self
             .scripts
             .revoke_org
@@ -274,13 +244,7 @@ impl SessionStore for RedisStore {
 
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        conn.zcount(
-            format!("{}live", self.prefix(org)),
-            format!("({}", millis(now)),
-            "+inf",
-        )
-        .await
-        .map_err(map_err)
+        conn.zcount(format!("{}live", self.prefix(org)), format!("({}", millis(now)), "+inf").await.map_err(map_err)
     }
 
     async fn live_sessions_of(
@@ -305,10 +269,7 @@ impl SessionStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(map_err)?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(map_err)?;
         Ok(())
     }
 }
@@ -317,14 +278,10 @@ impl SessionStore for RedisStore {
 impl CeremonyStore for RedisStore {
     async fn put(&self, ceremony: &Ceremony, now: DateTime<Utc>) -> Result<(), StoreError> {
         let ttl_ms = (ceremony.expires_at - now).num_milliseconds().max(1);
-        let json =
-            serde_json::to_string(ceremony).map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let json = serde_json::to_string(ceremony).map_err(|e| StoreError::Unexpected(e.to_string()))?;
         let key = format!("{}c:{}", self.prefix(ceremony.org_id), ceremony.id);
         let mut conn = self.conn.clone();
-        let _: () = conn
-            .pset_ex(key, json, u64::try_from(ttl_ms).unwrap_or(1))
-            .await
-            .map_err(map_err)?;
+        let _: () = conn.pset_ex(key, json, u64::try_from(ttl_ms).unwrap_or(1)).await.map_err(map_err)?;
         Ok(())
     }
 
@@ -333,9 +290,25 @@ impl CeremonyStore for RedisStore {
         let mut conn = self.conn.clone();
         let json: Option<String> = conn.get_del(key).await.map_err(map_err)?;
         json.map(|json| {
-            serde_json::from_str(&json)
-                .map_err(|e| StoreError::Unexpected(format!("corrupt ceremony: {e}")))
+            serde_json::from_str(&json).map_err(|e| StoreError::Unexpected(format!("corrupt ceremony: {e}")))
         })
         .transpose()
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisStore {
+    async fn hit(&self, bucket: &str, limit: Limit, _now: DateTime<Utc>) -> Result<(u32, u64), StoreError> {
+        // Redis keeps the window itself (PEXPIRE), so every instance shares it.
+        let key = format!("{}:{{rl:{bucket}}}", self.namespace);
+        let (count, pttl): (u32, i64) = self
+            .scripts
+            .rate_hit
+            .key(key)
+            .arg(u64::from(limit.window_seconds) * 1000)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok((count, u64::try_from(pttl.max(0)).unwrap_or(0).div_ceil(1000)))
     }
 }

@@ -178,6 +178,18 @@ end
 return counts
 ";
 
+/// KEYS: the bucket; ARGV: window in ms. A fixed window: returns {count, ms until it resets}.
+pub const RATE_HIT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+";
+
 /// Prepends the shared helpers to a script body.
 pub fn with_helpers(body: &str) -> String {
     format!("{LIVE_FN}\n{body}")

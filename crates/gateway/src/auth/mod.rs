@@ -1,0 +1,73 @@
+//! Login and key-management flows: each one orchestrates the domain rules, the repositories, the
+//! stores and the verifiers, so resolvers stay thin.
+
+pub mod backup;
+pub mod keys;
+pub mod mfa;
+pub mod session;
+pub mod sso;
+
+use chrono::{DateTime, Utc};
+use keyward_domain::DomainError;
+use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
+use keyward_domain::ids::{CeremonyId, OrgId};
+use keyward_domain::rate_limit::{self, Limit};
+use keyward_domain::repo::{PolicyKind, PolicyRepo};
+use keyward_domain::session::TokenHash;
+use keyward_domain::webauthn_policy::WebauthnPolicy;
+
+use crate::state::AppState;
+
+/// The organization's WebAuthn policy (the default when none is stored).
+pub async fn webauthn_policy(app: &AppState, org: OrgId) -> Result<WebauthnPolicy, DomainError> {
+    match app.db.policy(org, PolicyKind::Webauthn).await? {
+        Some(stored) => serde_json::from_str(&stored.body).map_err(|e| {
+            DomainError::Store(keyward_domain::StoreError::Unexpected(format!("stored WebAuthn policy: {e}")))
+        }),
+        None => Ok(WebauthnPolicy::default()),
+    }
+}
+
+/// Counts an attempt against each `(bucket, limit)`; refuses when any is exceeded.
+pub async fn limit(app: &AppState, buckets: &[(String, Limit)], now: DateTime<Utc>) -> Result<(), DomainError> {
+    for (bucket, limit) in buckets {
+        rate_limit::check(app.rate_limiter.as_ref(), bucket, *limit, now).await?;
+    }
+    Ok(())
+}
+
+/// Stores a new ceremony for `session` and returns its ID.
+pub async fn begin_ceremony(
+    app: &AppState,
+    org: OrgId,
+    session: Option<TokenHash>,
+    purpose: CeremonyPurpose,
+    state: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<CeremonyId, DomainError> {
+    let ttl = chrono::Duration::from_std(app.config.ceremony.ttl).unwrap_or(chrono::Duration::minutes(5));
+    let ceremony = Ceremony {
+        id: CeremonyId::new(),
+        org_id: org,
+        session,
+        purpose,
+        state,
+        created_at: now,
+        expires_at: now + ttl,
+    };
+    app.ceremonies.put(&ceremony, now).await?;
+    Ok(ceremony.id)
+}
+
+/// Takes a ceremony out of the store (once) and checks its kind, owner and age.
+pub async fn take_ceremony(
+    app: &AppState,
+    org: OrgId,
+    id: &str,
+    kind: &str,
+    session: Option<&TokenHash>,
+    now: DateTime<Utc>,
+) -> Result<Ceremony, DomainError> {
+    let id: CeremonyId = id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))?;
+    app.ceremonies.take(org, id).await?.ok_or(DomainError::CeremonyExpired)?.claim(kind, session, now)
+}

@@ -1,0 +1,70 @@
+//! Issuing and rotating session tokens: every authentication event gets a fresh token.
+
+use chrono::{DateTime, Utc};
+use keyward_domain::DomainError;
+use keyward_domain::member::Member;
+use keyward_domain::org::Organization;
+use keyward_domain::repo::SecurityKeyRepo;
+use keyward_domain::session::{AuthMethod, NewSession, Session, SessionToken, initial_stage};
+
+use crate::secrets::random_token_bytes;
+use crate::state::AppState;
+
+/// A session just issued: its token (for the cookie and the payload) and its state.
+pub struct Issued {
+    /// The client's token.
+    pub token: SessionToken,
+    /// The session.
+    pub session: Session,
+}
+
+/// Starts a session after a first factor, at the stage the rules give (DESIGN §4).
+pub async fn start(
+    app: &AppState,
+    org: &Organization,
+    member: &Member,
+    method: AuthMethod,
+    now: DateTime<Utc>,
+) -> Result<Issued, DomainError> {
+    let has_key = !app.db.keys_of(org.id, member.id).await?.is_empty();
+    let stage = if method == AuthMethod::RecoveryCode {
+        keyward_domain::session::SessionStage::MfaRegistrationRequired
+    } else {
+        initial_stage(has_key, &org.enforcement, now)
+    };
+    let grace = if has_key { None } else { org.enforcement.grace_deadline(now) };
+    let token = SessionToken::from_random(org.id, random_token_bytes());
+    let session = app
+        .sessions
+        .create(
+            NewSession {
+                token_hash: token.hash(),
+                org_id: org.id,
+                member_id: member.id,
+                role: member.role,
+                stage,
+                methods: vec![method],
+                grace_period_ends_at: grace,
+            },
+            app.lifetimes,
+            now,
+        )
+        .await?;
+    Ok(Issued { token, session })
+}
+
+/// Replaces `current` with `changed` under a new token; `UNAUTHENTICATED` if `current` died.
+pub async fn rotate(
+    app: &AppState,
+    current: &Session,
+    mut changed: Session,
+    now: DateTime<Utc>,
+) -> Result<Issued, DomainError> {
+    let token = SessionToken::from_random(current.org_id, random_token_bytes());
+    changed.token_hash = token.hash();
+    changed.last_seen_at = now;
+    if !app.sessions.replace(&current.token_hash, &changed, now).await? {
+        return Err(DomainError::Unauthenticated);
+    }
+    Ok(Issued { token, session: changed })
+}

@@ -1,0 +1,410 @@
+//! OIDC single sign-on: Authorization Code with PKCE (S256), nonce and single-use state, and
+//! just-in-time provisioning by (`iss`, `sub`). The ID token is checked for signature (JWKS,
+//! refetched once on an unknown key), `iss`, `aud`, `azp`, `exp`, `iat` and `nonce`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::ids::{CeremonyId, OrgId};
+use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
+use keyward_domain::org::Organization;
+use keyward_domain::rate_limit::limits;
+use keyward_domain::repo::{AuditRepo, MemberRepo, OrganizationRepo, SsoConfig, SsoConfigRepo};
+use keyward_domain::session::AuthMethod;
+use keyward_domain::{DomainError, StoreError};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
+};
+use serde_json::{Value, json};
+
+use super::session::{self, Issued};
+use crate::secrets::random_secret;
+use crate::state::AppState;
+
+/// How long discovery documents and JWKS are cached.
+const METADATA_TTL: Duration = Duration::from_secs(600);
+/// Leeway for `iat` in the future (clock skew between us and the IdP).
+const IAT_LEEWAY_SECONDS: i64 = 60;
+/// Oldest `iat` accepted: a code is exchanged right after login.
+const IAT_MAX_AGE_SECONDS: i64 = 600;
+
+/// Discovery documents (with their JWKS) per issuer, and the HTTP client to fetch them.
+pub struct OidcProviders {
+    pub(crate) http: reqwest::Client,
+    cache: Mutex<HashMap<String, (CoreProviderMetadata, Instant)>>,
+}
+
+impl Default for OidcProviders {
+    fn default() -> Self {
+        let http = reqwest::Client::builder()
+            // Following redirects would let an IdP response steer us to other hosts (SSRF).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a TLS-capable HTTP client");
+        Self { http, cache: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl OidcProviders {
+    /// The issuer's discovery document and JWKS, from cache unless `refresh`.
+    pub async fn metadata(&self, issuer: &str, refresh: bool) -> Result<CoreProviderMetadata, String> {
+        if !refresh
+            && let Some((metadata, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(issuer)
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(metadata.clone());
+        }
+        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("not a URL: {e}"))?;
+        let metadata = CoreProviderMetadata::discover_async(url, &self.http).await.map_err(|e| describe_error(&e))?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(issuer.to_owned(), (metadata.clone(), Instant::now()));
+        Ok(metadata)
+    }
+}
+
+fn describe_error(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    message
+}
+
+/// What an admin submits to configure SSO.
+pub struct SsoSettings {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Client secret (write-only).
+    pub client_secret: String,
+    /// Extra scopes.
+    pub scopes: Vec<String>,
+    /// Claim holding groups.
+    pub admin_group_claim: Option<String>,
+    /// Group value meaning ADMIN.
+    pub admin_group_value: Option<String>,
+    /// Allowed e-mail domains.
+    pub allowed_email_domains: Vec<String>,
+}
+
+/// Saves SSO settings after checking that the issuer's discovery document loads.
+pub async fn configure(
+    app: &AppState,
+    org: OrgId,
+    actor: Actor,
+    settings: SsoSettings,
+    ip: Option<String>,
+) -> Result<SsoConfig, DomainError> {
+    let issuer = settings.issuer.trim().trim_end_matches('/').to_owned();
+    let parsed = url::Url::parse(&issuer).map_err(|_| DomainError::bad_input("issuer", "not a URL"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(DomainError::bad_input("issuer", "use an https:// issuer URL"));
+    }
+    if settings.client_id.trim().is_empty() {
+        return Err(DomainError::bad_input("clientId", "required"));
+    }
+    if settings.client_secret.is_empty() {
+        return Err(DomainError::bad_input("clientSecret", "required"));
+    }
+    if settings.admin_group_claim.is_some() != settings.admin_group_value.is_some() {
+        return Err(DomainError::bad_input(
+            "adminGroupValue",
+            "set both the admin group claim and its value, or neither",
+        ));
+    }
+    app.oidc.metadata(&issuer, true).await.map_err(|e| {
+        DomainError::bad_input("issuer", format!("could not load {issuer}/.well-known/openid-configuration: {e}"))
+    })?;
+    let domains = settings
+        .allowed_email_domains
+        .iter()
+        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let config = SsoConfig {
+        issuer: issuer.clone(),
+        client_id: settings.client_id.trim().to_owned(),
+        client_secret: settings.client_secret,
+        scopes: settings.scopes.into_iter().filter(|s| s != "openid").collect(),
+        admin_group_claim: settings.admin_group_claim,
+        admin_group_value: settings.admin_group_value,
+        allowed_email_domains: domains,
+        updated_at: Utc::now(),
+    };
+    let record = AuditRecord::new(actor, "org.sso.configured")
+        .target(format!("org:{org}"))
+        .ip(ip)
+        .details(json!({ "issuer": config.issuer, "clientId": config.client_id, "scopes": config.scopes }));
+    app.db.put_sso_config(org, config.clone(), record).await?;
+    Ok(config)
+}
+
+fn redirect_url(app: &AppState) -> String {
+    format!("{}auth/sso/callback", app.config.public_url)
+}
+
+fn client(
+    metadata: CoreProviderMetadata,
+    config: &SsoConfig,
+    app: &AppState,
+) -> Result<ClientWithRedirect, DomainError> {
+    let redirect = RedirectUrl::new(redirect_url(app))
+        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("redirect URL: {e}"))))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(config.client_id.clone()),
+        Some(ClientSecret::new(config.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect))
+}
+
+type ClientWithRedirect = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+async fn org_and_config(app: &AppState, slug: &str) -> Result<(Organization, SsoConfig), DomainError> {
+    let org = app
+        .db
+        .organization_by_slug(slug.trim())
+        .await?
+        .ok_or_else(|| DomainError::bad_input("organization", "no organization with this name"))?;
+    let config = app.db.sso_config(org.id).await?.ok_or(DomainError::SsoNotConfigured)?;
+    Ok((org, config))
+}
+
+/// Starts a login: returns the IdP authorization URL to send the browser to.
+pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Result<String, DomainError> {
+    let now = Utc::now();
+    super::limit(app, &[(format!("sso-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::SSO_START_PER_IP)], now)
+        .await?;
+    let (org, config) = org_and_config(app, organization).await?;
+    let metadata = app
+        .oidc
+        .metadata(&config.issuer, false)
+        .await
+        .map_err(|e| DomainError::CeremonyFailed(format!("the identity provider is unreachable: {e}")))?;
+    let client = client(metadata, &config, app)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let csrf = random_secret();
+    let nonce = random_secret();
+    let ceremony_id = super::begin_ceremony(
+        app,
+        org.id,
+        None,
+        CeremonyPurpose::SsoLogin,
+        json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret() }),
+        now,
+    )
+    .await?;
+    let state = format!("{}.{}.{}", org.id.0.simple(), ceremony_id.0.simple(), csrf);
+    let mut request = client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        move || CsrfToken::new(state),
+        move || Nonce::new(nonce),
+    );
+    for scope in &config.scopes {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let (url, _, _) = request.set_pkce_challenge(challenge).url();
+    Ok(url.to_string())
+}
+
+fn parse_state(state: &str) -> Result<(OrgId, CeremonyId, &str), DomainError> {
+    let bad = || DomainError::bad_input("state", "not a state this server issued");
+    let mut parts = state.split('.');
+    let (org, ceremony, csrf) =
+        (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
+    Ok((org.parse().map_err(|_| bad())?, ceremony.parse().map_err(|_| bad())?, csrf))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The claims Keyward uses from a verified ID token.
+struct Identity {
+    issuer: String,
+    subject: String,
+    email: Option<String>,
+    email_verified: bool,
+    username: Option<String>,
+    name: Option<String>,
+    raw: Value,
+}
+
+/// Finishes a login: exchanges the code, verifies the ID token, provisions the member and starts
+/// a session at the stage the rules give.
+pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>) -> Result<Issued, DomainError> {
+    let now = Utc::now();
+    let (org_id, ceremony_id, csrf) = parse_state(state)?;
+    let ceremony = super::take_ceremony(app, org_id, &ceremony_id.to_string(), "SSO_LOGIN", None, now).await?;
+    let expected_csrf = ceremony.state["csrf"].as_str().unwrap_or_default();
+    if !constant_time_eq(expected_csrf.as_bytes(), csrf.as_bytes()) {
+        return Err(DomainError::CeremonyFailed("the login state does not match".into()));
+    }
+    let org = app.db.organization(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
+    let config = app.db.sso_config(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
+    let result = verify(app, &config, &ceremony.state, code).await;
+    let identity = match result {
+        Ok(identity) => identity,
+        Err(err) => {
+            let record = AuditRecord::new(Actor::Anonymous, "sso.login")
+                .failed()
+                .ip(ip)
+                .details(json!({ "reason": err.to_string() }));
+            app.db.append_audit(org_id, record).await?;
+            return Err(err);
+        }
+    };
+    if !config.allowed_email_domains.is_empty() {
+        let domain = identity.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
+        let allowed = identity.email_verified && domain.is_some_and(|d| config.allowed_email_domains.contains(&d));
+        if !allowed {
+            return Err(DomainError::PolicyDenied(
+                "your verified e-mail address is not in a domain this organization accepts".into(),
+            ));
+        }
+    }
+    let member = provision(app, &org, &config, &identity).await?;
+    let issued = session::start(app, &org, &member, AuthMethod::Sso, now).await?;
+    let record = AuditRecord::new(Actor::Member(member.id), "sso.login")
+        .target(format!("member:{}", member.id))
+        .ip(ip)
+        .details(json!({ "issuer": identity.issuer, "subject": identity.subject, "stage": issued.session.stage }));
+    app.db.append_audit(org_id, record).await?;
+    Ok(issued)
+}
+
+async fn verify(app: &AppState, config: &SsoConfig, state: &Value, code: &str) -> Result<Identity, DomainError> {
+    let failed = |what: &str, e: String| DomainError::CeremonyFailed(format!("{what}: {e}"));
+    let nonce = Nonce::new(state["nonce"].as_str().unwrap_or_default().to_owned());
+    let verifier = PkceCodeVerifier::new(state["pkce"].as_str().unwrap_or_default().to_owned());
+    let metadata = app
+        .oidc
+        .metadata(&config.issuer, false)
+        .await
+        .map_err(|e| failed("the identity provider is unreachable", e))?;
+    let token = client(metadata, config, app)?
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .map_err(|e| failed("the identity provider has no token endpoint", e.to_string()))?
+        .set_pkce_verifier(verifier)
+        .request_async(&app.oidc.http)
+        .await
+        .map_err(|e| failed("the identity provider refused the code", describe_error(&e)))?;
+    let id_token =
+        token.id_token().ok_or_else(|| DomainError::CeremonyFailed("the identity provider sent no ID token".into()))?;
+    // The code is spent; if the token is signed with a key we have not seen, refetch the JWKS
+    // (key rotation) and verify the same token again, once.
+    for refresh in [false, true] {
+        let metadata = app
+            .oidc
+            .metadata(&config.issuer, refresh)
+            .await
+            .map_err(|e| failed("the identity provider is unreachable", e))?;
+        let client = client(metadata, config, app)?;
+        let now = Utc::now();
+        let verifier = client.id_token_verifier().set_issue_time_verifier_fn(move |iat| {
+            let age = now.signed_duration_since(iat).num_seconds();
+            if age < -IAT_LEEWAY_SECONDS {
+                Err("issued in the future".into())
+            } else if age > IAT_MAX_AGE_SECONDS {
+                Err("issued too long ago".into())
+            } else {
+                Ok(())
+            }
+        });
+        match id_token.claims(&verifier, &nonce) {
+            Ok(claims) => {
+                let raw = id_token
+                    .to_string()
+                    .split('.')
+                    .nth(1)
+                    .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .unwrap_or(Value::Null);
+                return Ok(Identity {
+                    issuer: claims.issuer().to_string(),
+                    subject: claims.subject().to_string(),
+                    email: claims.email().map(|e| e.to_string()),
+                    email_verified: claims.email_verified().unwrap_or(false),
+                    username: claims.preferred_username().map(|u| u.to_string()),
+                    name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+                    raw,
+                });
+            }
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) if !refresh => continue,
+            Err(err) => return Err(failed("the ID token did not verify", describe_error(&err))),
+        }
+    }
+    Err(DomainError::CeremonyFailed("the ID token did not verify".into()))
+}
+
+fn is_admin(config: &SsoConfig, raw: &Value) -> bool {
+    let (Some(claim), Some(value)) = (&config.admin_group_claim, &config.admin_group_value) else {
+        return false;
+    };
+    match raw.get(claim) {
+        Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
+        Some(Value::String(s)) => s == value,
+        _ => false,
+    }
+}
+
+async fn provision(
+    app: &AppState,
+    org: &Organization,
+    config: &SsoConfig,
+    identity: &Identity,
+) -> Result<Member, DomainError> {
+    let oidc = OidcIdentity { issuer: identity.issuer.clone(), subject: identity.subject.clone() };
+    if let Some(member) = app.db.member_by_oidc(org.id, &oidc).await? {
+        return Ok(member);
+    }
+    let base = identity.username.clone().or_else(|| identity.email.clone()).unwrap_or_else(|| identity.subject.clone());
+    let role = if is_admin(config, &identity.raw) { Role::Admin } else { Role::Member };
+    let mut username = base.clone();
+    for attempt in 0..3 {
+        let new = NewMember {
+            org_id: org.id,
+            username: username.clone(),
+            display_name: identity.name.clone().unwrap_or_else(|| base.clone()),
+            email: identity.email.clone(),
+            role,
+            oidc: Some(oidc.clone()),
+        };
+        let record = AuditRecord::new(Actor::System, "member.provisioned")
+            .target(format!("oidc:{}", identity.subject))
+            .details(json!({ "issuer": identity.issuer, "username": username, "role": role.as_str() }));
+        match app.db.create_member(new, Utc::now(), record).await {
+            Ok(member) => return Ok(member),
+            Err(StoreError::Conflict(_)) => {
+                if let Some(member) = app.db.member_by_oidc(org.id, &oidc).await? {
+                    return Ok(member);
+                }
+                username = format!("{base}-{}", &crate::secrets::random_secret()[..4 + attempt]);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(DomainError::Store(StoreError::Unexpected("could not find a free username".into())))
+}

@@ -1,0 +1,222 @@
+//! Login operations: SSO, backup credentials, the security-key step, and logout.
+
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::repo::{AuditRepo, MemberRepo};
+use keyward_domain::session::SessionStage as DomainStage;
+use serde_json::Value;
+
+use super::context::{ContextExt, CookieUpdate, RequestContext};
+use super::keys::WebauthnChallenge;
+use super::types::{SessionStage, Viewer};
+use crate::auth::session::Issued;
+use crate::auth::{backup, mfa, sso};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// A session just started or advanced.
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    /// The session token (also set as the `keyward_session` cookie); scripts send it as
+    /// `Authorization: Bearer`.
+    pub session_token: String,
+    /// What to do next: `MFA_REQUIRED` → `mfaLoginBegin`; `MFA_REGISTRATION_REQUIRED` →
+    /// `securityKeyRegistrationBegin`; `AUTHENTICATED` → done.
+    pub stage: SessionStage,
+    /// While MFA enforcement's grace period runs and you have no key: register one before this.
+    pub grace_period_ends_at: Option<DateTime<Utc>>,
+    /// The new session.
+    pub viewer: Viewer,
+}
+
+async fn finish_login(app: &AppState, request: &RequestContext, issued: Issued) -> ApiResult<LoginPayload> {
+    let token = issued.token.expose();
+    request.set_cookie(CookieUpdate::Set(token.clone()));
+    if issued.session.stage == DomainStage::Authenticated {
+        app.db.record_login(issued.session.org_id, issued.session.member_id, Utc::now()).await?;
+    }
+    Ok(LoginPayload {
+        session_token: token,
+        stage: issued.session.stage.into(),
+        grace_period_ends_at: issued.session.grace_period_ends_at,
+        viewer: Viewer::from(&issued.session),
+    })
+}
+
+/// Where to send the browser to log in.
+#[derive(SimpleObject)]
+pub struct SsoLoginStartPayload {
+    /// The IdP's authorization URL (with state, nonce and PKCE challenge).
+    pub authorization_url: String,
+}
+
+/// SSO settings an admin submits.
+#[derive(InputObject)]
+pub struct SsoConfigureInput {
+    /// The issuer URL (its `/.well-known/openid-configuration` must load).
+    pub issuer: String,
+    /// The client ID registered at the IdP.
+    pub client_id: String,
+    /// The client secret (write-only: never returned).
+    pub client_secret: String,
+    /// Scopes besides `openid` (e.g. `email`, `profile`, `groups`).
+    #[graphql(default)]
+    pub scopes: Vec<String>,
+    /// ID-token claim listing the member's groups.
+    pub admin_group_claim: Option<String>,
+    /// The group in that claim that makes a member ADMIN.
+    pub admin_group_value: Option<String>,
+    /// When set, only verified e-mail addresses in these domains may log in.
+    #[graphql(default)]
+    pub allowed_email_domains: Vec<String>,
+}
+
+/// SSO settings as stored (without the secret).
+#[derive(SimpleObject)]
+pub struct SsoConfiguration {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Extra scopes.
+    pub scopes: Vec<String>,
+    /// Group claim.
+    pub admin_group_claim: Option<String>,
+    /// Admin group.
+    pub admin_group_value: Option<String>,
+    /// Allowed e-mail domains.
+    pub allowed_email_domains: Vec<String>,
+    /// Where the IdP must redirect to (register this at the IdP).
+    pub redirect_uri: String,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// New backup credentials, shown once.
+#[derive(SimpleObject)]
+pub struct BackupCredentialsPayload {
+    /// Organization slug.
+    pub organization: String,
+    /// Username.
+    pub username: String,
+    /// The new secret: store it now, it is never shown again.
+    pub secret: String,
+}
+
+/// Login operations.
+#[derive(Default)]
+pub struct LoginMutations;
+
+#[Object]
+impl LoginMutations {
+    /// Starts SSO for an organization: send the browser to the returned URL.
+    async fn sso_login_start(&self, ctx: &Context<'_>, organization: String) -> ApiResult<SsoLoginStartPayload> {
+        let ip = ctx.request()?.ip.clone();
+        let authorization_url = sso::start(ctx.app(), &organization, ip).await?;
+        Ok(SsoLoginStartPayload { authorization_url })
+    }
+
+    /// Finishes SSO with the `code` and `state` the IdP redirected back with.
+    async fn sso_login_finish(&self, ctx: &Context<'_>, code: String, state: String) -> ApiResult<LoginPayload> {
+        let request = ctx.request()?;
+        let issued = sso::finish(ctx.app(), &code, &state, request.ip.clone()).await?;
+        finish_login(ctx.app(), request, issued).await
+    }
+
+    /// Logs in with the organization's backup credentials. They never skip the security key: an
+    /// admin with a key lands at `MFA_REQUIRED`.
+    async fn backup_credentials_login(
+        &self,
+        ctx: &Context<'_>,
+        organization: String,
+        username: String,
+        secret: String,
+    ) -> ApiResult<LoginPayload> {
+        let request = ctx.request()?;
+        let issued = backup::login(ctx.app(), &organization, &username, &secret, request.ip.clone()).await?;
+        finish_login(ctx.app(), request, issued).await
+    }
+
+    /// Begins the security-key step of login.
+    async fn mfa_login_begin(&self, ctx: &Context<'_>) -> ApiResult<WebauthnChallenge> {
+        let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;
+        Ok(mfa::begin(ctx.app(), session).await?.into())
+    }
+
+    /// Finishes the security-key step with the authenticator's `AuthenticationResponseJSON`. The
+    /// session token is rotated: the old one stops working.
+    async fn mfa_login_finish(
+        &self,
+        ctx: &Context<'_>,
+        ceremony_id: ID,
+        response: Json<Value>,
+    ) -> ApiResult<LoginPayload> {
+        let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;
+        let request = ctx.request()?;
+        let issued = mfa::finish(ctx.app(), session, &ceremony_id, &response.0, request.ip.clone()).await?;
+        finish_login(ctx.app(), request, issued).await
+    }
+
+    /// Ends the current session (and clears the session cookie). Returns `true`.
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let session = ctx.any_session()?.0;
+        let request = ctx.request()?;
+        let app = ctx.app();
+        app.sessions.revoke(session.org_id, &session.token_hash, Utc::now()).await?;
+        request.set_cookie(CookieUpdate::Clear);
+        let record = AuditRecord::new(Actor::Member(session.member_id), "session.logout")
+            .target(format!("member:{}", session.member_id))
+            .ip(request.ip.clone());
+        app.db.append_audit(session.org_id, record).await?;
+        Ok(true)
+    }
+}
+
+/// Organization settings for logins (admin only).
+#[derive(Default)]
+pub struct LoginSettingsMutations;
+
+#[Object]
+impl LoginSettingsMutations {
+    /// Configures OIDC single sign-on (checked by loading the issuer's discovery document).
+    async fn sso_configure(&self, ctx: &Context<'_>, input: SsoConfigureInput) -> ApiResult<SsoConfiguration> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        let settings = sso::SsoSettings {
+            issuer: input.issuer,
+            client_id: input.client_id,
+            client_secret: input.client_secret,
+            scopes: input.scopes,
+            admin_group_claim: input.admin_group_claim,
+            admin_group_value: input.admin_group_value,
+            allowed_email_domains: input.allowed_email_domains,
+        };
+        let app = ctx.app();
+        let config = sso::configure(app, session.org_id, Actor::Member(session.member_id), settings, ip).await?;
+        Ok(SsoConfiguration {
+            issuer: config.issuer,
+            client_id: config.client_id,
+            scopes: config.scopes,
+            admin_group_claim: config.admin_group_claim,
+            admin_group_value: config.admin_group_value,
+            allowed_email_domains: config.allowed_email_domains,
+            redirect_uri: format!("{}auth/sso/callback", app.config.public_url),
+            updated_at: config.updated_at,
+        })
+    }
+
+    /// Replaces the organization's backup secret and shows the new one once.
+    async fn backup_credentials_rotate(&self, ctx: &Context<'_>) -> ApiResult<BackupCredentialsPayload> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        let app = ctx.app();
+        let (username, secret) = backup::rotate(app, session.org_id, Actor::Member(session.member_id), ip).await?;
+        let org = keyward_domain::repo::OrganizationRepo::organization(app.db.as_ref(), session.org_id)
+            .await?
+            .map(|o| o.slug)
+            .unwrap_or_default();
+        let _ = MemberRepo::member(app.db.as_ref(), session.org_id, session.member_id).await?;
+        Ok(BackupCredentialsPayload { organization: org, username, secret })
+    }
+}

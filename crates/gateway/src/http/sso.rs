@@ -1,0 +1,50 @@
+//! `GET /auth/sso/callback`: where the IdP sends the browser back. It finishes the login like
+//! `ssoLoginFinish`, sets the session cookie and redirects into the SPA; failures redirect to the
+//! login screen with the error's stable code.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::session::cookie_header;
+use crate::auth::sso;
+use crate::error::code_of;
+use crate::state::AppState;
+
+/// What the IdP appends to the redirect.
+#[derive(Debug, Deserialize)]
+pub struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn redirect(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+/// Finishes SSO from the browser's redirect.
+pub async fn callback(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<CallbackParams>,
+) -> Response {
+    let (Some(code), Some(state)) = (params.code, params.state) else {
+        let code = if params.error.as_deref() == Some("access_denied") { "FORBIDDEN" } else { "BAD_USER_INPUT" };
+        return redirect(&format!("/login?error={code}"));
+    };
+    match sso::finish(&app, &code, &state, Some(peer.ip().to_string())).await {
+        Ok(issued) => {
+            let mut response = redirect("/");
+            response.headers_mut().append(header::SET_COOKIE, cookie_header(&app, Some(&issued.token.expose())));
+            response
+        }
+        Err(err) => {
+            tracing::info!(error = %err, "SSO callback refused");
+            redirect(&format!("/login?error={}", code_of(&err)))
+        }
+    }
+}
