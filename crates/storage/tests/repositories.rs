@@ -204,12 +204,12 @@ async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
         let b = t.db.insert_key(new_key(org.id, m.id, &[round, 2]), audit("k")).await.unwrap();
         let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
         let (r1, r2) = tokio::join!(
-            tokio::spawn(async move {
-                db1.delete_key(org.id, a.id, DeletedBy::Owner, audit("security_key.deleted")).await
-            }),
-            tokio::spawn(async move {
-                db2.delete_key(org.id, b.id, DeletedBy::Owner, audit("security_key.deleted")).await
-            }),
+            tokio::spawn(
+                async move { db1.delete_key(org.id, a.id, DeletedBy::Owner, audit("security_key.deleted")).await }
+            ),
+            tokio::spawn(
+                async move { db2.delete_key(org.id, b.id, DeletedBy::Owner, audit("security_key.deleted")).await }
+            ),
         );
         let results = [r1.unwrap(), r2.unwrap()];
         let ok = results.iter().filter(|r| r.is_ok()).count();

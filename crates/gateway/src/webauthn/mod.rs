@@ -70,7 +70,13 @@ pub fn describe(err: &WebauthnError) -> String {
 }
 
 fn failed(err: WebauthnError) -> DomainError {
-    DomainError::CeremonyFailed(describe(&err))
+    match err {
+        // The verifier enforces the policy's UV requirement itself; report it as the policy's.
+        WebauthnError::UserNotVerified => DomainError::PolicyDenied(
+            "your organization requires user verification (PIN or biometric) on security keys".into(),
+        ),
+        other => DomainError::CeremonyFailed(describe(&other)),
+    }
 }
 
 /// Begins a registration: options (the `publicKey` member, W3C JSON) and the state to keep.

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod authn;
+pub mod oidc;
+
 use std::sync::Arc;
 
 use chrono::Utc;

@@ -1,0 +1,169 @@
+//! Driving logins and WebAuthn ceremonies through GraphQL with software authenticators.
+
+use serde_json::{Value, json};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_core::proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+use super::TestApp;
+use super::oidc::{IdpUser, TestIdp};
+
+pub const ORIGIN: &str = "http://localhost:8080";
+
+pub const LOGIN_FIELDS: &str =
+    "sessionToken stage gracePeriodEndsAt viewer { id stage role methods keyId mfaVerifiedAt }";
+
+/// A security key that verifies its user (PIN) when `uv`.
+pub fn soft_key(uv: bool) -> SoftPasskey {
+    SoftPasskey::new(uv)
+}
+
+impl TestApp {
+    /// Runs a mutation or query and returns `data` (panics on errors).
+    pub async fn ok(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let (_, body) = self.graphql(query, variables, token).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        body["data"].clone()
+    }
+
+    /// Logs in with the bootstrap backup credentials.
+    pub async fn backup_login(&self) -> Value {
+        let secret = self.running.credentials.as_ref().expect("this app bootstrapped").secret.clone();
+        let data = self
+            .ok(
+                &format!("mutation($s: String!) {{ backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: $s) {{ {LOGIN_FIELDS} }} }}"),
+                json!({ "s": secret }),
+                None,
+            )
+            .await;
+        data["backupCredentialsLogin"].clone()
+    }
+
+    /// Begins a registration; returns (ceremony ID, options).
+    pub async fn registration_begin(&self, token: &str, name: &str) -> (String, Value) {
+        let data = self
+            .ok(
+                "mutation($n: String!) { securityKeyRegistrationBegin(name: $n) { ceremonyId options } }",
+                json!({ "n": name }),
+                Some(token),
+            )
+            .await;
+        let begin = &data["securityKeyRegistrationBegin"];
+        (begin["ceremonyId"].as_str().unwrap().to_owned(), begin["options"].clone())
+    }
+
+    /// Has `key` answer registration options; returns the response JSON.
+    pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+        let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
+        let response = key.do_registration(Url::parse(origin).unwrap(), ccr).expect("the soft key registers");
+        serde_json::to_value(response).unwrap()
+    }
+
+    /// Has `key` answer assertion options; returns the response JSON.
+    pub fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+        let rcr: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
+        let response = key.do_authentication(Url::parse(origin).unwrap(), rcr).expect("the soft key signs");
+        serde_json::to_value(response).unwrap()
+    }
+
+    /// Sends a registration response; returns the whole GraphQL body.
+    pub async fn registration_finish(&self, token: &str, ceremony: &str, response: Value) -> Value {
+        self.graphql(
+            "mutation($c: ID!, $r: JSON!) { securityKeyRegistrationFinish(ceremonyId: $c, response: $r) { key { id name keyId model userVerified transports } sessionToken viewer { stage } } }",
+            json!({ "c": ceremony, "r": response }),
+            Some(token),
+        )
+        .await
+        .1
+    }
+
+    /// Registers `key` under `name`; returns the payload.
+    pub async fn register_key(&self, token: &str, key: &mut SoftPasskey, name: &str) -> Value {
+        let (ceremony, options) = self.registration_begin(token, name).await;
+        let response = Self::create(key, &options, ORIGIN);
+        let body = self.registration_finish(token, &ceremony, response).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["securityKeyRegistrationFinish"].clone()
+    }
+
+    /// Begins the key step of login; returns (ceremony ID, options).
+    pub async fn mfa_begin(&self, token: &str) -> (String, Value) {
+        let data = self.ok("mutation { mfaLoginBegin { ceremonyId options } }", json!({}), Some(token)).await;
+        let begin = &data["mfaLoginBegin"];
+        (begin["ceremonyId"].as_str().unwrap().to_owned(), begin["options"].clone())
+    }
+
+    /// Sends an assertion; returns the whole GraphQL body.
+    pub async fn mfa_finish(&self, token: &str, ceremony: &str, response: Value) -> Value {
+        self.graphql(
+            &format!(
+                "mutation($c: ID!, $r: JSON!) {{ mfaLoginFinish(ceremonyId: $c, response: $r) {{ {LOGIN_FIELDS} }} }}"
+            ),
+            json!({ "c": ceremony, "r": response }),
+            Some(token),
+        )
+        .await
+        .1
+    }
+
+    /// Passes the key step with `key`; returns the login payload.
+    pub async fn mfa_login(&self, token: &str, key: &mut SoftPasskey) -> Value {
+        let (ceremony, options) = self.mfa_begin(token).await;
+        let response = Self::get(key, &options, ORIGIN);
+        let body = self.mfa_finish(token, &ceremony, response).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["mfaLoginFinish"].clone()
+    }
+
+    /// Configures SSO against `idp` (admin token), with `keyward-admins` as the admin group.
+    pub async fn configure_sso(&self, admin_token: &str, idp: &TestIdp) {
+        self.ok(
+            "mutation($i: SsoConfigureInput!) { ssoConfigure(input: $i) { issuer redirectUri } }",
+            json!({ "i": {
+                "issuer": idp.issuer,
+                "clientId": super::oidc::CLIENT_ID,
+                "clientSecret": super::oidc::CLIENT_SECRET,
+                "scopes": ["email", "profile", "groups"],
+                "adminGroupClaim": "groups",
+                "adminGroupValue": "keyward-admins",
+            }}),
+            Some(admin_token),
+        )
+        .await;
+    }
+
+    /// Starts SSO; returns the authorization URL.
+    pub async fn sso_start(&self) -> String {
+        let data = self
+            .ok("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)
+            .await;
+        data["ssoLoginStart"]["authorizationUrl"].as_str().unwrap().to_owned()
+    }
+
+    /// Finishes SSO; returns the whole GraphQL body.
+    pub async fn sso_finish(&self, code: &str, state: &str) -> Value {
+        self.graphql(
+            &format!(
+                "mutation($c: String!, $s: String!) {{ ssoLoginFinish(code: $c, state: $s) {{ {LOGIN_FIELDS} }} }}"
+            ),
+            json!({ "c": code, "s": state }),
+            None,
+        )
+        .await
+        .1
+    }
+
+    /// Logs `user` in by SSO; returns the login payload.
+    pub async fn sso_login(&self, idp: &TestIdp, user: &IdpUser) -> Value {
+        let url = self.sso_start().await;
+        let (code, state) = idp.authorize(&url, user);
+        let body = self.sso_finish(&code, &state).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["ssoLoginFinish"].clone()
+    }
+}
+
+pub fn token_of(payload: &Value) -> String {
+    payload["sessionToken"].as_str().expect("a session token").to_owned()
+}
