@@ -1,0 +1,248 @@
+//! Bad ceremony input: each gets a stable code, and none gives a 500 or access.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use common::authn::{ORIGIN, soft_key, token_of};
+use common::{TestApp, error_code};
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::repo::{AuditQuery, AuditRepo, PolicyKind, PolicyRepo, StoredPolicy};
+use keyward_domain::webauthn_policy::{UserVerification, WebauthnPolicy};
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// An admin with one key, and a fresh session waiting for the key step.
+async fn pending_admin(app: &TestApp) -> (SoftPasskey, String) {
+    let token = token_of(&app.backup_login().await);
+    let mut key = soft_key(true);
+    app.register_key(&token, &mut key, "Key").await;
+    app.ok("mutation { logout }", json!({}), Some(&token)).await;
+    let pending = token_of(&app.backup_login().await);
+    (key, pending)
+}
+
+fn b64_edit(value: &mut Value, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = URL_SAFE_NO_PAD.decode(value.as_str().unwrap()).unwrap();
+    edit(&mut bytes);
+    *value = json!(URL_SAFE_NO_PAD.encode(bytes));
+}
+
+fn assert_code(body: &Value, code: &str) {
+    assert_eq!(error_code(body), code, "{body}");
+    assert_eq!(body["data"], Value::Null, "no data on failure: {body}");
+}
+
+async fn assertions_are_single_use_and_bound(app: &TestApp) {
+    let (mut key, pending) = pending_admin(app).await;
+
+    // Finished from another session of the same member.
+    let other = token_of(&app.backup_login().await);
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    assert_code(&app.mfa_finish(&other, &ceremony, response.clone()).await, "CEREMONY_FAILED");
+    // The ceremony was taken by that attempt: it is gone for everyone.
+    assert_code(&app.mfa_finish(&pending, &ceremony, response.clone()).await, "CEREMONY_EXPIRED");
+
+    // Finished twice, and a replayed assertion against a new ceremony.
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    let done = app.mfa_finish(&pending, &ceremony, response.clone()).await;
+    assert!(done.get("errors").is_none(), "{done}");
+    let fresh = token_of(&done["data"]["mfaLoginFinish"]);
+    assert_code(&app.mfa_finish(&pending, &ceremony, response.clone()).await, "UNAUTHENTICATED");
+    app.ok("mutation { logout }", json!({}), Some(&fresh)).await;
+    let again = token_of(&app.backup_login().await);
+    let (second, _) = app.mfa_begin(&again).await;
+    assert_code(&app.mfa_finish(&again, &ceremony, response.clone()).await, "CEREMONY_EXPIRED");
+    assert_code(&app.mfa_finish(&again, &second, response).await, "CEREMONY_FAILED");
+}
+
+async fn tampered_responses_fail(app: &TestApp) {
+    let (mut key, pending) = pending_admin(app).await;
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let nothing = || -> Edit { Box::new(|_| {}) };
+    let cases: Vec<(&str, Edit, Edit)> = vec![
+        ("wrong challenge", Box::new(|o| b64_edit(&mut o["challenge"], |b| b[0] ^= 1)), nothing()),
+        (
+            "tampered signature",
+            nothing(),
+            Box::new(|r| {
+                b64_edit(&mut r["response"]["signature"], |b| {
+                    let n = b.len() - 3;
+                    b[n] ^= 1
+                })
+            }),
+        ),
+        ("wrong RP ID", nothing(), Box::new(|r| b64_edit(&mut r["response"]["authenticatorData"], |b| b[0] ^= 1))),
+        (
+            "crossOrigin",
+            nothing(),
+            Box::new(|r| {
+                let raw = URL_SAFE_NO_PAD.decode(r["response"]["clientDataJSON"].as_str().unwrap()).unwrap();
+                let mut client: Value = serde_json::from_slice(&raw).unwrap();
+                client["crossOrigin"] = json!(true);
+                r["response"]["clientDataJSON"] = json!(URL_SAFE_NO_PAD.encode(client.to_string()));
+            }),
+        ),
+        (
+            "id differs from rawId",
+            nothing(),
+            Box::new(|r| r["id"] = json!(URL_SAFE_NO_PAD.encode(b"another-credential"))),
+        ),
+        (
+            "oversized credential ID",
+            nothing(),
+            Box::new(|r| {
+                let long = URL_SAFE_NO_PAD.encode([9u8; 1024]);
+                r["id"] = json!(long);
+                r["rawId"] = json!(long);
+            }),
+        ),
+        (
+            "userHandle of someone else",
+            nothing(),
+            Box::new(|r| r["response"]["userHandle"] = json!(URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()))),
+        ),
+    ];
+    for (case, edit_options, edit_response) in cases {
+        let (ceremony, mut options) = app.mfa_begin(&pending).await;
+        edit_options(&mut options);
+        let mut response = TestApp::get(&mut key, &options, ORIGIN);
+        edit_response(&mut response);
+        let body = app.mfa_finish(&pending, &ceremony, response).await;
+        assert_eq!(error_code(&body), "CEREMONY_FAILED", "{case}: {body}");
+    }
+    // A wrong origin (another port of the same host).
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, "http://localhost:9999");
+    assert_code(&app.mfa_finish(&pending, &ceremony, response).await, "CEREMONY_FAILED");
+    // Not JSON of the right shape.
+    let (ceremony, _) = app.mfa_begin(&pending).await;
+    assert_code(&app.mfa_finish(&pending, &ceremony, json!("{ not an object")).await, "BAD_USER_INPUT");
+    let (ceremony, _) = app.mfa_begin(&pending).await;
+    assert_code(&app.mfa_finish(&pending, &ceremony, json!({ "id": "x" })).await, "BAD_USER_INPUT");
+    // A registration response sent to a login ceremony.
+    let token = token_of(&app.backup_login().await);
+    let mut spare = soft_key(true);
+    let authed = app.mfa_login(&token, &mut key).await;
+    let (_, creation) = app.registration_begin(&token_of(&authed), "Spare").await;
+    let registration = TestApp::create(&mut spare, &creation, ORIGIN);
+    let (ceremony, _) = app.mfa_begin(&pending).await;
+    assert_code(&app.mfa_finish(&pending, &ceremony, registration).await, "CEREMONY_FAILED");
+    // Still nobody got in.
+    let (_, body) = app.graphql("{ securityKeys { id } }", json!({}), Some(&pending)).await;
+    assert_eq!(error_code(&body), "MFA_REQUIRED");
+    let failures = app
+        .db
+        .audit_events(app.org, AuditQuery { first: 100, action: Some("mfa.login".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(failures.items.iter().filter(|e| e.outcome == "FAILURE").count() >= 9);
+}
+
+async fn another_members_key_is_refused(app: &TestApp) {
+    let (mut admin_key, _) = pending_admin(app).await;
+    let admin_cred = {
+        let token = token_of(&app.backup_login().await);
+        let (ceremony, options) = app.mfa_begin(&token).await;
+        let response = TestApp::get(&mut admin_key, &options, ORIGIN);
+        let done = app.mfa_finish(&token, &ceremony, response).await;
+        let admin = token_of(&done["data"]["mfaLoginFinish"]);
+        app.ok("{ securityKeys { keyId } }", json!({}), Some(&admin)).await["securityKeys"][0]["keyId"].clone()
+    };
+    // Bob registers his own key, then tries to log in with the admin's.
+    let member = app.member("bob").await;
+    let bob = app.session_for(&member, keyward_domain::session::SessionStage::Authenticated).await;
+    let mut bob_key = soft_key(true);
+    app.register_key(&bob, &mut bob_key, "Bob's").await;
+    let bob_pending = app.session_for(&member, keyward_domain::session::SessionStage::MfaRequired).await;
+    let (ceremony, mut options) = app.mfa_begin(&bob_pending).await;
+    options["allowCredentials"] = json!([{ "type": "public-key", "id": admin_cred }]);
+    let response = TestApp::get(&mut admin_key, &options, ORIGIN);
+    assert_code(&app.mfa_finish(&bob_pending, &ceremony, response).await, "CEREMONY_FAILED");
+}
+
+/// Makes the authenticator skip user verification, as a key without a PIN would.
+fn without_uv(options: &Value) -> Value {
+    let mut options = options.clone();
+    if options.get("authenticatorSelection").is_some() {
+        options["authenticatorSelection"]["userVerification"] = json!("discouraged");
+    } else {
+        options["userVerification"] = json!("discouraged");
+    }
+    options
+}
+
+async fn policy_is_enforced_on_the_result(app: &TestApp) {
+    let token = token_of(&app.backup_login().await);
+    let mut key = soft_key(true);
+    app.register_key(&token, &mut key, "Key").await;
+    let policy = WebauthnPolicy { user_verification: UserVerification::Required, ..Default::default() };
+    app.db
+        .put_policy(
+            app.org,
+            StoredPolicy {
+                kind: PolicyKind::Webauthn,
+                body: serde_json::to_string(&policy).unwrap(),
+                updated_at: Utc::now(),
+                updated_by: None,
+            },
+            AuditRecord::new(Actor::System, "org.policy.set"),
+        )
+        .await
+        .unwrap();
+    // Registering a key that does not verify the user is refused, whatever the options said.
+    let (ceremony, options) = app.registration_begin(&token, "No PIN").await;
+    assert_eq!(options["authenticatorSelection"]["userVerification"], "required");
+    let response = TestApp::create(&mut soft_key(true), &without_uv(&options), ORIGIN);
+    assert_code(&app.registration_finish(&token, &ceremony, response).await, "POLICY_DENIED");
+    // An assertion without the UV flag is refused too, saying why.
+    app.ok("mutation { logout }", json!({}), Some(&token)).await;
+    let pending = token_of(&app.backup_login().await);
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &without_uv(&options), ORIGIN);
+    let body = app.mfa_finish(&pending, &ceremony, response).await;
+    assert_code(&body, "POLICY_DENIED");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("user verification"));
+    // With the flag, the same key gets in.
+    app.mfa_login(&pending, &mut key).await;
+}
+
+async fn registration_errors(app: &TestApp) {
+    let token = token_of(&app.backup_login().await);
+    let mut key = soft_key(true);
+    let (first, options) = app.registration_begin(&token, "One").await;
+    let (second, _) = app.registration_begin(&token, "Two").await;
+    let response = TestApp::create(&mut key, &options, ORIGIN);
+    let body = app.registration_finish(&token, &first, response.clone()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_code(&app.registration_finish(&token, &second, response.clone()).await, "KEY_ALREADY_REGISTERED");
+    assert_code(&app.registration_finish(&token, &first, response).await, "CEREMONY_EXPIRED");
+    let (_, options) = app.registration_begin(&token, "Three").await;
+    assert!(options["excludeCredentials"].as_array().is_some_and(|e| e.len() == 1), "{options}");
+}
+
+async fn ceremonies_expire(_app: &TestApp) {
+    let mut config = common::test_config();
+    config.ceremony.ttl = Duration::from_secs(1);
+    let app = TestApp::start_with_config(keyward_testkit::TestDb::sqlite().await, common::Store::Memory, config).await;
+    let (mut key, pending) = pending_admin(&app).await;
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_code(&app.mfa_finish(&pending, &ceremony, response).await, "CEREMONY_EXPIRED");
+    app.stop().await;
+}
+
+on_both_backends! {
+    assertions_are_single_use_and_bound,
+    tampered_responses_fail,
+    another_members_key_is_refused,
+    policy_is_enforced_on_the_result,
+    registration_errors,
+    ceremonies_expire,
+}
