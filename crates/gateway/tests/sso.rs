@@ -1,0 +1,132 @@
+//! SSO against the in-test OIDC issuer: every check a relying party must make.
+
+mod common;
+
+use common::authn::token_of;
+use common::oidc::{IdpUser, Tamper, TestIdp};
+use common::{TestApp, error_code};
+use keyward_domain::repo::{AuditQuery, AuditRepo, MemberRepo};
+use serde_json::json;
+
+async fn admin_with_sso(app: &TestApp) -> TestIdp {
+    let admin = token_of(&app.backup_login().await);
+    let idp = TestIdp::start().await;
+    app.configure_sso(&admin, &idp).await;
+    idp
+}
+
+async fn bad_id_tokens_are_refused(app: &TestApp) {
+    let idp = admin_with_sso(app).await;
+    let alice = IdpUser::new("alice");
+    for tamper in
+        [Tamper::BadSignature, Tamper::WrongAudience, Tamper::WrongNonce, Tamper::Expired, Tamper::WrongIssuer]
+    {
+        let url = app.sso_start().await;
+        let (code, state) = idp.authorize(&url, &alice);
+        idp.tamper_next(tamper);
+        let body = app.sso_finish(&code, &state).await;
+        assert_eq!(error_code(&body), "CEREMONY_FAILED", "{tamper:?}: {body}");
+        assert!(body["data"].is_null());
+    }
+    let failures = app
+        .db
+        .audit_events(app.org, AuditQuery { first: 50, action: Some("sso.login".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(failures.items.iter().filter(|e| e.outcome == "FAILURE").count(), 5);
+    // Nobody was provisioned by a bad token.
+    let bad = app.db.member_by_username(app.org, "alice").await.unwrap();
+    assert!(bad.is_none());
+}
+
+async fn state_is_single_use_and_checked(app: &TestApp) {
+    let idp = admin_with_sso(app).await;
+    let alice = IdpUser::new("alice");
+    let url = app.sso_start().await;
+    let (code, state) = idp.authorize(&url, &alice);
+    let good = app.sso_finish(&code, &state).await;
+    assert!(good.get("errors").is_none(), "{good}");
+    let replay = app.sso_finish(&code, &state).await;
+    assert_eq!(error_code(&replay), "CEREMONY_EXPIRED", "a state works once: {replay}");
+
+    let url = app.sso_start().await;
+    let (code, state) = idp.authorize(&url, &alice);
+    let forged = format!("{}x", &state[..state.len() - 1]);
+    assert_eq!(error_code(&app.sso_finish(&code, &forged).await), "CEREMONY_FAILED");
+    assert_eq!(error_code(&app.sso_finish(&code, "garbage").await), "BAD_USER_INPUT");
+}
+
+async fn rotated_signing_keys_are_fetched(app: &TestApp) {
+    let idp = admin_with_sso(app).await;
+    app.sso_login(&idp, &IdpUser::new("carol")).await;
+    idp.rotate_key();
+    let login = app.sso_login(&idp, &IdpUser::new("carol")).await;
+    assert_eq!(login["stage"], "AUTHENTICATED", "an unknown kid makes Keyward refetch the JWKS");
+}
+
+async fn sso_needs_configuration_and_an_admin(app: &TestApp) {
+    let (_, body) = app
+        .graphql("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)
+        .await;
+    assert_eq!(error_code(&body), "SSO_NOT_CONFIGURED");
+    let (_, body) =
+        app.graphql("mutation { ssoLoginStart(organization: \"nope\") { authorizationUrl } }", json!({}), None).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let member = app.member("mallory").await;
+    let token = app.session_for(&member, keyward_domain::session::SessionStage::Authenticated).await;
+    let (_, body) = app
+        .graphql(
+            "mutation { ssoConfigure(input: { issuer: \"http://127.0.0.1:1\", clientId: \"x\", clientSecret: \"y\" }) { issuer } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    let admin = token_of(&app.backup_login().await);
+    let (_, body) = app
+        .graphql(
+            "mutation { ssoConfigure(input: { issuer: \"http://127.0.0.1:1\", clientId: \"x\", clientSecret: \"y\" }) { issuer } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "discovery is fetched when saving: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "issuer");
+}
+
+async fn the_browser_callback_sets_the_cookie(app: &TestApp) {
+    let idp = admin_with_sso(app).await;
+    let url = app.sso_start().await;
+    let (code, state) = idp.authorize(&url, &IdpUser::new("dave"));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client
+        .get(format!("{}/auth/sso/callback", app.url))
+        .query(&[("code", &code), ("state", &state)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let token = cookie.split(';').next().unwrap().trim_start_matches("keyward_session=").to_owned();
+    let viewer = app.ok("{ viewer { member { username } } }", json!({}), Some(&token)).await;
+    assert_eq!(viewer["viewer"]["member"]["username"], "dave");
+    // A replayed callback lands on the login screen with the error's code.
+    let response = client
+        .get(format!("{}/auth/sso/callback", app.url))
+        .query(&[("code", &code), ("state", &state)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/login?error=CEREMONY_EXPIRED");
+    assert!(response.headers().get("set-cookie").is_none());
+}
+
+on_both_backends! {
+    bad_id_tokens_are_refused,
+    state_is_single_use_and_checked,
+    rotated_signing_keys_are_fetched,
+    sso_needs_configuration_and_an_admin,
+    the_browser_callback_sets_the_cookie,
+}
