@@ -238,11 +238,79 @@ async fn ceremonies_expire(_app: &TestApp) {
     app.stop().await;
 }
 
+async fn counter_regressions_are_audited_and_refused_by_policy(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    let (mut key, pending) = pending_admin(app).await;
+    let raise = "UPDATE security_keys SET sign_count = 100000";
+    app.db.connection().execute_unprepared(raise).await.unwrap();
+    let done = app.mfa_login(&pending, &mut key).await;
+    assert_eq!(done["stage"], "AUTHENTICATED", "by default a regressed counter is audited, not refused");
+    let anomalies = app
+        .db
+        .audit_events(
+            app.org,
+            AuditQuery { first: 10, action: Some("security_key.counter_anomaly".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(anomalies.items.len(), 1);
+    assert_eq!(anomalies.items[0].details["stored"], 100000);
+
+    let policy = WebauthnPolicy { reject_counter_regression: true, ..Default::default() };
+    app.db
+        .put_policy(
+            app.org,
+            StoredPolicy {
+                kind: PolicyKind::Webauthn,
+                body: serde_json::to_string(&policy).unwrap(),
+                updated_at: Utc::now(),
+                updated_by: None,
+            },
+            AuditRecord::new(Actor::System, "org.policy.set"),
+        )
+        .await
+        .unwrap();
+    app.db.connection().execute_unprepared(raise).await.unwrap();
+    let pending = token_of(&app.backup_login().await);
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    assert_code(&app.mfa_finish(&pending, &ceremony, response).await, "POLICY_DENIED");
+}
+
 on_both_backends! {
+    counter_regressions_are_audited_and_refused_by_policy,
     assertions_are_single_use_and_bound,
     tampered_responses_fail,
     another_members_key_is_refused,
     policy_is_enforced_on_the_result,
     registration_errors,
     ceremonies_expire,
+}
+
+/// Documents (and pins) how many Redis round trips `mfaLoginFinish` costs: session lookup (epochs
+/// included), two rate-limit counters (per member and per IP), ceremony GETDEL, session rotation.
+#[tokio::test]
+async fn mfa_login_finish_costs_five_redis_round_trips() {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
+    let store = keyward_storage::RedisStore::connect(
+        &proxy.rewrite(&keyward_testkit::redis_url()),
+        &keyward_testkit::unique("kwt"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::start_with_stores(
+        keyward_testkit::TestDb::sqlite().await,
+        common::test_config(),
+        keyward_gateway::Stores::shared(std::sync::Arc::new(store.clone())),
+        Some(store),
+    )
+    .await;
+    let (mut key, pending) = pending_admin(&app).await;
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    proxy.reset();
+    let body = app.mfa_finish(&pending, &ceremony, response).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(proxy.round_trips(), 5);
+    app.stop().await;
 }
