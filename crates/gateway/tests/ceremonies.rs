@@ -31,6 +31,12 @@ fn b64_edit(value: &mut Value, edit: impl FnOnce(&mut Vec<u8>)) {
     *value = json!(URL_SAFE_NO_PAD.encode(bytes));
 }
 
+async fn set_policy(app: &TestApp, policy: &WebauthnPolicy) {
+    let body = serde_json::to_string(policy).unwrap();
+    let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: None };
+    app.db.put_policy(app.org, stored, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
+}
+
 fn assert_code(body: &Value, code: &str) {
     assert_eq!(error_code(body), code, "{body}");
     assert_eq!(body["data"], Value::Null, "no data on failure: {body}");
@@ -182,19 +188,7 @@ async fn policy_is_enforced_on_the_result(app: &TestApp) {
     let mut key = soft_key(true);
     app.register_key(&token, &mut key, "Key").await;
     let policy = WebauthnPolicy { user_verification: UserVerification::Required, ..Default::default() };
-    app.db
-        .put_policy(
-            app.org,
-            StoredPolicy {
-                kind: PolicyKind::Webauthn,
-                body: serde_json::to_string(&policy).unwrap(),
-                updated_at: Utc::now(),
-                updated_by: None,
-            },
-            AuditRecord::new(Actor::System, "org.policy.set"),
-        )
-        .await
-        .unwrap();
+    set_policy(app, &policy).await;
     // Registering a key that does not verify the user is refused, whatever the options said.
     let (ceremony, options) = app.registration_begin(&token, "No PIN").await;
     assert_eq!(options["authenticatorSelection"]["userVerification"], "required");
@@ -257,19 +251,7 @@ async fn counter_regressions_are_audited_and_refused_by_policy(app: &TestApp) {
     assert_eq!(anomalies.items[0].details["stored"], 100000);
 
     let policy = WebauthnPolicy { reject_counter_regression: true, ..Default::default() };
-    app.db
-        .put_policy(
-            app.org,
-            StoredPolicy {
-                kind: PolicyKind::Webauthn,
-                body: serde_json::to_string(&policy).unwrap(),
-                updated_at: Utc::now(),
-                updated_by: None,
-            },
-            AuditRecord::new(Actor::System, "org.policy.set"),
-        )
-        .await
-        .unwrap();
+    set_policy(app, &policy).await;
     app.db.connection().execute_unprepared(raise).await.unwrap();
     let pending = token_of(&app.backup_login().await);
     let (ceremony, options) = app.mfa_begin(&pending).await;

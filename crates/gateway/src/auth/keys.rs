@@ -6,7 +6,6 @@ use chrono::Utc;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::SecurityKeyId;
-use keyward_domain::rate_limit::limits;
 use keyward_domain::repo::{DeletedBy, MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{NewSecurityKey, SecurityKey, normalize_key_name};
 use keyward_domain::session::{AuthMethod, Session, SessionStage};
@@ -72,15 +71,7 @@ pub async fn finish_registration(
     ip: Option<String>,
 ) -> Result<(SecurityKey, Option<Issued>), DomainError> {
     let now = Utc::now();
-    super::limit(
-        app,
-        &[
-            (format!("ceremony:{}", session.member_id), limits::CEREMONY_PER_MEMBER),
-            (format!("ceremony-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::CEREMONY_PER_IP),
-        ],
-        now,
-    )
-    .await?;
+    super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let ceremony =
         super::take_ceremony(app, session.org_id, ceremony_id, "REGISTER_KEY", Some(&session.token_hash), now).await?;
     let checked = precheck::precheck(response, precheck::Kind::Registration, &session.member_id.0)?;

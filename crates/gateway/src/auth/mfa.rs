@@ -5,7 +5,6 @@ use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::CeremonyId;
-use keyward_domain::rate_limit::limits;
 use keyward_domain::repo::{AuditRepo, MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{CounterCheck, KeyUse, check_counter};
 use keyward_domain::session::{AuthMethod, Session, SessionStage};
@@ -60,15 +59,7 @@ pub async fn finish(
     ip: Option<String>,
 ) -> Result<Issued, DomainError> {
     let now = Utc::now();
-    super::limit(
-        app,
-        &[
-            (format!("ceremony:{}", session.member_id), limits::CEREMONY_PER_MEMBER),
-            (format!("ceremony-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::CEREMONY_PER_IP),
-        ],
-        now,
-    )
-    .await?;
+    super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let outcome = verify(app, session, ceremony_id, response, ip.clone()).await;
     let actor = Actor::Member(session.member_id);
     match outcome {

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
 use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
 use keyward_domain::ids::{CeremonyId, OrgId};
-use keyward_domain::rate_limit::{self, Limit};
+use keyward_domain::rate_limit::{self, Limit, limits};
 use keyward_domain::repo::{PolicyKind, PolicyRepo};
-use keyward_domain::session::TokenHash;
+use keyward_domain::session::{Session, TokenHash};
 use keyward_domain::webauthn_policy::WebauthnPolicy;
 
 use crate::state::AppState;
@@ -34,6 +34,24 @@ pub async fn limit(app: &AppState, buckets: &[(String, Limit)], now: DateTime<Ut
         rate_limit::check(app.rate_limiter.as_ref(), bucket, *limit, now).await?;
     }
     Ok(())
+}
+
+/// Counts a ceremony finish against the member's and the address's limits.
+pub async fn limit_ceremony(
+    app: &AppState,
+    session: &Session,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    limit(
+        app,
+        &[
+            (format!("ceremony:{}", session.member_id), limits::CEREMONY_PER_MEMBER),
+            (format!("ceremony-ip:{}", ip.unwrap_or("unknown")), limits::CEREMONY_PER_IP),
+        ],
+        now,
+    )
+    .await
 }
 
 /// Stores a new ceremony for `session` and returns its ID.
