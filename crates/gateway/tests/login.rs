@@ -199,7 +199,38 @@ async fn backup_credentials_are_checked_and_rate_limited(app: &TestApp) {
     assert!(log.contains(&"backup_credentials.login:FAILURE".to_string()));
 }
 
+async fn rotating_backup_credentials_voids_the_old_secret(app: &TestApp) {
+    let old = app.running.credentials.as_ref().unwrap().secret.clone();
+    let admin = token_of(&app.backup_login().await);
+    let rotated =
+        app.ok("mutation { backupCredentialsRotate { organization username secret } }", json!({}), Some(&admin)).await;
+    let fresh = rotated["backupCredentialsRotate"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["backupCredentialsRotate"]["username"], "admin");
+    assert_eq!(fresh.len(), 43);
+    let login = "mutation($s: String!) { backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: $s) { stage } }";
+    let (_, body) = app.graphql(login, json!({ "s": old }), None).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    let (_, body) = app.graphql(login, json!({ "s": fresh }), None).await;
+    assert_eq!(body["data"]["backupCredentialsLogin"]["stage"], "AUTHENTICATED");
+    assert!(actions(app).await.contains(&"backup_credentials.rotated:SUCCESS".to_string()));
+}
+
+/// Aliases of one mutation in one request each count against the limit: one request cannot try
+/// a hundred secrets.
+async fn aliases_count_against_rate_limits(app: &TestApp) {
+    let attempts: Vec<String> = (0..8)
+        .map(|i| format!("a{i}: backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: \"guess{i}\") {{ stage }}"))
+        .collect();
+    let (_, body) = app.graphql(&format!("mutation {{ {} }}", attempts.join(" ")), json!({}), None).await;
+    let codes: Vec<&str> =
+        body["errors"].as_array().unwrap().iter().map(|e| e["extensions"]["code"].as_str().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == "UNAUTHENTICATED").count(), 5, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == "RATE_LIMITED").count(), 3, "{codes:?}");
+}
+
 on_both_backends! {
+    rotating_backup_credentials_voids_the_old_secret,
+    aliases_count_against_rate_limits,
     first_admin_then_sso_with_keys,
     members_manage_their_own_keys,
     backup_credentials_are_checked_and_rate_limited,

@@ -123,7 +123,29 @@ async fn the_browser_callback_sets_the_cookie(app: &TestApp) {
     assert!(response.headers().get("set-cookie").is_none());
 }
 
+async fn email_domains_are_enforced(app: &TestApp) {
+    let admin = token_of(&app.backup_login().await);
+    let idp = TestIdp::start().await;
+    app.ok(
+        "mutation($i: SsoConfigureInput!) { ssoConfigure(input: $i) { allowedEmailDomains } }",
+        json!({ "i": {
+            "issuer": idp.issuer,
+            "clientId": common::oidc::CLIENT_ID,
+            "clientSecret": common::oidc::CLIENT_SECRET,
+            "allowedEmailDomains": ["@Corp.Example"],
+        }}),
+        Some(&admin),
+    )
+    .await;
+    let url = app.sso_start().await;
+    let (code, state) = idp.authorize(&url, &IdpUser::new("outsider"));
+    assert_eq!(error_code(&app.sso_finish(&code, &state).await), "POLICY_DENIED");
+    let insider = IdpUser { email: "insider@corp.example".into(), ..IdpUser::new("insider") };
+    assert_eq!(app.sso_login(&idp, &insider).await["stage"], "AUTHENTICATED");
+}
+
 on_both_backends! {
+    email_domains_are_enforced,
     bad_id_tokens_are_refused,
     state_is_single_use_and_checked,
     rotated_signing_keys_are_fetched,
