@@ -45,6 +45,59 @@ impl Enforcement {
     }
 }
 
+/// Longest grace period an admin may give.
+pub const MAX_GRACE_DAYS: i64 = 90;
+
+/// What changing the enforcement setting does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnforcementChange {
+    /// Nothing changes (enforcing twice is idempotent).
+    None,
+    /// Enforcement starts: every other session of the organization ends.
+    Enable,
+    /// Enforcement stays on with a different grace deadline.
+    Update,
+    /// Enforcement ends.
+    Disable,
+}
+
+impl Enforcement {
+    /// Checks a requested setting at `now` (the admin must have a key to turn it on) and says
+    /// what it changes from `self`.
+    pub fn change_to(
+        &self,
+        requested: &Enforcement,
+        admin_has_key: bool,
+        now: DateTime<Utc>,
+    ) -> Result<EnforcementChange, DomainError> {
+        if let Some(deadline) = requested.grace_period_ends_at {
+            if !requested.enabled {
+                return Err(DomainError::bad_input("gracePeriodEndsAt", "a grace period needs enforcement on"));
+            }
+            if deadline <= now {
+                return Err(DomainError::bad_input("gracePeriodEndsAt", "the grace deadline is in the past"));
+            }
+            if deadline > now + chrono::Duration::days(MAX_GRACE_DAYS) {
+                return Err(DomainError::bad_input(
+                    "gracePeriodEndsAt",
+                    format!("the grace period may last at most {MAX_GRACE_DAYS} days"),
+                ));
+            }
+        }
+        if requested.enabled && !admin_has_key {
+            return Err(DomainError::PolicyDenied(
+                "register a security key before you enforce MFA, or you would lock yourself out".into(),
+            ));
+        }
+        Ok(match (self.enabled, requested.enabled) {
+            (false, true) => EnforcementChange::Enable,
+            (true, false) => EnforcementChange::Disable,
+            (true, true) if self.grace_period_ends_at != requested.grace_period_ends_at => EnforcementChange::Update,
+            _ => EnforcementChange::None,
+        })
+    }
+}
+
 /// Checks an organization slug: 2 to 63 characters of lowercase ASCII letters, digits and inner hyphens.
 pub fn validate_slug(slug: &str) -> Result<(), DomainError> {
     let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -82,6 +135,25 @@ mod tests {
     fn disabled_enforcement_never_requires_registration() {
         let enforcement = Enforcement::default();
         assert!(!enforcement.requires_registration(Utc::now()));
+    }
+
+    #[test]
+    fn enforcement_changes_are_checked() {
+        let now = Utc::now();
+        let off = Enforcement::default();
+        let on = Enforcement { enabled: true, grace_period_ends_at: None };
+        assert_eq!(off.change_to(&on, true, now), Ok(EnforcementChange::Enable));
+        assert_eq!(on.change_to(&on, true, now), Ok(EnforcementChange::None));
+        assert_eq!(on.change_to(&off, true, now), Ok(EnforcementChange::Disable));
+        assert_eq!(off.change_to(&off, false, now), Ok(EnforcementChange::None));
+        assert!(matches!(off.change_to(&on, false, now), Err(DomainError::PolicyDenied(_))));
+        let grace = |days| Enforcement { enabled: true, grace_period_ends_at: Some(now + Duration::days(days)) };
+        assert_eq!(on.change_to(&grace(7), true, now), Ok(EnforcementChange::Update));
+        assert!(off.change_to(&grace(-1), true, now).is_err());
+        assert!(off.change_to(&grace(91), true, now).is_err());
+        assert!(off.change_to(&grace(90), true, now).is_ok());
+        let off_with_grace = Enforcement { enabled: false, ..grace(3) };
+        assert!(off.change_to(&off_with_grace, true, now).is_err());
     }
 
     #[test]

@@ -37,15 +37,22 @@ pub trait OrganizationRepo: Send + Sync {
     async fn bootstrap(&self, first: Bootstrap, audit: AuditRecord) -> Result<Option<Member>, StoreError>;
     /// Creates another organization; `Conflict` when the slug is taken.
     async fn create_organization(&self, org: Organization, audit: AuditRecord) -> Result<Organization, StoreError>;
-    /// Sets the enforcement state.
+    /// Sets the enforcement state atomically with its side effect: inside the transaction, after
+    /// the row is updated and before the commit, `flush` runs (it ends sessions and returns how
+    /// many); `audit` then records the outcome. If `flush` fails, nothing is changed.
     async fn set_enforcement(
         &self,
         org: OrgId,
         enforcement: Enforcement,
         at: DateTime<Utc>,
-        audit: AuditRecord,
-    ) -> Result<Organization, StoreError>;
+        flush: BeforeCommit,
+        audit: Box<dyn FnOnce(u64) -> AuditRecord + Send>,
+    ) -> Result<(Organization, u64), StoreError>;
 }
+
+/// Work to do inside a transaction before it commits (e.g. flushing sessions in Redis).
+pub type BeforeCommit =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, StoreError>> + Send>> + Send>;
 
 /// Everything bootstrap creates.
 #[derive(Clone, Debug)]

@@ -18,12 +18,21 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
     match (root, field) {
         ("Query", "viewer") => "optional",
         ("Query", "securityKeys") => "member",
-        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
+        ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => "admin",
+        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin" | "recoveryCodeLogin") => "open",
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => "key-registration",
-        ("Mutation", "securityKeyRename" | "securityKeyDelete") => "member",
-        ("Mutation", "ssoConfigure" | "backupCredentialsRotate") => "admin",
+        ("Mutation", "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate") => "member",
+        (
+            "Mutation",
+            "ssoConfigure"
+            | "backupCredentialsRotate"
+            | "mfaEnforcementSet"
+            | "memberSecurityKeyDelete"
+            | "memberSessionsRevoke"
+            | "webauthnPolicyUpdate",
+        ) => "admin",
         _ => panic!("{root}.{field} is new: add it to the schema walk with the gate it must have"),
     }
 }

@@ -169,18 +169,57 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
     assert_eq!(t.db.keys_of(org.id, admin.id).await.unwrap().len(), 1);
 }
 
+async fn enforce(db: &Database, org: OrgId) {
+    db.set_enforcement(
+        org,
+        Enforcement { enabled: true, grace_period_ends_at: None },
+        Utc::now(),
+        Box::new(|| Box::pin(async { Ok(0) })),
+        Box::new(|_| audit("org.mfa_enforcement.enabled")),
+    )
+    .await
+    .unwrap();
+}
+
+/// A failing side effect (Redis down) leaves the flag unset and writes no audit event.
+async fn enforcement_rolls_back_when_the_flush_fails(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    let failed = t
+        .db
+        .set_enforcement(
+            org.id,
+            Enforcement { enabled: true, grace_period_ends_at: None },
+            Utc::now(),
+            Box::new(|| Box::pin(async { Err(StoreError::Unavailable("redis down".into())) })),
+            Box::new(|_| audit("org.mfa_enforcement.enabled")),
+        )
+        .await;
+    assert!(matches!(failed, Err(StoreError::Unavailable(_))));
+    assert!(!t.db.organization(org.id).await.unwrap().unwrap().enforcement.enabled);
+    let events = t.db.audit_events(org.id, AuditQuery { first: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(events.items.len(), 1, "only the bootstrap event");
+    let (updated, flushed) = t
+        .db
+        .set_enforcement(
+            org.id,
+            Enforcement { enabled: true, grace_period_ends_at: None },
+            Utc::now(),
+            Box::new(|| Box::pin(async { Ok(7) })),
+            Box::new(|count| audit("org.mfa_enforcement.enabled").details(serde_json::json!({ "revoked": count }))),
+        )
+        .await
+        .unwrap();
+    assert!(updated.enforcement.enabled);
+    assert_eq!(flushed, 7);
+    let events = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(events.items[0].details["revoked"], 7);
+}
+
 async fn last_key_rule_holds(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
     let alice = member(&t.db, org.id, "alice").await;
     let only = t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k")).await.unwrap();
-    t.db.set_enforcement(
-        org.id,
-        Enforcement { enabled: true, grace_period_ends_at: None },
-        Utc::now(),
-        audit("org.mfa_enforcement.enabled"),
-    )
-    .await
-    .unwrap();
+    enforce(&t.db, org.id).await;
     let refused = t.db.delete_key(org.id, only.id, DeletedBy::Owner, audit("security_key.deleted")).await;
     assert_eq!(refused.unwrap_err(), DomainError::LastKeyEnforced);
     let (deleted, left) =
@@ -190,14 +229,7 @@ async fn last_key_rule_holds(t: TestDb) {
 
 async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
-    t.db.set_enforcement(
-        org.id,
-        Enforcement { enabled: true, grace_period_ends_at: None },
-        Utc::now(),
-        audit("org.mfa_enforcement.enabled"),
-    )
-    .await
-    .unwrap();
+    enforce(&t.db, org.id).await;
     for round in 0..5u8 {
         let m = member(&t.db, org.id, &format!("m{round}")).await;
         let a = t.db.insert_key(new_key(org.id, m.id, &[round, 1]), audit("k")).await.unwrap();
@@ -301,6 +333,7 @@ on_both_databases! {
     members_list_with_key_counts,
     keys_are_unique_and_scoped,
     last_key_rule_holds,
+    enforcement_rolls_back_when_the_flush_fails,
     concurrent_deletions_never_leave_zero_keys,
     recovery_codes_work_once,
     settings_round_trip,

@@ -1,9 +1,12 @@
 //! Login and key-management flows: each one orchestrates the domain rules, the repositories, the
 //! stores and the verifiers, so resolvers stay thin.
 
+pub mod admin;
+pub mod audit;
 pub mod backup;
 pub mod keys;
 pub mod mfa;
+pub mod recovery;
 pub mod session;
 pub mod sso;
 

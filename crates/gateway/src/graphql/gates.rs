@@ -20,12 +20,21 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
     let gate = match (root, field) {
         ("Query", "viewer") => Gate::OptionalSession,
         ("Query", "securityKeys") => Gate::Member,
-        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
+        ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => Gate::Admin,
+        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin" | "recoveryCodeLogin") => Gate::Open,
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => Gate::KeyRegistration,
-        ("Mutation", "securityKeyRename" | "securityKeyDelete") => Gate::Member,
-        ("Mutation", "ssoConfigure" | "backupCredentialsRotate") => Gate::Admin,
+        ("Mutation", "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate") => Gate::Member,
+        (
+            "Mutation",
+            "ssoConfigure"
+            | "backupCredentialsRotate"
+            | "mfaEnforcementSet"
+            | "memberSecurityKeyDelete"
+            | "memberSessionsRevoke"
+            | "webauthnPolicyUpdate",
+        ) => Gate::Admin,
         _ => return None,
     };
     Some(gate)

@@ -95,6 +95,13 @@ pub struct SecurityKeyDeletePayload {
     pub remaining_keys: u64,
 }
 
+/// New recovery codes, shown once.
+#[derive(SimpleObject)]
+pub struct RecoveryCodesPayload {
+    /// Ten single-use codes: store them somewhere safe now.
+    pub codes: Vec<String>,
+}
+
 /// Queries about the caller's own keys.
 #[derive(Default)]
 pub struct KeyQueries;
@@ -141,6 +148,13 @@ impl KeyMutations {
             None => (Viewer::from(session), None),
         };
         Ok(SecurityKeyRegistrationPayload { key: key.into(), viewer, session_token })
+    }
+
+    /// Generates 10 single-use recovery codes, voiding the old ones. They are shown only now.
+    async fn recovery_codes_generate(&self, ctx: &Context<'_>) -> ApiResult<RecoveryCodesPayload> {
+        let session = ctx.self_service()?.0;
+        let ip = ctx.request()?.ip.clone();
+        Ok(RecoveryCodesPayload { codes: crate::auth::recovery::generate(ctx.app(), session, ip).await? })
     }
 
     /// Renames one of your keys.

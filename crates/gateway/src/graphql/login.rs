@@ -138,6 +138,20 @@ impl LoginMutations {
         finish_login(ctx.app(), request, issued).await
     }
 
+    /// Logs in with a recovery code: your other sessions end, and this one may only register a
+    /// new key (stage `MFA_REGISTRATION_REQUIRED`).
+    async fn recovery_code_login(
+        &self,
+        ctx: &Context<'_>,
+        organization: String,
+        username: String,
+        code: String,
+    ) -> ApiResult<LoginPayload> {
+        let request = ctx.request()?;
+        let issued = crate::auth::recovery::login(ctx.app(), &organization, &username, &code, request.ip.clone()).await?;
+        finish_login(ctx.app(), request, issued).await
+    }
+
     /// Begins the security-key step of login.
     async fn mfa_login_begin(&self, ctx: &Context<'_>) -> ApiResult<WebauthnChallenge> {
         let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;

@@ -1,9 +1,11 @@
 //! The GraphQL API: schema, choke point, context and resolvers.
 
+pub mod audit;
 pub mod context;
 pub mod gates;
 pub mod keys;
 pub mod login;
+pub mod org;
 pub mod roots;
 pub mod types;
 

@@ -5,7 +5,9 @@ use async_graphql::{Context, MergedObject, Object};
 
 use super::context::ContextExt;
 use super::keys::{KeyMutations, KeyQueries};
+use super::audit::AuditQueries;
 use super::login::{LoginMutations, LoginSettingsMutations};
+use super::org::{OrgMutations, OrgQueries};
 use super::types::Viewer;
 use crate::error::ApiResult;
 
@@ -25,9 +27,9 @@ impl SessionQueries {
 /// Read operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(SessionQueries, KeyQueries);
+pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries);
 
 /// Write operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations);
+pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations, OrgMutations);

@@ -108,6 +108,7 @@ impl From<DomainMember> for Member {
 
 /// An organization.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct Organization {
     /// Identifier.
     pub id: ID,

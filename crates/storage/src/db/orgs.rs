@@ -7,7 +7,7 @@ use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::member::Member;
 use keyward_domain::org::{Enforcement, Organization};
-use keyward_domain::repo::{Bootstrap, OrganizationRepo};
+use keyward_domain::repo::{BeforeCommit, Bootstrap, OrganizationRepo};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
@@ -70,8 +70,9 @@ impl OrganizationRepo for Database {
         org: OrgId,
         enforcement: Enforcement,
         at: DateTime<Utc>,
-        audit: AuditRecord,
-    ) -> Result<Organization, StoreError> {
+        flush: BeforeCommit,
+        audit: Box<dyn FnOnce(u64) -> AuditRecord + Send>,
+    ) -> Result<(Organization, u64), StoreError> {
         let txn = self.conn.begin().await.map_err(map_err)?;
         let row = organization::ActiveModel {
             id: Set(org.0),
@@ -83,9 +84,11 @@ impl OrganizationRepo for Database {
         .update(&txn)
         .await
         .map_err(map_err)?;
-        append_in(&txn, org, audit).await?;
+        // Dropping the transaction on error rolls the flag back: enforcement never half-happens.
+        let flushed = flush().await?;
+        append_in(&txn, org, audit(flushed)).await?;
         txn.commit().await.map_err(map_err)?;
-        Ok(organization_from(row))
+        Ok((organization_from(row), flushed))
     }
 }
 

@@ -1,0 +1,220 @@
+//! Organization MFA for admins: enforcement with an O(1) session flush, its exact preview, member
+//! keys and sessions, and the WebAuthn policy.
+
+use chrono::{DateTime, Utc};
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
+use keyward_domain::member::Member;
+use keyward_domain::org::{Enforcement, EnforcementChange, Organization};
+use keyward_domain::repo::{
+    AuditRepo, DeletedBy, MemberQuery, MemberRepo, MemberSummary, OrganizationRepo, PolicyKind, PolicyRepo, SecurityKeyRepo,
+    StoredPolicy,
+};
+use keyward_domain::security_key::SecurityKey;
+use keyward_domain::session::Session;
+use keyward_domain::webauthn_policy::{CredentialFacts, WebauthnPolicy};
+use keyward_domain::{DomainError, StoreError};
+use serde_json::json;
+
+use crate::state::AppState;
+
+fn actor(session: &Session) -> Actor {
+    Actor::Member(session.member_id)
+}
+
+async fn organization(app: &AppState, org: OrgId) -> Result<Organization, DomainError> {
+    app.db.organization(org).await?.ok_or(DomainError::NotFound)
+}
+
+/// The outcome of `mfaEnforcementSet`.
+pub struct EnforcementOutcome {
+    /// The organization afterwards.
+    pub organization: Organization,
+    /// Live sessions that ended (0 unless enforcement was just switched on).
+    pub revoked_sessions: u64,
+    /// Members who still have no key.
+    pub members_without_key: u64,
+}
+
+/// Turns enforcement on or off. Switching it on bumps the organization's epoch in the same step
+/// that sets the flag: every other session ends at once, on every instance, whatever their number.
+pub async fn set_enforcement(
+    app: &AppState,
+    session: &Session,
+    requested: Enforcement,
+    ip: Option<String>,
+) -> Result<EnforcementOutcome, DomainError> {
+    let now = Utc::now();
+    let org = organization(app, session.org_id).await?;
+    let admin_has_key = !app.db.keys_of(org.id, session.member_id).await?.is_empty();
+    let change = org.enforcement.change_to(&requested, admin_has_key, now)?;
+    let (organization, revoked_sessions) = if change == EnforcementChange::None {
+        (org, 0)
+    } else {
+        let sessions = app.sessions.clone();
+        let keep = session.token_hash.clone();
+        let org_id = org.id;
+        let flush: keyward_domain::repo::BeforeCommit = if change == EnforcementChange::Enable {
+            Box::new(move || Box::pin(async move { sessions.revoke_org(org_id, Some(&keep), now).await }))
+        } else {
+            Box::new(|| Box::pin(async { Ok(0) }))
+        };
+        let action = match change {
+            EnforcementChange::Disable => "org.mfa_enforcement.disabled",
+            EnforcementChange::Update => "org.mfa_enforcement.updated",
+            _ => "org.mfa_enforcement.enabled",
+        };
+        let actor = actor(session);
+        let audit = Box::new(move |revoked: u64| {
+            AuditRecord::new(actor, action).target(format!("org:{org_id}")).ip(ip).details(json!({
+                "enabled": requested.enabled,
+                "gracePeriodEndsAt": requested.grace_period_ends_at,
+                "revokedSessions": revoked,
+            }))
+        });
+        app.db.set_enforcement(org_id, requested, now, flush, audit).await?
+    };
+    let members_without_key = count_members(app, organization.id, true).await?;
+    Ok(EnforcementOutcome { organization, revoked_sessions, members_without_key })
+}
+
+async fn all_members(app: &AppState, org: OrgId, without_key: bool) -> Result<Vec<MemberSummary>, StoreError> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app.db.members(org, MemberQuery { first: 500, after, without_key }).await?;
+        after = page.items.last().map(|s| s.member.id);
+        all.extend(page.items);
+        if !page.has_more {
+            return Ok(all);
+        }
+    }
+}
+
+async fn count_members(app: &AppState, org: OrgId, without_key: bool) -> Result<u64, StoreError> {
+    Ok(all_members(app, org, without_key).await?.len() as u64)
+}
+
+/// A member who would be locked out, and why.
+pub struct AtRisk {
+    /// The member.
+    pub member: Member,
+    /// Their live sessions (which enforcing would end).
+    pub live_sessions: u64,
+    /// Their keys that the policy would refuse, with the reason for each.
+    pub refused_keys: Vec<(SecurityKey, String)>,
+}
+
+/// What enforcing now would do.
+pub struct Preview {
+    /// Members without any key: they must register at their next login.
+    pub without_key: Vec<AtRisk>,
+    /// Members whose every key fails the WebAuthn policy: they could not log in at all.
+    pub only_refused_keys: Vec<AtRisk>,
+    /// Sessions that would end (all but the caller's).
+    pub sessions_to_end: u64,
+}
+
+/// Who enforcement would lock out, exactly, before anyone flips the switch.
+pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> Result<Preview, DomainError> {
+    let org = session.org_id;
+    let policy = super::webauthn_policy(app, org).await?;
+    let members = all_members(app, org, false).await?;
+    let ids: Vec<MemberId> = members.iter().map(|m| m.member.id).collect();
+    let live = app.sessions.live_sessions_of(org, &ids, now).await?;
+    let mut without_key = Vec::new();
+    let mut only_refused_keys = Vec::new();
+    for (summary, live_sessions) in members.into_iter().zip(live) {
+        if summary.key_count == 0 {
+            without_key.push(AtRisk { member: summary.member, live_sessions, refused_keys: vec![] });
+            continue;
+        }
+        let keys = app.db.keys_of(org, summary.member.id).await?;
+        let refused: Vec<(SecurityKey, String)> = keys
+            .iter()
+            .filter_map(|key| {
+                let facts = CredentialFacts { aaguid: key.aaguid, backup_eligible: key.backup_eligible, user_verified: key.user_verified };
+                policy.check(&facts).err().map(|reason| (key.clone(), reason))
+            })
+            .collect();
+        if refused.len() == keys.len() {
+            only_refused_keys.push(AtRisk { member: summary.member, live_sessions, refused_keys: refused });
+        }
+    }
+    let live_total = app.sessions.live_sessions(org, now).await?;
+    Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1) })
+}
+
+/// Deletes any member's key (even the last); that member's sessions end at once.
+pub async fn delete_member_key(
+    app: &AppState,
+    session: &Session,
+    key_id: &str,
+    ip: Option<String>,
+) -> Result<(SecurityKey, u64, u64), DomainError> {
+    let id: SecurityKeyId = key_id.parse().map_err(|_| DomainError::NotFound)?;
+    let key = app.db.key(session.org_id, id).await?.ok_or(DomainError::NotFound)?.key;
+    let record = AuditRecord::new(actor(session), "member.security_key.deleted")
+        .target(format!("member:{}", key.member_id))
+        .ip(ip.clone())
+        .details(json!({
+            "keyId": key.id.to_string(),
+            "keyName": key.name,
+            "aaguid": key.aaguid.map(|a| a.to_string()),
+            "member": key.member_id.to_string(),
+        }));
+    let (deleted, remaining) = app.db.delete_key(session.org_id, key.id, DeletedBy::Admin, record).await?;
+    let keep = (deleted.member_id == session.member_id).then_some(&session.token_hash);
+    let revoked = app.sessions.revoke_member(session.org_id, deleted.member_id, keep, Utc::now()).await?;
+    audit_revocation(app, session, deleted.member_id, revoked, "key deleted by an admin", ip).await?;
+    Ok((deleted, remaining, revoked))
+}
+
+/// Ends all of a member's sessions (but the caller's own current one).
+pub async fn revoke_member_sessions(
+    app: &AppState,
+    session: &Session,
+    member_id: &str,
+    ip: Option<String>,
+) -> Result<u64, DomainError> {
+    let id: MemberId = member_id.parse().map_err(|_| DomainError::NotFound)?;
+    let member = app.db.member(session.org_id, id).await?.ok_or(DomainError::NotFound)?;
+    let keep = (member.id == session.member_id).then_some(&session.token_hash);
+    let revoked = app.sessions.revoke_member(session.org_id, member.id, keep, Utc::now()).await?;
+    audit_revocation(app, session, member.id, revoked, "revoked by an admin", ip).await?;
+    Ok(revoked)
+}
+
+/// Validates and stores the organization's WebAuthn policy.
+pub async fn set_webauthn_policy(
+    app: &AppState,
+    session: &Session,
+    policy: WebauthnPolicy,
+    ip: Option<String>,
+) -> Result<WebauthnPolicy, DomainError> {
+    policy.validate()?;
+    let body = serde_json::to_string(&policy).map_err(|e| DomainError::Store(StoreError::Unexpected(e.to_string())))?;
+    let record = AuditRecord::new(actor(session), "org.webauthn_policy.updated")
+        .target(format!("org:{}", session.org_id))
+        .ip(ip)
+        .details(serde_json::to_value(&policy).unwrap_or_default());
+    let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
+    app.db.put_policy(session.org_id, stored, record).await?;
+    Ok(policy)
+}
+
+/// Records sessions ended by an admin action.
+async fn audit_revocation(
+    app: &AppState,
+    session: &Session,
+    member: MemberId,
+    revoked: u64,
+    why: &str,
+    ip: Option<String>,
+) -> Result<(), StoreError> {
+    let record = AuditRecord::new(actor(session), "member.sessions.revoked")
+        .target(format!("member:{member}"))
+        .ip(ip)
+        .details(json!({ "revokedSessions": revoked, "reason": why }));
+    app.db.append_audit(session.org_id, record).await.map(|_| ())
+}

@@ -1,0 +1,361 @@
+//! Organization MFA for admins: members, enforcement and its preview, the WebAuthn policy.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use keyward_domain::ids::MemberId;
+use keyward_domain::org::Enforcement;
+use keyward_domain::repo::{MemberQuery, MemberRepo, RecoveryCodeRepo, SecurityKeyRepo};
+use keyward_domain::webauthn_policy::{AttestationPreference as DomainAttestation, UserVerification as DomainUv, WebauthnPolicy as DomainPolicy};
+use keyward_domain::DomainError;
+
+use super::context::ContextExt;
+use super::keys::SecurityKey;
+use super::types::{Member, Organization};
+use crate::auth::admin;
+use crate::error::{ApiError, ApiResult};
+
+/// User verification requirement.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UserVerification {
+    /// Every ceremony must verify the user (PIN or biometric).
+    Required,
+    /// Asked for, not enforced.
+    Preferred,
+    /// Not asked for.
+    Discouraged,
+}
+
+/// Attestation conveyance preference.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AttestationPreference {
+    /// No attestation.
+    None,
+    /// Attestation when offered.
+    Indirect,
+    /// Attestation from the authenticator.
+    Direct,
+}
+
+/// The organization's WebAuthn policy, enforced on the result of every ceremony.
+#[derive(SimpleObject, InputObject, Clone, Debug)]
+#[graphql(input_name = "WebauthnPolicyInput")]
+pub struct WebauthnPolicy {
+    /// User verification.
+    pub user_verification: UserVerification,
+    /// Attestation preference.
+    pub attestation: AttestationPreference,
+    /// When non-empty, only these authenticator models (AAGUIDs) may be used.
+    #[graphql(default)]
+    pub allowed_aaguids: Vec<String>,
+    /// Authenticator models (AAGUIDs) that may never be used.
+    #[graphql(default)]
+    pub denied_aaguids: Vec<String>,
+    /// Refuse synced passkeys (backup-eligible credentials).
+    pub device_bound_only: bool,
+    /// How long the browser waits for the key (10-600 seconds).
+    pub ceremony_timeout_seconds: u32,
+    /// Refuse a login whose signature counter went backwards (always audited).
+    #[graphql(default)]
+    pub reject_counter_regression: bool,
+}
+
+impl From<DomainPolicy> for WebauthnPolicy {
+    fn from(p: DomainPolicy) -> Self {
+        Self {
+            user_verification: match p.user_verification {
+                DomainUv::Required => UserVerification::Required,
+                DomainUv::Preferred => UserVerification::Preferred,
+                DomainUv::Discouraged => UserVerification::Discouraged,
+            },
+            attestation: match p.attestation {
+                DomainAttestation::None => AttestationPreference::None,
+                DomainAttestation::Indirect => AttestationPreference::Indirect,
+                DomainAttestation::Direct => AttestationPreference::Direct,
+            },
+            allowed_aaguids: p.allowed_aaguids.iter().map(ToString::to_string).collect(),
+            denied_aaguids: p.denied_aaguids.iter().map(ToString::to_string).collect(),
+            device_bound_only: p.device_bound_only,
+            ceremony_timeout_seconds: p.ceremony_timeout_seconds,
+            reject_counter_regression: p.reject_counter_regression,
+        }
+    }
+}
+
+fn parse_aaguids(field: &str, values: &[String]) -> Result<Vec<uuid::Uuid>, DomainError> {
+    values
+        .iter()
+        .map(|v| v.trim().parse().map_err(|_| DomainError::bad_input(field, format!("{v:?} is not an AAGUID"))))
+        .collect()
+}
+
+impl TryFrom<WebauthnPolicy> for DomainPolicy {
+    type Error = DomainError;
+    fn try_from(p: WebauthnPolicy) -> Result<Self, DomainError> {
+        Ok(DomainPolicy {
+            user_verification: match p.user_verification {
+                UserVerification::Required => DomainUv::Required,
+                UserVerification::Preferred => DomainUv::Preferred,
+                UserVerification::Discouraged => DomainUv::Discouraged,
+            },
+            attestation: match p.attestation {
+                AttestationPreference::None => DomainAttestation::None,
+                AttestationPreference::Indirect => DomainAttestation::Indirect,
+                AttestationPreference::Direct => DomainAttestation::Direct,
+            },
+            allowed_aaguids: parse_aaguids("allowedAaguids", &p.allowed_aaguids)?,
+            denied_aaguids: parse_aaguids("deniedAaguids", &p.denied_aaguids)?,
+            device_bound_only: p.device_bound_only,
+            ceremony_timeout_seconds: p.ceremony_timeout_seconds,
+            reject_counter_regression: p.reject_counter_regression,
+        })
+    }
+}
+
+/// Pagination state.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// More items follow.
+    pub has_next_page: bool,
+    /// Pass as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+/// A member in the organization's list.
+#[derive(SimpleObject)]
+pub struct MemberRow {
+    /// The member.
+    pub member: Member,
+    /// How many keys they have.
+    pub key_count: u64,
+    /// Their live sessions.
+    pub live_sessions: u64,
+}
+
+/// A page of members.
+#[derive(SimpleObject)]
+pub struct MemberConnection {
+    /// The members, oldest first.
+    pub nodes: Vec<MemberRow>,
+    /// Pagination.
+    pub page_info: PageInfo,
+}
+
+#[ComplexObject]
+impl Organization {
+    /// The WebAuthn policy (admins only).
+    async fn webauthn_policy(&self, ctx: &Context<'_>) -> ApiResult<WebauthnPolicy> {
+        let session = ctx.org_admin()?.0;
+        Ok(crate::auth::webauthn_policy(ctx.app(), session.org_id).await?.into())
+    }
+
+    /// Live sessions in the organization (admins only).
+    async fn live_sessions(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let session = ctx.org_admin()?.0;
+        Ok(ctx.app().sessions.live_sessions(session.org_id, Utc::now()).await?)
+    }
+
+    /// Members with their key counts and live sessions, oldest first (admins only).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: u64,
+        after: Option<String>,
+        #[graphql(default)] without_key: bool,
+    ) -> ApiResult<MemberConnection> {
+        let session = ctx.org_admin()?.0;
+        if !(1..=200).contains(&first) {
+            return Err(DomainError::bad_input("first", "use 1 to 200").into());
+        }
+        let after = after
+            .map(|a| a.parse::<MemberId>().map_err(|_| ApiError(DomainError::bad_input("after", "not a cursor from this list"))))
+            .transpose()?;
+        let app = ctx.app();
+        let page = app.db.members(session.org_id, MemberQuery { first, after, without_key }).await?;
+        let ids: Vec<MemberId> = page.items.iter().map(|s| s.member.id).collect();
+        let live = app.sessions.live_sessions_of(session.org_id, &ids, Utc::now()).await?;
+        let end_cursor = page.items.last().map(|s| s.member.id.to_string());
+        let nodes = page
+            .items
+            .into_iter()
+            .zip(live)
+            .map(|(s, live_sessions)| MemberRow { member: s.member.into(), key_count: s.key_count, live_sessions })
+            .collect();
+        Ok(MemberConnection { nodes, page_info: PageInfo { has_next_page: page.has_more, end_cursor } })
+    }
+}
+
+/// One member with everything an admin manages.
+#[derive(SimpleObject)]
+pub struct MemberDetail {
+    /// The member.
+    pub member: Member,
+    /// Their keys, oldest first.
+    pub keys: Vec<SecurityKey>,
+    /// Their live sessions.
+    pub live_sessions: u64,
+    /// Unused recovery codes.
+    pub unused_recovery_codes: u64,
+}
+
+/// A key the policy would refuse.
+#[derive(SimpleObject)]
+pub struct RefusedKey {
+    /// The key.
+    pub key: SecurityKey,
+    /// Why.
+    pub reason: String,
+}
+
+/// A member enforcement would affect.
+#[derive(SimpleObject)]
+pub struct AtRiskMember {
+    /// The member.
+    pub member: Member,
+    /// Sessions of theirs that enforcing would end.
+    pub live_sessions: u64,
+    /// Their keys the policy refuses (for members whose every key is refused).
+    pub refused_keys: Vec<RefusedKey>,
+}
+
+/// What enforcing MFA now would do.
+#[derive(SimpleObject)]
+pub struct EnforcementPreview {
+    /// Members without a key: they must register one at their next login.
+    pub members_without_key: Vec<AtRiskMember>,
+    /// Members whose every key fails the WebAuthn policy: they could not log in.
+    pub members_with_only_refused_keys: Vec<AtRiskMember>,
+    /// Sessions that would end (every live session but yours).
+    pub sessions_to_end: u64,
+}
+
+fn at_risk(risk: admin::AtRisk) -> AtRiskMember {
+    AtRiskMember {
+        member: risk.member.into(),
+        live_sessions: risk.live_sessions,
+        refused_keys: risk.refused_keys.into_iter().map(|(key, reason)| RefusedKey { key: key.into(), reason }).collect(),
+    }
+}
+
+/// Admin queries.
+#[derive(Default)]
+pub struct OrgQueries;
+
+#[Object]
+impl OrgQueries {
+    /// Your organization: enforcement state, policy and members.
+    async fn organization(&self, ctx: &Context<'_>) -> ApiResult<Organization> {
+        let session = ctx.org_admin()?.0;
+        let org = keyward_domain::repo::OrganizationRepo::organization(ctx.app().db.as_ref(), session.org_id).await?;
+        Ok(org.ok_or(ApiError(DomainError::NotFound))?.into())
+    }
+
+    /// One member with their keys.
+    async fn member(&self, ctx: &Context<'_>, id: ID) -> ApiResult<MemberDetail> {
+        let session = ctx.org_admin()?.0;
+        let app = ctx.app();
+        let id: MemberId = id.parse().map_err(|_| ApiError(DomainError::NotFound))?;
+        let member = app.db.member(session.org_id, id).await?.ok_or(ApiError(DomainError::NotFound))?;
+        let keys = app.db.keys_of(session.org_id, id).await?;
+        let live = app.sessions.live_sessions_of(session.org_id, &[id], Utc::now()).await?;
+        let unused = app.db.unused_recovery_codes(session.org_id, id).await?;
+        Ok(MemberDetail {
+            member: member.into(),
+            keys: keys.into_iter().map(SecurityKey::from).collect(),
+            live_sessions: live.first().copied().unwrap_or(0),
+            unused_recovery_codes: unused,
+        })
+    }
+
+    /// Who enforcing MFA would lock out, before anyone flips the switch.
+    async fn enforcement_preview(&self, ctx: &Context<'_>) -> ApiResult<EnforcementPreview> {
+        let session = ctx.org_admin()?.0;
+        let preview = admin::preview(ctx.app(), session, Utc::now()).await?;
+        Ok(EnforcementPreview {
+            members_without_key: preview.without_key.into_iter().map(at_risk).collect(),
+            members_with_only_refused_keys: preview.only_refused_keys.into_iter().map(at_risk).collect(),
+            sessions_to_end: preview.sessions_to_end,
+        })
+    }
+}
+
+/// Enforcement settings.
+#[derive(InputObject)]
+pub struct MfaEnforcementInput {
+    /// Require security keys.
+    pub enabled: bool,
+    /// Members without a key may keep working until then (at most 90 days out).
+    pub grace_period_ends_at: Option<DateTime<Utc>>,
+}
+
+/// The result of changing enforcement.
+#[derive(SimpleObject)]
+pub struct MfaEnforcementPayload {
+    /// The organization afterwards.
+    pub organization: Organization,
+    /// Sessions that ended now (only when enforcement was switched on; yours is kept).
+    pub revoked_sessions: u64,
+    /// Members who still have no key.
+    pub members_without_key: u64,
+}
+
+/// The result of an admin deleting a member's key.
+#[derive(SimpleObject)]
+pub struct MemberSecurityKeyDeletePayload {
+    /// The deleted key's ID.
+    pub deleted_key_id: ID,
+    /// The key's owner.
+    pub member_id: ID,
+    /// Keys the member has left.
+    pub remaining_keys: u64,
+    /// The member's sessions that ended.
+    pub revoked_sessions: u64,
+}
+
+/// Admin mutations.
+#[derive(Default)]
+pub struct OrgMutations;
+
+#[Object]
+impl OrgMutations {
+    /// Turns MFA enforcement on or off. Turning it on ends every other session of the
+    /// organization at once; you must have a key.
+    async fn mfa_enforcement_set(&self, ctx: &Context<'_>, input: MfaEnforcementInput) -> ApiResult<MfaEnforcementPayload> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        let requested = Enforcement { enabled: input.enabled, grace_period_ends_at: input.grace_period_ends_at };
+        let outcome = admin::set_enforcement(ctx.app(), session, requested, ip).await?;
+        Ok(MfaEnforcementPayload {
+            organization: outcome.organization.into(),
+            revoked_sessions: outcome.revoked_sessions,
+            members_without_key: outcome.members_without_key,
+        })
+    }
+
+    /// Deletes any member's key, even their last; their sessions end at once.
+    async fn member_security_key_delete(&self, ctx: &Context<'_>, id: ID) -> ApiResult<MemberSecurityKeyDeletePayload> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        let (key, remaining_keys, revoked_sessions) = admin::delete_member_key(ctx.app(), session, &id, ip).await?;
+        Ok(MemberSecurityKeyDeletePayload {
+            deleted_key_id: ID(key.id.to_string()),
+            member_id: ID(key.member_id.to_string()),
+            remaining_keys,
+            revoked_sessions,
+        })
+    }
+
+    /// Ends all of a member's sessions. Returns how many ended.
+    async fn member_sessions_revoke(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<u64> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        Ok(admin::revoke_member_sessions(ctx.app(), session, &member_id, ip).await?)
+    }
+
+    /// Sets the organization's WebAuthn policy.
+    async fn webauthn_policy_update(&self, ctx: &Context<'_>, input: WebauthnPolicy) -> ApiResult<WebauthnPolicy> {
+        let session = ctx.org_admin()?.0;
+        let ip = ctx.request()?.ip.clone();
+        let policy = DomainPolicy::try_from(input)?;
+        Ok(admin::set_webauthn_policy(ctx.app(), session, policy, ip).await?.into())
+    }
+}
