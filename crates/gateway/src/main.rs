@@ -23,6 +23,45 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Work with the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 and name the first broken event if it does not hold.
+    Verify {
+        /// Only this organization (slug); default: all.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+    /// Write the trail to stdout, oldest first.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Only this organization (slug); default: all.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl From<AuditCommand> for keyward_gateway::cli::AuditCommand {
+    fn from(command: AuditCommand) -> Self {
+        match command {
+            AuditCommand::Verify { organization } => Self::Verify { organization },
+            AuditCommand::Export { format: ExportFormat::Jsonl, organization } => Self::ExportJsonl { organization },
+        }
+    }
 }
 
 fn init_logging(config: &Config) {
@@ -58,6 +97,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Migrate => migrate(config).await,
+            Command::Audit { command } => keyward_gateway::cli::audit(config, command.into()).await,
             _ => serve(config).await,
         }
     });

@@ -184,9 +184,8 @@ async fn enforce(db: &Database, org: OrgId) {
 /// A failing side effect (Redis down) leaves the flag unset and writes no audit event.
 async fn enforcement_rolls_back_when_the_flush_fails(t: TestDb) {
     let (org, _admin) = bootstrap(&t.db).await;
-    let failed = t
-        .db
-        .set_enforcement(
+    let failed =
+        t.db.set_enforcement(
             org.id,
             Enforcement { enabled: true, grace_period_ends_at: None },
             Utc::now(),
@@ -198,9 +197,8 @@ async fn enforcement_rolls_back_when_the_flush_fails(t: TestDb) {
     assert!(!t.db.organization(org.id).await.unwrap().unwrap().enforcement.enabled);
     let events = t.db.audit_events(org.id, AuditQuery { first: 10, ..Default::default() }).await.unwrap();
     assert_eq!(events.items.len(), 1, "only the bootstrap event");
-    let (updated, flushed) = t
-        .db
-        .set_enforcement(
+    let (updated, flushed) =
+        t.db.set_enforcement(
             org.id,
             Enforcement { enabled: true, grace_period_ends_at: None },
             Utc::now(),

@@ -33,6 +33,10 @@ pub fn unique(prefix: &str) -> String {
 pub struct TestDb {
     /// The database.
     pub db: Arc<Database>,
+    /// How to reach it (for the `keyward` binary).
+    pub url: String,
+    /// The PostgreSQL schema, if any.
+    pub schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -41,9 +45,9 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/keyward.db?mode=rwc", dir.path().display());
-        let db = Database::connect(&DatabaseOptions::new(url)).await.unwrap();
+        let db = Database::connect(&DatabaseOptions::new(url.clone())).await.unwrap();
         db.migrate().await.unwrap();
-        Self { db: Arc::new(db), _dir: Some(dir) }
+        Self { db: Arc::new(db), url, schema: None, _dir: Some(dir) }
     }
 
     /// A fresh PostgreSQL schema.
@@ -55,10 +59,10 @@ impl TestDb {
     pub async fn postgres_at(url: &str) -> Self {
         let schema = fresh_pg_schema().await;
         let mut options = DatabaseOptions::new(url);
-        options.schema = Some(schema);
+        options.schema = Some(schema.clone());
         let db = Database::connect(&options).await.unwrap();
         db.migrate().await.unwrap();
-        Self { db: Arc::new(db), _dir: None }
+        Self { db: Arc::new(db), url: url.to_owned(), schema: Some(schema), _dir: None }
     }
 }
 

@@ -7,8 +7,8 @@ use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::member::Member;
 use keyward_domain::org::{Enforcement, EnforcementChange, Organization};
 use keyward_domain::repo::{
-    AuditRepo, DeletedBy, MemberQuery, MemberRepo, MemberSummary, OrganizationRepo, PolicyKind, PolicyRepo, SecurityKeyRepo,
-    StoredPolicy,
+    AuditRepo, DeletedBy, MemberQuery, MemberRepo, MemberSummary, OrganizationRepo, PolicyKind, PolicyRepo,
+    SecurityKeyRepo, StoredPolicy,
 };
 use keyward_domain::security_key::SecurityKey;
 use keyward_domain::session::Session;
@@ -133,7 +133,11 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
         let refused: Vec<(SecurityKey, String)> = keys
             .iter()
             .filter_map(|key| {
-                let facts = CredentialFacts { aaguid: key.aaguid, backup_eligible: key.backup_eligible, user_verified: key.user_verified };
+                let facts = CredentialFacts {
+                    aaguid: key.aaguid,
+                    backup_eligible: key.backup_eligible,
+                    user_verified: key.user_verified,
+                };
                 policy.check(&facts).err().map(|reason| (key.clone(), reason))
             })
             .collect();
@@ -198,7 +202,8 @@ pub async fn set_webauthn_policy(
         .target(format!("org:{}", session.org_id))
         .ip(ip)
         .details(serde_json::to_value(&policy).unwrap_or_default());
-    let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
+    let stored =
+        StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
     app.db.put_policy(session.org_id, stored, record).await?;
     Ok(policy)
 }

@@ -31,7 +31,8 @@ fn new_code() -> String {
 /// SHA-256 of a code, ignoring case, spaces and dashes (codes carry ~78 bits, so a fast hash is
 /// enough; they are also rate limited).
 pub fn hash_code(code: &str) -> String {
-    let normalized: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+    let normalized: String =
+        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
     URL_SAFE_NO_PAD.encode(Sha256::digest(normalized.as_bytes()))
 }
 
@@ -49,7 +50,13 @@ pub async fn generate(app: &AppState, session: &Session, ip: Option<String>) -> 
 
 /// Logs in with a recovery code: the member's other sessions end, and the new session may only
 /// register a key.
-pub async fn login(app: &AppState, organization: &str, username: &str, code: &str, ip: Option<String>) -> Result<Issued, DomainError> {
+pub async fn login(
+    app: &AppState,
+    organization: &str,
+    username: &str,
+    code: &str,
+    ip: Option<String>,
+) -> Result<Issued, DomainError> {
     let now = Utc::now();
     super::limit(
         app,
@@ -62,7 +69,9 @@ pub async fn login(app: &AppState, organization: &str, username: &str, code: &st
     .await?;
     let org = app.db.organization_by_slug(organization).await?.ok_or(DomainError::InvalidCredentials)?;
     let member = app.db.member_by_username(org.id, username).await?.ok_or(DomainError::InvalidCredentials)?;
-    let record = AuditRecord::new(Actor::Member(member.id), "recovery_code.login").target(format!("member:{}", member.id)).ip(ip.clone());
+    let record = AuditRecord::new(Actor::Member(member.id), "recovery_code.login")
+        .target(format!("member:{}", member.id))
+        .ip(ip.clone());
     if !app.db.consume_recovery_code(org.id, member.id, &hash_code(code), now, record).await? {
         let failed = AuditRecord::new(Actor::Anonymous, "recovery_code.login")
             .target(format!("member:{}", member.id))

@@ -106,7 +106,9 @@ impl AuditQueries {
         let session = ctx.org_admin()?.0;
         let filter = filter.unwrap_or_default();
         let before_seq = after
-            .map(|a| a.parse::<u64>().map_err(|_| ApiError(DomainError::bad_input("after", "not a cursor from this list"))))
+            .map(|a| {
+                a.parse::<u64>().map_err(|_| ApiError(DomainError::bad_input("after", "not a cursor from this list")))
+            })
             .transpose()?;
         let query = AuditQuery {
             action: filter.action,

@@ -148,7 +148,8 @@ impl LoginMutations {
         code: String,
     ) -> ApiResult<LoginPayload> {
         let request = ctx.request()?;
-        let issued = crate::auth::recovery::login(ctx.app(), &organization, &username, &code, request.ip.clone()).await?;
+        let issued =
+            crate::auth::recovery::login(ctx.app(), &organization, &username, &code, request.ip.clone()).await?;
         finish_login(ctx.app(), request, issued).await
     }
 

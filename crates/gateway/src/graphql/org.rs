@@ -2,11 +2,13 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use keyward_domain::DomainError;
 use keyward_domain::ids::MemberId;
 use keyward_domain::org::Enforcement;
 use keyward_domain::repo::{MemberQuery, MemberRepo, RecoveryCodeRepo, SecurityKeyRepo};
-use keyward_domain::webauthn_policy::{AttestationPreference as DomainAttestation, UserVerification as DomainUv, WebauthnPolicy as DomainPolicy};
-use keyward_domain::DomainError;
+use keyward_domain::webauthn_policy::{
+    AttestationPreference as DomainAttestation, UserVerification as DomainUv, WebauthnPolicy as DomainPolicy,
+};
 
 use super::context::ContextExt;
 use super::keys::SecurityKey;
@@ -167,7 +169,10 @@ impl Organization {
             return Err(DomainError::bad_input("first", "use 1 to 200").into());
         }
         let after = after
-            .map(|a| a.parse::<MemberId>().map_err(|_| ApiError(DomainError::bad_input("after", "not a cursor from this list"))))
+            .map(|a| {
+                a.parse::<MemberId>()
+                    .map_err(|_| ApiError(DomainError::bad_input("after", "not a cursor from this list")))
+            })
             .transpose()?;
         let app = ctx.app();
         let page = app.db.members(session.org_id, MemberQuery { first, after, without_key }).await?;
@@ -232,7 +237,11 @@ fn at_risk(risk: admin::AtRisk) -> AtRiskMember {
     AtRiskMember {
         member: risk.member.into(),
         live_sessions: risk.live_sessions,
-        refused_keys: risk.refused_keys.into_iter().map(|(key, reason)| RefusedKey { key: key.into(), reason }).collect(),
+        refused_keys: risk
+            .refused_keys
+            .into_iter()
+            .map(|(key, reason)| RefusedKey { key: key.into(), reason })
+            .collect(),
     }
 }
 
@@ -319,7 +328,11 @@ pub struct OrgMutations;
 impl OrgMutations {
     /// Turns MFA enforcement on or off. Turning it on ends every other session of the
     /// organization at once; you must have a key.
-    async fn mfa_enforcement_set(&self, ctx: &Context<'_>, input: MfaEnforcementInput) -> ApiResult<MfaEnforcementPayload> {
+    async fn mfa_enforcement_set(
+        &self,
+        ctx: &Context<'_>,
+        input: MfaEnforcementInput,
+    ) -> ApiResult<MfaEnforcementPayload> {
         let session = ctx.org_admin()?.0;
         let ip = ctx.request()?.ip.clone();
         let requested = Enforcement { enabled: input.enabled, grace_period_ends_at: input.grace_period_ends_at };

@@ -3,9 +3,9 @@
 
 use async_graphql::{Context, MergedObject, Object};
 
+use super::audit::AuditQueries;
 use super::context::ContextExt;
 use super::keys::{KeyMutations, KeyQueries};
-use super::audit::AuditQueries;
 use super::login::{LoginMutations, LoginSettingsMutations};
 use super::org::{OrgMutations, OrgQueries};
 use super::types::Viewer;
