@@ -66,7 +66,8 @@ impl From<AuditCommand> for keyward_gateway::cli::AuditCommand {
 
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr: stdout carries command output (`audit export`, the bootstrap banner).
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -124,34 +125,34 @@ async fn serve(config: Config) -> Result<(), String> {
     if config.redis_url.is_none() {
         tracing::warn!("redis_url is not set: sessions live in this process; run one instance only");
     }
+    // Install the signal handlers before announcing readiness, so a SIGTERM sent right after the
+    // "listening" line is handled gracefully.
+    let shutdown = shutdown_signal()?;
     let mut running = keyward_gateway::start(config, listener).await.map_err(|e| e.to_string())?;
     if let Some(credentials) = &running.credentials {
         println!("{}", banner(credentials, &public_url));
     }
     println!("keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)", running.addr);
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.shutdown();
     running.wait().await.map_err(|e| e.to_string())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminate = async move {
+            terminate.recv().await;
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
+    })
 }

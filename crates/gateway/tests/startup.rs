@@ -139,3 +139,38 @@ async fn racing_first_starts_create_one_organization() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn audit_verify_and_export_from_the_command_line() {
+    use keyward_domain::audit::{Actor, AuditRecord};
+    use keyward_domain::repo::AuditRepo;
+    use sea_orm::ConnectionTrait;
+
+    let test_db = keyward_testkit::TestDb::sqlite().await;
+    let (org, _) = keyward_testkit::bootstrap(&test_db.db).await;
+    for i in 0..4 {
+        test_db.db.append_audit(org.id, AuditRecord::new(Actor::System, format!("test.{i}"))).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KEYWARD_DATABASE_URL", test_db.url.as_str())];
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("acme: ok, 5 events checked"), "{stdout}");
+    let (code, stdout, _) = run(dir.path(), &["audit", "export", "--format", "jsonl", "--organization", "acme"], &env);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+    assert_eq!(lines[4]["action"], "test.3");
+
+    test_db
+        .db
+        .connection()
+        .execute_unprepared("UPDATE audit_events SET action = 'forged' WHERE seq = 3")
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("acme: BROKEN at event 3"), "{stdout}");
+    assert!(stderr.contains("audit chain broken"), "{stderr}");
+}
