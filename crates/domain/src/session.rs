@@ -169,6 +169,17 @@ impl Session {
         (now - self.last_seen_at).num_milliseconds() >= granularity_ms
     }
 
+    /// The stage in force at `now`: a keyless member's grace period can run out mid-session, and
+    /// from then on the session may only register a key.
+    pub fn effective_stage(&self, now: DateTime<Utc>) -> SessionStage {
+        match self.grace_period_ends_at {
+            Some(deadline) if self.stage == SessionStage::Authenticated && now >= deadline => {
+                SessionStage::MfaRegistrationRequired
+            }
+            _ => self.stage,
+        }
+    }
+
     /// Age of the last security-key check at `now`, if there was one.
     pub fn mfa_age(&self, now: DateTime<Utc>) -> Option<Duration> {
         self.mfa_verified_at.map(|at| now - at)
@@ -295,6 +306,16 @@ mod tests {
         busy.last_seen_at = now + Duration::hours(11) + Duration::minutes(50);
         assert!(busy.is_live(now + Duration::hours(11) + Duration::minutes(59), 3, 1));
         assert!(!busy.is_live(now + Duration::hours(12), 3, 1), "absolute");
+    }
+
+    #[test]
+    fn an_expired_grace_period_forces_registration() {
+        let now = Utc::now();
+        let mut s = session(now);
+        assert_eq!(s.effective_stage(now), SessionStage::Authenticated);
+        s.grace_period_ends_at = Some(now + Duration::hours(1));
+        assert_eq!(s.effective_stage(now), SessionStage::Authenticated);
+        assert_eq!(s.effective_stage(now + Duration::hours(1)), SessionStage::MfaRegistrationRequired);
     }
 
     #[test]

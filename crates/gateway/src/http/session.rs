@@ -41,8 +41,12 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
     let Some(token) = raw.and_then(SessionToken::parse) else {
         return (Caller::Anonymous, None);
     };
-    let caller = match state.sessions.lookup(token.org_id(), &token.hash(), Utc::now()).await {
-        Ok(Some(session)) => Caller::Session(Box::new(session)),
+    let now = Utc::now();
+    let caller = match state.sessions.lookup(token.org_id(), &token.hash(), now).await {
+        Ok(Some(mut session)) => {
+            session.stage = session.effective_stage(now);
+            Caller::Session(Box::new(session))
+        }
         Ok(None) => Caller::Anonymous,
         Err(err) => {
             tracing::warn!(error = %err, "session store unavailable; failing closed");
