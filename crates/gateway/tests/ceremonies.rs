@@ -273,20 +273,7 @@ on_both_backends! {
 /// included), two rate-limit counters (per member and per IP), ceremony GETDEL, session rotation.
 #[tokio::test]
 async fn mfa_login_finish_costs_five_redis_round_trips() {
-    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
-    let store = keyward_storage::RedisStore::connect(
-        &proxy.rewrite(&keyward_testkit::redis_url()),
-        &keyward_testkit::unique("kwt"),
-    )
-    .await
-    .unwrap();
-    let app = TestApp::start_with_stores(
-        keyward_testkit::TestDb::sqlite().await,
-        common::test_config(),
-        keyward_gateway::Stores::shared(std::sync::Arc::new(store.clone())),
-        Some(store),
-    )
-    .await;
+    let (app, proxy) = TestApp::behind_redis_proxy(keyward_testkit::TestDb::sqlite().await).await;
     let (mut key, pending) = pending_admin(&app).await;
     let (ceremony, options) = app.mfa_begin(&pending).await;
     let response = TestApp::get(&mut key, &options, ORIGIN);

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::authn::{soft_key, token_of};
@@ -338,20 +337,7 @@ on_both_backends! {
 /// If Redis is down during enforcement, the flag is not set and the call says so.
 #[tokio::test]
 async fn enforcement_never_half_happens() {
-    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
-    let store = keyward_storage::RedisStore::connect(
-        &proxy.rewrite(&keyward_testkit::redis_url()),
-        &keyward_testkit::unique("kwt"),
-    )
-    .await
-    .unwrap();
-    let app = TestApp::start_with_stores(
-        keyward_testkit::TestDb::postgres().await,
-        common::test_config(),
-        keyward_gateway::Stores::shared(Arc::new(store.clone())),
-        Some(store.clone()),
-    )
-    .await;
+    let (app, proxy) = TestApp::behind_redis_proxy(keyward_testkit::TestDb::postgres().await).await;
     let (admin, _) = admin_with_key(&app).await;
     // The caller's own session is looked up before the outage; the outage hits the flush.
     let state = app.running.state.clone();

@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestApp, error_code, test_config};
+use common::{TestApp, error_code};
 use keyward_domain::session::SessionStage;
-use keyward_storage::RedisStore;
 use keyward_testkit::proxy::TcpProxy;
-use keyward_testkit::{TestDb, postgres_url, redis_url, unique};
+use keyward_testkit::{TestDb, postgres_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -33,15 +31,7 @@ async fn wait_until_served(app: &TestApp, query: &str, token: &str) -> Value {
 
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers() {
-    let proxy = TcpProxy::start(&redis_url()).await;
-    let store = RedisStore::connect(&proxy.rewrite(&redis_url()), &unique("kwt")).await.unwrap();
-    let app = TestApp::start_with_stores(
-        TestDb::sqlite().await,
-        test_config(),
-        keyward_gateway::Stores::shared(Arc::new(store.clone())),
-        Some(store),
-    )
-    .await;
+    let (app, proxy) = TestApp::behind_redis_proxy(TestDb::sqlite().await).await;
     let admin = app.admin().await;
     let token = app.session_for(&admin, SessionStage::Authenticated).await;
     let (_, body) = app.graphql("{ viewer { id } }", json!({}), Some(&token)).await;

@@ -70,6 +70,19 @@ impl TestApp {
         Self { running, url, client: reqwest::Client::new(), db, org, _test_db: test_db, redis }
     }
 
+    /// An app whose Redis traffic goes through a [`TcpProxy`](keyward_testkit::proxy::TcpProxy)
+    /// (to count round trips or play outages).
+    pub async fn behind_redis_proxy(test_db: TestDb) -> (Self, keyward_testkit::proxy::TcpProxy) {
+        let redis_url = keyward_testkit::redis_url();
+        let proxy = keyward_testkit::proxy::TcpProxy::start(&redis_url).await;
+        let store = keyward_storage::RedisStore::connect(&proxy.rewrite(&redis_url), &keyward_testkit::unique("kwt"))
+            .await
+            .unwrap();
+        let app =
+            Self::start_with_stores(test_db, test_config(), Stores::shared(Arc::new(store.clone())), Some(store)).await;
+        (app, proxy)
+    }
+
     pub async fn stop(self) {
         if let Some(redis) = &self.redis {
             redis.delete_namespace().await.unwrap();
