@@ -70,7 +70,7 @@ pub enum DomainError {
     #[error("the security-key check failed: {0}")]
     CeremonyFailed(String),
     /// Organization policy forbids this.
-    #[error("denied by policy: {0}")]
+    #[error("{0}")]
     PolicyDenied(String),
     /// The organization has no SSO configured.
     #[error("single sign-on is not configured for this organization")]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{DomainError, StoreError};
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
-use crate::member::{Member, NewMember, OidcIdentity};
+use crate::member::{Member, NewMember, OidcIdentity, Role};
 use crate::org::{Enforcement, Organization};
 use crate::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
 
@@ -98,6 +98,8 @@ pub trait MemberRepo: Send + Sync {
     async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError>;
     /// Creates a member; `Conflict` when the username or OIDC identity is taken.
     async fn create_member(&self, new: NewMember, at: DateTime<Utc>, audit: AuditRecord) -> Result<Member, StoreError>;
+    /// Changes a member's role (SSO group sync).
+    async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError>;
     /// Records a finished login.
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// A page of members with their key counts, in creation order.

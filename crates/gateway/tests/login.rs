@@ -68,9 +68,11 @@ async fn first_admin_then_sso_with_keys(app: &TestApp) {
     let viewer = app.ok("{ viewer { member { username email } } }", json!({}), Some(&token_of(&done))).await;
     assert_eq!(viewer["viewer"]["member"]["username"], "alice");
 
-    // The admin group claim makes an IdP admin an ADMIN.
+    // The admin group claim makes an IdP admin an ADMIN, and is synced at every login.
     let boss = app.sso_login(&idp, &IdpUser::admin("boss")).await;
     assert_eq!(boss["viewer"]["role"], "ADMIN");
+    let demoted = app.sso_login(&idp, &IdpUser::new("boss")).await;
+    assert_eq!(demoted["viewer"]["role"], "MEMBER", "leaving the IdP group removes ADMIN at the next login");
 
     let log = actions(app).await;
     for expected in [
@@ -81,6 +83,7 @@ async fn first_admin_then_sso_with_keys(app: &TestApp) {
         "org.sso.configured:SUCCESS",
         "member.provisioned:SUCCESS",
         "sso.login:SUCCESS",
+        "member.role.changed:SUCCESS",
     ] {
         assert!(log.contains(&expected.to_string()), "{expected} missing from {log:?}");
     }

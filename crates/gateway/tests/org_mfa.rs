@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use chrono::{Duration, Utc};
 use common::authn::{soft_key, token_of};
 use common::{TestApp, error_code};

@@ -370,6 +370,27 @@ fn is_admin(config: &SsoConfig, raw: &Value) -> bool {
     }
 }
 
+/// When an admin group is configured, the IdP's groups decide the role at every login.
+async fn sync_role(
+    app: &AppState,
+    org: &Organization,
+    config: &SsoConfig,
+    identity: &Identity,
+    member: Member,
+) -> Result<Member, DomainError> {
+    if config.admin_group_claim.is_none() {
+        return Ok(member);
+    }
+    let role = if is_admin(config, &identity.raw) { Role::Admin } else { Role::Member };
+    if role == member.role {
+        return Ok(member);
+    }
+    let record = AuditRecord::new(Actor::System, "member.role.changed")
+        .target(format!("member:{}", member.id))
+        .details(json!({ "from": member.role.as_str(), "to": role.as_str(), "source": "sso group claim" }));
+    Ok(app.db.set_role(org.id, member.id, role, record).await?)
+}
+
 async fn provision(
     app: &AppState,
     org: &Organization,
@@ -378,7 +399,7 @@ async fn provision(
 ) -> Result<Member, DomainError> {
     let oidc = OidcIdentity { issuer: identity.issuer.clone(), subject: identity.subject.clone() };
     if let Some(member) = app.db.member_by_oidc(org.id, &oidc).await? {
-        return Ok(member);
+        return sync_role(app, org, config, identity, member).await;
     }
     let base = identity.username.clone().or_else(|| identity.email.clone()).unwrap_or_else(|| identity.subject.clone());
     let role = if is_admin(config, &identity.raw) { Role::Admin } else { Role::Member };

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
-use keyward_domain::member::{Member, NewMember, OidcIdentity};
+use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
 use keyward_domain::repo::{MemberQuery, MemberRepo, MemberSummary, Page};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
@@ -121,6 +121,25 @@ impl MemberRepo for Database {
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
         Ok(member)
+    }
+
+    async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        let exists = member::Entity::find_by_id(id.0)
+            .filter(member::Column::OrgId.eq(org.0))
+            .one(&txn)
+            .await
+            .map_err(map_err)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let row = member::ActiveModel { id: Set(id.0), role: Set(role.as_str().to_owned()), ..Default::default() }
+            .update(&txn)
+            .await
+            .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        member_from(row)
     }
 
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
