@@ -25,6 +25,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Serve GraphiQL on `GET /graphql` (default: only when `public_url` is localhost).
     pub graphiql: Option<bool>,
+    /// Load balancers whose `X-Forwarded-For` is believed (rate limits and audit use the client
+    /// address behind them).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Allow schema introspection (field suggestions are off when this is off).
     pub introspection: bool,
     /// The built SPA to serve at `/`.
@@ -130,6 +133,7 @@ impl Default for Config {
             database_url: "sqlite://data/keyward.db?mode=rwc".into(),
             redis_url: None,
             graphiql: None,
+            trusted_proxies: Vec::new(),
             introspection: true,
             static_dir: "frontend/dist".into(),
             session: SessionConfig {
@@ -385,6 +389,7 @@ mod tests {
         let config = Config::from_sources(
             Some(file),
             &vars(&[
+                ("KEYWARD_TRUSTED_PROXIES", "[10.0.0.2, 10.0.0.3]"),
                 ("KEYWARD_SESSION__IDLE_TTL", "15m"),
                 ("KEYWARD_LOG__FORMAT", "json"),
                 ("KEYWARD_TEST_REDIS_URL", "x"),
@@ -394,6 +399,7 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.session.idle_ttl, Duration::from_secs(900));
         assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.trusted_proxies.len(), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the SPA.
 
+pub mod client_ip;
 pub mod graphql;
 pub mod ops;
 pub mod session;

@@ -30,13 +30,15 @@ fn redirect(location: &str) -> Response {
 pub async fn callback(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let (Some(code), Some(state)) = (params.code, params.state) else {
         let code = if params.error.as_deref() == Some("access_denied") { "FORBIDDEN" } else { "BAD_USER_INPUT" };
         return redirect(&format!("/login?error={code}"));
     };
-    match sso::finish(&app, &code, &state, Some(peer.ip().to_string())).await {
+    let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
+    match sso::finish(&app, &code, &state, Some(ip.to_string())).await {
         Ok(issued) => {
             let mut response = redirect("/");
             response.headers_mut().append(header::SET_COOKIE, cookie_header(&app, Some(&issued.token.expose())));
