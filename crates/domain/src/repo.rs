@@ -135,6 +135,8 @@ pub trait SecurityKeyRepo: Send + Sync {
     }
     /// A member's keys with their credentials, oldest first.
     async fn stored_keys_of(&self, org: OrgId, member: MemberId) -> Result<Vec<StoredSecurityKey>, StoreError>;
+    /// Every key in `org`, by owner then age (one query, for organization-wide views).
+    async fn keys_in_org(&self, org: OrgId) -> Result<Vec<SecurityKey>, StoreError>;
     /// One key of `org`, with its credential.
     async fn key(&self, org: OrgId, id: SecurityKeyId) -> Result<Option<StoredSecurityKey>, StoreError>;
     /// One key by credential ID, in any organization.

@@ -167,6 +167,8 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
         DomainError::NotFound
     );
     assert_eq!(t.db.keys_of(org.id, admin.id).await.unwrap().len(), 1);
+    assert_eq!(t.db.keys_in_org(org.id).await.unwrap().len(), 1);
+    assert!(t.db.keys_in_org(other.id).await.unwrap().is_empty());
 }
 
 async fn enforce(db: &Database, org: OrgId) {

@@ -122,14 +122,18 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     let members = all_members(app, org, false).await?;
     let ids: Vec<MemberId> = members.iter().map(|m| m.member.id).collect();
     let live = app.sessions.live_sessions_of(org, &ids, now).await?;
+    let mut keys_by_member: std::collections::HashMap<MemberId, Vec<SecurityKey>> = std::collections::HashMap::new();
+    for key in app.db.keys_in_org(org).await? {
+        keys_by_member.entry(key.member_id).or_default().push(key);
+    }
     let mut without_key = Vec::new();
     let mut only_refused_keys = Vec::new();
     for (summary, live_sessions) in members.into_iter().zip(live) {
-        if summary.key_count == 0 {
+        let keys = keys_by_member.remove(&summary.member.id).unwrap_or_default();
+        if keys.is_empty() {
             without_key.push(AtRisk { member: summary.member, live_sessions, refused_keys: vec![] });
             continue;
         }
-        let keys = app.db.keys_of(org, summary.member.id).await?;
         let refused: Vec<(SecurityKey, String)> = keys
             .iter()
             .filter_map(|key| {

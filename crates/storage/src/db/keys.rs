@@ -64,6 +64,19 @@ impl SecurityKeyRepo for Database {
             .collect()
     }
 
+    async fn keys_in_org(&self, org: OrgId) -> Result<Vec<SecurityKey>, StoreError> {
+        security_key::Entity::find()
+            .filter(security_key::Column::OrgId.eq(org.0))
+            .order_by_asc(security_key::Column::MemberId)
+            .order_by_asc(security_key::Column::CreatedAt)
+            .all(&self.conn)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|row| key_from(row).map(|stored| stored.key))
+            .collect()
+    }
+
     async fn key(&self, org: OrgId, id: SecurityKeyId) -> Result<Option<StoredSecurityKey>, StoreError> {
         security_key::Entity::find_by_id(id.0)
             .filter(security_key::Column::OrgId.eq(org.0))
