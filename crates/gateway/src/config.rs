@@ -28,6 +28,9 @@ pub struct Config {
     /// Load balancers whose `X-Forwarded-For` is believed (rate limits and audit use the client
     /// address behind them).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// 32 random bytes, base64: seals SSO client secrets in the database (AES-256-GCM). Use
+    /// `KEYWARD_SECRETS_KEY_FILE` to read it from a file.
+    pub secrets_key: Option<String>,
     /// Allow schema introspection (field suggestions are off when this is off).
     pub introspection: bool,
     /// The built SPA to serve at `/`.
@@ -134,6 +137,7 @@ impl Default for Config {
             redis_url: None,
             graphiql: None,
             trusted_proxies: Vec::new(),
+            secrets_key: None,
             introspection: true,
             static_dir: "frontend/dist".into(),
             session: SessionConfig {
@@ -247,6 +251,9 @@ impl Config {
         }
         if self.ceremony.ttl < Duration::from_secs(10) || self.ceremony.ttl > Duration::from_secs(3600) {
             problem("ceremony.ttl", "expected a duration between 10s and 1h".into());
+        }
+        if let Err(why) = crate::secrets::Sealer::new(self.secrets_key.as_deref()) {
+            problem("secrets_key", format!("{why} (generate one with: openssl rand -base64 32)"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             problem("log.level", format!("{:?} is not a valid log filter (try info or debug)", self.log.level));

@@ -187,6 +187,8 @@ pub async fn start_with(
             origins: config.origins(),
         },
         oidc: Default::default(),
+        sealer: secrets::Sealer::new(config.secrets_key.as_deref())
+            .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?,
         metrics: Default::default(),
         lifetimes,
     });

@@ -122,6 +122,9 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {} (setting listen): {e}", config.listen))?;
     let public_url = config.public_url.to_string();
+    if config.secrets_key.is_none() {
+        tracing::warn!("secrets_key is not set: SSO client secrets are stored unencrypted in the database");
+    }
     if config.redis_url.is_none() {
         tracing::warn!("redis_url is not set: sessions live in this process; run one instance only");
     }

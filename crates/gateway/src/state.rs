@@ -33,6 +33,8 @@ pub struct Inner {
     pub rp: RelyingParty,
     /// OIDC discovery and JWKS cache.
     pub oidc: OidcProviders,
+    /// Seals secrets stored in the database.
+    pub sealer: crate::secrets::Sealer,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Session lifetimes from configuration.

@@ -152,3 +152,20 @@ on_both_backends! {
     sso_needs_configuration_and_an_admin,
     the_browser_callback_sets_the_cookie,
 }
+
+/// With `secrets_key` set, the SSO client secret is stored sealed, and logins still work.
+#[tokio::test]
+async fn client_secrets_are_sealed_at_rest() {
+    use base64::Engine;
+    use keyward_domain::repo::SsoConfigRepo;
+    let mut config = common::test_config();
+    config.secrets_key = Some(base64::engine::general_purpose::STANDARD.encode([42u8; 32]));
+    let app = TestApp::start_with_config(keyward_testkit::TestDb::sqlite().await, common::Store::Memory, config).await;
+    let idp = admin_with_sso(&app).await;
+    let stored = app.db.sso_config(app.org).await.unwrap().unwrap();
+    assert!(stored.client_secret.starts_with("v1:"), "{}", stored.client_secret);
+    assert!(!stored.client_secret.contains(common::oidc::CLIENT_SECRET));
+    let login = app.sso_login(&idp, &IdpUser::new("erin")).await;
+    assert_eq!(login["stage"], "AUTHENTICATED");
+    app.stop().await;
+}

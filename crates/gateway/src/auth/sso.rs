@@ -139,7 +139,7 @@ pub async fn configure(
     let config = SsoConfig {
         issuer: issuer.clone(),
         client_id: settings.client_id.trim().to_owned(),
-        client_secret: settings.client_secret,
+        client_secret: app.sealer.seal(&settings.client_secret),
         scopes: settings.scopes.into_iter().filter(|s| s != "openid").collect(),
         admin_group_claim: settings.admin_group_claim,
         admin_group_value: settings.admin_group_value,
@@ -163,12 +163,16 @@ fn client(
     config: &SsoConfig,
     app: &AppState,
 ) -> Result<ClientWithRedirect, DomainError> {
+    let secret = app
+        .sealer
+        .open(&config.client_secret)
+        .map_err(|why| DomainError::Store(StoreError::Unexpected(format!("SSO client secret: {why}"))))?;
     let redirect = RedirectUrl::new(redirect_url(app))
         .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("redirect URL: {e}"))))?;
     Ok(CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(config.client_id.clone()),
-        Some(ClientSecret::new(config.client_secret.clone())),
+        Some(ClientSecret::new(secret)),
     )
     .set_redirect_uri(redirect))
 }
