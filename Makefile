@@ -9,7 +9,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fmt clean-data
+.PHONY: run lint schema schema-check test fmt clean-data frontend e2e
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -54,6 +54,20 @@ schema-check:
 # The schema check runs first so the suites' summary line ("N passed, N failed") closes the output.
 test: lint schema-check
 	scripts/with-services.sh env CARGO=$(CARGO) scripts/run-tests.sh
+
+# The SPA, built for the gateway to serve (make run does this too).
+frontend:
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# Browser journeys in Debian's Chromium against the real gateway (SQLite and PostgreSQL, Redis)
+# and a real OIDC IdP. Screens are saved under e2e/artifacts/.
+e2e: frontend
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "Chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; fi; }
+	$(CARGO) build -p keyward-gateway --bin keyward
+	cd e2e && npm ci --no-audit --no-fund
+	scripts/with-services.sh env KEYWARD_BIN=$(abspath $(KEYWARD)) bash -c 'cd e2e && npx playwright test'
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,0 +1,179 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useClient, useQuery } from 'urql'
+import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
+import { describeError, hasCode } from './errors'
+import { LogoutDocument, ViewerDocument, type ViewerFieldsFragment } from './gql/graphql'
+import { Link, navigate, usePath } from './router'
+import { SessionContext, type Session } from './session'
+import { ErrorAlert } from './components/ErrorAlert'
+import { GraceBanner } from './components/GraceBanner'
+import { HomePage } from './pages/Home'
+import { LoginPage } from './pages/Login'
+import { MfaSettingsPage } from './pages/MfaSettings'
+import { NotFoundPage } from './pages/NotFound'
+import { RegisterKeyPage } from './pages/RegisterKey'
+import { SecurityKeyStep } from './pages/SecurityKeyStep'
+
+const SESSION_ENDED_NOTICE = 'Your session ended; log in again.'
+
+/** Where a viewer at this stage may be; null when `path` is fine. */
+function redirectFor(viewer: ViewerFieldsFragment | null, path: string): string | null {
+  if (!viewer || viewer.stage === 'MFA_REQUIRED') return path === '/login' ? null : '/login'
+  if (viewer.stage === 'MFA_REGISTRATION_REQUIRED') return path === '/register-key' ? null : '/register-key'
+  if (path === '/login') return '/'
+  if (path === '/register-key') return '/'
+  return null
+}
+
+export function App() {
+  const client = useClient()
+  const path = usePath()
+  const [{ data, fetching, error }, reexecute] = useQuery({ query: ViewerDocument, requestPolicy: 'cache-and-network' })
+  const [notice, setNotice] = useState<string | null>(null)
+  const hadViewer = useRef(false)
+
+  const refresh = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute])
+  // A dead session may answer viewer with UNAUTHENTICATED instead of null: both mean "logged out".
+  const loggedOut = hasCode(error, 'UNAUTHENTICATED')
+  const viewer = loggedOut ? null : (data?.viewer ?? null)
+
+  const logout = useCallback(async () => {
+    hadViewer.current = false
+    await client.mutation(LogoutDocument, {}).toPromise()
+    setNotice(null)
+    navigate('/login')
+    refresh()
+  }, [client, refresh])
+
+  useEffect(() => {
+    function ended() {
+      if (!hadViewer.current) return
+      hadViewer.current = false
+      setNotice(SESSION_ENDED_NOTICE)
+      navigate('/login')
+      refresh()
+    }
+    window.addEventListener(SESSION_ENDED_EVENT, ended)
+    window.addEventListener(STAGE_CHANGED_EVENT, refresh)
+    return () => {
+      window.removeEventListener(SESSION_ENDED_EVENT, ended)
+      window.removeEventListener(STAGE_CHANGED_EVENT, refresh)
+    }
+  }, [refresh])
+
+  const settled = data !== undefined || loggedOut
+  useEffect(() => {
+    if (!settled) return
+    if (viewer) {
+      hadViewer.current = true
+      setNotice(null)
+    } else if (hadViewer.current) {
+      // The session vanished between requests (expired or revoked).
+      hadViewer.current = false
+      setNotice(SESSION_ENDED_NOTICE)
+    }
+  }, [settled, viewer])
+
+  const target = settled ? redirectFor(viewer, path) : null
+  useEffect(() => {
+    if (target) navigate(target, { replace: true })
+  }, [target])
+
+  const session: Session = useMemo(() => ({ viewer, refresh, logout }), [viewer, refresh, logout])
+
+  if (!settled) {
+    if (error) {
+      return (
+        <main id="main" className="auth-card">
+          <h1>Keyward</h1>
+          <ErrorAlert error={describeError(error)}>
+            <button type="button" onClick={refresh}>
+              Retry
+            </button>
+          </ErrorAlert>
+        </main>
+      )
+    }
+    return <Loading />
+  }
+  if (target || (fetching && !viewer && path !== '/login')) return <Loading />
+
+  return (
+    <SessionContext.Provider value={session}>
+      {viewer?.gracePeriodEndsAt && (
+        <GraceBanner endsAt={viewer.gracePeriodEndsAt} linkToKeys={viewer.stage === 'AUTHENTICATED'} />
+      )}
+      {viewer?.stage === 'AUTHENTICATED' && <TopBar viewer={viewer} path={path} onLogout={logout} />}
+      <Screen viewer={viewer} path={path} notice={notice} />
+    </SessionContext.Provider>
+  )
+}
+
+function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null; path: string; notice: string | null }) {
+  if (!viewer) return <LoginPage notice={notice} />
+  if (viewer.stage === 'MFA_REQUIRED') return <SecurityKeyStep />
+  if (viewer.stage === 'MFA_REGISTRATION_REQUIRED') return <RegisterKeyPage />
+  switch (path) {
+    case '/':
+      return <HomePage />
+    case '/settings/mfa':
+      return <MfaSettingsPage />
+    default:
+      return <NotFoundPage />
+  }
+}
+
+function TopBar({ viewer, path, onLogout }: { viewer: ViewerFieldsFragment; path: string; onLogout: () => Promise<void> }) {
+  const [busy, setBusy] = useState(false)
+  const links = [
+    { to: '/', label: 'Home' },
+    { to: '/settings/mfa', label: 'Security keys' },
+  ]
+  return (
+    <header className="topbar">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <Link to="/" className="brand">
+        Keyward
+      </Link>
+      <nav aria-label="Main">
+        <ul>
+          {links.map((link) => (
+            <li key={link.to}>
+              <Link to={link.to} aria-current={path === link.to ? 'page' : undefined}>
+                {link.label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div className="topbar-user">
+        <span className="muted">
+          {viewer.member.displayName || viewer.member.username} · {viewer.organization.name}
+        </span>
+        <button
+          type="button"
+          className="button-small"
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true)
+            await onLogout()
+          }}
+        >
+          Log out
+        </button>
+      </div>
+    </header>
+  )
+}
+
+function Loading() {
+  return (
+    <main id="main" className="auth-card" aria-busy="true">
+      <p className="muted" role="status">
+        Loading…
+      </p>
+    </main>
+  )
+}

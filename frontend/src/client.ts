@@ -1,0 +1,34 @@
+import { Client, cacheExchange, fetchExchange, getOperationName, mapExchange } from '@urql/core'
+
+/** Fired when the server says the session is gone (e.g. the org enforced MFA and ended sessions). */
+export const SESSION_ENDED_EVENT = 'keyward:session-ended'
+/** Fired when the server says the session's stage no longer allows an operation. */
+export const STAGE_CHANGED_EVENT = 'keyward:stage-changed'
+
+/** Operations where UNAUTHENTICATED means "wrong credentials", not "your session ended". */
+const FIRST_FACTOR_OPERATIONS = new Set(['BackupCredentialsLogin', 'RecoveryCodeLogin', 'SsoLoginStart', 'Logout'])
+
+export const client = new Client({
+  url: '/graphql',
+  // The server refuses GET for mutations and requires JSON (its CSRF defence): always POST JSON.
+  preferGetMethod: false,
+  fetchOptions: {
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' },
+  },
+  exchanges: [
+    cacheExchange,
+    mapExchange({
+      onError(error, operation) {
+        const name = getOperationName(operation.query) ?? ''
+        const codes = error.graphQLErrors.map((e) => e.extensions?.code)
+        if (codes.includes('UNAUTHENTICATED') && !FIRST_FACTOR_OPERATIONS.has(name)) {
+          window.dispatchEvent(new Event(SESSION_ENDED_EVENT))
+        } else if (codes.includes('MFA_REQUIRED') || codes.includes('MFA_REGISTRATION_REQUIRED')) {
+          window.dispatchEvent(new Event(STAGE_CHANGED_EVENT))
+        }
+      },
+    }),
+    fetchExchange,
+  ],
+})

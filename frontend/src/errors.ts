@@ -1,0 +1,125 @@
+import type { CombinedError } from '@urql/core'
+
+/** An error ready to show: a sentence for people, the stable code, and optional server detail. */
+export interface UiError {
+  code: string
+  message: string
+  detail?: string
+}
+
+/** Codes whose server message is written for users and worth showing as detail. */
+const USER_FACING_DETAIL = new Set(['BAD_USER_INPUT', 'POLICY_DENIED', 'CEREMONY_FAILED'])
+
+/** Maps a stable `extensions.code` to a sentence. Never inspects message text. */
+export function messageForCode(code: string, retryAfterSeconds?: number): string {
+  switch (code) {
+    case 'UNAUTHENTICATED':
+      return 'You are not logged in, or the details you entered are not right.'
+    case 'FORBIDDEN':
+      return 'You are not allowed to do this.'
+    case 'NOT_FOUND':
+      return 'That item no longer exists. Refresh the page and try again.'
+    case 'BAD_USER_INPUT':
+      return 'Some of the information you entered is not valid.'
+    case 'MFA_REQUIRED':
+      return 'Touch your security key to finish logging in.'
+    case 'MFA_REGISTRATION_REQUIRED':
+      return 'Your organization requires a security key. Register one to continue.'
+    case 'STEP_UP_REQUIRED':
+      return 'This action needs a fresh security key check.'
+    case 'LAST_KEY_ENFORCED':
+      return 'Your organization requires a security key, so you cannot delete your last one. Add another key first, or ask an admin.'
+    case 'KEY_ALREADY_REGISTERED':
+      return 'This security key is already registered.'
+    case 'CEREMONY_EXPIRED':
+      return 'The security key request expired before it finished. Try again to start a new one.'
+    case 'CEREMONY_FAILED':
+      return 'The security key check failed.'
+    case 'POLICY_DENIED':
+      return "Your organization's security policy does not allow this security key."
+    case 'SSO_NOT_CONFIGURED':
+      return 'Single sign-on is not set up for this organization yet. Use backup credentials or ask an admin.'
+    case 'RATE_LIMITED':
+      return retryAfterSeconds !== undefined
+        ? `Too many attempts. Try again in ${formatWait(retryAfterSeconds)}.`
+        : 'Too many attempts. Wait a moment and try again.'
+    case 'SERVICE_UNAVAILABLE':
+      return 'Keyward cannot reach one of its services right now. Try again in a moment.'
+    case 'INTERNAL':
+      return 'Something went wrong on the server. Try again; if it keeps happening, tell an admin.'
+    case 'NETWORK':
+      return 'Keyward could not be reached. Check your connection and try again.'
+    case 'WEBAUTHN_CANCELLED':
+      return 'The security key request was cancelled or timed out.'
+    case 'WEBAUTHN_UNSUPPORTED':
+      return 'This browser cannot use security keys. Try a current version of Chrome, Firefox, Safari or Edge.'
+    default:
+      return 'Something went wrong. Try again.'
+  }
+}
+
+/** The `error` code the SSO callback puts in `/login?error=CODE`. */
+export function messageForSsoCallback(code: string): string {
+  switch (code) {
+    case 'CEREMONY_EXPIRED':
+      return 'Single sign-on took too long or was already used. Start again.'
+    case 'FORBIDDEN':
+      return 'The identity provider refused the login, or your account may not use this organization.'
+    case 'BAD_USER_INPUT':
+      return 'The identity provider sent back an incomplete answer. Start again.'
+    case 'UNAUTHENTICATED':
+      return 'Single sign-on could not confirm who you are. Start again.'
+    default:
+      return `Single sign-on did not complete. ${messageForCode(code)}`
+  }
+}
+
+function formatWait(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.ceil(seconds))} seconds`
+  const minutes = Math.ceil(seconds / 60)
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`
+}
+
+/** The first `extensions.code` of a GraphQL error, `NETWORK` for transport errors. */
+export function errorCode(error: CombinedError): string {
+  for (const e of error.graphQLErrors) {
+    const code = e.extensions?.code
+    if (typeof code === 'string') return code
+  }
+  if (error.networkError) return 'NETWORK'
+  return 'INTERNAL'
+}
+
+/** True when any GraphQL error carries `code`. */
+export function hasCode(error: CombinedError | undefined, code: string): boolean {
+  return !!error?.graphQLErrors.some((e) => e.extensions?.code === code)
+}
+
+export function describeError(error: CombinedError): UiError {
+  const code = errorCode(error)
+  const first = error.graphQLErrors.find((e) => e.extensions?.code === code)
+  const retry = first?.extensions?.retryAfterSeconds
+  const ui: UiError = { code, message: messageForCode(code, typeof retry === 'number' ? retry : undefined) }
+  if (first && USER_FACING_DETAIL.has(code) && first.message) ui.detail = first.message
+  return ui
+}
+
+/** Errors thrown by the browser's WebAuthn API (via @simplewebauthn/browser). */
+export function describeWebauthnError(err: unknown): UiError {
+  const name = err instanceof Error ? err.name : ''
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.name : ''
+  if (name === 'NotAllowedError' || cause === 'NotAllowedError' || name === 'AbortError') {
+    return { code: 'WEBAUTHN_CANCELLED', message: messageForCode('WEBAUTHN_CANCELLED') }
+  }
+  if (name === 'InvalidStateError' || cause === 'InvalidStateError') {
+    return { code: 'KEY_ALREADY_REGISTERED', message: messageForCode('KEY_ALREADY_REGISTERED') }
+  }
+  if (name === 'NotSupportedError' || cause === 'NotSupportedError') {
+    return { code: 'WEBAUTHN_UNSUPPORTED', message: messageForCode('WEBAUTHN_UNSUPPORTED') }
+  }
+  return {
+    code: 'WEBAUTHN_ERROR',
+    message: 'Your browser could not complete the security key request.',
+    detail: err instanceof Error ? err.message : undefined,
+  }
+}

@@ -1,0 +1,64 @@
+import {
+  startAuthentication,
+  startRegistration,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser'
+import type { Client } from '@urql/core'
+import { describeError, describeWebauthnError, type UiError } from './errors'
+import {
+  MfaLoginBeginDocument,
+  MfaLoginFinishDocument,
+  SecurityKeyRegistrationBeginDocument,
+  SecurityKeyRegistrationFinishDocument,
+  type LoginResultFragment,
+  type SecurityKeyRegistrationFinishMutation,
+} from './gql/graphql'
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: UiError }
+
+/** Accepts the W3C options JSON, also when wrapped as `{ publicKey: ... }`. */
+function unwrapOptions<T>(options: unknown): T {
+  if (options && typeof options === 'object' && 'publicKey' in options) {
+    return (options as { publicKey: T }).publicKey
+  }
+  return options as T
+}
+
+/** The security-key step of login: begin, touch the key, finish. Each call is a new ceremony. */
+export async function loginWithSecurityKey(client: Client): Promise<Outcome<LoginResultFragment>> {
+  const begin = await client.mutation(MfaLoginBeginDocument, {}).toPromise()
+  if (begin.error || !begin.data) return { ok: false, error: begin.error ? describeError(begin.error) : unknownError() }
+  const { ceremonyId, options } = begin.data.mfaLoginBegin
+  let response
+  try {
+    response = await startAuthentication({ optionsJSON: unwrapOptions<PublicKeyCredentialRequestOptionsJSON>(options) })
+  } catch (err) {
+    return { ok: false, error: describeWebauthnError(err) }
+  }
+  const finish = await client.mutation(MfaLoginFinishDocument, { ceremonyId, response }).toPromise()
+  if (finish.error || !finish.data) return { ok: false, error: finish.error ? describeError(finish.error) : unknownError() }
+  return { ok: true, value: finish.data.mfaLoginFinish }
+}
+
+export type RegisteredKey = SecurityKeyRegistrationFinishMutation['securityKeyRegistrationFinish']
+
+/** Registers a new key called `name`: begin, create the credential, finish. */
+export async function registerSecurityKey(client: Client, name: string): Promise<Outcome<RegisteredKey>> {
+  const begin = await client.mutation(SecurityKeyRegistrationBeginDocument, { name }).toPromise()
+  if (begin.error || !begin.data) return { ok: false, error: begin.error ? describeError(begin.error) : unknownError() }
+  const { ceremonyId, options } = begin.data.securityKeyRegistrationBegin
+  let response
+  try {
+    response = await startRegistration({ optionsJSON: unwrapOptions<PublicKeyCredentialCreationOptionsJSON>(options) })
+  } catch (err) {
+    return { ok: false, error: describeWebauthnError(err) }
+  }
+  const finish = await client.mutation(SecurityKeyRegistrationFinishDocument, { ceremonyId, response }).toPromise()
+  if (finish.error || !finish.data) return { ok: false, error: finish.error ? describeError(finish.error) : unknownError() }
+  return { ok: true, value: finish.data.securityKeyRegistrationFinish }
+}
+
+function unknownError(): UiError {
+  return { code: 'INTERNAL', message: 'The server sent an empty answer. Try again.' }
+}
