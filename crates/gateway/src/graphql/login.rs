@@ -231,7 +231,6 @@ impl LoginSettingsMutations {
             .await?
             .map(|o| o.slug)
             .unwrap_or_default();
-        let _ = MemberRepo::member(app.db.as_ref(), session.org_id, session.member_id).await?;
         Ok(BackupCredentialsPayload { organization: org, username, secret })
     }
 }
