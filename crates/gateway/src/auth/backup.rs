@@ -46,8 +46,8 @@ pub async fn login(
     let matches = tokio::task::spawn_blocking(move || verify_secret(&hash, &given))
         .await
         .map_err(|e| DomainError::Store(keyward_domain::StoreError::Unexpected(e.to_string())))?;
-    let (Some(org), Some(credential), true) = (org, credential, matches) else {
-        if let Some(org) = app.db.organization_by_slug(organization).await? {
+    let (Some(org), Some(credential), true) = (&org, credential, matches) else {
+        if let Some(org) = &org {
             let record = AuditRecord::new(Actor::Anonymous, "backup_credentials.login")
                 .failed()
                 .ip(ip)
@@ -57,7 +57,7 @@ pub async fn login(
         return Err(DomainError::InvalidCredentials);
     };
     let member = app.db.member(org.id, credential.member_id).await?.ok_or(DomainError::InvalidCredentials)?;
-    let issued = session::start(app, &org, &member, AuthMethod::BackupCredentials, now).await?;
+    let issued = session::start(app, org, &member, AuthMethod::BackupCredentials, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "backup_credentials.login")
         .target(format!("member:{}", member.id))
         .ip(ip)
