@@ -20,7 +20,7 @@ test('first admin: backup credentials, a key, then the key at the next login', a
   await page.getByRole('link', { name: /multi-factor|security keys|manage/i }).first().click();
   await page.getByLabel('Key name').fill('Desk key');
   await page.getByRole('button', { name: /add key/i }).click();
-  await expect(page.getByText('Desk key')).toBeVisible();
+  await expect(page.getByText('Desk key', { exact: true })).toBeVisible();
   await screens(page, testInfo, 'mfa-settings');
 
   await page.getByRole('button', { name: /log out/i }).first().click();
@@ -33,4 +33,10 @@ test('first admin: backup credentials, a key, then the key at the next login', a
   await screens(page, testInfo, 'security-key-step');
   await page.getByRole('button', { name: /use security key/i }).click();
   await expect(page.getByRole('heading', { name: /welcome/i })).toBeVisible();
+
+  // The admin's organization page lists the members with their keys.
+  await page.getByRole('link', { name: 'Organization' }).click();
+  await expect(page.getByRole('heading', { name: 'Enforcement' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Members' })).toBeVisible();
+  await screens(page, testInfo, 'org-mfa');
 });

@@ -11,6 +11,8 @@ import { HomePage } from './pages/Home'
 import { LoginPage } from './pages/Login'
 import { MfaSettingsPage } from './pages/MfaSettings'
 import { NotFoundPage } from './pages/NotFound'
+import { OrgMemberPage } from './pages/OrgMember'
+import { OrgMfaPage } from './pages/OrgMfa'
 import { RegisterKeyPage } from './pages/RegisterKey'
 import { SecurityKeyStep } from './pages/SecurityKeyStep'
 
@@ -118,8 +120,23 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
       return <HomePage />
     case '/settings/mfa':
       return <MfaSettingsPage />
-    default:
-      return <NotFoundPage />
+  }
+  if (viewer.role === 'ADMIN') {
+    if (path === '/org/mfa') return <OrgMfaPage />
+    const memberId = memberIdFrom(path)
+    if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />
+  }
+  return <NotFoundPage />
+}
+
+/** The member ID in `/org/members/<id>`, or null. */
+function memberIdFrom(path: string): string | null {
+  const match = /^\/org\/members\/([^/]+)\/?$/.exec(path)
+  if (!match) return null
+  try {
+    return decodeURIComponent(match[1])
+  } catch {
+    return null
   }
 }
 
@@ -128,6 +145,7 @@ function TopBar({ viewer, path, onLogout }: { viewer: ViewerFieldsFragment; path
   const links = [
     { to: '/', label: 'Home' },
     { to: '/settings/mfa', label: 'Security keys' },
+    ...(viewer.role === 'ADMIN' ? [{ to: '/org/mfa', label: 'Organization' }] : []),
   ]
   return (
     <header className="topbar">
@@ -141,7 +159,10 @@ function TopBar({ viewer, path, onLogout }: { viewer: ViewerFieldsFragment; path
         <ul>
           {links.map((link) => (
             <li key={link.to}>
-              <Link to={link.to} aria-current={path === link.to ? 'page' : undefined}>
+              <Link
+                to={link.to}
+                aria-current={path === link.to ? 'page' : link.to === '/org/mfa' && path.startsWith('/org/') ? 'true' : undefined}
+              >
                 {link.label}
               </Link>
             </li>
