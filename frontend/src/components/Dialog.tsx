@@ -32,3 +32,31 @@ export function Dialog({ title, onClose, children }: DialogProps) {
     </dialog>
   )
 }
+
+interface ConfirmActionsProps {
+  /** The confirming button's label, and its label while the action runs. */
+  confirmLabel: string
+  busyLabel: string
+  busy: boolean
+  /** Keeps the confirming button disabled (e.g. until a preview has loaded). */
+  disabled?: boolean
+  tone: 'danger' | 'primary'
+  onConfirm: () => void
+  onCancel: () => void
+  /** Start keyboard focus on Cancel, the safe choice (default). */
+  focusCancel?: boolean
+}
+
+/** A dialog's confirm and Cancel buttons. */
+export function ConfirmActions({ confirmLabel, busyLabel, busy, disabled, tone, onConfirm, onCancel, focusCancel = true }: ConfirmActionsProps) {
+  return (
+    <div className="row dialog-actions">
+      <button type="button" className={`button-${tone}`} onClick={onConfirm} disabled={busy || disabled}>
+        {busy ? busyLabel : confirmLabel}
+      </button>
+      <button type="button" onClick={onCancel} data-autofocus={focusCancel ? true : undefined}>
+        Cancel
+      </button>
+    </div>
+  )
+}

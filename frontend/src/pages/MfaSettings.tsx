@@ -8,12 +8,11 @@ import {
   SecurityKeysDocument,
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
-import { shortKeyId } from '../format'
 import { AddKeyForm, KEY_NAME_MAX, keyNameProblem } from '../components/AddKeyForm'
-import { CopyButton } from '../components/CopyButton'
-import { Dialog } from '../components/Dialog'
+import { ConfirmActions, Dialog } from '../components/Dialog'
 import { ErrorAlert } from '../components/ErrorAlert'
-import { Time } from '../components/Time'
+import { CopyButton } from '../components/CopyButton'
+import { KeyDetailCells, KeysTable } from '../components/KeysTable'
 import { useSession } from '../session'
 
 /** Personal settings → Multi-factor authentication. */
@@ -107,26 +106,11 @@ function KeyTable({
   onDelete: (key: SecurityKeyFieldsFragment) => void
 }) {
   return (
-    <table className="keys">
-      <caption className="visually-hidden">Your security keys</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Key ID</th>
-          <th scope="col">Created</th>
-          <th scope="col">Last used</th>
-          <th scope="col">Model</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {keys.map((key) => (
-          <KeyRow key={key.id} securityKey={key} onRenamed={onRenamed} onDelete={onDelete} />
-        ))}
-      </tbody>
-    </table>
+    <KeysTable caption="Your security keys">
+      {keys.map((key) => (
+        <KeyRow key={key.id} securityKey={key} onRenamed={onRenamed} onDelete={onDelete} />
+      ))}
+    </KeysTable>
   )
 }
 
@@ -155,15 +139,7 @@ function KeyRow({
           <strong>{key.name}</strong>
         )}
       </td>
-      <td data-label="Key ID">
-        <code title={key.keyId}>{shortKeyId(key.keyId)}</code>{' '}
-        <CopyButton text={key.keyId} label="Copy" ariaLabel={`Copy the full key ID of ${key.name}`} />
-      </td>
-      <td data-label="Created">
-        <Time iso={key.createdAt} />
-      </td>
-      <td data-label="Last used">{key.lastUsedAt ? <Time iso={key.lastUsedAt} /> : <span className="muted">never</span>}</td>
-      <td data-label="Model">{key.model ?? <span className="muted">Unknown model</span>}</td>
+      <KeyDetailCells securityKey={key} />
       <td data-label="Actions" className="actions">
         {!editing && (
           <button type="button" className="button-small" onClick={() => setEditing(true)} aria-label={`Rename ${key.name}`}>
@@ -272,14 +248,15 @@ function DeleteKeyDialog({
     <Dialog title={`Delete “${keyToDelete.name}”?`} onClose={onClose}>
       <p>You will no longer be able to log in with this security key. This cannot be undone.</p>
       {error && <ErrorAlert error={error} />}
-      <div className="row dialog-actions">
-        <button type="button" className="button-danger" onClick={confirm} disabled={busy || error?.code === 'LAST_KEY_ENFORCED'}>
-          {busy ? 'Deleting…' : 'Delete key'}
-        </button>
-        <button type="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-      </div>
+      <ConfirmActions
+        confirmLabel="Delete key"
+        busyLabel="Deleting…"
+        busy={busy}
+        disabled={error?.code === 'LAST_KEY_ENFORCED'}
+        tone="danger"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
     </Dialog>
   )
 }
@@ -320,14 +297,15 @@ function RecoveryCodesDialog({ onClose }: { onClose: () => void }) {
           New codes replace your old ones: any recovery codes you saved before stop working.
         </p>
         {error && <ErrorAlert error={error} />}
-        <div className="row dialog-actions">
-          <button type="button" className="button-primary" onClick={generate} disabled={busy}>
-            {busy ? 'Generating…' : 'Generate new codes'}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <ConfirmActions
+          confirmLabel="Generate new codes"
+          busyLabel="Generating…"
+          busy={busy}
+          tone="primary"
+          onConfirm={generate}
+          onCancel={onClose}
+          focusCancel={false}
+        />
       </Dialog>
     )
   }

@@ -7,10 +7,9 @@ import {
   MemberSessionsRevokeDocument,
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
-import { shortKeyId } from '../format'
 import { Link } from '../router'
-import { CopyButton } from '../components/CopyButton'
-import { Dialog } from '../components/Dialog'
+import { KeyDetailCells, KeysTable } from '../components/KeysTable'
+import { ConfirmActions, Dialog } from '../components/Dialog'
 import { ErrorAlert } from '../components/ErrorAlert'
 import { Time } from '../components/Time'
 
@@ -106,37 +105,13 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
         {keys.length === 0 ? (
           <p data-testid="member-no-keys">{name} has no security keys.</p>
         ) : (
-          <table className="keys">
-            <caption className="visually-hidden">Security keys of {name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key ID</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Model</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+          <KeysTable caption={`Security keys of ${name}`}>
               {keys.map((key) => (
                 <tr key={key.id} data-testid={`member-key-${key.id}`}>
                   <td data-label="Name">
                     <strong>{key.name}</strong>
                   </td>
-                  <td data-label="Key ID">
-                    <code title={key.keyId}>{shortKeyId(key.keyId)}</code>{' '}
-                    <CopyButton text={key.keyId} label="Copy" ariaLabel={`Copy the full key ID of ${key.name}`} />
-                  </td>
-                  <td data-label="Created">
-                    <Time iso={key.createdAt} />
-                  </td>
-                  <td data-label="Last used">
-                    {key.lastUsedAt ? <Time iso={key.lastUsedAt} /> : <span className="muted">never</span>}
-                  </td>
-                  <td data-label="Model">{key.model ?? <span className="muted">Unknown model</span>}</td>
+                  <KeyDetailCells securityKey={key} />
                   <td data-label="Actions" className="actions">
                     <button
                       type="button"
@@ -149,8 +124,7 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
+          </KeysTable>
         )}
       </section>
 
@@ -232,14 +206,14 @@ function DeleteMemberKeyDialog({
         <p className="alert alert-warning">This is their last key: they will have to register a new one at their next login.</p>
       )}
       {error && <ErrorAlert error={error} />}
-      <div className="row dialog-actions">
-        <button type="button" className="button-danger" onClick={confirm} disabled={busy}>
-          {busy ? 'Deleting…' : 'Delete key'}
-        </button>
-        <button type="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-      </div>
+      <ConfirmActions
+        confirmLabel="Delete key"
+        busyLabel="Deleting…"
+        busy={busy}
+        tone="danger"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
     </Dialog>
   )
 }
@@ -275,14 +249,14 @@ function RevokeSessionsDialog({
     <Dialog title={`Revoke all sessions of ${name}?`} onClose={onClose}>
       <p>Every session of {name} ends now, on every device. They will have to log in again.</p>
       {error && <ErrorAlert error={error} />}
-      <div className="row dialog-actions">
-        <button type="button" className="button-danger" onClick={confirm} disabled={busy}>
-          {busy ? 'Revoking…' : 'Revoke sessions'}
-        </button>
-        <button type="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-      </div>
+      <ConfirmActions
+        confirmLabel="Revoke sessions"
+        busyLabel="Revoking…"
+        busy={busy}
+        tone="danger"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
     </Dialog>
   )
 }

@@ -13,7 +13,7 @@ import {
 import { formatDateTime, formatRelative } from '../format'
 import { Link } from '../router'
 import { useSession } from '../session'
-import { Dialog } from '../components/Dialog'
+import { ConfirmActions, Dialog } from '../components/Dialog'
 import { ErrorAlert } from '../components/ErrorAlert'
 import { Time } from '../components/Time'
 
@@ -315,14 +315,15 @@ function EnableDialog({ onClose, onDone }: { onClose: () => void; onDone: (revok
         </div>
       )}
       {error && <OrgErrorAlert error={error} />}
-      <div className="row dialog-actions">
-        <button type="button" className="button-primary" onClick={confirm} disabled={busy || !preview || loading}>
-          {busy ? 'Enforcing…' : 'Enforce MFA'}
-        </button>
-        <button type="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-      </div>
+      <ConfirmActions
+        confirmLabel="Enforce MFA"
+        busyLabel="Enforcing…"
+        busy={busy}
+        disabled={!preview || loading}
+        tone="primary"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
     </Dialog>
   )
 }
@@ -348,14 +349,14 @@ function DisableDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
     <Dialog title="Stop enforcing MFA?" onClose={onClose}>
       <p>Members will be able to log in without a security key again. Members who have keys keep using them.</p>
       {error && <OrgErrorAlert error={error} />}
-      <div className="row dialog-actions">
-        <button type="button" className="button-danger" onClick={confirm} disabled={busy}>
-          {busy ? 'Saving…' : 'Stop enforcing'}
-        </button>
-        <button type="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-      </div>
+      <ConfirmActions
+        confirmLabel="Stop enforcing"
+        busyLabel="Saving…"
+        busy={busy}
+        tone="danger"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
     </Dialog>
   )
 }
