@@ -13,6 +13,8 @@ use crate::session::TokenHash;
 pub enum CeremonyPurpose {
     /// OIDC login: state, nonce and PKCE verifier.
     SsoLogin,
+    /// Linking an IdP account to the member whose session began it.
+    SsoLink,
     /// Registering a new security key.
     RegisterKey,
     /// The security-key step of login.
@@ -36,6 +38,7 @@ impl CeremonyPurpose {
     pub fn kind(&self) -> &'static str {
         match self {
             CeremonyPurpose::SsoLogin => "SSO_LOGIN",
+            CeremonyPurpose::SsoLink => "SSO_LINK",
             CeremonyPurpose::RegisterKey => "REGISTER_KEY",
             CeremonyPurpose::Login => "LOGIN",
             CeremonyPurpose::StepUp { .. } => "STEP_UP",

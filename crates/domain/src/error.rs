@@ -75,6 +75,9 @@ pub enum DomainError {
     /// The organization has no SSO configured.
     #[error("single sign-on is not configured for this organization")]
     SsoNotConfigured,
+    /// The IdP account is linked to another member already, or this member has one linked.
+    #[error("{0}")]
+    SsoAlreadyLinked(String),
     /// Too many attempts.
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited {

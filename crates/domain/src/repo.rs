@@ -98,6 +98,15 @@ pub trait MemberRepo: Send + Sync {
     async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError>;
     /// Creates a member; `Conflict` when the username or OIDC identity is taken.
     async fn create_member(&self, new: NewMember, at: DateTime<Utc>, audit: AuditRecord) -> Result<Member, StoreError>;
+    /// Links an IdP account to a member who has none. `Conflict` when the member is linked already
+    /// or the account belongs to another member of the organization.
+    async fn link_oidc(
+        &self,
+        org: OrgId,
+        id: MemberId,
+        identity: OidcIdentity,
+        audit: AuditRecord,
+    ) -> Result<Member, StoreError>;
     /// Changes a member's role (SSO group sync).
     async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError>;
     /// Records a finished login.

@@ -55,6 +55,7 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::CeremonyFailed(_) => "CEREMONY_FAILED",
         DomainError::PolicyDenied(_) => "POLICY_DENIED",
         DomainError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
+        DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",
         DomainError::RateLimited { .. } => "RATE_LIMITED",
         DomainError::Store(StoreError::Unavailable(_)) => "SERVICE_UNAVAILABLE",
         DomainError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_)) => "INTERNAL",

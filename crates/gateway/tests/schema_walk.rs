@@ -23,7 +23,10 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => "key-registration",
-        ("Mutation", "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate") => "member",
+        (
+            "Mutation",
+            "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate" | "ssoLinkStart" | "ssoLinkFinish",
+        ) => "member",
         (
             "Mutation",
             "ssoConfigure"

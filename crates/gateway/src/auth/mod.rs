@@ -9,6 +9,7 @@ pub mod mfa;
 pub mod recovery;
 pub mod session;
 pub mod sso;
+pub mod sso_link;
 
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;

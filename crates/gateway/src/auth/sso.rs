@@ -16,7 +16,7 @@ use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
 use keyward_domain::org::Organization;
 use keyward_domain::rate_limit::limits;
 use keyward_domain::repo::{AuditRepo, MemberRepo, OrganizationRepo, SsoConfig, SsoConfigRepo};
-use keyward_domain::session::AuthMethod;
+use keyward_domain::session::{AuthMethod, TokenHash};
 use keyward_domain::{DomainError, StoreError};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -154,7 +154,8 @@ pub async fn configure(
     Ok(config)
 }
 
-fn redirect_url(app: &AppState) -> String {
+/// The callback URL the IdP must redirect to; admins register it at their IdP.
+pub fn redirect_url(app: &AppState) -> String {
     format!("{}auth/sso/callback", app.config.public_url)
 }
 
@@ -202,25 +203,40 @@ pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Re
     super::limit(app, &[(format!("sso-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::SSO_START_PER_IP)], now)
         .await?;
     let (org, config) = org_and_config(app, organization).await?;
+    authorization_url(app, org.id, &config, None, now).await
+}
+
+/// Builds the IdP authorization URL and stores the ceremony (PKCE verifier, nonce, CSRF) it
+/// needs. With `link` set, the ceremony links the IdP account to that session's member
+/// instead of logging in; its state carries a `.link` suffix so the callback can tell.
+pub(super) async fn authorization_url(
+    app: &AppState,
+    org: OrgId,
+    config: &SsoConfig,
+    link: Option<TokenHash>,
+    now: chrono::DateTime<Utc>,
+) -> Result<String, DomainError> {
     let metadata = app
         .oidc
         .metadata(&config.issuer, false)
         .await
         .map_err(|e| DomainError::CeremonyFailed(format!("the identity provider is unreachable: {e}")))?;
-    let client = client(metadata, &config, app)?;
+    let client = client(metadata, config, app)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let csrf = random_secret();
     let nonce = random_secret();
+    let purpose = if link.is_some() { CeremonyPurpose::SsoLink } else { CeremonyPurpose::SsoLogin };
+    let suffix = if link.is_some() { LINK_SUFFIX } else { "" };
     let ceremony_id = super::begin_ceremony(
         app,
-        org.id,
-        None,
-        CeremonyPurpose::SsoLogin,
+        org,
+        link,
+        purpose,
         json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret() }),
         now,
     )
     .await?;
-    let state = format!("{}.{}.{}", org.id.0.simple(), ceremony_id.0.simple(), csrf);
+    let state = format!("{}.{}.{}{suffix}", org.0.simple(), ceremony_id.0.simple(), csrf);
     let mut request = client.authorize_url(
         CoreAuthenticationFlow::AuthorizationCode,
         move || CsrfToken::new(state),
@@ -233,27 +249,39 @@ pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Re
     Ok(url.to_string())
 }
 
-fn parse_state(state: &str) -> Result<(OrgId, CeremonyId, &str), DomainError> {
+/// Marks the `state` of a linking ceremony.
+const LINK_SUFFIX: &str = ".link";
+
+/// Whether `state` belongs to a linking ceremony rather than a login.
+pub fn is_link_state(state: &str) -> bool {
+    state.ends_with(LINK_SUFFIX)
+}
+
+pub(super) fn parse_state(state: &str) -> Result<(OrgId, CeremonyId, &str), DomainError> {
     let bad = || DomainError::bad_input("state", "not a state this server issued");
+    let state = state.strip_suffix(LINK_SUFFIX).unwrap_or(state);
     let mut parts = state.split('.');
     let (org, ceremony, csrf) =
         (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
+    if parts.next().is_some() {
+        return Err(bad());
+    }
     Ok((org.parse().map_err(|_| bad())?, ceremony.parse().map_err(|_| bad())?, csrf))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The claims Keyward uses from a verified ID token.
-struct Identity {
-    issuer: String,
-    subject: String,
-    email: Option<String>,
-    email_verified: bool,
-    username: Option<String>,
-    name: Option<String>,
-    raw: Value,
+pub(super) struct Identity {
+    pub(super) issuer: String,
+    pub(super) subject: String,
+    pub(super) email: Option<String>,
+    pub(super) email_verified: bool,
+    pub(super) username: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) raw: Value,
 }
 
 /// Finishes a login: exchanges the code, verifies the ID token, provisions the member and starts
@@ -280,15 +308,7 @@ pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>)
             return Err(err);
         }
     };
-    if !config.allowed_email_domains.is_empty() {
-        let domain = identity.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
-        let allowed = identity.email_verified && domain.is_some_and(|d| config.allowed_email_domains.contains(&d));
-        if !allowed {
-            return Err(DomainError::PolicyDenied(
-                "your verified e-mail address is not in a domain this organization accepts".into(),
-            ));
-        }
-    }
+    check_email_domain(&config, &identity)?;
     let member = provision(app, &org, &config, &identity).await?;
     let issued = session::start(app, &org, &member, AuthMethod::Sso, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "sso.login")
@@ -299,7 +319,12 @@ pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>)
     Ok(issued)
 }
 
-async fn verify(app: &AppState, config: &SsoConfig, state: &Value, code: &str) -> Result<Identity, DomainError> {
+pub(super) async fn verify(
+    app: &AppState,
+    config: &SsoConfig,
+    state: &Value,
+    code: &str,
+) -> Result<Identity, DomainError> {
     let failed = |what: &str, e: String| DomainError::CeremonyFailed(format!("{what}: {e}"));
     let nonce = Nonce::new(state["nonce"].as_str().unwrap_or_default().to_owned());
     let verifier = PkceCodeVerifier::new(state["pkce"].as_str().unwrap_or_default().to_owned());
@@ -363,7 +388,22 @@ async fn verify(app: &AppState, config: &SsoConfig, state: &Value, code: &str) -
     Err(DomainError::CeremonyFailed("the ID token did not verify".into()))
 }
 
-fn is_admin(config: &SsoConfig, raw: &Value) -> bool {
+/// Refuses identities outside the organization's allowed e-mail domains, when it has any.
+pub(super) fn check_email_domain(config: &SsoConfig, identity: &Identity) -> Result<(), DomainError> {
+    if config.allowed_email_domains.is_empty() {
+        return Ok(());
+    }
+    let domain = identity.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
+    if identity.email_verified && domain.is_some_and(|d| config.allowed_email_domains.contains(&d)) {
+        Ok(())
+    } else {
+        Err(DomainError::PolicyDenied(
+            "your verified e-mail address is not in a domain this organization accepts".into(),
+        ))
+    }
+}
+
+pub(super) fn is_admin(config: &SsoConfig, raw: &Value) -> bool {
     let (Some(claim), Some(value)) = (&config.admin_group_claim, &config.admin_group_value) else {
         return false;
     };

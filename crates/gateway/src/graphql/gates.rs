@@ -25,7 +25,10 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => Gate::KeyRegistration,
-        ("Mutation", "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate") => Gate::Member,
+        (
+            "Mutation",
+            "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate" | "ssoLinkStart" | "ssoLinkFinish",
+        ) => Gate::Member,
         (
             "Mutation",
             "ssoConfigure"

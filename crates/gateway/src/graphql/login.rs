@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::context::{ContextExt, CookieUpdate, RequestContext};
 use super::keys::WebauthnChallenge;
-use super::types::{SessionStage, Viewer};
+use super::types::{Member, SessionStage, Viewer};
 use crate::auth::session::Issued;
-use crate::auth::{backup, mfa, sso};
+use crate::auth::{backup, mfa, sso, sso_link};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -91,6 +91,22 @@ pub struct SsoConfiguration {
     pub redirect_uri: String,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+impl SsoConfiguration {
+    /// The stored settings as shown to admins: everything but the client secret.
+    pub fn new(config: keyward_domain::repo::SsoConfig, app: &AppState) -> Self {
+        SsoConfiguration {
+            issuer: config.issuer,
+            client_id: config.client_id,
+            scopes: config.scopes,
+            admin_group_claim: config.admin_group_claim,
+            admin_group_value: config.admin_group_value,
+            allowed_email_domains: config.allowed_email_domains,
+            redirect_uri: sso::redirect_url(app),
+            updated_at: config.updated_at,
+        }
+    }
 }
 
 /// New backup credentials, shown once.
@@ -188,7 +204,7 @@ impl LoginMutations {
     }
 }
 
-/// Organization settings for logins (admin only).
+/// Login settings: SSO configuration and linking (the member's own), backup credentials (admin only).
 #[derive(Default)]
 pub struct LoginSettingsMutations;
 
@@ -209,16 +225,25 @@ impl LoginSettingsMutations {
         };
         let app = ctx.app();
         let config = sso::configure(app, session.org_id, Actor::Member(session.member_id), settings, ip).await?;
-        Ok(SsoConfiguration {
-            issuer: config.issuer,
-            client_id: config.client_id,
-            scopes: config.scopes,
-            admin_group_claim: config.admin_group_claim,
-            admin_group_value: config.admin_group_value,
-            allowed_email_domains: config.allowed_email_domains,
-            redirect_uri: format!("{}auth/sso/callback", app.config.public_url),
-            updated_at: config.updated_at,
-        })
+        Ok(SsoConfiguration::new(config, app))
+    }
+
+    /// Starts linking your IdP account to the member you are logged in as (for the first admin,
+    /// who starts with backup credentials): send the browser to the returned URL. Afterwards you
+    /// log in by SSO as this member, with the same keys.
+    async fn sso_link_start(&self, ctx: &Context<'_>) -> ApiResult<SsoLoginStartPayload> {
+        let session = ctx.self_service()?.0;
+        let authorization_url = sso_link::start(ctx.app(), session).await?;
+        Ok(SsoLoginStartPayload { authorization_url })
+    }
+
+    /// Finishes linking with the `code` and `state` the IdP sent back (the SSO callback hands
+    /// them to the SPA at `/org/sso?linkCode=…&linkState=…`). Must come from the session that
+    /// began the link.
+    async fn sso_link_finish(&self, ctx: &Context<'_>, code: String, state: String) -> ApiResult<Member> {
+        let session = ctx.self_service()?.0;
+        let ip = ctx.request()?.ip.clone();
+        Ok(sso_link::finish(ctx.app(), session, &code, &state, ip).await?.into())
     }
 
     /// Replaces the organization's backup secret and shows the new one once.

@@ -5,13 +5,14 @@ use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
 use keyward_domain::ids::MemberId;
 use keyward_domain::org::Enforcement;
-use keyward_domain::repo::{MemberQuery, MemberRepo, RecoveryCodeRepo, SecurityKeyRepo};
+use keyward_domain::repo::{MemberQuery, MemberRepo, RecoveryCodeRepo, SecurityKeyRepo, SsoConfigRepo};
 use keyward_domain::webauthn_policy::{
     AttestationPreference as DomainAttestation, UserVerification as DomainUv, WebauthnPolicy as DomainPolicy,
 };
 
 use super::context::ContextExt;
 use super::keys::SecurityKey;
+use super::login::SsoConfiguration;
 use super::types::{Member, Organization};
 use crate::auth::admin;
 use crate::error::{ApiError, ApiResult};
@@ -154,6 +155,20 @@ impl Organization {
     async fn live_sessions(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         let session = ctx.org_admin()?.0;
         Ok(ctx.app().sessions.live_sessions(session.org_id, Utc::now()).await?)
+    }
+
+    /// The SSO settings, without the client secret; `null` until SSO is configured (admins only).
+    async fn sso(&self, ctx: &Context<'_>) -> ApiResult<Option<SsoConfiguration>> {
+        let session = ctx.org_admin()?.0;
+        let app = ctx.app();
+        let config = app.db.sso_config(session.org_id).await?;
+        Ok(config.map(|config| SsoConfiguration::new(config, app)))
+    }
+
+    /// The callback URL to register at the IdP before configuring SSO (admins only).
+    async fn sso_redirect_uri(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        ctx.org_admin()?;
+        Ok(crate::auth::sso::redirect_url(ctx.app()))
     }
 
     /// Members with their key counts and live sessions, oldest first (admins only).

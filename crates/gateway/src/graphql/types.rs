@@ -90,6 +90,8 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
     /// When they last finished a login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Whether an IdP account is linked, so the member can log in by SSO.
+    pub sso_linked: bool,
 }
 
 impl From<DomainMember> for Member {
@@ -102,6 +104,7 @@ impl From<DomainMember> for Member {
             role: m.role.into(),
             created_at: m.created_at,
             last_login_at: m.last_login_at,
+            sso_linked: m.oidc.is_some(),
         }
     }
 }

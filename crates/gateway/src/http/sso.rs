@@ -1,6 +1,6 @@
 //! `GET /auth/sso/callback`: where the IdP sends the browser back. It finishes the login like
 //! `ssoLoginFinish`, sets the session cookie and redirects into the SPA; failures redirect to the
-//! login screen with the error's stable code.
+//! login screen with the error's stable code. A linking callback goes on to the SPA instead.
 
 use std::net::SocketAddr;
 
@@ -33,10 +33,21 @@ pub async fn callback(
     headers: axum::http::HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
+    let linking = params.state.as_deref().is_some_and(sso::is_link_state);
     let (Some(code), Some(state)) = (params.code, params.state) else {
         let code = if params.error.as_deref() == Some("access_denied") { "FORBIDDEN" } else { "BAD_USER_INPUT" };
-        return redirect(&format!("/login?error={code}"));
+        let page = if linking { "/org/sso" } else { "/login" };
+        return redirect(&format!("{page}?error={code}"));
     };
+    if linking {
+        // The SameSite=Strict session cookie is absent on this cross-site redirect; the SPA finishes
+        // the link with `ssoLinkFinish` from the session that began it.
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("linkCode", &code)
+            .append_pair("linkState", &state)
+            .finish();
+        return redirect(&format!("/org/sso?{query}"));
+    }
     let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
     match sso::finish(&app, &code, &state, Some(ip.to_string())).await {
         Ok(issued) => {

@@ -123,6 +123,37 @@ impl MemberRepo for Database {
         Ok(member)
     }
 
+    async fn link_oidc(
+        &self,
+        org: OrgId,
+        id: MemberId,
+        identity: OidcIdentity,
+        audit: AuditRecord,
+    ) -> Result<Member, StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        let row = member::Entity::find_by_id(id.0)
+            .filter(member::Column::OrgId.eq(org.0))
+            .one(&txn)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        if row.oidc_subject.is_some() {
+            return Err(StoreError::Conflict("member already linked to an IdP account".into()));
+        }
+        let row = member::ActiveModel {
+            id: Set(id.0),
+            oidc_issuer: Set(Some(identity.issuer)),
+            oidc_subject: Set(Some(identity.subject)),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await
+        .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        member_from(row)
+    }
+
     async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError> {
         let txn = self.conn.begin().await.map_err(map_err)?;
         let exists = member::Entity::find_by_id(id.0)
