@@ -195,3 +195,39 @@ async fn queries_over_the_complexity_limit_are_refused() {
     assert!(body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("complex"), "{body}");
     app.stop().await;
 }
+
+/// A failed backup login from behind `forwarded_for`; returns the address the audit trail recorded.
+async fn audited_ip_of_failed_login(app: &TestApp, forwarded_for: &str) -> Option<String> {
+    use keyward_domain::repo::{AuditQuery, AuditRepo};
+    let body: serde_json::Value = app
+        .client
+        .post(format!("{}/graphql", app.url))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "query": "mutation { backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: \"wrong\") { stage } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    let query = AuditQuery { first: 1, action: Some("backup_credentials.login".into()), ..Default::default() };
+    app.db.audit_events(app.org, query).await.unwrap().items.first().and_then(|e| e.ip.clone())
+}
+
+/// Behind a trusted load balancer, rate limits and the audit trail see the client's address;
+/// anyone else's `X-Forwarded-For` is ignored.
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let direct = TestApp::start(keyward_testkit::TestDb::sqlite().await, common::Store::Memory).await;
+    assert_eq!(audited_ip_of_failed_login(&direct, "198.51.100.7").await.as_deref(), Some("127.0.0.1"));
+    direct.stop().await;
+
+    let mut config = common::test_config();
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let proxied =
+        TestApp::start_with_config(keyward_testkit::TestDb::sqlite().await, common::Store::Memory, config).await;
+    let ip = audited_ip_of_failed_login(&proxied, "6.6.6.6, 198.51.100.7").await;
+    assert_eq!(ip.as_deref(), Some("198.51.100.7"), "the rightmost untrusted address is the client");
+    proxied.stop().await;
+}

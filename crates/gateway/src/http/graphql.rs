@@ -138,7 +138,9 @@ async fn execute(
     let presented = presented_token(&headers);
     let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
-    let context = RequestContext { caller, token, ip: Some(peer.ip().to_string()), cookie: Arc::clone(&cookie) };
+    // Behind trusted load balancers, rate limits and the audit trail must see the client, not the proxy.
+    let ip = super::client_ip::client_ip(peer, &headers, &state.app.config.trusted_proxies);
+    let context = RequestContext { caller, token, ip: Some(ip.to_string()), cookie: Arc::clone(&cookie) };
     let request = request.data(context).data(transport);
     let id = request_id(&headers);
     let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
