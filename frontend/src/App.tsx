@@ -7,6 +7,7 @@ import { Link, navigate, usePath } from './router'
 import { SessionContext, type Session } from './session'
 import { ErrorAlert } from './components/ErrorAlert'
 import { GraceBanner } from './components/GraceBanner'
+import { OrgNav } from './components/OrgPage'
 import { HomePage } from './pages/Home'
 import { LoginPage } from './pages/Login'
 import { MfaSettingsPage } from './pages/MfaSettings'
@@ -106,6 +107,7 @@ export function App() {
         <GraceBanner endsAt={viewer.gracePeriodEndsAt} linkToKeys={viewer.stage === 'AUTHENTICATED'} />
       )}
       {viewer?.stage === 'AUTHENTICATED' && <TopBar viewer={viewer} path={path} onLogout={logout} />}
+      {viewer?.stage === 'AUTHENTICATED' && viewer.role === 'ADMIN' && path.startsWith('/org/') && <OrgNav path={path} />}
       <Screen viewer={viewer} path={path} notice={notice} />
     </SessionContext.Provider>
   )
@@ -122,7 +124,10 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
       return <MfaSettingsPage />
   }
   if (viewer.role === 'ADMIN') {
-    if (path === '/org/mfa') return <OrgMfaPage />
+    switch (path) {
+      case '/org/mfa':
+        return <OrgMfaPage />
+    }
     const memberId = memberIdFrom(path)
     if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />
   }

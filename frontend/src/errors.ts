@@ -95,6 +95,12 @@ export function hasCode(error: CombinedError | undefined, code: string): boolean
   return !!error?.graphQLErrors.some((e) => e.extensions?.code === code)
 }
 
+/** The sentence for a failure that came without a GraphQL error (e.g. an empty answer). */
+export function unexpectedError(): UiError {
+  return { code: 'INTERNAL', message: messageForCode('INTERNAL') }
+}
+
+/** Turns a CombinedError into something to show. */
 export function describeError(error: CombinedError): UiError {
   const code = errorCode(error)
   const first = error.graphQLErrors.find((e) => e.extensions?.code === code)
@@ -122,4 +128,34 @@ export function describeWebauthnError(err: unknown): UiError {
     message: 'Your browser could not complete the security key request.',
     detail: err instanceof Error ? err.message : undefined,
   }
+}
+
+/** The server's message for a BAD_USER_INPUT on `field` (which its `extensions.field` names), or null. */
+export function fieldError(error: CombinedError | null, field: string): string | null {
+  const e = error?.graphQLErrors.find((g) => g.extensions?.code === 'BAD_USER_INPUT' && g.extensions?.field === field)
+  if (!e) return null
+  // The server prefixes the message with the field's name; the field's label already says it.
+  const message = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message
+  return message ? `${message.charAt(0).toUpperCase()}${message.slice(1)}.` : 'This value is not valid.'
+}
+
+/** A form's errors: the ones that belong under one of `fields`, and a general one for the rest. */
+export interface FormErrors<F extends string> {
+  fields: Partial<Record<F, string>>
+  general: UiError | null
+}
+
+/** Splits `error` into messages under `fields` and, when something else went wrong, a general error. */
+export function formErrors<F extends string>(error: CombinedError | null, fields: readonly F[]): FormErrors<F> {
+  const result: FormErrors<F> = { fields: {}, general: null }
+  if (!error) return result
+  for (const field of fields) {
+    const message = fieldError(error, field)
+    if (message) result.fields[field] = message
+  }
+  const placed = error.graphQLErrors.every(
+    (g) => g.extensions?.code === 'BAD_USER_INPUT' && fields.includes(g.extensions?.field as F),
+  )
+  if (!placed || error.graphQLErrors.length === 0) result.general = describeError(error)
+  return result
 }

@@ -34,3 +34,8 @@ export function formatRelative(iso: string, now: number = Date.now()): string {
 export function shortKeyId(keyId: string): string {
   return keyId.length > 8 ? `${keyId.slice(0, 8)}…` : keyId
 }
+
+/** "1 session", "3 sessions". */
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`
+}

@@ -1,4 +1,8 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react'
+import type { OperationResult } from '@urql/core'
+import type { UiError } from '../errors'
+import { useAction } from '../operations'
+import { ErrorAlert } from './ErrorAlert'
 
 interface DialogProps {
   title: string
@@ -58,5 +62,63 @@ export function ConfirmActions({ confirmLabel, busyLabel, busy, disabled, tone, 
         Cancel
       </button>
     </div>
+  )
+}
+
+interface ActionDialogProps<T> {
+  title: string
+  /** What will happen, in a sentence or two. */
+  children: ReactNode
+  confirmLabel: string
+  busyLabel: string
+  tone: 'danger' | 'primary'
+  /** Starts the action (a mutation). */
+  action: () => Promise<OperationResult<T>>
+  /** Gets the action's data once it has succeeded. */
+  onDone: (data: T) => void
+  onClose: () => void
+  /** Shows an error its own way (default: ErrorAlert). */
+  renderError?: (error: UiError) => ReactNode
+  /** Keeps the confirm button disabled after an error that trying again cannot fix. */
+  final?: (error: UiError) => boolean
+  focusCancel?: boolean
+}
+
+/** A dialog that asks before one action, runs it, and shows why it failed if it does. */
+export function ActionDialog<T>({
+  title,
+  children,
+  confirmLabel,
+  busyLabel,
+  tone,
+  action,
+  onDone,
+  onClose,
+  renderError = (error) => <ErrorAlert error={error} />,
+  final,
+  focusCancel,
+}: ActionDialogProps<T>) {
+  const { busy, error, run } = useAction()
+
+  async function confirm() {
+    const data = await run(action)
+    if (data) onDone(data)
+  }
+
+  return (
+    <Dialog title={title} onClose={onClose}>
+      {children}
+      {error && renderError(error)}
+      <ConfirmActions
+        confirmLabel={confirmLabel}
+        busyLabel={busyLabel}
+        busy={busy}
+        disabled={!!error && !!final?.(error)}
+        tone={tone}
+        onConfirm={confirm}
+        onCancel={onClose}
+        focusCancel={focusCancel}
+      />
+    </Dialog>
   )
 }

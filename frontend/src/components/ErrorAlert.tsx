@@ -1,5 +1,5 @@
-import type { UiError } from '../errors'
 import type { ReactNode } from 'react'
+import type { UiError } from '../errors'
 
 /** An error announced to assistive technology; the server's detail is shown when it helps. */
 export function ErrorAlert({ error, children }: { error: UiError; children?: ReactNode }) {

@@ -1,5 +1,8 @@
 import type { ReactNode } from 'react'
+import type { OperationResult } from '@urql/core'
+import type { UiError } from '../errors'
 import type { SecurityKeyFieldsFragment } from '../gql/graphql'
+import { ActionDialog } from './Dialog'
 import { shortKeyId } from '../format'
 import { CopyButton } from './CopyButton'
 import { Time } from './Time'
@@ -40,5 +43,35 @@ export function KeyDetailCells({ securityKey: key }: { securityKey: SecurityKeyF
       <td data-label="Last used">{key.lastUsedAt ? <Time iso={key.lastUsedAt} /> : <span className="muted">never</span>}</td>
       <td data-label="Model">{key.model ?? <span className="muted">Unknown model</span>}</td>
     </>
+  )
+}
+
+interface DeleteKeyDialogProps<T> {
+  keyName: string
+  /** What deleting means for whoever owns the key. */
+  children: ReactNode
+  /** Deletes the key (your own, or a member's for admins). */
+  action: () => Promise<OperationResult<T>>
+  onDeleted: (data: T) => void
+  onClose: () => void
+  /** Errors after which deleting again cannot work. */
+  final?: (error: UiError) => boolean
+}
+
+/** Asks before deleting a security key, then deletes it. */
+export function DeleteKeyDialog<T>({ keyName, children, action, onDeleted, onClose, final }: DeleteKeyDialogProps<T>) {
+  return (
+    <ActionDialog
+      title={`Delete “${keyName}”?`}
+      confirmLabel="Delete key"
+      busyLabel="Deleting…"
+      tone="danger"
+      action={action}
+      onDone={onDeleted}
+      onClose={onClose}
+      final={final}
+    >
+      {children}
+    </ActionDialog>
   )
 }

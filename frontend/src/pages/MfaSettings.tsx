@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from 'react'
 import { useClient, useQuery } from 'urql'
-import { describeError, type UiError } from '../errors'
+import { useAction } from '../operations'
 import {
   RecoveryCodesGenerateDocument,
   SecurityKeyDeleteDocument,
@@ -9,14 +9,16 @@ import {
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
 import { AddKeyForm, KEY_NAME_MAX, keyNameProblem } from '../components/AddKeyForm'
-import { ConfirmActions, Dialog } from '../components/Dialog'
+import { ActionDialog, Dialog } from '../components/Dialog'
 import { ErrorAlert } from '../components/ErrorAlert'
-import { CopyButton } from '../components/CopyButton'
-import { KeyDetailCells, KeysTable } from '../components/KeysTable'
+import { LoadState } from '../components/Loading'
+import { CopyButton, DownloadButton } from '../components/CopyButton'
+import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
 import { useSession } from '../session'
 
 /** Personal settings → Multi-factor authentication. */
 export function MfaSettingsPage() {
+  const client = useClient()
   const { refresh: refreshViewer } = useSession()
   const [{ data, fetching, error }, reexecute] = useQuery({ query: SecurityKeysDocument, requestPolicy: 'cache-and-network' })
   const [status, setStatus] = useState('')
@@ -34,14 +36,7 @@ export function MfaSettingsPage() {
 
       <section className="card" aria-labelledby="keys-title">
         <h2 id="keys-title">Security keys</h2>
-        {!keys && fetching && <p className="muted">Loading your security keys…</p>}
-        {error && !keys && (
-          <ErrorAlert error={describeError(error)}>
-            <button type="button" onClick={reload}>
-              Retry
-            </button>
-          </ErrorAlert>
-        )}
+        {!keys && <LoadState loading={fetching} loadingText="Loading your security keys…" error={error} onRetry={reload} />}
         {keys && keys.length === 0 && <p data-testid="no-keys">You have no security keys yet. Add one below.</p>}
         {keys && keys.length === 1 && (
           <p className="alert alert-info">
@@ -82,14 +77,18 @@ export function MfaSettingsPage() {
 
       {deleting && (
         <DeleteKeyDialog
-          keyToDelete={deleting}
+          keyName={deleting.name}
+          action={() => client.mutation(SecurityKeyDeleteDocument, { id: deleting.id }).toPromise()}
           onClose={() => setDeleting(null)}
-          onDeleted={(name) => {
+          onDeleted={() => {
             setDeleting(null)
-            setStatus(`Deleted “${name}”.`)
+            setStatus(`Deleted “${deleting.name}”.`)
             reload()
           }}
-        />
+          final={(error) => error.code === 'LAST_KEY_ENFORCED'}
+        >
+          <p>You will no longer be able to log in with this security key. This cannot be undone.</p>
+        </DeleteKeyDialog>
       )}
       {showCodes && <RecoveryCodesDialog onClose={() => setShowCodes(false)} />}
     </main>
@@ -164,24 +163,17 @@ function RenameForm({
   const client = useClient()
   const inputId = useId()
   const [name, setName] = useState(key.name)
-  const [busy, setBusy] = useState(false)
   const [problem, setProblem] = useState<string | null>(null)
-  const [error, setError] = useState<UiError | null>(null)
+  const { busy, error, run, reset } = useAction()
 
   async function submit(event: FormEvent) {
     event.preventDefault()
     const invalid = keyNameProblem(name)
     setProblem(invalid)
-    setError(null)
+    reset()
     if (invalid) return
-    setBusy(true)
-    const result = await client.mutation(SecurityKeyRenameDocument, { id: key.id, name: name.trim() }).toPromise()
-    setBusy(false)
-    if (result.error || !result.data) {
-      if (result.error) setError(describeError(result.error))
-      return
-    }
-    onDone(result.data.securityKeyRename)
+    const data = await run(() => client.mutation(SecurityKeyRenameDocument, { id: key.id, name: name.trim() }).toPromise())
+    if (data) onDone(data.securityKeyRename)
   }
 
   return (
@@ -219,94 +211,24 @@ function RenameForm({
   )
 }
 
-function DeleteKeyDialog({
-  keyToDelete,
-  onClose,
-  onDeleted,
-}: {
-  keyToDelete: SecurityKeyFieldsFragment
-  onClose: () => void
-  onDeleted: (name: string) => void
-}) {
-  const client = useClient()
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<UiError | null>(null)
-
-  async function confirm() {
-    setBusy(true)
-    setError(null)
-    const result = await client.mutation(SecurityKeyDeleteDocument, { id: keyToDelete.id }).toPromise()
-    setBusy(false)
-    if (result.error || !result.data) {
-      if (result.error) setError(describeError(result.error))
-      return
-    }
-    onDeleted(keyToDelete.name)
-  }
-
-  return (
-    <Dialog title={`Delete “${keyToDelete.name}”?`} onClose={onClose}>
-      <p>You will no longer be able to log in with this security key. This cannot be undone.</p>
-      {error && <ErrorAlert error={error} />}
-      <ConfirmActions
-        confirmLabel="Delete key"
-        busyLabel="Deleting…"
-        busy={busy}
-        disabled={error?.code === 'LAST_KEY_ENFORCED'}
-        tone="danger"
-        onConfirm={confirm}
-        onCancel={onClose}
-      />
-    </Dialog>
-  )
-}
-
 function RecoveryCodesDialog({ onClose }: { onClose: () => void }) {
   const client = useClient()
-  const [busy, setBusy] = useState(false)
   const [codes, setCodes] = useState<string[] | null>(null)
-  const [error, setError] = useState<UiError | null>(null)
-
-  async function generate() {
-    setBusy(true)
-    setError(null)
-    const result = await client.mutation(RecoveryCodesGenerateDocument, {}).toPromise()
-    setBusy(false)
-    if (result.error || !result.data) {
-      if (result.error) setError(describeError(result.error))
-      return
-    }
-    setCodes(result.data.recoveryCodesGenerate.codes)
-  }
-
-  function download(text: string) {
-    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
-    const a = document.createElement('a')
-    a.href = url
-    a.download = 'keyward-recovery-codes.txt'
-    document.body.append(a)
-    a.click()
-    a.remove()
-    URL.revokeObjectURL(url)
-  }
 
   if (!codes) {
     return (
-      <Dialog title="Generate recovery codes" onClose={onClose}>
-        <p className="alert alert-warning">
-          New codes replace your old ones: any recovery codes you saved before stop working.
-        </p>
-        {error && <ErrorAlert error={error} />}
-        <ConfirmActions
-          confirmLabel="Generate new codes"
-          busyLabel="Generating…"
-          busy={busy}
-          tone="primary"
-          onConfirm={generate}
-          onCancel={onClose}
-          focusCancel={false}
-        />
-      </Dialog>
+      <ActionDialog
+        title="Generate recovery codes"
+        confirmLabel="Generate new codes"
+        busyLabel="Generating…"
+        tone="primary"
+        action={() => client.mutation(RecoveryCodesGenerateDocument, {}).toPromise()}
+        onDone={(data) => setCodes(data.recoveryCodesGenerate.codes)}
+        onClose={onClose}
+        focusCancel={false}
+      >
+        <p className="alert alert-warning">New codes replace your old ones: any recovery codes you saved before stop working.</p>
+      </ActionDialog>
     )
   }
 
@@ -325,9 +247,7 @@ function RecoveryCodesDialog({ onClose }: { onClose: () => void }) {
       </ol>
       <div className="row dialog-actions">
         <CopyButton text={codes.join('\n')} label="Copy all" />
-        <button type="button" onClick={() => download(text)}>
-          Download (.txt)
-        </button>
+        <DownloadButton text={text} filename="keyward-recovery-codes.txt" label="Download (.txt)" />
         <button type="button" className="button-primary" onClick={onClose}>
           I have saved them
         </button>

@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { useClient, useQuery } from 'urql'
-import { describeError, hasCode, type UiError } from '../errors'
+import { hasCode } from '../errors'
+import { plural } from '../format'
 import {
   MemberDetailDocument,
   MemberSecurityKeyDeleteDocument,
@@ -8,17 +9,15 @@ import {
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
 import { Link } from '../router'
-import { KeyDetailCells, KeysTable } from '../components/KeysTable'
-import { ConfirmActions, Dialog } from '../components/Dialog'
-import { ErrorAlert } from '../components/ErrorAlert'
+import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
+import { ActionDialog } from '../components/Dialog'
+import { LoadState } from '../components/Loading'
+import { OrgPage } from '../components/OrgPage'
 import { Time } from '../components/Time'
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`
-}
 
 /** Organization settings → one member: their keys and sessions (admins only). */
 export function OrgMemberPage({ memberId }: { memberId: string }) {
+  const client = useClient()
   const [{ data, fetching, error }, reexecute] = useQuery({
     query: MemberDetailDocument,
     variables: { id: memberId },
@@ -33,37 +32,26 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
 
   const back = (
     <p className="breadcrumb">
-      <Link to="/org/mfa">← Organization settings: MFA</Link>
+      <Link to="/org/mfa">← All members</Link>
     </p>
   )
 
   if (notFound) {
     return (
-      <main id="main" className="page" aria-labelledby="member-title">
-        {back}
-        <h1 id="member-title">Member not found</h1>
+      <OrgPage title="Member not found" breadcrumb={back}>
         <p data-testid="member-not-found">
           There is no member with this ID in your organization. They may have been removed, or the link is wrong.
         </p>
         <Link to="/org/mfa">Back to the member list</Link>
-      </main>
+      </OrgPage>
     )
   }
 
   if (!detail) {
     return (
-      <main id="main" className="page" aria-labelledby="member-title" aria-busy={fetching}>
-        {back}
-        <h1 id="member-title">Member</h1>
-        {fetching && <p className="muted">Loading the member…</p>}
-        {error && (
-          <ErrorAlert error={describeError(error)}>
-            <button type="button" onClick={reload}>
-              Retry
-            </button>
-          </ErrorAlert>
-        )}
-      </main>
+      <OrgPage title="Member" breadcrumb={back} busy={fetching}>
+        <LoadState loading={fetching} loadingText="Loading the member…" error={error} onRetry={reload} />
+      </OrgPage>
     )
   }
 
@@ -71,12 +59,7 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
   const name = member.displayName || member.username
 
   return (
-    <main id="main" className="page" aria-labelledby="member-title">
-      {back}
-      <h1 id="member-title">{name}</h1>
-      <p aria-live="polite" className="status alert alert-info" data-testid="member-status">
-        {status}
-      </p>
+    <OrgPage title={name} breadcrumb={back} status={status} statusTestId="member-status">
 
       <section className="card" aria-labelledby="member-details">
         <h2 id="member-details">Details</h2>
@@ -139,17 +122,24 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
       </section>
 
       {deleting && (
-        <DeleteMemberKeyDialog
-          keyToDelete={deleting}
-          ownerName={name}
-          isLast={keys.length === 1}
+        <DeleteKeyDialog
+          keyName={deleting.name}
+          action={() => client.mutation(MemberSecurityKeyDeleteDocument, { id: deleting.id }).toPromise()}
           onClose={() => setDeleting(null)}
-          onDeleted={(keyName, revoked) => {
+          onDeleted={(data) => {
             setDeleting(null)
-            setStatus(`Deleted “${keyName}”; ${plural(revoked, 'session', 'sessions')} ended.`)
+            setStatus(`Deleted “${deleting.name}”; ${plural(data.memberSecurityKeyDelete.revokedSessions, 'session', 'sessions')} ended.`)
             reload()
           }}
-        />
+        >
+          <p>
+            {name} will no longer be able to log in with this security key, and all their sessions end now. This cannot be
+            undone.
+          </p>
+          {keys.length === 1 && (
+            <p className="alert alert-warning">This is their last key: they will have to register a new one at their next login.</p>
+          )}
+        </DeleteKeyDialog>
       )}
       {revoking && (
         <RevokeSessionsDialog
@@ -163,58 +153,7 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
           }}
         />
       )}
-    </main>
-  )
-}
-
-function DeleteMemberKeyDialog({
-  keyToDelete,
-  ownerName,
-  isLast,
-  onClose,
-  onDeleted,
-}: {
-  keyToDelete: SecurityKeyFieldsFragment
-  ownerName: string
-  isLast: boolean
-  onClose: () => void
-  onDeleted: (name: string, revokedSessions: number) => void
-}) {
-  const client = useClient()
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<UiError | null>(null)
-
-  async function confirm() {
-    setBusy(true)
-    setError(null)
-    const result = await client.mutation(MemberSecurityKeyDeleteDocument, { id: keyToDelete.id }).toPromise()
-    setBusy(false)
-    if (result.error || !result.data) {
-      if (result.error) setError(describeError(result.error))
-      return
-    }
-    onDeleted(keyToDelete.name, result.data.memberSecurityKeyDelete.revokedSessions)
-  }
-
-  return (
-    <Dialog title={`Delete “${keyToDelete.name}”?`} onClose={onClose}>
-      <p>
-        {ownerName} will no longer be able to log in with this security key, and all their sessions end now. This cannot be
-        undone.
-      </p>
-      {isLast && (
-        <p className="alert alert-warning">This is their last key: they will have to register a new one at their next login.</p>
-      )}
-      {error && <ErrorAlert error={error} />}
-      <ConfirmActions
-        confirmLabel="Delete key"
-        busyLabel="Deleting…"
-        busy={busy}
-        tone="danger"
-        onConfirm={confirm}
-        onCancel={onClose}
-      />
-    </Dialog>
+    </OrgPage>
   )
 }
 
@@ -230,33 +169,17 @@ function RevokeSessionsDialog({
   onRevoked: (count: number) => void
 }) {
   const client = useClient()
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<UiError | null>(null)
-
-  async function confirm() {
-    setBusy(true)
-    setError(null)
-    const result = await client.mutation(MemberSessionsRevokeDocument, { memberId }).toPromise()
-    setBusy(false)
-    if (result.error || !result.data) {
-      if (result.error) setError(describeError(result.error))
-      return
-    }
-    onRevoked(result.data.memberSessionsRevoke)
-  }
-
   return (
-    <Dialog title={`Revoke all sessions of ${name}?`} onClose={onClose}>
+    <ActionDialog
+      title={`Revoke all sessions of ${name}?`}
+      confirmLabel="Revoke sessions"
+      busyLabel="Revoking…"
+      tone="danger"
+      action={() => client.mutation(MemberSessionsRevokeDocument, { memberId }).toPromise()}
+      onDone={(data) => onRevoked(data.memberSessionsRevoke)}
+      onClose={onClose}
+    >
       <p>Every session of {name} ends now, on every device. They will have to log in again.</p>
-      {error && <ErrorAlert error={error} />}
-      <ConfirmActions
-        confirmLabel="Revoke sessions"
-        busyLabel="Revoking…"
-        busy={busy}
-        tone="danger"
-        onConfirm={confirm}
-        onCancel={onClose}
-      />
-    </Dialog>
+    </ActionDialog>
   )
 }
