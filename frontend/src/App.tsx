@@ -14,6 +14,7 @@ import { MfaSettingsPage } from './pages/MfaSettings'
 import { NotFoundPage } from './pages/NotFound'
 import { OrgMemberPage } from './pages/OrgMember'
 import { OrgMfaPage } from './pages/OrgMfa'
+import { OrgSsoPage } from './pages/OrgSso'
 import { RegisterKeyPage } from './pages/RegisterKey'
 import { SecurityKeyStep } from './pages/SecurityKeyStep'
 
@@ -127,6 +128,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
     switch (path) {
       case '/org/mfa':
         return <OrgMfaPage />
+      case '/org/sso':
+        return <OrgSsoPage />
     }
     const memberId = memberIdFrom(path)
     if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />

@@ -43,6 +43,8 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
       return retryAfterSeconds !== undefined
         ? `Too many attempts. Try again in ${formatWait(retryAfterSeconds)}.`
         : 'Too many attempts. Wait a moment and try again.'
+    case 'SSO_ALREADY_LINKED':
+      return 'That IdP account already belongs to another member.'
     case 'SERVICE_UNAVAILABLE':
       return 'Keyward cannot reach one of its services right now. Try again in a moment.'
     case 'INTERNAL':
@@ -71,6 +73,25 @@ export function messageForSsoCallback(code: string): string {
       return 'Single sign-on could not confirm who you are. Start again.'
     default:
       return `Single sign-on did not complete. ${messageForCode(code)}`
+  }
+}
+
+/** The `error` code the SSO link callback puts in `/org/sso?error=CODE`. */
+export function messageForSsoLink(code: string): string {
+  switch (code) {
+    case 'SSO_ALREADY_LINKED':
+      return messageForCode(code)
+    case 'CEREMONY_EXPIRED':
+      return 'Linking took too long or was already used. Start again.'
+    case 'FORBIDDEN':
+      return 'The identity provider refused, or that IdP account may not use this organization.'
+    case 'POLICY_DENIED':
+      return 'That IdP account is not in the admin group, so linking it would make you a member at your next SSO login. Link an account in the admin group.'
+    case 'BAD_USER_INPUT':
+    case 'UNAUTHENTICATED':
+      return messageForSsoCallback(code)
+    default:
+      return `Your IdP account was not linked. ${messageForCode(code)}`
   }
 }
 

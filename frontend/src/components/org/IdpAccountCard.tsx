@@ -1,0 +1,95 @@
+import { useEffect, useState } from 'react'
+import { useClient } from 'urql'
+import { errorCode, messageForSsoLink } from '../../errors'
+import { SsoLinkFinishDocument, SsoLinkStartDocument } from '../../gql/graphql'
+import { useAction } from '../../operations'
+import { navigate, useSearch } from '../../router'
+import { useSession } from '../../session'
+import { ErrorAlert } from '../ErrorAlert'
+
+const PAGE = '/org/sso'
+
+// A link's code works once; React may run an effect twice (StrictMode), so remember what was sent.
+const finishing = new Set<string>()
+
+/**
+ * Finishes a link when the IdP has sent the browser back with `linkCode` and `linkState`, then leaves
+ * `?linked=1` or `?error=CODE` in the address (and no code, which must not be bookmarked or shared).
+ */
+function useFinishLink(code: string | null, state: string | null, onLinked: () => void): boolean {
+  const client = useClient()
+  const pending = !!code && !!state
+  useEffect(() => {
+    if (!code || !state || finishing.has(state)) return
+    finishing.add(state)
+    void client
+      .mutation(SsoLinkFinishDocument, { code, state })
+      .toPromise()
+      .then((result) => {
+        if (result.data) {
+          navigate(`${PAGE}?linked=1`, { replace: true })
+          onLinked()
+        } else {
+          const failed = result.error ? errorCode(result.error) : 'INTERNAL'
+          navigate(`${PAGE}?error=${encodeURIComponent(failed)}`, { replace: true })
+        }
+      })
+  }, [client, code, state, onLinked])
+  return pending
+}
+
+/** Links the admin's own IdP account to their member, so the first admin can move from backup credentials to SSO. */
+export function IdpAccountCard({ configured, loaded }: { configured: boolean; loaded: boolean }) {
+  const client = useClient()
+  const { viewer, refresh } = useSession()
+  const params = new URLSearchParams(useSearch())
+  const finishingLink = useFinishLink(params.get('linkCode'), params.get('linkState'), refresh)
+  const callbackError = params.get('error')
+  const { busy, error, run } = useAction()
+  const [leaving, setLeaving] = useState(false)
+  const linked = viewer?.member.ssoLinked ?? false
+
+  async function link() {
+    const data = await run(() => client.mutation(SsoLinkStartDocument, {}).toPromise())
+    if (!data) return
+    setLeaving(true)
+    window.location.assign(data.ssoLinkStart.authorizationUrl)
+  }
+
+  let body
+  if (finishingLink) {
+    body = <p className="muted">Linking your IdP account…</p>
+  } else if (linked) {
+    body = <p data-testid="sso-linked">Linked: you can log in with SSO.</p>
+  } else if (!loaded) {
+    body = null
+  } else if (!configured) {
+    body = <p className="muted">Set up single sign-on above first; then you can link your own IdP account to your member.</p>
+  } else {
+    body = (
+      <>
+        <p>
+          You are not linked to an account at the identity provider yet, so you can only log in with backup credentials or a
+          recovery code. Link your IdP account to log in with SSO; your security keys stay the same.
+        </p>
+        {error && <ErrorAlert error={error} />}
+        <button type="button" className="button-primary" onClick={link} disabled={busy || leaving}>
+          {busy || leaving ? 'Opening your identity provider…' : 'Link my IdP account'}
+        </button>
+      </>
+    )
+  }
+
+  return (
+    <section className="card" aria-labelledby="idp-account-title" aria-busy={finishingLink || undefined}>
+      <h2 id="idp-account-title">Your IdP account</h2>
+      {params.get('linked') === '1' && (
+        <p className="alert alert-info" role="status" data-testid="sso-linked-notice">
+          Your IdP account is linked: from now on, log in with single sign-on and your security key.
+        </p>
+      )}
+      {callbackError && !linked && <ErrorAlert error={{ code: callbackError, message: messageForSsoLink(callbackError) }} />}
+      {body}
+    </section>
+  )
+}
