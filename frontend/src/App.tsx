@@ -14,6 +14,7 @@ import { MfaSettingsPage } from './pages/MfaSettings'
 import { NotFoundPage } from './pages/NotFound'
 import { OrgMemberPage } from './pages/OrgMember'
 import { OrgMfaPage } from './pages/OrgMfa'
+import { OrgPolicyPage } from './pages/OrgPolicy'
 import { OrgSsoPage } from './pages/OrgSso'
 import { RegisterKeyPage } from './pages/RegisterKey'
 import { SecurityKeyStep } from './pages/SecurityKeyStep'
@@ -130,6 +131,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
         return <OrgMfaPage />
       case '/org/sso':
         return <OrgSsoPage />
+      case '/org/policy':
+        return <OrgPolicyPage />
     }
     const memberId = memberIdFrom(path)
     if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />
