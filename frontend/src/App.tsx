@@ -12,6 +12,7 @@ import { HomePage } from './pages/Home'
 import { LoginPage } from './pages/Login'
 import { MfaSettingsPage } from './pages/MfaSettings'
 import { NotFoundPage } from './pages/NotFound'
+import { OrgAuditPage } from './pages/OrgAudit'
 import { OrgMemberPage } from './pages/OrgMember'
 import { OrgMfaPage } from './pages/OrgMfa'
 import { OrgPolicyPage } from './pages/OrgPolicy'
@@ -133,6 +134,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
         return <OrgSsoPage />
       case '/org/policy':
         return <OrgPolicyPage />
+      case '/org/audit':
+        return <OrgAuditPage />
     }
     const memberId = memberIdFrom(path)
     if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />

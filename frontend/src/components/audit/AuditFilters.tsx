@@ -1,0 +1,121 @@
+import { useRef, useState, type FormEvent } from 'react'
+import type { AuditEventFilter } from '../../gql/graphql'
+import { Field, useFocusFirstInvalid, type ControlProps } from '../Form'
+
+interface Values {
+  action: string
+  actor: string
+  target: string
+  from: string
+  to: string
+}
+
+const EMPTY: Values = { action: '', actor: '', target: '', from: '', to: '' }
+
+/** A `datetime-local` value (the viewer's own time) as an RFC 3339 UTC timestamp; null when empty or invalid. */
+function utc(local: string): string | null {
+  if (!local) return null
+  const date = new Date(local)
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+}
+
+/** The API's filter for these values; null when nothing is set. */
+function filterFrom(values: Values): AuditEventFilter | null {
+  const filter: AuditEventFilter = {
+    action: values.action.trim() || null,
+    actor: values.actor.trim() || null,
+    target: values.target.trim() || null,
+    from: utc(values.from),
+    to: utc(values.to),
+  }
+  return Object.values(filter).some((v) => v !== null) ? filter : null
+}
+
+function problemsIn(values: Values): { from?: string; to?: string } {
+  const problems: { from?: string; to?: string } = {}
+  if (values.from && !utc(values.from)) problems.from = 'Enter a valid date and time.'
+  if (values.to && !utc(values.to)) problems.to = 'Enter a valid date and time.'
+  const from = utc(values.from)
+  const to = utc(values.to)
+  if (from && to && to <= from) problems.to = 'Must be after From.'
+  return problems
+}
+
+interface AuditFiltersProps {
+  /** Called with the filter to list by; null for every event. */
+  onApply: (filter: AuditEventFilter | null) => void
+  disabled?: boolean
+}
+
+/** The audit log's filters; every condition set must hold. */
+export function AuditFilters({ onApply, disabled }: AuditFiltersProps) {
+  const [values, setValues] = useState<Values>(EMPTY)
+  const [problems, setProblems] = useState<{ from?: string; to?: string }>({})
+  const [failures, setFailures] = useState(0)
+  const form = useRef<HTMLFormElement>(null)
+  useFocusFirstInvalid(form, failures)
+  const text = (field: 'action' | 'actor' | 'target') => (control: ControlProps) => (
+    <input
+      {...control}
+      value={values[field]}
+      spellCheck={false}
+      autoComplete="off"
+      onChange={(e) => setValues((v) => ({ ...v, [field]: e.target.value }))}
+    />
+  )
+  const time = (field: 'from' | 'to') => (control: ControlProps) => (
+    <input
+      {...control}
+      type="datetime-local"
+      value={values[field]}
+      onChange={(e) => setValues((v) => ({ ...v, [field]: e.target.value }))}
+    />
+  )
+
+  function apply(event: FormEvent) {
+    event.preventDefault()
+    const found = problemsIn(values)
+    setProblems(found)
+    if (found.from || found.to) {
+      setFailures((n) => n + 1)
+      return
+    }
+    onApply(filterFrom(values))
+  }
+
+  function clear() {
+    setValues(EMPTY)
+    setProblems({})
+    onApply(null)
+  }
+
+  return (
+    <form ref={form} className="filters" onSubmit={apply} noValidate aria-label="Filter the audit log">
+      <div className="filter-grid">
+        <Field label="Action" hint="Exact, e.g. security_key.registered">
+          {text('action')}
+        </Field>
+        <Field label="Actor" hint="Exact: member:<id>, system or anonymous">
+          {text('actor')}
+        </Field>
+        <Field label="Target" hint="Exact, e.g. member:<id>">
+          {text('target')}
+        </Field>
+        <Field label="From" error={problems.from} hint="At or after (your local time)">
+          {time('from')}
+        </Field>
+        <Field label="To" error={problems.to} hint="Before (your local time)">
+          {time('to')}
+        </Field>
+      </div>
+      <div className="row">
+        <button type="submit" className="button-primary" disabled={disabled}>
+          Apply filters
+        </button>
+        <button type="button" onClick={clear} disabled={disabled}>
+          Clear
+        </button>
+      </div>
+    </form>
+  )
+}

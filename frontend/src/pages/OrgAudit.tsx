@@ -1,0 +1,94 @@
+import { useCallback, useState } from 'react'
+import { useClient, useQuery } from 'urql'
+import { AuditEventsDocument, AuditVerifyDocument, type AuditEventFilter, type AuditEventsQuery } from '../gql/graphql'
+import { plural } from '../format'
+import { usePaged } from '../operations'
+import { useSession } from '../session'
+import { LoadState, PagedList } from '../components/Loading'
+import { OrgPage } from '../components/OrgPage'
+import { AuditExport } from '../components/audit/AuditExport'
+import { AuditFilters } from '../components/audit/AuditFilters'
+import { AuditTable } from '../components/audit/AuditTable'
+
+const PAGE_SIZE = 50
+
+const selectEvents = (data: AuditEventsQuery) => data.auditEvents
+
+/** Organization settings → Audit log: the tamper-evident trail, its verification and its export. */
+export function OrgAuditPage() {
+  const client = useClient()
+  const { viewer } = useSession()
+  const [filter, setFilter] = useState<AuditEventFilter | null>(null)
+  const fetchPage = useCallback(
+    (after: string | null) =>
+      client.query(AuditEventsDocument, { filter, first: PAGE_SIZE, after }, { requestPolicy: 'network-only' }).toPromise(),
+    [client, filter],
+  )
+  const events = usePaged(fetchPage, selectEvents)
+
+  return (
+    <OrgPage title="Audit log" busy={events.loading} wide>
+      <section className="card" aria-labelledby="chain-title">
+        <h2 id="chain-title">Integrity</h2>
+        <ChainStatus />
+        <AuditExport filter={filter} slug={viewer?.organization.slug ?? 'organization'} />
+      </section>
+      <section className="card" aria-labelledby="events-title" aria-busy={events.loading}>
+        <h2 id="events-title">Events</h2>
+        <AuditFilters onApply={setFilter} disabled={events.loading && events.rows === null} />
+        <PagedList
+          paged={events}
+          loadingText="Loading events…"
+          empty={<p data-testid="no-audit-events">{filter ? 'No events match these filters.' : 'Nothing has been recorded yet.'}</p>}
+        >
+          {(rows) => (
+            <>
+              <p className="muted">
+                Newest first. {plural(rows.length, 'event', 'events')} shown{filter ? ' (filtered)' : ''}.
+              </p>
+              <AuditTable events={rows} caption={filter ? 'Audit events matching the filters' : 'Audit events'} />
+            </>
+          )}
+        </PagedList>
+      </section>
+    </OrgPage>
+  )
+}
+
+/** Recomputes the hash chain on the server and says whether it holds. */
+function ChainStatus() {
+  const [{ data, fetching, error }, reexecute] = useQuery({ query: AuditVerifyDocument, requestPolicy: 'network-only' })
+  const verdict = data?.auditVerify
+  const verify = () => reexecute({ requestPolicy: 'network-only' })
+
+  if (error && !verdict) return <LoadState loading={fetching} loadingText="" error={error} onRetry={verify} />
+  return (
+    <div className="chain">
+      <p
+        role="status"
+        className={`alert ${verdict && !verdict.ok ? 'alert-error' : 'alert-info'}`}
+        data-testid="chain-status"
+      >
+        {!verdict
+          ? 'Verifying the chain…'
+          : verdict.ok
+            ? `Chain verified: ${plural(verdict.checked, 'event', 'events')}`
+            : `Chain broken at event ${verdict.firstBrokenSeq ?? verdict.checked}`}
+      </p>
+      {verdict && !verdict.ok && (
+        <p>
+          An event from there on was changed, removed or inserted outside Keyward. Export the log and compare it with your
+          backups and the database&apos;s own logs.
+        </p>
+      )}
+      {verdict && (
+        <p className="muted">
+          Each event holds a hash of the one before it, so a change anywhere breaks every link after it.{' '}
+          <button type="button" className="button-link" onClick={verify} disabled={fetching}>
+            {fetching ? 'Verifying…' : 'Verify again'}
+          </button>
+        </p>
+      )}
+    </div>
+  )
+}
