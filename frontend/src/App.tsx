@@ -31,6 +31,7 @@ function redirectFor(viewer: ViewerFieldsFragment | null, path: string): string 
   return null
 }
 
+/** The SPA: reads the viewer, sends it where its stage allows, and draws the page for the path. */
 export function App() {
   const client = useClient()
   const path = usePath()

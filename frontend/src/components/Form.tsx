@@ -112,7 +112,8 @@ export function CopyField({ label, value, hint }: { label: string; value: string
     <Field label={label} labelId={labelId} hint={hint}>
       {(control) => (
         <div className="copy-field">
-          <input {...control} value={value} readOnly spellCheck={false} onFocus={(e) => e.target.select()} />
+          {/* A textarea, so a long secret or URL wraps and can be read whole (e.g. to write it down) at 375 px. */}
+          <textarea {...control} value={value} readOnly rows={1} spellCheck={false} onFocus={(e) => e.target.select()} />
           {/* Described, not labelled, by the field's label: a name like "Copy the secret" would also match the label. */}
           <CopyButton text={value} label="Copy" describedBy={labelId} />
         </div>

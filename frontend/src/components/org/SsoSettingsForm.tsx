@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { useClient } from 'urql'
 import { SsoConfigureDocument, type SsoFieldsFragment } from '../../gql/graphql'
-import { Field, SettingsForm, useSettingsForm, type ControlProps } from '../Form'
+import { Field, SettingsForm, useSettingsForm } from '../Form'
 
 const FIELDS = [
   'issuer',
@@ -16,6 +16,38 @@ type FieldName = (typeof FIELDS)[number]
 type Values = Record<FieldName, string>
 
 const DEFAULT_SCOPES = 'email profile'
+
+/** Each field's label (the e2e journeys find the fields by these), hint and input type. */
+const CONTROLS: Record<FieldName, { label: string; hint?: string; type?: string; autoComplete?: string }> = {
+  issuer: {
+    label: 'Issuer URL',
+    hint: 'E.g. https://login.example.com. Keyward loads its /.well-known/openid-configuration when you save.',
+    type: 'url',
+  },
+  clientId: { label: 'Client ID' },
+  clientSecret: {
+    label: 'Client secret',
+    hint: 'Required every time you save: Keyward never shows the stored secret, so enter it again to change any setting.',
+    type: 'password',
+    autoComplete: 'new-password',
+  },
+  scopes: {
+    label: 'Scopes',
+    hint: `Space- or comma-separated; openid is always requested. Usually “${DEFAULT_SCOPES}”, plus “groups” if your IdP needs it for the group claim.`,
+  },
+  adminGroupClaim: {
+    label: 'Admin group claim',
+    hint: "The ID-token claim that lists a member's groups, e.g. groups. Optional.",
+  },
+  adminGroupValue: {
+    label: 'Admin group value',
+    hint: 'Members in this group become admins, the others members, at every login. Leave both empty to keep roles as they are.',
+  },
+  allowedEmailDomains: {
+    label: 'Allowed e-mail domains',
+    hint: 'Comma-separated, e.g. example.com, example.org. When set, only verified addresses in these domains may log in; leave empty to allow any.',
+  },
+}
 
 /** The form's text for stored settings; the secret is never returned, so it always starts empty. */
 function valuesFrom(sso: SsoFieldsFragment | null): Values {
@@ -54,8 +86,6 @@ export function SsoSettingsForm({ sso, onSaved }: { sso: SsoFieldsFragment | nul
   const client = useClient()
   const form = useSettingsForm(FIELDS)
   const [values, setValues] = useState<Values>(() => valuesFrom(sso))
-  const set = (field: FieldName) => (event: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [field]: event.target.value }))
 
   async function save() {
     const input = {
@@ -78,70 +108,38 @@ export function SsoSettingsForm({ sso, onSaved }: { sso: SsoFieldsFragment | nul
   }
 
   const { errors, busy } = form
-  const text = (field: FieldName, extra: { type?: string; autoComplete?: string } = {}) =>
-    (control: ControlProps) => (
-      <input
-        {...control}
-        type={extra.type ?? 'text'}
-        value={values[field]}
-        onChange={set(field)}
-        disabled={busy}
-        autoComplete={extra.autoComplete ?? 'off'}
-        spellCheck={false}
-      />
+  const field = (name: FieldName) => {
+    const { label, hint, type = 'text', autoComplete = 'off' } = CONTROLS[name]
+    return (
+      <Field label={label} error={errors[name]} hint={hint}>
+        {(control) => (
+          <input
+            {...control}
+            type={type}
+            value={values[name]}
+            onChange={(e) => setValues((v) => ({ ...v, [name]: e.target.value }))}
+            disabled={busy}
+            autoComplete={autoComplete}
+            spellCheck={false}
+          />
+        )}
+      </Field>
     )
+  }
 
   return (
     <SettingsForm form={form} submitLabel="Save SSO settings" busyLabel="Checking the issuer and saving…" onSubmit={save}>
-      <Field
-        label="Issuer URL"
-        error={errors.issuer}
-        hint="E.g. https://login.example.com. Keyward loads its /.well-known/openid-configuration when you save."
-      >
-        {text('issuer', { type: 'url' })}
-      </Field>
+      {field('issuer')}
       <div className="field-pair">
-        <Field label="Client ID" error={errors.clientId}>
-          {text('clientId')}
-        </Field>
-        <Field
-          label="Client secret"
-          error={errors.clientSecret}
-          hint="Required every time you save: Keyward never shows the stored secret, so enter it again to change any setting."
-        >
-          {text('clientSecret', { type: 'password', autoComplete: 'new-password' })}
-        </Field>
+        {field('clientId')}
+        {field('clientSecret')}
       </div>
-      <Field
-        label="Scopes"
-        error={errors.scopes}
-        hint={`Space- or comma-separated; openid is always requested. Usually “${DEFAULT_SCOPES}”, plus “groups” if your IdP needs it for the group claim.`}
-      >
-        {text('scopes')}
-      </Field>
+      {field('scopes')}
       <div className="field-pair">
-        <Field
-          label="Admin group claim"
-          error={errors.adminGroupClaim}
-          hint="The ID-token claim that lists a member's groups, e.g. groups. Optional."
-        >
-          {text('adminGroupClaim')}
-        </Field>
-        <Field
-          label="Admin group value"
-          error={errors.adminGroupValue}
-          hint="Members in this group become admins, the others members, at every login. Leave both empty to keep roles as they are."
-        >
-          {text('adminGroupValue')}
-        </Field>
+        {field('adminGroupClaim')}
+        {field('adminGroupValue')}
       </div>
-      <Field
-        label="Allowed e-mail domains"
-        error={errors.allowedEmailDomains}
-        hint="Comma-separated, e.g. example.com, example.org. When set, only verified addresses in these domains may log in; leave empty to allow any."
-      >
-        {text('allowedEmailDomains')}
-      </Field>
+      {field('allowedEmailDomains')}
     </SettingsForm>
   )
 }
