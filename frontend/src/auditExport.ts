@@ -41,21 +41,27 @@ export async function readAllAuditEvents(
   return { kind: 'done', events }
 }
 
-/** One JSON object a line with every field of the event, in a fixed order. */
-export function auditJsonLines(events: AuditEventFieldsFragment[]): string {
+/**
+ * One JSON object a line, exactly as `keyward audit export --format jsonl` writes it (snake_case
+ * keys in alphabetical order, with the organization's ID and slug), so one tool reads both.
+ */
+export function auditJsonLines(events: AuditEventFieldsFragment[], organization: { id: string; slug: string }): string {
   return events
     .map((e) =>
       JSON.stringify({
-        seq: e.seq,
-        at: e.at,
-        actor: e.actor,
         action: e.action,
-        target: e.target ?? null,
-        outcome: e.outcome,
-        ip: e.ip ?? null,
+        actor: e.actor,
+        // GraphQL writes UTC as +00:00; the CLI (serde) writes Z. Same instant, same digits otherwise.
+        at: e.at.replace(/\+00:00$/, 'Z'),
         details: e.details,
-        prevHash: e.prevHash,
         hash: e.hash,
+        ip: e.ip ?? null,
+        org_id: organization.id,
+        organization: organization.slug,
+        outcome: e.outcome,
+        prev_hash: e.prevHash,
+        seq: e.seq,
+        target: e.target ?? null,
       }),
     )
     .map((line) => `${line}\n`)

@@ -31,7 +31,7 @@ export function OrgAuditPage() {
       <section className="card" aria-labelledby="chain-title">
         <h2 id="chain-title">Integrity</h2>
         <ChainStatus />
-        <AuditExport filter={filter} slug={viewer?.organization.slug ?? 'organization'} />
+        <AuditExport filter={filter} organization={viewer?.organization ?? { id: '', slug: 'organization' }} />
       </section>
       <section className="card" aria-labelledby="events-title" aria-busy={events.loading}>
         <h2 id="events-title">Events</h2>

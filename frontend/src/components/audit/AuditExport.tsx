@@ -13,7 +13,13 @@ type State =
   | { kind: 'failed'; error: UiError; read: number }
 
 /** Downloads every event matching `filter` as JSON Lines, oldest first, as `keyward audit export` does. */
-export function AuditExport({ filter, slug }: { filter: AuditEventFilter | null; slug: string }) {
+export function AuditExport({
+  filter,
+  organization,
+}: {
+  filter: AuditEventFilter | null
+  organization: { id: string; slug: string }
+}) {
   const client = useClient()
   const [state, setState] = useState<State>({ kind: 'idle' })
   const running = useRef<AbortController | null>(null)
@@ -34,8 +40,8 @@ export function AuditExport({ filter, slug }: { filter: AuditEventFilter | null;
       setState(outcome)
       return
     }
-    const filename = `keyward-audit-${slug}.jsonl`
-    downloadText(filename, auditJsonLines(outcome.events), 'application/jsonl')
+    const filename = `keyward-audit-${organization.slug}.jsonl`
+    downloadText(filename, auditJsonLines(outcome.events, organization), 'application/jsonl')
     setState({ kind: 'done', count: outcome.events.length, filename })
   }
 
