@@ -26,12 +26,15 @@ export async function startIdp(port, redirectUris) {
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
+    // devInteractions keeps the typed login as the session's account ID, and oidc-provider
+    // requires findAccount to answer with that same ID (else "accountId mismatch" at consent):
+    // the account ID is the login, while the `sub` claim stays the IdP's stable subject.
     async findAccount(_ctx, id) {
-      const user = Object.entries(USERS).find(([login, u]) => login === id || u.sub === id);
+      const user = Object.entries(USERS).find(([login]) => login === id);
       if (!user) return undefined;
       const [login, u] = user;
       return {
-        accountId: u.sub,
+        accountId: login,
         async claims() {
           return { sub: u.sub, email: u.email, email_verified: true, name: u.name, preferred_username: login, groups: u.groups };
         },
