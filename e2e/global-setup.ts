@@ -3,12 +3,12 @@
 // gateway starts on an empty database, so it prints fresh backup credentials, which the tests
 // read from `.state/<backend>.json`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIdp } from './idp.mjs';
-import { BACKENDS, IDP_PORT } from './stack';
+import { BACKENDS, CEREMONY_TTL_SECONDS, IDP_PORT } from './stack';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -33,14 +33,35 @@ function freshPostgres(base: string): string {
 
 const createdDatabases: string[] = [];
 
-async function startGateway(backend: (typeof BACKENDS)[number]): Promise<ChildProcess> {
+/**
+ * A copy of the built SPA for this run, so that rebuilding frontend/dist meanwhile (vite empties it
+ * first) cannot make a journey load a half-written app.
+ */
+function spaSnapshot(): string {
+  const dist = join(ROOT, 'frontend', 'dist');
+  if (!existsSync(join(dist, 'index.html'))) {
+    throw new Error(`the SPA is not built (${dist}/index.html is missing): run make frontend, or cd frontend && npm ci && npm run build`);
+  }
+  const copy = mkdtempSync(join(tmpdir(), 'keyward-e2e-spa-'));
+  cpSync(dist, copy, { recursive: true });
+  return copy;
+}
+
+interface Gateway {
+  child: ChildProcess;
+  /** Its working directory (and SQLite file), removed at the end. */
+  dir: string;
+}
+
+/** Starts one gateway on a fresh database; `started` gets it as soon as it runs, for the teardown. */
+async function startGateway(backend: (typeof BACKENDS)[number], binary: string, spa: string, started: Gateway[]): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), `keyward-e2e-${backend.name}-`));
   const databaseUrl = backend.name === 'sqlite'
     ? `sqlite://${dir}/keyward.db?mode=rwc`
     : freshPostgres(process.env.KEYWARD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
   const redisUrl = `${process.env.KEYWARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'}/${backend.redisDb}`;
   redisFlush(redisUrl);
-  const child = spawn(keywardBinary(), ['serve'], {
+  const child = spawn(binary, ['serve'], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,
@@ -48,14 +69,17 @@ async function startGateway(backend: (typeof BACKENDS)[number]): Promise<ChildPr
       KEYWARD_PUBLIC_URL: `http://localhost:${backend.port}`,
       KEYWARD_DATABASE_URL: databaseUrl,
       KEYWARD_REDIS_URL: redisUrl,
-      KEYWARD_STATIC_DIR: join(ROOT, 'frontend', 'dist'),
-      KEYWARD_CEREMONY__TTL: '20s',
+      KEYWARD_STATIC_DIR: spa,
+      KEYWARD_CEREMONY__TTL: `${CEREMONY_TTL_SECONDS}s`,
       KEYWARD_LOG__LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const gateway = { child, dir };
+  started.push(gateway);
   let output = '';
   await new Promise<void>((resolveReady, reject) => {
+    child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`keyward (${backend.name}) exited with ${code}: ${output}`)));
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -64,19 +88,38 @@ async function startGateway(backend: (typeof BACKENDS)[number]): Promise<ChildPr
   });
   const secret = /secret:\s+(\S+)/.exec(output)?.[1];
   if (!secret) throw new Error(`no backup credentials in the output of keyward (${backend.name}):\n${output}`);
-  mkdirSync(join(HERE, '.state'), { recursive: true });
   writeFileSync(join(HERE, '.state', `${backend.name}.json`), JSON.stringify({ secret, databaseUrl }));
-  return child;
+  return gateway;
 }
 
 export default async function globalSetup() {
+  // Every run starts from empty databases: forget the keys and journeys of the previous run.
+  rmSync(join(HERE, '.state'), { recursive: true, force: true });
+  mkdirSync(join(HERE, '.state'), { recursive: true });
+  const binary = keywardBinary();
+  if (!existsSync(binary)) {
+    throw new Error(`no keyward binary at ${binary}: build it (cargo build -p keyward-gateway --bin keyward; make e2e does) or set KEYWARD_BIN`);
+  }
+  const spa = spaSnapshot();
   const idp = await startIdp(IDP_PORT, BACKENDS.map((b) => `http://localhost:${b.port}/auth/sso/callback`));
-  const gateways = [];
-  for (const backend of BACKENDS) gateways.push(await startGateway(backend));
-  return async () => {
-    await Promise.all(gateways.map((gateway) => new Promise((done) => { gateway.once('exit', done); gateway.kill('SIGTERM'); })));
+  const gateways: Gateway[] = [];
+  const teardown = async () => {
+    await Promise.all(gateways.map(({ child }) => new Promise((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done(null);
+      child.once('exit', done);
+      child.kill('SIGTERM');
+    })));
     await idp.close();
+    for (const { dir } of gateways) rmSync(dir, { recursive: true, force: true });
+    rmSync(spa, { recursive: true, force: true });
     const base = process.env.KEYWARD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
     for (const name of createdDatabases) execFileSync('psql', [base, '-c', `DROP DATABASE IF EXISTS ${name}`]);
   };
+  try {
+    for (const backend of BACKENDS) await startGateway(backend, binary, spa, gateways);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return teardown;
 }
