@@ -1,0 +1,94 @@
+// Journey 6: the security-key step fails, says why, and a retry succeeds: the user cancels the
+// prompt; a wrong key answers; the ceremony expires before it is finished.
+//
+// Expects: journey 3 passed (bob has "Bob key"; MFA enforced). Each test logs bob in afresh in its
+// own browser and leaves him logged in; nothing else changes.
+import { CEREMONY_TTL_SECONDS } from '../stack';
+import { expect, impostorOf, journeyPassed, requireJourneys, test } from './support';
+
+test.describe('journey 6: failure paths at the security-key step', () => {
+  test.beforeEach(async ({}, testInfo) => requireJourneys(testInfo, '3'));
+
+  test('the user cancels the key prompt, sees why, and retries', async ({ open }, testInfo) => {
+    const bob = await open('bob');
+    await bob.loadKeys();
+    await bob.ssoLogin();
+    const page = bob.page;
+    await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
+
+    // Refusing user verification at the key is what cancelling the browser's prompt looks like to
+    // the page: the WebAuthn call fails with NotAllowedError.
+    await bob.key.setUserVerified(false);
+    await page.getByRole('button', { name: 'Use security key' }).click();
+    const alert = page.getByRole('alert');
+    await expect(alert).toHaveAttribute('data-code', 'WEBAUTHN_CANCELLED');
+    await expect(alert).toContainText('The security key request was cancelled or timed out.');
+    await bob.screens('key-cancelled');
+
+    await bob.key.setUserVerified(true);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await bob.expectHome();
+    await bob.ring.sync(bob.key);
+    journeyPassed(testInfo, '6-cancel');
+  });
+
+  test('a wrong key is refused with a clear message, and the right key then works', async ({ open }, testInfo) => {
+    const bob = await open('bob');
+    // Same credential ID as bob's key, different private key: the browser signs, the server refuses.
+    await bob.key.add(impostorOf(bob.ring.get('Bob key')));
+    await bob.ssoLogin();
+    const page = bob.page;
+    await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
+    await page.getByRole('button', { name: 'Use security key' }).click();
+    const alert = page.getByRole('alert');
+    await expect(alert).toHaveAttribute('data-code', 'CEREMONY_FAILED');
+    await expect(alert).toContainText('The security key check failed.');
+    await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
+    await bob.screens('key-wrong');
+
+    await bob.replaceKey();
+    await bob.loadKeys();
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await bob.expectHome();
+    await bob.ring.sync(bob.key);
+    journeyPassed(testInfo, '6-wrong-key');
+  });
+
+  test('an expired ceremony says so, and a retry starts a new one that works', async ({ open }, testInfo) => {
+    test.setTimeout(60_000 + CEREMONY_TTL_SECONDS * 1000);
+    const bob = await open('bob');
+    await bob.loadKeys();
+    await bob.ssoLogin();
+    const page = bob.page;
+    await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
+
+    // Hold the first finish request until the ceremony's TTL has passed (the one fixed wait: the
+    // server's clock must move past the TTL), then let it through.
+    let held = false;
+    let released!: () => void;
+    const release = new Promise<void>((resolve) => (released = resolve));
+    await page.route('**/graphql', async (route) => {
+      if (!held && route.request().postDataJSON()?.operationName === 'MfaLoginFinish') {
+        held = true;
+        await new Promise((resolve) => setTimeout(resolve, (CEREMONY_TTL_SECONDS + 2) * 1000));
+        await route.continue();
+        released();
+        return;
+      }
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Use security key' }).click();
+    await release;
+    const alert = page.getByRole('alert');
+    await expect(alert).toHaveAttribute('data-code', 'CEREMONY_EXPIRED');
+    await expect(alert).toContainText('The security key request expired before it finished. Try again to start a new one.');
+    await expect(alert).toContainText('Retry starts a new request.');
+    await bob.screens('key-expired');
+
+    await page.unroute('**/graphql');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await bob.expectHome();
+    await bob.ring.sync(bob.key);
+    journeyPassed(testInfo, '6-expired');
+  });
+});

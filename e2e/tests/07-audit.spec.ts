@@ -1,0 +1,139 @@
+// Journey 7: the audit log shows the events of the journeys before it, the hash chain verifies,
+// the filters narrow the list, and the JSON Lines export downloads every event, each line parsing.
+//
+// Expects: journey 1 passed (the admin logs in by SSO and a key). Checks the events of every
+// earlier journey that passed on this backend in this run, so one failure upstream does not hide
+// what the others recorded. Changes nothing but the admin's own login events.
+import { readFileSync } from 'node:fs';
+import { expect, journeysPassed, requireJourneys, test } from './support';
+
+/** `action` or `action FAILURE`: what each journey must have left in the trail. */
+const EXPECTED: Record<string, string[]> = {
+  '1': [
+    'org.bootstrapped',
+    'backup_credentials.login',
+    'org.sso.configured',
+    'member.sso.linked',
+    'security_key.registered',
+    'backup_credentials.rotated',
+    'session.logout',
+    'sso.login',
+    'mfa.login',
+  ],
+  '2': ['member.provisioned', 'security_key.renamed', 'security_key.deleted'],
+  '3': ['org.mfa_enforcement.enabled'],
+  '4': ['member.security_key.deleted'],
+  '5': ['recovery_codes.generated', 'recovery_code.login', 'recovery_code.login FAILURE', 'member.sessions.revoked'],
+  '6-wrong-key': ['mfa.login FAILURE'],
+  '6-expired': ['mfa.login FAILURE'],
+};
+
+interface ExportedEvent {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  ip: string | null;
+  details: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+test('journey 7: the audit log shows every journey, the chain verifies, filters work, the export parses', async ({ open }, testInfo) => {
+  requireJourneys(testInfo, '1');
+  const passed = journeysPassed(testInfo);
+  const expected = [...new Set(passed.flatMap((journey) => EXPECTED[journey] ?? []))].sort();
+
+  const admin = await open('admin');
+  await admin.loadKeys();
+  await admin.fullLogin();
+  const page = admin.page;
+  await admin.nav('Organization').click();
+  await admin.orgNav('Audit log').click();
+  await expect(page.getByRole('heading', { name: 'Audit log', level: 1 })).toBeVisible();
+
+  // The chain verifies.
+  const chain = page.getByRole('status').filter({ hasText: /^Chain verified: \d+ events?$/ });
+  await expect(chain).toBeVisible();
+  const total = Number(/(\d+)/.exec((await chain.textContent()) ?? '')?.[1]);
+  expect(total).toBeGreaterThan(expected.length);
+
+  // Every event, page by page, newest first.
+  const table = page.getByTestId('audit-table');
+  const rows = table.locator('tbody tr[data-testid^="audit-event-"]');
+  await expect(rows.first()).toBeVisible();
+  await admin.screens('audit');
+  const loadMore = page.getByRole('button', { name: 'Load more' });
+  while ((await loadMore.count()) > 0) {
+    const before = await rows.count();
+    await loadMore.click();
+    await expect.poll(() => rows.count()).toBeGreaterThan(before);
+  }
+  await expect(rows).toHaveCount(total);
+  const seqs = (await table.locator('td[data-label="Seq"]').allTextContents()).map(Number);
+  expect(seqs).toEqual(Array.from({ length: total }, (_, i) => total - i));
+  const shown = await onScreen(page);
+  for (const want of expected) expect(shown, `the audit log lists ${want}`).toContain(want);
+
+  // Filters: by action, by actor, and by time.
+  await page.getByLabel('Action', { exact: true }).fill('security_key.registered');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await expect(page.getByText(/events? shown \(filtered\)/)).toBeVisible();
+  const registered = await table.locator('td[data-label="Action"]').allTextContents();
+  expect(registered.length).toBeGreaterThan(0);
+  expect(new Set(registered)).toEqual(new Set(['security_key.registered']));
+  await admin.screens('audit-filtered');
+
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await expect(rows).toHaveCount(Math.min(total, 50));
+  await page.getByLabel('Actor', { exact: true }).fill('system');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await expect(page.getByText(/events? shown \(filtered\)/)).toBeVisible();
+  expect(new Set(await table.locator('td[data-label="Actor"]').allTextContents())).toEqual(new Set(['system']));
+  await expect(table.locator('td[data-label="Action"]').filter({ hasText: 'org.bootstrapped' })).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.getByLabel('To', { exact: true }).fill('2001-01-01T00:00');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await expect(page.getByTestId('no-audit-events')).toHaveText('No events match these filters.');
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await expect(rows).toHaveCount(Math.min(total, 50));
+
+  // The export: every event as JSON Lines, oldest first, hash-linked, in the format of `keyward audit export`.
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export JSON Lines' }).click();
+  const file = testInfo.outputPath('audit.jsonl');
+  await (await download).saveAs(file);
+  await expect(page.getByTestId('export-progress')).toContainText(`Exported ${total} events`);
+  await admin.screens('audit-exported');
+  const text = readFileSync(file, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  const events = text.trimEnd().split('\n').map((line, i) => {
+    try {
+      return JSON.parse(line) as ExportedEvent;
+    } catch (err) {
+      throw new Error(`line ${i + 1} of the export is not JSON: ${line}\n${err}`);
+    }
+  });
+  expect(events).toHaveLength(total);
+  events.forEach((event, i) => {
+    expect(event.seq).toBe(i + 1);
+    expect(event.hash).toMatch(/\S/);
+    if (i > 0) expect(event.prev_hash, `event ${event.seq} links to the one before`).toBe(events[i - 1].hash);
+  });
+  const exported = events.map((e) => (e.outcome === 'FAILURE' ? `${e.action} FAILURE` : e.action));
+  for (const want of expected) expect(exported, `the export holds ${want}`).toContain(want);
+});
+
+/** The actions in the table, with ` FAILURE` appended to failed ones. */
+async function onScreen(page: import('@playwright/test').Page): Promise<string[]> {
+  return page.getByTestId('audit-table').locator('tbody tr[data-testid^="audit-event-"]').evaluateAll((rows) =>
+    rows.map((row) => {
+      const action = row.querySelector('td[data-label="Action"]')?.textContent ?? '';
+      const outcome = row.querySelector('td[data-label="Outcome"]')?.textContent ?? '';
+      return outcome === 'Failure' ? `${action} FAILURE` : action;
+    }),
+  );
+}
