@@ -9,7 +9,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fmt clean-data frontend e2e
+.PHONY: run lint schema schema-check test fmt clean-data frontend e2e e2e-tools e2e-deps
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -52,22 +52,44 @@ schema-check:
 	echo "schema.graphql is up to date"
 
 # The schema check runs first so the suites' summary line ("N passed, N failed") closes the output.
-test: lint schema-check
-	scripts/with-services.sh env CARGO=$(CARGO) scripts/run-tests.sh
+# The Rust suites run first, then the browser journeys (see e2e); the last line sums both.
+test: lint schema-check e2e-deps
+	scripts/with-services.sh env CARGO=$(CARGO) KEYWARD_BIN=$(abspath $(KEYWARD)) scripts/run-all-tests.sh
 
 # The SPA, built for the gateway to serve (make run does this too).
 frontend:
 	cd frontend && npm ci --no-audit --no-fund && npm run build
 
 # Browser journeys in Debian's Chromium against the real gateway (SQLite and PostgreSQL, Redis)
-# and a real OIDC IdP. Screens are saved under e2e/artifacts/.
-e2e: frontend
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
-	  else echo "Chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; fi; }
-	$(CARGO) build -p keyward-gateway --bin keyward
+# and a real OIDC IdP. Screens are saved under e2e/artifacts/. Ends with "e2e: N passed, N failed, ...".
+e2e: e2e-deps
+	scripts/with-services.sh env KEYWARD_BIN=$(abspath $(KEYWARD)) scripts/run-e2e.sh
+
+# What the journeys need: Node.js and npm (Vite 8 needs Node.js 20.19 or newer) and Debian's
+# Chromium, installed with apt-get when running as root, otherwise named with the exact command;
+# then the npm packages from the lock files, the SPA build and the keyward binary.
+e2e-tools:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "e2e: Node.js or npm is missing; installing them with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm </dev/null; \
+	  else \
+	    echo "e2e: Node.js or npm is missing: sudo apt-get update && sudo apt-get install -y nodejs npm" >&2; exit 1; \
+	  fi; \
+	fi
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error(`e2e: Node.js $${process.versions.node} is too old; the SPA build (Vite 8) needs 20.19 or newer`); process.exit(1) }'
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "e2e: Chromium is missing; installing it with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium </dev/null; \
+	  else \
+	    echo "e2e: Chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; \
+	fi
+
+e2e-deps: e2e-tools frontend
 	cd e2e && npm ci --no-audit --no-fund
-	scripts/with-services.sh env KEYWARD_BIN=$(abspath $(KEYWARD)) bash -c 'cd e2e && npx playwright test'
+	$(CARGO) build -p keyward-gateway --bin keyward
 
 fmt:
 	$(CARGO) fmt --all
