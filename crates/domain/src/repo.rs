@@ -170,6 +170,16 @@ pub trait SecurityKeyRepo: Send + Sync {
     ) -> Result<(SecurityKey, u64), DomainError>;
     /// Records a successful assertion.
     async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError>;
+    /// Records a finished security-key login in one transaction: the key's use, the member's
+    /// login time and the audit event (one commit on the login path instead of three).
+    async fn record_key_login(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        key: SecurityKeyId,
+        used: KeyUse,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
 }
 
 /// Recovery codes (stored as SHA-256 hashes only).

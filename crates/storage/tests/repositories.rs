@@ -171,6 +171,40 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
     assert!(t.db.keys_in_org(other.id).await.unwrap().is_empty());
 }
 
+/// A key login is one transaction: the key's use, the login time and the audit event land together
+/// or not at all.
+async fn key_logins_are_recorded_atomically(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let alice = member(&t.db, org.id, "alice").await;
+    let key = t.db.insert_key(new_key(org.id, admin.id, &[4, 2]), audit("security_key.registered")).await.unwrap();
+    let used =
+        |n: u32| KeyUse { at: Utc::now(), sign_count: n, backed_up: false, credential: format!("{{\"n\":{n}}}") };
+    let events = |db: Arc<Database>| async move {
+        db.audit_events(org.id, AuditQuery { first: 50, action: Some("mfa.login".into()), ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+
+    t.db.record_key_login(org.id, admin.id, key.id, used(3), audit("mfa.login")).await.unwrap();
+    let after = t.db.key(org.id, key.id).await.unwrap().unwrap();
+    assert_eq!((after.key.sign_count, after.credential.as_str()), (3, "{\"n\":3}"));
+    assert!(after.key.last_used_at.is_some());
+    assert!(t.db.member(org.id, admin.id).await.unwrap().unwrap().last_login_at.is_some());
+    assert_eq!(events(t.db.clone()).await, 1);
+
+    // A member who does not exist (here: in another organization) rolls the key's use back too.
+    let other = second_org(&t.db).await;
+    let err = t.db.record_key_login(org.id, MemberId::new(), key.id, used(9), audit("mfa.login")).await.unwrap_err();
+    assert_eq!(err, StoreError::NotFound);
+    assert_eq!(t.db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count, 3, "rolled back");
+    assert!(t.db.record_key_login(other.id, admin.id, key.id, used(9), audit("mfa.login")).await.is_err());
+    assert!(t.db.member(org.id, alice.id).await.unwrap().unwrap().last_login_at.is_none());
+    assert_eq!(events(t.db.clone()).await, 1);
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
 async fn enforce(db: &Database, org: OrgId) {
     db.set_enforcement(
         org,
@@ -332,6 +366,7 @@ on_both_databases! {
     bootstrap_happens_once,
     members_list_with_key_counts,
     keys_are_unique_and_scoped,
+    key_logins_are_recorded_atomically,
     last_key_rule_holds,
     enforcement_rolls_back_when_the_flush_fails,
     concurrent_deletions_never_leave_zero_keys,

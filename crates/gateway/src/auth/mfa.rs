@@ -4,8 +4,8 @@ use chrono::Utc;
 use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
-use keyward_domain::ids::CeremonyId;
-use keyward_domain::repo::{AuditRepo, MemberRepo, SecurityKeyRepo};
+use keyward_domain::ids::{CeremonyId, SecurityKeyId};
+use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{CounterCheck, KeyUse, check_counter};
 use keyward_domain::session::{AuthMethod, Session, SessionStage};
 use keyward_domain::webauthn_policy::CredentialFacts;
@@ -63,13 +63,12 @@ pub async fn finish(
     let outcome = verify(app, session, ceremony_id, response, ip.clone()).await;
     let actor = Actor::Member(session.member_id);
     match outcome {
-        Ok((issued, details)) => {
-            app.db.record_login(session.org_id, session.member_id, now).await?;
+        Ok(Verified { issued, key, used, details }) => {
             let record = AuditRecord::new(actor, "mfa.login")
                 .target(format!("member:{}", session.member_id))
                 .ip(ip)
                 .details(details);
-            app.db.append_audit(session.org_id, record).await?;
+            app.db.record_key_login(session.org_id, session.member_id, key, used, record).await?;
             Ok(issued)
         }
         Err(err) => {
@@ -92,13 +91,21 @@ pub async fn finish(
     }
 }
 
+/// A verified assertion: the rotated session, and what to record about the key's use.
+struct Verified {
+    issued: Issued,
+    key: SecurityKeyId,
+    used: KeyUse,
+    details: Value,
+}
+
 async fn verify(
     app: &AppState,
     session: &Session,
     ceremony_id: &str,
     response: &Value,
     ip: Option<String>,
-) -> Result<(Issued, Value), DomainError> {
+) -> Result<Verified, DomainError> {
     let now = Utc::now();
     let ceremony =
         super::take_ceremony(app, session.org_id, ceremony_id, "LOGIN", Some(&session.token_hash), now).await?;
@@ -140,18 +147,12 @@ async fn verify(
     credential.counter = result.counter().max(credential.counter);
     credential.backup_state = result.backup_state();
     let credential = serde_json::to_string(&credential).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
-    app.db
-        .record_key_use(
-            session.org_id,
-            stored.key.id,
-            KeyUse {
-                at: now,
-                sign_count: result.counter().max(stored.key.sign_count),
-                backed_up: result.backup_state(),
-                credential,
-            },
-        )
-        .await?;
+    let used = KeyUse {
+        at: now,
+        sign_count: result.counter().max(stored.key.sign_count),
+        backed_up: result.backup_state(),
+        credential,
+    };
     let mut changed = session.clone();
     changed.stage = SessionStage::Authenticated;
     changed.mfa_verified_at = Some(now);
@@ -166,5 +167,5 @@ async fn verify(
         "aaguid": stored.key.aaguid.map(|a| a.to_string()),
         "userVerified": result.user_verified(),
     });
-    Ok((issued, details))
+    Ok(Verified { issued, key: stored.key.id, used, details })
 }

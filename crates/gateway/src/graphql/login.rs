@@ -31,17 +31,22 @@ pub struct LoginPayload {
 }
 
 async fn finish_login(app: &AppState, request: &RequestContext, issued: Issued) -> ApiResult<LoginPayload> {
-    let token = issued.token.expose();
-    request.set_cookie(CookieUpdate::Set(token.clone()));
     if issued.session.stage == DomainStage::Authenticated {
         app.db.record_login(issued.session.org_id, issued.session.member_id, Utc::now()).await?;
     }
-    Ok(LoginPayload {
+    Ok(login_payload(request, issued))
+}
+
+/// Sets the session cookie and describes the new session.
+fn login_payload(request: &RequestContext, issued: Issued) -> LoginPayload {
+    let token = issued.token.expose();
+    request.set_cookie(CookieUpdate::Set(token.clone()));
+    LoginPayload {
         session_token: token,
         stage: issued.session.stage.into(),
         grace_period_ends_at: issued.session.grace_period_ends_at,
         viewer: Viewer::from(&issued.session),
-    })
+    }
 }
 
 /// Where to send the browser to log in.
@@ -186,7 +191,8 @@ impl LoginMutations {
         let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;
         let request = ctx.request()?;
         let issued = mfa::finish(ctx.app(), session, &ceremony_id, &response.0, request.ip.clone()).await?;
-        finish_login(ctx.app(), request, issued).await
+        // mfa::finish recorded the login with the key's use, in one transaction.
+        Ok(login_payload(request, issued))
     }
 
     /// Ends the current session (and clears the session cookie). Returns `true`.

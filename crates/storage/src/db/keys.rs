@@ -6,9 +6,10 @@ use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
 use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
 use keyward_domain::{DomainError, StoreError};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 
 use super::audit::append_in;
@@ -162,22 +163,56 @@ impl SecurityKeyRepo for Database {
     }
 
     async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError> {
-        let result = security_key::Entity::update_many()
-            .set(security_key::ActiveModel {
-                last_used_at: Set(Some(used.at)),
-                sign_count: Set(i64::from(used.sign_count)),
-                backed_up: Set(used.backed_up),
-                credential: Set(used.credential),
-                ..Default::default()
-            })
-            .filter(security_key::Column::Id.eq(id.0))
-            .filter(security_key::Column::OrgId.eq(org.0))
-            .exec(&self.conn)
+        update_key_use(&self.conn, org, id, used).await
+    }
+
+    async fn record_key_login(
+        &self,
+        org: OrgId,
+        member_id: MemberId,
+        key: SecurityKeyId,
+        used: KeyUse,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        let at = used.at;
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        update_key_use(&txn, org, key, used).await?;
+        let result = member::Entity::update_many()
+            .col_expr(member::Column::LastLoginAt, Expr::value(at))
+            .filter(member::Column::Id.eq(member_id.0))
+            .filter(member::Column::OrgId.eq(org.0))
+            .exec(&txn)
             .await
             .map_err(map_err)?;
         if result.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)
     }
+}
+
+async fn update_key_use(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: SecurityKeyId,
+    used: KeyUse,
+) -> Result<(), StoreError> {
+    let result = security_key::Entity::update_many()
+        .set(security_key::ActiveModel {
+            last_used_at: Set(Some(used.at)),
+            sign_count: Set(i64::from(used.sign_count)),
+            backed_up: Set(used.backed_up),
+            credential: Set(used.credential),
+            ..Default::default()
+        })
+        .filter(security_key::Column::Id.eq(id.0))
+        .filter(security_key::Column::OrgId.eq(org.0))
+        .exec(conn)
+        .await
+        .map_err(map_err)?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
