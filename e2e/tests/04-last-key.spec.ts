@@ -52,7 +52,8 @@ test('journey 4: the last key cannot be deleted by its owner; the admin deletes 
   await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 live sessions.');
   alice.ring.remove(lastKey);
 
-  // Alice's session ended: her next action shows it, and her next login requires a new key.
+  // Alice's session ended: her next action (away and back to her keys, which asks the server)
+  // shows it, and her next login requires a new key.
   await alice.nav('Home').click();
   await alice.nav('Security keys').click();
   await alice.expectSessionEnded();

@@ -77,7 +77,8 @@ test('journey 7: the audit log shows every journey, the chain verifies, filters 
   const shown = await onScreen(page);
   for (const want of expected) expect(shown, `the audit log lists ${want}`).toContain(want);
 
-  // Filters: by action, by actor, and by time.
+  // Filters: by action, by actor, and by time; Clear goes back to the first page of everything.
+  const unfiltered = page.getByText(/^Newest first\. \d+ events? shown\.$/);
   await page.getByLabel('Action', { exact: true }).fill('security_key.registered');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await expect(page.getByText(/events? shown \(filtered\)/)).toBeVisible();
@@ -87,7 +88,7 @@ test('journey 7: the audit log shows every journey, the chain verifies, filters 
   await admin.screens('audit-filtered');
 
   await page.getByRole('button', { name: 'Clear' }).click();
-  await expect(rows).toHaveCount(Math.min(total, 50));
+  await expect(unfiltered).toBeVisible();
   await page.getByLabel('Actor', { exact: true }).fill('system');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await expect(page.getByText(/events? shown \(filtered\)/)).toBeVisible();
@@ -99,7 +100,7 @@ test('journey 7: the audit log shows every journey, the chain verifies, filters 
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await expect(page.getByTestId('no-audit-events')).toHaveText('No events match these filters.');
   await page.getByRole('button', { name: 'Clear' }).click();
-  await expect(rows).toHaveCount(Math.min(total, 50));
+  await expect(unfiltered).toBeVisible();
 
   // The export: every event as JSON Lines, oldest first, hash-linked, in the format of `keyward audit export`.
   const download = page.waitForEvent('download');
