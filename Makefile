@@ -9,7 +9,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fmt clean-data frontend e2e e2e-tools e2e-deps
+.PHONY: run lint schema schema-check test fmt clean-data frontend e2e e2e-tools e2e-deps bench
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -90,6 +90,16 @@ e2e-tools:
 e2e-deps: e2e-tools frontend
 	cd e2e && npm ci --no-audit --no-fund
 	$(CARGO) build -p keyward-gateway --bin keyward
+
+# Benchmarks against physical floors measured in the same run (not part of make test): criterion
+# micro-benchmarks of the domain, then the load harness on local PostgreSQL and Redis, loopback
+# only. Writes bench/report.md and bench/report.json. The first build (release, with line tables
+# for perf) takes about 15 minutes on 2 cores; the run itself about 5.
+bench:
+	$(CARGO) build --profile bench -p keyward-bench
+	$(CARGO) bench -p keyward-domain --bench hot_paths --no-run
+	scripts/with-services.sh bash -c '$(CARGO) bench -q -p keyward-domain --bench hot_paths -- --noplot && \
+	  $(TARGET_DIR)/release/keyward-bench --criterion $(TARGET_DIR)/criterion --out bench/report'
 
 fmt:
 	$(CARGO) fmt --all

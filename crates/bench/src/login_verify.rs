@@ -1,0 +1,222 @@
+//! Login verify: the server-side cost of `mfaLoginFinish` (session lookup, rate limits, ceremony
+//! GETDEL, WebAuthn verification, the database update and audit, session rotation), one request at
+//! a time so it runs on one core, against a bare P-256 ECDSA verify loop on the same crypto crate
+//! (`p256`, which webauthn-rs-core uses). Also the ceremony alone (webauthn-rs-core's
+//! `authenticate_credential`) against the same loop.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::member::{Member, NewMember, Role};
+use keyward_domain::repo::MemberRepo;
+use keyward_domain::session::SessionStage;
+use keyward_domain::webauthn_policy::WebauthnPolicy;
+use keyward_gateway::webauthn::{self, RelyingParty};
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use serde_json::{Value, json};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_core::proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+
+use crate::report::{Better, Figure};
+use crate::stack::{Backend, Stack, server_cpu_seconds};
+use crate::{Scale, client_ip};
+
+/// Members whose logins are measured: the per-member ceremony limit (20 per 5 minutes) must not
+/// trip, and spreading logins is what production looks like anyway.
+const MEMBERS: usize = 40;
+
+/// Runs the scenario; returns its figures.
+pub async fn run(scale: Scale) -> Vec<Figure> {
+    let logins = if scale.quick { 80 } else { 400 };
+    let verify = bare_verify_rate(Duration::from_secs(if scale.quick { 1 } else { 3 }));
+    let ceremony = ceremony_alone_rate(logins * 2);
+    let mut figures = vec![
+        Figure::new(
+            "login verify: ceremony alone vs bare P-256 verify",
+            verify,
+            ceremony,
+            "op/s",
+            Better::Higher,
+            Some(0.8),
+        )
+        .note("webauthn-rs-core authenticate_credential on pre-signed assertions, one core"),
+    ];
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let cost = finish_cost(backend, logins).await;
+        figures.push(
+            Figure::new(
+                format!("login verify: `mfaLoginFinish` per core ({} + Redis) vs bare P-256 verify", backend.name()),
+                verify,
+                cost.per_core,
+                "op/s",
+                Better::Higher,
+                Some(0.25),
+            )
+            .note(format!(
+                "{logins} logins; CPU time of the gateway, PostgreSQL and Redis processes while only finishes ran"
+            )),
+        );
+        figures.push(
+            Figure::new(
+                format!("login verify: `mfaLoginFinish` one at a time ({} + Redis), wall clock", backend.name()),
+                verify,
+                cost.sequential,
+                "op/s",
+                Better::Higher,
+                None,
+            )
+            .note("round trips and commit waits included; client signing not timed"),
+        );
+    }
+    figures
+}
+
+/// P-256 verifications per second on one core, DER parsing included (as in WebAuthn).
+fn bare_verify_rate(duration: Duration) -> f64 {
+    let signing = SigningKey::from_slice(&[7u8; 32]).expect("a valid scalar");
+    let verifying = VerifyingKey::from(&signing);
+    // authenticatorData (37 bytes) followed by SHA-256(clientDataJSON): what an assertion signs.
+    let message = [0x5au8; 69];
+    let signature: Signature = signing.sign(&message);
+    let der: DerSignature = signature.to_der();
+    let (started, mut count) = (Instant::now(), 0u64);
+    while started.elapsed() < duration && count < 10_000_000 {
+        for _ in 0..64 {
+            let parsed = Signature::from_der(std::hint::black_box(der.as_bytes())).expect("DER");
+            verifying.verify(std::hint::black_box(&message), &parsed).expect("verifies");
+        }
+        count += 64;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+const ORIGIN: &str = "http://localhost:8080";
+
+fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+    let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).expect("options");
+    serde_json::to_value(key.do_registration(Url::parse(origin).expect("origin"), ccr).expect("registers"))
+        .expect("JSON")
+}
+
+fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+    let rcr: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).expect("options");
+    serde_json::to_value(key.do_authentication(Url::parse(origin).expect("origin"), rcr).expect("signs")).expect("JSON")
+}
+
+/// Verified assertions per second through the gateway's own webauthn wrapper, on one core.
+fn ceremony_alone_rate(count: usize) -> f64 {
+    let rp = RelyingParty {
+        id: "localhost".into(),
+        name: "Keyward bench".into(),
+        origins: vec![Url::parse(ORIGIN).expect("origin")],
+    };
+    let policy = WebauthnPolicy::default();
+    let mut key = SoftPasskey::new(true);
+    let (options, state) =
+        webauthn::start_registration(&rp, &policy, uuid::Uuid::new_v4(), "bench", "Bench", vec![]).expect("begin");
+    let response: RegisterPublicKeyCredential =
+        serde_json::from_value(create(&mut key, &options, ORIGIN)).expect("JSON");
+    let credential = webauthn::finish_registration(&rp, &policy, &response, &state).expect("registered");
+    let signed: Vec<(PublicKeyCredential, _)> = (0..count)
+        .map(|_| {
+            let (options, state) =
+                webauthn::start_authentication(&rp, &policy, vec![credential.clone()]).expect("begin");
+            let response: PublicKeyCredential = serde_json::from_value(get(&mut key, &options, ORIGIN)).expect("JSON");
+            (response, state)
+        })
+        .collect();
+    let started = Instant::now();
+    for (response, state) in &signed {
+        webauthn::finish_authentication(&rp, &policy, response, state).expect("verifies");
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// What `mfaLoginFinish` costs, in logins per second.
+struct FinishCost {
+    /// Per core of server-side CPU (gateway, PostgreSQL and Redis together).
+    per_core: f64,
+    /// One request at a time, by the wall clock (round trips and commits included).
+    sequential: f64,
+}
+
+/// Runs `logins` key logins; only the `mfaLoginFinish` requests are measured.
+async fn finish_cost(backend: Backend, logins: usize) -> FinishCost {
+    let stack = Stack::start(backend).await;
+    let origin = stack.origin();
+    let mut key = SoftPasskey::new(true);
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        let member = new_member(&stack, &format!("member-{i}")).await;
+        let token = stack.session(&member, SessionStage::Authenticated).await;
+        let ip = client_ip(1_000_000 + i);
+        let begin = stack
+            .ok(
+                "mutation { securityKeyRegistrationBegin(name: \"Bench key\") { ceremonyId options } }",
+                json!({}),
+                Some(&token),
+                &ip,
+            )
+            .await;
+        let begin = &begin["securityKeyRegistrationBegin"];
+        let response = create(&mut key, &begin["options"], &origin);
+        stack
+            .ok(
+                "mutation($c: ID!, $r: JSON!) { securityKeyRegistrationFinish(ceremonyId: $c, response: $r) { key { id } } }",
+                json!({ "c": begin["ceremonyId"], "r": response }),
+                Some(&token),
+                &ip,
+            )
+            .await;
+        members.push(member);
+    }
+    // Every ceremony is begun and signed first, so that only the finishes run while the server
+    // side's CPU time is counted.
+    let mut prepared = Vec::with_capacity(logins);
+    for i in 0..logins {
+        let member = &members[i % MEMBERS];
+        let ip = client_ip(i);
+        let token = stack.session(member, SessionStage::MfaRequired).await;
+        let begin = stack.ok("mutation { mfaLoginBegin { ceremonyId options } }", json!({}), Some(&token), &ip).await;
+        let response = get(&mut key, &begin["mfaLoginBegin"]["options"], &origin);
+        prepared.push((token, ip, json!({ "c": begin["mfaLoginBegin"]["ceremonyId"], "r": response })));
+    }
+    let cpu_before = server_cpu_seconds(stack.server.pid());
+    let mut timed = Duration::ZERO;
+    for (token, ip, variables) in prepared {
+        let sent = Instant::now();
+        let body = stack
+            .graphql(
+                "mutation($c: ID!, $r: JSON!) { mfaLoginFinish(ceremonyId: $c, response: $r) { stage } }",
+                variables,
+                Some(&token),
+                &ip,
+            )
+            .await;
+        timed += sent.elapsed();
+        assert_eq!(body["data"]["mfaLoginFinish"]["stage"], "AUTHENTICATED", "{body}");
+    }
+    let cpu = server_cpu_seconds(stack.server.pid()) - cpu_before;
+    stack.stop().await;
+    FinishCost { per_core: logins as f64 / cpu, sequential: logins as f64 / timed.as_secs_f64() }
+}
+
+/// A new member of the stack's organization.
+pub async fn new_member(stack: &Stack, username: &str) -> Member {
+    let new = NewMember {
+        org_id: stack.org,
+        username: username.to_owned(),
+        display_name: username.to_owned(),
+        email: None,
+        role: Role::Member,
+        oidc: None,
+    };
+    let record = AuditRecord::new(Actor::System, "member.provisioned").target(format!("bench:{username}"));
+    stack.fresh.db.create_member(new, Utc::now(), record).await.expect("create a member")
+}

@@ -1,0 +1,137 @@
+//! Session check: authenticated `{ viewer { id } }` over keep-alive HTTP against the gateway
+//! (session lookup with the org and member epoch checks, the choke point, GraphQL), compared with
+//! a minimal axum handler doing one Redis GET of a value as large as the session record. Also the
+//! memory of both servers, idle and under this load.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use keyward_domain::session::{SessionStage, SessionToken};
+
+use crate::Scale;
+use crate::load::{self, Bounds, Outcome, Shot};
+use crate::report::{Better, Figure};
+use crate::stack::{Backend, Server, Stack, redis_url};
+
+const QUERY: &str = r#"{"query":"{ viewer { id } }"}"#;
+const MARKER: &str = "\"viewer\":{\"id\"";
+
+/// Runs the scenario; returns its figures.
+pub async fn run(scale: Scale) -> Vec<Figure> {
+    let stack = Stack::start(Backend::Sqlite).await;
+    let token = stack.session(&stack.admin, SessionStage::Authenticated).await;
+    let session_bytes = session_record_bytes(&stack, &token).await;
+    let floor_key = "bench:floor";
+    set_value(floor_key, session_bytes).await;
+    let floor =
+        Server::spawn("serve-baseline", &[("BENCH_REDIS_URL", redis_url()), ("BENCH_KEY", floor_key.to_owned())]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (gateway_idle, floor_idle) = (stack.server.rss_kib(), floor.rss_kib());
+
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("authorization".to_owned(), format!("Bearer {token}")),
+    ];
+    let gateway_shot =
+        Shot { method: "POST", path: "/graphql".into(), headers: headers.clone(), body: Bytes::from(QUERY) };
+    let floor_shot = Shot { method: "POST", path: "/".into(), headers, body: Bytes::from(QUERY) };
+    let bounds = Bounds {
+        connections: 16,
+        duration: Duration::from_secs(if scale.quick { 2 } else { 6 }),
+        max_requests: 3_000_000,
+    };
+    let warm = Bounds { duration: Duration::from_millis(500), ..bounds };
+    load::run(stack.server.addr, gateway_shot.clone(), MARKER, warm).await;
+    load::run(floor.addr, floor_shot.clone(), MARKER, warm).await;
+
+    // Alternate the two servers and keep each one's best round, so a noisy moment on this shared
+    // machine does not decide the ratio.
+    let (mut best_gateway, mut best_floor): (Option<Outcome>, Option<Outcome>) = (None, None);
+    let (mut gateway_peak, mut floor_peak) = (0, 0);
+    for _ in 0..2 {
+        let (outcome, peak) = measured(&floor, floor.addr, floor_shot.clone(), bounds).await;
+        floor_peak = floor_peak.max(peak);
+        best_floor = best(best_floor, outcome);
+        let (outcome, peak) = measured(&stack.server, stack.server.addr, gateway_shot.clone(), bounds).await;
+        gateway_peak = gateway_peak.max(peak);
+        best_gateway = best(best_gateway, outcome);
+    }
+    let (gateway, floor_run) = (best_gateway.expect("a gateway round"), best_floor.expect("a floor round"));
+    drop(floor);
+    stack.stop().await;
+
+    let failures = format!("{} gateway / {} floor requests failed", gateway.failed, floor_run.failed);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    vec![
+        Figure::new(
+            "session check: `{ viewer { id } }` rate",
+            floor_run.rate(),
+            gateway.rate(),
+            "req/s",
+            Better::Higher,
+            Some(0.5),
+        )
+        .note(format!("16 keep-alive connections; baseline: axum + one Redis GET of {session_bytes} B; {failures}")),
+        Figure::new("session check: p50 latency", floor_run.p50_us, gateway.p50_us, "µs", Better::Lower, None),
+        Figure::new("session check: p99 latency", floor_run.p99_us, gateway.p99_us, "µs", Better::Lower, None),
+        Figure::new("gateway RSS, idle", mib(floor_idle), mib(gateway_idle), "MiB", Better::Lower, None)
+            .note("baseline: the minimal axum + Redis server"),
+        Figure::new(
+            "gateway RSS, under session-check load",
+            mib(floor_peak),
+            mib(gateway_peak),
+            "MiB",
+            Better::Lower,
+            None,
+        )
+        .note("peak VmRSS sampled every 50 ms"),
+    ]
+}
+
+fn best(current: Option<Outcome>, candidate: Outcome) -> Option<Outcome> {
+    match current {
+        Some(c) if c.rate() >= candidate.rate() => Some(c),
+        _ => Some(candidate),
+    }
+}
+
+/// One load round, sampling the server's memory while it runs; returns the outcome and peak RSS.
+async fn measured(server: &Server, addr: std::net::SocketAddr, shot: Shot, bounds: Bounds) -> (Outcome, u64) {
+    let peak = Arc::new(AtomicU64::new(server.rss_kib()));
+    let done = Arc::new(AtomicBool::new(false));
+    let path = format!("/proc/{}/status", server.pid());
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(crate::stack::rss_of(&path), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let outcome = load::run(addr, shot, MARKER, bounds).await;
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    (outcome, peak.load(Ordering::Relaxed))
+}
+
+/// Bytes of the session record as Redis returns it (field names and values).
+async fn session_record_bytes(stack: &Stack, token: &str) -> usize {
+    let hash = SessionToken::parse(token).expect("a token").hash();
+    let key = format!("{}s:{}", stack.store.prefix(stack.org), hash.0);
+    let mut conn = connection().await;
+    let fields: Vec<Vec<u8>> = redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.expect("HGETALL");
+    assert!(!fields.is_empty(), "no session at {key}");
+    fields.iter().map(Vec::len).sum()
+}
+
+async fn set_value(key: &str, size: usize) {
+    let mut conn = connection().await;
+    let _: () = redis::cmd("SET").arg(key).arg(vec![b'x'; size]).query_async(&mut conn).await.expect("SET");
+}
+
+async fn connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url()).expect("redis url").get_multiplexed_async_connection().await.expect("Redis")
+}

@@ -1,0 +1,286 @@
+//! The system under test: a `keyward` gateway in a child process of this binary (so its memory can
+//! be read on its own), on a fresh database and a flushed Redis database, plus direct access to
+//! both for fixtures.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use chrono::Utc;
+use keyward_domain::ids::OrgId;
+use keyward_domain::member::Member;
+use keyward_domain::repo::{MemberRepo, OrganizationRepo};
+use keyward_domain::session::{AuthMethod, NewSession, SessionLifetimes, SessionStage, SessionToken};
+use keyward_domain::store::SessionStore;
+use keyward_storage::db::{Database, DatabaseOptions};
+use keyward_storage::redis_store::RedisStore;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+/// Which database the gateway runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+impl Backend {
+    /// Lower-case name for the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Where PostgreSQL and Redis are (`KEYWARD_TEST_*`, like the tests).
+pub fn postgres_url() -> String {
+    std::env::var("KEYWARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Redis database 11 of the test Redis: flushed by every stack.
+pub fn redis_url() -> String {
+    let base = std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    format!("{}/11", base.trim_end_matches('/'))
+}
+
+/// A fresh, migrated database: a SQLite file in a temporary directory or a new PostgreSQL database.
+pub struct FreshDb {
+    /// How the gateway reaches it.
+    pub url: String,
+    /// The migrated database.
+    pub db: Arc<Database>,
+    pg_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl FreshDb {
+    /// Creates and migrates one.
+    pub async fn create(backend: Backend) -> Self {
+        let (url, pg_name, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("keyward-bench-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).expect("a temporary directory");
+                (format!("sqlite://{}/keyward.db?mode=rwc", dir.display()), None, Some(TempDir(dir)))
+            }
+            Backend::Postgres => {
+                let name = format!("keyward_bench_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&DatabaseOptions::new(postgres_url()))
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {} is not reachable: {e}", postgres_url()));
+                admin
+                    .connection()
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("CREATE DATABASE");
+                admin.close().await;
+                let url = match postgres_url().rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("KEYWARD_TEST_DATABASE_URL has no database name"),
+                };
+                (url, Some(name), None)
+            }
+        };
+        let db = Database::connect(&DatabaseOptions::new(url.clone())).await.expect("connect to the fresh database");
+        db.migrate().await.expect("migrate");
+        Self { url, db: Arc::new(db), pg_name, _dir: dir }
+    }
+
+    /// Drops the PostgreSQL database (SQLite files go with the directory).
+    pub async fn remove(self) {
+        if let Ok(db) = Arc::try_unwrap(self.db) {
+            db.close().await;
+        }
+        if let Some(name) = &self.pg_name
+            && let Ok(admin) = Database::connect(&DatabaseOptions::new(postgres_url())).await
+        {
+            let _ =
+                admin.connection().execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            admin.close().await;
+        }
+    }
+}
+
+/// Empties the bench's Redis database.
+pub async fn flush_redis() {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is reachable");
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
+}
+
+/// A server process started from this binary, with the address it listens on.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `current_exe <subcommand>` with `env` and waits for its `listening on` line.
+    pub fn spawn(subcommand: &str, env: &[(&str, String)]) -> Self {
+        let exe = std::env::current_exe().expect("own path");
+        let mut command = Command::new(exe);
+        command.arg(subcommand).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the server under test");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let addr = loop {
+            let line =
+                lines.next().and_then(Result::ok).unwrap_or_else(|| panic!("{subcommand} exited before listening"));
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().parse().expect("an address");
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { addr, child }
+    }
+
+    /// Resident memory of the process, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        rss_of(&format!("/proc/{}/status", self.pid()))
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// CPU seconds (user + system) used so far by the server side of the stack: the process `pid`,
+/// every PostgreSQL process and Redis. Clock ticks are taken as 100 per second (Linux's `USER_HZ`).
+pub fn server_cpu_seconds(pid: u32) -> f64 {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(") ") else { continue };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        let own = entry.file_name().to_str() == Some(&pid.to_string());
+        if !(own || comm == "postgres" || comm.starts_with("redis-server")) {
+            continue;
+        }
+        // After the command: state is field 3, utime 14 and stime 15 (1-based).
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += field(14) + field(15);
+    }
+    ticks as f64 / 100.0
+}
+
+/// `VmRSS` in KiB from a `/proc/<pid>/status` path (0 when unreadable).
+pub fn rss_of(status_path: &str) -> u64 {
+    std::fs::read_to_string(status_path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A gateway with its database and Redis, and handles to both.
+pub struct Stack {
+    /// The gateway process.
+    pub server: Server,
+    /// The database.
+    pub fresh: FreshDb,
+    /// The session store, as the gateway sees it.
+    pub store: RedisStore,
+    /// The bootstrapped organization.
+    pub org: OrgId,
+    /// Its first admin.
+    pub admin: Member,
+    /// GraphQL over HTTP.
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    /// Starts a gateway on a fresh `backend` database and a flushed Redis.
+    pub async fn start(backend: Backend) -> Self {
+        flush_redis().await;
+        let fresh = FreshDb::create(backend).await;
+        let server = Server::spawn(
+            "serve-gateway",
+            &[
+                ("KEYWARD_DATABASE_URL", fresh.url.clone()),
+                ("KEYWARD_REDIS_URL", redis_url()),
+                ("KEYWARD_TRUSTED_PROXIES", "[127.0.0.1]".into()),
+                ("KEYWARD_LOG__LEVEL", "error".into()),
+            ],
+        );
+        let store = RedisStore::connect(&redis_url(), "kw").await.expect("Redis is reachable");
+        let org = fresh.db.organization_by_slug("default").await.expect("org").expect("bootstrapped org");
+        let admin = fresh.db.member_by_username(org.id, "admin").await.expect("admin").expect("bootstrapped admin");
+        Self { server, fresh, store, org: org.id, admin, http: reqwest::Client::new() }
+    }
+
+    /// The browser origin the gateway accepts (its public URL).
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.server.addr.port())
+    }
+
+    /// A session for `member` at `stage`, written straight to the store; returns its token.
+    pub async fn session(&self, member: &Member, stage: SessionStage) -> String {
+        let token = SessionToken::from_random(self.org, rand::random());
+        let lifetimes = SessionLifetimes { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
+        let new = NewSession {
+            token_hash: token.hash(),
+            org_id: self.org,
+            member_id: member.id,
+            role: member.role,
+            stage,
+            methods: vec![AuthMethod::Sso],
+            grace_period_ends_at: None,
+        };
+        self.store.create(new, lifetimes, Utc::now()).await.expect("create a session");
+        token.expose()
+    }
+
+    /// A GraphQL request as `token` from client address `ip`; returns the whole body.
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>, ip: &str) -> Value {
+        let mut request = self
+            .http
+            .post(format!("http://{}/graphql", self.server.addr))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("the gateway answers").json().await.expect("a JSON body")
+    }
+
+    /// Like [`Stack::graphql`], but panics on errors and returns `data`.
+    pub async fn ok(&self, query: &str, variables: Value, token: Option<&str>, ip: &str) -> Value {
+        let body = self.graphql(query, variables, token, ip).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        body["data"].clone()
+    }
+
+    /// Stops the gateway and removes the database.
+    pub async fn stop(self) {
+        drop(self.server);
+        self.fresh.remove().await;
+    }
+}
