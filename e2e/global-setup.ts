@@ -59,7 +59,10 @@ async function startGateway(backend: (typeof BACKENDS)[number], binary: string, 
   const databaseUrl = backend.name === 'sqlite'
     ? `sqlite://${dir}/keyward.db?mode=rwc`
     : freshPostgres(process.env.KEYWARD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-  const redisUrl = `${process.env.KEYWARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'}/${backend.redisDb}`;
+  // Each backend gets its own logical database, whatever database the given URL names.
+  const redisBase = new URL(process.env.KEYWARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redisBase.pathname = `/${backend.redisDb}`;
+  const redisUrl = redisBase.toString();
   redisFlush(redisUrl);
   const child = spawn(binary, ['serve'], {
     cwd: dir,

@@ -18,7 +18,8 @@ export default defineConfig({
   use: {
     launchOptions: {
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+      // --disable-dev-shm-usage: containers often have a tiny /dev/shm, where Chromium's renderers crash.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
     },
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
