@@ -8,13 +8,13 @@ use chrono::Utc;
 use futures::future::join_all;
 use keyward_domain::ids::MemberId;
 use keyward_domain::member::Member;
-use keyward_domain::session::{AuthMethod, NewSession, SessionLifetimes, SessionStage, SessionToken};
+use keyward_domain::session::{SessionStage, SessionToken};
 use keyward_domain::store::SessionStore;
 use serde_json::json;
 
 use crate::login_verify::new_member;
 use crate::report::{Better, Figure};
-use crate::stack::{Backend, Stack, redis_url};
+use crate::stack::{Backend, LIFETIMES, Stack, redis_url};
 use crate::{Scale, median};
 
 const SET: &str =
@@ -103,56 +103,20 @@ fn ms(duration: Duration) -> f64 {
 
 /// The admin's AUTHENTICATED session after registering a key (enforcing needs one).
 async fn admin_with_key(stack: &Stack) -> String {
-    use webauthn_authenticator_rs::WebauthnAuthenticator;
     let token = stack.session(&stack.admin, SessionStage::Authenticated).await;
-    let ip = crate::client_ip(2_000_000);
-    let begin = stack
-        .ok(
-            "mutation { securityKeyRegistrationBegin(name: \"Admin key\") { ceremonyId options } }",
-            json!({}),
-            Some(&token),
-            &ip,
-        )
-        .await;
-    let begin = &begin["securityKeyRegistrationBegin"];
-    let ccr = serde_json::from_value(json!({ "publicKey": begin["options"] })).expect("options");
-    let origin = url::Url::parse(&stack.origin()).expect("origin");
-    let response =
-        webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true).do_registration(origin, ccr).expect("registers");
-    let finish = stack
-        .ok(
-            "mutation($c: ID!, $r: JSON!) { securityKeyRegistrationFinish(ceremonyId: $c, response: $r) { sessionToken } }",
-            json!({ "c": begin["ceremonyId"], "r": response }),
-            Some(&token),
-            &ip,
-        )
-        .await;
-    finish["securityKeyRegistrationFinish"]["sessionToken"].as_str().map_or(token, str::to_owned)
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    stack.register_key(&token, &mut key, &crate::client_ip(2_000_000)).await
 }
 
 /// Creates `count` AUTHENTICATED sessions spread over `owners`, many in flight at once.
 async fn create_sessions(stack: &Stack, owners: &[Member], count: usize) -> Vec<String> {
-    let lifetimes = SessionLifetimes { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
     let mut tokens = Vec::with_capacity(count);
     for chunk_start in (0..count).step_by(1024) {
         let chunk: Vec<_> = (chunk_start..count.min(chunk_start + 1024))
-            .map(|i| {
-                let owner = &owners[i % owners.len()];
-                let token = SessionToken::from_random(stack.org, rand::random());
-                let new = NewSession {
-                    token_hash: token.hash(),
-                    org_id: stack.org,
-                    member_id: owner.id,
-                    role: owner.role,
-                    stage: SessionStage::Authenticated,
-                    methods: vec![AuthMethod::Sso],
-                    grace_period_ends_at: None,
-                };
-                (token.expose(), new)
-            })
+            .map(|i| stack.new_session(&owners[i % owners.len()], SessionStage::Authenticated))
             .collect();
         let now = Utc::now();
-        let results = join_all(chunk.iter().map(|(_, new)| stack.store.create(new.clone(), lifetimes, now))).await;
+        let results = join_all(chunk.iter().map(|(_, new)| stack.store.create(new.clone(), LIFETIMES, now))).await;
         for result in results {
             result.expect("create a session");
         }

@@ -98,7 +98,8 @@ fn bare_verify_rate(duration: Duration) -> f64 {
 
 const ORIGIN: &str = "http://localhost:8080";
 
-fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+/// Has `key` answer registration options (W3C JSON); returns the response JSON.
+pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
     let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).expect("options");
     serde_json::to_value(key.do_registration(Url::parse(origin).expect("origin"), ccr).expect("registers"))
         .expect("JSON")
@@ -155,25 +156,7 @@ async fn finish_cost(backend: Backend, logins: usize) -> FinishCost {
     for i in 0..MEMBERS {
         let member = new_member(&stack, &format!("member-{i}")).await;
         let token = stack.session(&member, SessionStage::Authenticated).await;
-        let ip = client_ip(1_000_000 + i);
-        let begin = stack
-            .ok(
-                "mutation { securityKeyRegistrationBegin(name: \"Bench key\") { ceremonyId options } }",
-                json!({}),
-                Some(&token),
-                &ip,
-            )
-            .await;
-        let begin = &begin["securityKeyRegistrationBegin"];
-        let response = create(&mut key, &begin["options"], &origin);
-        stack
-            .ok(
-                "mutation($c: ID!, $r: JSON!) { securityKeyRegistrationFinish(ceremonyId: $c, response: $r) { key { id } } }",
-                json!({ "c": begin["ceremonyId"], "r": response }),
-                Some(&token),
-                &ip,
-            )
-            .await;
+        stack.register_key(&token, &mut key, &client_ip(1_000_000 + i)).await;
         members.push(member);
     }
     // Every ceremony is begun and signed first, so that only the finishes run while the server

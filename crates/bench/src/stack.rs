@@ -17,6 +17,7 @@ use keyward_storage::db::{Database, DatabaseOptions};
 use keyward_storage::redis_store::RedisStore;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// Which database the gateway runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,10 @@ impl Backend {
         }
     }
 }
+
+/// Session lifetimes for sessions the bench writes itself (the gateway's defaults).
+pub const LIFETIMES: SessionLifetimes =
+    SessionLifetimes { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
 
 /// Where PostgreSQL and Redis are (`KEYWARD_TEST_*`, like the tests).
 pub fn postgres_url() -> String {
@@ -241,10 +246,9 @@ impl Stack {
         format!("http://localhost:{}", self.server.addr.port())
     }
 
-    /// A session for `member` at `stage`, written straight to the store; returns its token.
-    pub async fn session(&self, member: &Member, stage: SessionStage) -> String {
+    /// A new session's token and record for `member` at `stage` (not stored yet).
+    pub fn new_session(&self, member: &Member, stage: SessionStage) -> (String, NewSession) {
         let token = SessionToken::from_random(self.org, rand::random());
-        let lifetimes = SessionLifetimes { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
         let new = NewSession {
             token_hash: token.hash(),
             org_id: self.org,
@@ -254,8 +258,38 @@ impl Stack {
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
         };
-        self.store.create(new, lifetimes, Utc::now()).await.expect("create a session");
-        token.expose()
+        (token.expose(), new)
+    }
+
+    /// A session for `member` at `stage`, written straight to the store; returns its token.
+    pub async fn session(&self, member: &Member, stage: SessionStage) -> String {
+        let (token, new) = self.new_session(member, stage);
+        self.store.create(new, LIFETIMES, Utc::now()).await.expect("create a session");
+        token
+    }
+
+    /// Registers a key held by `key` for the session `token`, through GraphQL as a browser would;
+    /// returns the session token to go on with (registration may rotate it).
+    pub async fn register_key(&self, token: &str, key: &mut SoftPasskey, ip: &str) -> String {
+        let begin = self
+            .ok(
+                "mutation { securityKeyRegistrationBegin(name: \"Bench key\") { ceremonyId options } }",
+                json!({}),
+                Some(token),
+                ip,
+            )
+            .await;
+        let begin = &begin["securityKeyRegistrationBegin"];
+        let response = crate::login_verify::create(key, &begin["options"], &self.origin());
+        let finish = self
+            .ok(
+                "mutation($c: ID!, $r: JSON!) { securityKeyRegistrationFinish(ceremonyId: $c, response: $r) { sessionToken } }",
+                json!({ "c": begin["ceremonyId"], "r": response }),
+                Some(token),
+                ip,
+            )
+            .await;
+        finish["securityKeyRegistrationFinish"]["sessionToken"].as_str().unwrap_or(token).to_owned()
     }
 
     /// A GraphQL request as `token` from client address `ip`; returns the whole body.

@@ -79,6 +79,30 @@ impl MemberWithKeyCount {
     }
 }
 
+impl Database {
+    /// Changes one member of `org` (read under the transaction, so `change` sees the current row)
+    /// and appends `audit`, atomically.
+    async fn change_member(
+        &self,
+        org: OrgId,
+        id: MemberId,
+        audit: AuditRecord,
+        change: impl FnOnce(member::Model) -> Result<member::ActiveModel, StoreError> + Send,
+    ) -> Result<Member, StoreError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        let row = member::Entity::find_by_id(id.0)
+            .filter(member::Column::OrgId.eq(org.0))
+            .one(&txn)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        let row = change(row)?.update(&txn).await.map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        member_from(row)
+    }
+}
+
 #[async_trait]
 impl MemberRepo for Database {
     async fn member(&self, org: OrgId, id: MemberId) -> Result<Option<Member>, StoreError> {
@@ -130,47 +154,25 @@ impl MemberRepo for Database {
         identity: OidcIdentity,
         audit: AuditRecord,
     ) -> Result<Member, StoreError> {
-        let txn = self.conn.begin().await.map_err(map_err)?;
-        let row = member::Entity::find_by_id(id.0)
-            .filter(member::Column::OrgId.eq(org.0))
-            .one(&txn)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        if row.oidc_subject.is_some() {
-            return Err(StoreError::Conflict("member already linked to an IdP account".into()));
-        }
-        let row = member::ActiveModel {
-            id: Set(id.0),
-            oidc_issuer: Set(Some(identity.issuer)),
-            oidc_subject: Set(Some(identity.subject)),
-            ..Default::default()
-        }
-        .update(&txn)
+        self.change_member(org, id, audit, |row| {
+            if row.oidc_subject.is_some() {
+                return Err(StoreError::Conflict("member already linked to an IdP account".into()));
+            }
+            Ok(member::ActiveModel {
+                id: Set(id.0),
+                oidc_issuer: Set(Some(identity.issuer)),
+                oidc_subject: Set(Some(identity.subject)),
+                ..Default::default()
+            })
+        })
         .await
-        .map_err(map_err)?;
-        append_in(&txn, org, audit).await?;
-        txn.commit().await.map_err(map_err)?;
-        member_from(row)
     }
 
     async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError> {
-        let txn = self.conn.begin().await.map_err(map_err)?;
-        let exists = member::Entity::find_by_id(id.0)
-            .filter(member::Column::OrgId.eq(org.0))
-            .one(&txn)
-            .await
-            .map_err(map_err)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let row = member::ActiveModel { id: Set(id.0), role: Set(role.as_str().to_owned()), ..Default::default() }
-            .update(&txn)
-            .await
-            .map_err(map_err)?;
-        append_in(&txn, org, audit).await?;
-        txn.commit().await.map_err(map_err)?;
-        member_from(row)
+        self.change_member(org, id, audit, |_| {
+            Ok(member::ActiveModel { id: Set(id.0), role: Set(role.as_str().to_owned()), ..Default::default() })
+        })
+        .await
     }
 
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
