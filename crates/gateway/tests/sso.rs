@@ -110,8 +110,9 @@ async fn the_browser_callback_sets_the_cookie(app: &TestApp) {
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let token = cookie.split(';').next().unwrap().trim_start_matches("keyward_session=").to_owned();
-    let viewer = app.ok("{ viewer { member { username } } }", json!({}), Some(&token)).await;
+    let viewer = app.ok("{ viewer { member { username lastLoginAt } } }", json!({}), Some(&token)).await;
     assert_eq!(viewer["viewer"]["member"]["username"], "dave");
+    assert!(viewer["viewer"]["member"]["lastLoginAt"].is_string(), "a browser SSO login is a login: {viewer}");
     // A replayed callback lands on the login screen with the error's code.
     let response = client
         .get(format!("{}/auth/sso/callback", app.url))

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
 use keyward_domain::member::Member;
 use keyward_domain::org::Organization;
-use keyward_domain::repo::SecurityKeyRepo;
-use keyward_domain::session::{AuthMethod, NewSession, Session, SessionToken, initial_stage};
+use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
+use keyward_domain::session::{AuthMethod, NewSession, Session, SessionStage, SessionToken, initial_stage};
 
 use crate::secrets::random_token_bytes;
 use crate::state::AppState;
@@ -16,6 +16,15 @@ pub struct Issued {
     pub token: SessionToken,
     /// The session.
     pub session: Session,
+}
+
+/// Records the member's login time when `issued` finished the login (stage `AUTHENTICATED`); a
+/// session still waiting for its key records nothing yet.
+pub async fn record_if_complete(app: &AppState, issued: &Issued) -> Result<(), DomainError> {
+    if issued.session.stage == SessionStage::Authenticated {
+        app.db.record_login(issued.session.org_id, issued.session.member_id, Utc::now()).await?;
+    }
+    Ok(())
 }
 
 /// Starts a session after a first factor, at the stage the rules give (DESIGN §4).

@@ -3,8 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::repo::{AuditRepo, MemberRepo};
-use keyward_domain::session::SessionStage as DomainStage;
+use keyward_domain::repo::AuditRepo;
 use serde_json::Value;
 
 use super::context::{ContextExt, CookieUpdate, RequestContext};
@@ -31,9 +30,7 @@ pub struct LoginPayload {
 }
 
 async fn finish_login(app: &AppState, request: &RequestContext, issued: Issued) -> ApiResult<LoginPayload> {
-    if issued.session.stage == DomainStage::Authenticated {
-        app.db.record_login(issued.session.org_id, issued.session.member_id, Utc::now()).await?;
-    }
+    crate::auth::session::record_if_complete(app, &issued).await?;
     Ok(login_payload(request, issued))
 }
 

@@ -49,7 +49,11 @@ pub async fn callback(
         return redirect(&format!("/org/sso?{query}"));
     }
     let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
-    match sso::finish(&app, &code, &state, Some(ip.to_string())).await {
+    let finished = match sso::finish(&app, &code, &state, Some(ip.to_string())).await {
+        Ok(issued) => crate::auth::session::record_if_complete(&app, &issued).await.map(|()| issued),
+        Err(err) => Err(err),
+    };
+    match finished {
         Ok(issued) => {
             let mut response = redirect("/");
             response.headers_mut().append(header::SET_COOKIE, cookie_header(&app, Some(&issued.token.expose())));
