@@ -167,24 +167,54 @@ impl Server {
     }
 }
 
-/// CPU seconds (user + system) used so far by the server side of the stack: the process `pid`,
-/// every PostgreSQL process and Redis. Clock ticks are taken as 100 per second (Linux's `USER_HZ`).
-pub fn server_cpu_seconds(pid: u32) -> f64 {
-    let mut ticks = 0u64;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((head, rest)) = stat.rsplit_once(") ") else { continue };
-        let comm = head.split_once(" (").map_or("", |(_, c)| c);
-        let own = entry.file_name().to_str() == Some(&pid.to_string());
-        if !(own || comm == "postgres" || comm.starts_with("redis-server")) {
-            continue;
+/// CPU seconds (user + system) used so far by the server side of the stack, per part.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerCpu {
+    /// The gateway process (SQLite runs inside it).
+    pub gateway: f64,
+    /// Every PostgreSQL process.
+    pub postgres: f64,
+    /// Redis.
+    pub redis: f64,
+}
+
+impl ServerCpu {
+    /// Reads the counters now for gateway `pid`. Clock ticks are taken as 100 per second (Linux's
+    /// `USER_HZ`).
+    pub fn now(pid: u32) -> Self {
+        let mut cpu = ServerCpu::default();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            let Some((head, rest)) = stat.rsplit_once(") ") else { continue };
+            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            // After the command: state is field 3, utime 14 and stime 15 (1-based).
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let seconds = (field(14) + field(15)) as f64 / 100.0;
+            if entry.file_name().to_str() == Some(&pid.to_string()) {
+                cpu.gateway += seconds;
+            } else if comm == "postgres" {
+                cpu.postgres += seconds;
+            } else if comm.starts_with("redis-server") {
+                cpu.redis += seconds;
+            }
         }
-        // After the command: state is field 3, utime 14 and stime 15 (1-based).
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        ticks += field(14) + field(15);
+        cpu
     }
-    ticks as f64 / 100.0
+
+    /// What was used between `earlier` and `self`.
+    pub fn since(self, earlier: ServerCpu) -> ServerCpu {
+        ServerCpu {
+            gateway: self.gateway - earlier.gateway,
+            postgres: self.postgres - earlier.postgres,
+            redis: self.redis - earlier.redis,
+        }
+    }
+
+    /// All parts together.
+    pub fn total(self) -> f64 {
+        self.gateway + self.postgres + self.redis
+    }
 }
 
 /// `VmRSS` in KiB from a `/proc/<pid>/status` path (0 when unreadable).
