@@ -92,10 +92,10 @@ impl FreshDb {
                     .await
                     .expect("CREATE DATABASE");
                 admin.close().await;
-                let url = match postgres_url().rsplit_once('/') {
-                    Some((base, _)) => format!("{base}/{name}"),
-                    None => panic!("KEYWARD_TEST_DATABASE_URL has no database name"),
-                };
+                // Same server and options (e.g. `?sslmode=disable`), another database.
+                let mut url = url::Url::parse(&postgres_url()).expect("KEYWARD_TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                let url = url.to_string();
                 (url, Some(name), None)
             }
         };
