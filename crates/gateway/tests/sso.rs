@@ -98,13 +98,7 @@ async fn the_browser_callback_sets_the_cookie(app: &TestApp) {
     let idp = admin_with_sso(app).await;
     let url = app.sso_start().await;
     let (code, state) = idp.authorize(&url, &IdpUser::new("dave"));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = client
-        .get(format!("{}/auth/sso/callback", app.url))
-        .query(&[("code", &code), ("state", &state)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.sso_callback(&code, &state).await;
     assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/");
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -114,12 +108,7 @@ async fn the_browser_callback_sets_the_cookie(app: &TestApp) {
     assert_eq!(viewer["viewer"]["member"]["username"], "dave");
     assert!(viewer["viewer"]["member"]["lastLoginAt"].is_string(), "a browser SSO login is a login: {viewer}");
     // A replayed callback lands on the login screen with the error's code.
-    let response = client
-        .get(format!("{}/auth/sso/callback", app.url))
-        .query(&[("code", &code), ("state", &state)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.sso_callback(&code, &state).await;
     assert_eq!(response.headers()["location"], "/login?error=CEREMONY_EXPIRED");
     assert!(response.headers().get("set-cookie").is_none());
 }

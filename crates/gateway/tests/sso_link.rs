@@ -40,13 +40,7 @@ async fn the_first_admin_links_and_then_logs_in_by_sso_with_their_key(app: &Test
     let (code, state) = authorize_link(app, &idp, &admin, &IdpUser::admin("ada")).await;
     assert!(state.ends_with(".link"), "{state}");
     // The browser comes back without the Strict cookie: the callback hands over to the SPA.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = client
-        .get(format!("{}/auth/sso/callback", app.url))
-        .query(&[("code", &code), ("state", &state)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.sso_callback(&code, &state).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/org/sso?linkCode="), "{location}");
     assert!(response.headers().get("set-cookie").is_none());

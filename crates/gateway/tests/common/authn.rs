@@ -154,6 +154,17 @@ impl TestApp {
         .1
     }
 
+    /// The browser's return from the IdP: `GET /auth/sso/callback`, redirects not followed.
+    pub async fn sso_callback(&self, code: &str, state: &str) -> reqwest::Response {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        client
+            .get(format!("{}/auth/sso/callback", self.url))
+            .query(&[("code", code), ("state", state)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Logs `user` in by SSO; returns the login payload.
     pub async fn sso_login(&self, idp: &TestIdp, user: &IdpUser) -> Value {
         let url = self.sso_start().await;
