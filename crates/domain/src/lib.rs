@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod member;
 pub mod org;
+pub mod paging;
 pub mod rate_limit;
 pub mod repo;
 pub mod security_key;

@@ -147,6 +147,14 @@ async fn admins_manage_member_keys_and_sessions(app: &TestApp) {
         .to_owned();
     let spare = app.session_for(&alice, SessionStage::Authenticated).await;
     let members = app.ok("{ organization { members(first: 10) { nodes { member { username } keyCount liveSessions } pageInfo { hasNextPage } } } }", json!({}), Some(&admin)).await;
+    for query in [
+        "{ organization { members(first: 0) { nodes { keyCount } } } }",
+        "{ auditEvents(first: 201) { nodes { seq } } }",
+    ] {
+        let (_, body) = app.graphql(query, json!({}), Some(&admin)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{query}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "first");
+    }
     let rows = members["organization"]["members"]["nodes"].as_array().unwrap();
     assert_eq!(rows[1], json!({ "member": { "username": "alice" }, "keyCount": 1, "liveSessions": 2 }));
     let keyless = app

@@ -180,9 +180,6 @@ impl Organization {
         #[graphql(default)] without_key: bool,
     ) -> ApiResult<MemberConnection> {
         let session = ctx.org_admin()?.0;
-        if !(1..=200).contains(&first) {
-            return Err(DomainError::bad_input("first", "use 1 to 200").into());
-        }
         let after = after
             .map(|a| {
                 a.parse::<MemberId>()
@@ -190,7 +187,7 @@ impl Organization {
             })
             .transpose()?;
         let app = ctx.app();
-        let page = app.db.members(session.org_id, MemberQuery { first, after, without_key }).await?;
+        let page = app.db.members(session.org_id, MemberQuery { first, after, without_key }.checked()?).await?;
         let ids: Vec<MemberId> = page.items.iter().map(|s| s.member.id).collect();
         let live = app.sessions.live_sessions_of(session.org_id, &ids, Utc::now()).await?;
         let end_cursor = page.items.last().map(|s| s.member.id.to_string());

@@ -1,0 +1,76 @@
+//! Page sizes and filters of the admin lists: what a caller may ask for, checked before any query.
+
+use crate::DomainError;
+use crate::repo::{AuditQuery, MemberQuery};
+
+/// Largest page any list returns.
+pub const MAX_PAGE: u64 = 200;
+
+fn check_first(first: u64) -> Result<(), DomainError> {
+    if (1..=MAX_PAGE).contains(&first) {
+        Ok(())
+    } else {
+        Err(DomainError::bad_input("first", format!("use 1 to {MAX_PAGE}")))
+    }
+}
+
+impl MemberQuery {
+    /// The query, if its page size is allowed.
+    pub fn checked(self) -> Result<Self, DomainError> {
+        check_first(self.first)?;
+        Ok(self)
+    }
+}
+
+impl AuditQuery {
+    /// The query with an empty action filter dropped, if its page size and time range are allowed.
+    pub fn checked(mut self) -> Result<Self, DomainError> {
+        check_first(self.first)?;
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            return Err(DomainError::bad_input("to", "must be after from"));
+        }
+        self.action = self.action.filter(|a| !a.is_empty());
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    fn field_of(err: DomainError) -> String {
+        match err {
+            DomainError::BadInput { field, .. } => field,
+            other => panic!("expected BadInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn page_sizes_run_from_one_to_the_maximum() {
+        for first in [1, 50, MAX_PAGE] {
+            assert!(MemberQuery { first, ..Default::default() }.checked().is_ok(), "{first}");
+        }
+        for first in [0, MAX_PAGE + 1] {
+            assert_eq!(field_of(MemberQuery { first, ..Default::default() }.checked().unwrap_err()), "first");
+            assert_eq!(field_of(AuditQuery { first, ..Default::default() }.checked().unwrap_err()), "first");
+        }
+    }
+
+    #[test]
+    fn audit_ranges_must_move_forward_and_empty_actions_mean_any() {
+        let now = Utc::now();
+        let backwards = AuditQuery { first: 10, from: Some(now), to: Some(now), ..Default::default() };
+        assert_eq!(field_of(backwards.checked().unwrap_err()), "to");
+        let forward = AuditQuery {
+            first: 10,
+            from: Some(now - Duration::hours(1)),
+            to: Some(now),
+            action: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(forward.checked().unwrap().action, None);
+    }
+}
