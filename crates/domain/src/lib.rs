@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod repo;
 pub mod security_key;
 pub mod session;
+pub mod sso;
 pub mod store;
 pub mod webauthn_policy;
 

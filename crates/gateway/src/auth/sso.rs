@@ -17,6 +17,7 @@ use keyward_domain::org::Organization;
 use keyward_domain::rate_limit::limits;
 use keyward_domain::repo::{AuditRepo, MemberRepo, OrganizationRepo, SsoConfig, SsoConfigRepo};
 use keyward_domain::session::{AuthMethod, TokenHash};
+use keyward_domain::sso::SsoSettings;
 use keyward_domain::{DomainError, StoreError};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -84,25 +85,8 @@ fn describe_error(err: &dyn std::error::Error) -> String {
     message
 }
 
-/// What an admin submits to configure SSO.
-pub struct SsoSettings {
-    /// Issuer URL.
-    pub issuer: String,
-    /// Client ID.
-    pub client_id: String,
-    /// Client secret (write-only).
-    pub client_secret: String,
-    /// Extra scopes.
-    pub scopes: Vec<String>,
-    /// Claim holding groups.
-    pub admin_group_claim: Option<String>,
-    /// Group value meaning ADMIN.
-    pub admin_group_value: Option<String>,
-    /// Allowed e-mail domains.
-    pub allowed_email_domains: Vec<String>,
-}
-
-/// Saves SSO settings after checking that the issuer's discovery document loads.
+/// Saves SSO settings after checking them (domain rules) and that the issuer's discovery
+/// document loads.
 pub async fn configure(
     app: &AppState,
     org: OrgId,
@@ -110,42 +94,11 @@ pub async fn configure(
     settings: SsoSettings,
     ip: Option<String>,
 ) -> Result<SsoConfig, DomainError> {
-    let issuer = settings.issuer.trim().trim_end_matches('/').to_owned();
-    let parsed = url::Url::parse(&issuer).map_err(|_| DomainError::bad_input("issuer", "not a URL"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(DomainError::bad_input("issuer", "use an https:// issuer URL"));
-    }
-    if settings.client_id.trim().is_empty() {
-        return Err(DomainError::bad_input("clientId", "required"));
-    }
-    if settings.client_secret.is_empty() {
-        return Err(DomainError::bad_input("clientSecret", "required"));
-    }
-    if settings.admin_group_claim.is_some() != settings.admin_group_value.is_some() {
-        return Err(DomainError::bad_input(
-            "adminGroupValue",
-            "set both the admin group claim and its value, or neither",
-        ));
-    }
-    app.oidc.metadata(&issuer, true).await.map_err(|e| {
+    let config = settings.into_config(|secret| app.sealer.seal(secret), Utc::now())?;
+    let issuer = &config.issuer;
+    app.oidc.metadata(issuer, true).await.map_err(|e| {
         DomainError::bad_input("issuer", format!("could not load {issuer}/.well-known/openid-configuration: {e}"))
     })?;
-    let domains = settings
-        .allowed_email_domains
-        .iter()
-        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect();
-    let config = SsoConfig {
-        issuer: issuer.clone(),
-        client_id: settings.client_id.trim().to_owned(),
-        client_secret: app.sealer.seal(&settings.client_secret),
-        scopes: settings.scopes.into_iter().filter(|s| s != "openid").collect(),
-        admin_group_claim: settings.admin_group_claim,
-        admin_group_value: settings.admin_group_value,
-        allowed_email_domains: domains,
-        updated_at: Utc::now(),
-    };
     let record = AuditRecord::new(actor, "org.sso.configured")
         .target(format!("org:{org}"))
         .ip(ip)
@@ -308,7 +261,7 @@ pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>)
             return Err(err);
         }
     };
-    check_email_domain(&config, &identity)?;
+    config.check_email(identity.email.as_deref(), identity.email_verified)?;
     let member = provision(app, &org, &config, &identity).await?;
     let issued = session::start(app, &org, &member, AuthMethod::Sso, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "sso.login")
@@ -388,32 +341,6 @@ pub(super) async fn verify(
     Err(DomainError::CeremonyFailed("the ID token did not verify".into()))
 }
 
-/// Refuses identities outside the organization's allowed e-mail domains, when it has any.
-pub(super) fn check_email_domain(config: &SsoConfig, identity: &Identity) -> Result<(), DomainError> {
-    if config.allowed_email_domains.is_empty() {
-        return Ok(());
-    }
-    let domain = identity.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
-    if identity.email_verified && domain.is_some_and(|d| config.allowed_email_domains.contains(&d)) {
-        Ok(())
-    } else {
-        Err(DomainError::PolicyDenied(
-            "your verified e-mail address is not in a domain this organization accepts".into(),
-        ))
-    }
-}
-
-pub(super) fn is_admin(config: &SsoConfig, raw: &Value) -> bool {
-    let (Some(claim), Some(value)) = (&config.admin_group_claim, &config.admin_group_value) else {
-        return false;
-    };
-    match raw.get(claim) {
-        Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
-        Some(Value::String(s)) => s == value,
-        _ => false,
-    }
-}
-
 /// When an admin group is configured, the IdP's groups decide the role at every login.
 async fn sync_role(
     app: &AppState,
@@ -422,10 +349,9 @@ async fn sync_role(
     identity: &Identity,
     member: Member,
 ) -> Result<Member, DomainError> {
-    if config.admin_group_claim.is_none() {
+    let Some(role) = config.role_from_claims(&identity.raw) else {
         return Ok(member);
-    }
-    let role = if is_admin(config, &identity.raw) { Role::Admin } else { Role::Member };
+    };
     if role == member.role {
         return Ok(member);
     }
@@ -446,7 +372,7 @@ async fn provision(
         return sync_role(app, org, config, identity, member).await;
     }
     let base = identity.username.clone().or_else(|| identity.email.clone()).unwrap_or_else(|| identity.subject.clone());
-    let role = if is_admin(config, &identity.raw) { Role::Admin } else { Role::Member };
+    let role = config.role_from_claims(&identity.raw).unwrap_or(Role::Member);
     let mut username = base.clone();
     for attempt in 0..3 {
         let new = NewMember {

@@ -13,7 +13,7 @@ use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::json;
 
-use super::sso::{authorization_url, check_email_domain, constant_time_eq, is_admin, parse_state, verify};
+use super::sso::{authorization_url, constant_time_eq, parse_state, verify};
 use crate::state::AppState;
 
 /// Starts linking: returns the IdP authorization URL for the member of `session`.
@@ -60,10 +60,10 @@ pub async fn finish(
             return Err(err);
         }
     };
-    check_email_domain(&config, &identity)?;
+    config.check_email(identity.email.as_deref(), identity.email_verified)?;
     // Role sync would demote an admin at their next SSO login; with backup credentials leading to
     // the same member, that could leave the organization without an admin.
-    if member.role == Role::Admin && config.admin_group_claim.is_some() && !is_admin(&config, &identity.raw) {
+    if member.role == Role::Admin && config.role_from_claims(&identity.raw) == Some(Role::Member) {
         return Err(DomainError::PolicyDenied(
             "this IdP account is not in the admin group, so linking it would make you a member at your next SSO login"
                 .into(),

@@ -217,7 +217,7 @@ impl LoginSettingsMutations {
     async fn sso_configure(&self, ctx: &Context<'_>, input: SsoConfigureInput) -> ApiResult<SsoConfiguration> {
         let session = ctx.org_admin()?.0;
         let ip = ctx.request()?.ip.clone();
-        let settings = sso::SsoSettings {
+        let settings = keyward_domain::sso::SsoSettings {
             issuer: input.issuer,
             client_id: input.client_id,
             client_secret: input.client_secret,

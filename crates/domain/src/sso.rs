@@ -1,0 +1,173 @@
+//! Single sign-on rules: which settings an admin may save, whose e-mail address may log in, and
+//! which role the IdP's groups give.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::DomainError;
+use crate::member::Role;
+use crate::repo::SsoConfig;
+
+/// What an admin submits to configure SSO (the client secret still in plain text).
+#[derive(Clone, Debug, Default)]
+pub struct SsoSettings {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Client secret (write-only).
+    pub client_secret: String,
+    /// Extra scopes.
+    pub scopes: Vec<String>,
+    /// Claim holding groups.
+    pub admin_group_claim: Option<String>,
+    /// Group value meaning ADMIN.
+    pub admin_group_value: Option<String>,
+    /// Allowed e-mail domains.
+    pub allowed_email_domains: Vec<String>,
+}
+
+impl SsoSettings {
+    /// Checks the settings and normalizes them into the configuration to store: a trimmed issuer
+    /// without a trailing slash, `openid` left out of the extra scopes, lower-case domains without
+    /// `@`, and the secret passed through `seal`.
+    pub fn into_config(self, seal: impl FnOnce(&str) -> String, now: DateTime<Utc>) -> Result<SsoConfig, DomainError> {
+        let issuer = self.issuer.trim().trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&issuer).map_err(|_| DomainError::bad_input("issuer", "not a URL"))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(DomainError::bad_input("issuer", "use an https:// issuer URL"));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(DomainError::bad_input("clientId", "required"));
+        }
+        if self.client_secret.is_empty() {
+            return Err(DomainError::bad_input("clientSecret", "required"));
+        }
+        if self.admin_group_claim.is_some() != self.admin_group_value.is_some() {
+            return Err(DomainError::bad_input(
+                "adminGroupValue",
+                "set both the admin group claim and its value, or neither",
+            ));
+        }
+        let allowed_email_domains = self
+            .allowed_email_domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        Ok(SsoConfig {
+            issuer,
+            client_id: self.client_id.trim().to_owned(),
+            client_secret: seal(&self.client_secret),
+            scopes: self.scopes.into_iter().filter(|s| s != "openid").collect(),
+            admin_group_claim: self.admin_group_claim,
+            admin_group_value: self.admin_group_value,
+            allowed_email_domains,
+            updated_at: now,
+        })
+    }
+}
+
+impl SsoConfig {
+    /// Refuses an identity outside the allowed e-mail domains, when there are any: the address
+    /// must be verified by the IdP and its domain listed.
+    pub fn check_email(&self, email: Option<&str>, verified: bool) -> Result<(), DomainError> {
+        if self.allowed_email_domains.is_empty() {
+            return Ok(());
+        }
+        let domain = email.and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
+        if verified && domain.is_some_and(|d| self.allowed_email_domains.contains(&d)) {
+            Ok(())
+        } else {
+            Err(DomainError::PolicyDenied(
+                "your verified e-mail address is not in a domain this organization accepts".into(),
+            ))
+        }
+    }
+
+    /// The role the ID token's `claims` give, or `None` when no admin group is configured (then
+    /// the IdP does not decide roles).
+    pub fn role_from_claims(&self, claims: &Value) -> Option<Role> {
+        let (Some(claim), Some(value)) = (&self.admin_group_claim, &self.admin_group_value) else {
+            return None;
+        };
+        let admin = match claims.get(claim) {
+            Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
+            Some(Value::String(s)) => s == value,
+            _ => false,
+        };
+        Some(if admin { Role::Admin } else { Role::Member })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> SsoSettings {
+        SsoSettings {
+            issuer: " https://idp.example.com/ ".into(),
+            client_id: " keyward ".into(),
+            client_secret: "s3cret".into(),
+            scopes: vec!["openid".into(), "email".into(), "groups".into()],
+            admin_group_claim: Some("groups".into()),
+            admin_group_value: Some("keyward-admins".into()),
+            allowed_email_domains: vec![" @Example.COM ".into(), "".into()],
+        }
+    }
+
+    fn field_of(err: DomainError) -> String {
+        match err {
+            DomainError::BadInput { field, .. } => field,
+            other => panic!("expected BadInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn settings_are_normalized_and_the_secret_sealed() {
+        let config = settings().into_config(|s| format!("sealed:{s}"), Utc::now()).unwrap();
+        assert_eq!(config.issuer, "https://idp.example.com");
+        assert_eq!(config.client_id, "keyward");
+        assert_eq!(config.client_secret, "sealed:s3cret");
+        assert_eq!(config.scopes, vec!["email", "groups"]);
+        assert_eq!(config.allowed_email_domains, vec!["example.com"]);
+    }
+
+    #[test]
+    fn bad_settings_name_their_field() {
+        let seal = |s: &str| s.to_owned();
+        let cases: [(SsoSettings, &str); 5] = [
+            (SsoSettings { issuer: "idp.example.com".into(), ..settings() }, "issuer"),
+            (SsoSettings { issuer: "ftp://idp.example.com".into(), ..settings() }, "issuer"),
+            (SsoSettings { client_id: "  ".into(), ..settings() }, "clientId"),
+            (SsoSettings { client_secret: String::new(), ..settings() }, "clientSecret"),
+            (SsoSettings { admin_group_value: None, ..settings() }, "adminGroupValue"),
+        ];
+        for (bad, field) in cases {
+            assert_eq!(field_of(bad.into_config(seal, Utc::now()).unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn only_verified_addresses_in_allowed_domains_pass() {
+        let config = settings().into_config(|s| s.to_owned(), Utc::now()).unwrap();
+        assert!(config.check_email(Some("ada@EXAMPLE.com"), true).is_ok());
+        assert!(config.check_email(Some("ada@example.com"), false).is_err());
+        assert!(config.check_email(Some("ada@example.org"), true).is_err());
+        assert!(config.check_email(None, true).is_err());
+        let open = SsoConfig { allowed_email_domains: vec![], ..config };
+        assert!(open.check_email(None, false).is_ok());
+    }
+
+    #[test]
+    fn groups_decide_the_role_only_when_configured() {
+        let config = settings().into_config(|s| s.to_owned(), Utc::now()).unwrap();
+        assert_eq!(config.role_from_claims(&json!({ "groups": ["x", "keyward-admins"] })), Some(Role::Admin));
+        assert_eq!(config.role_from_claims(&json!({ "groups": "keyward-admins" })), Some(Role::Admin));
+        assert_eq!(config.role_from_claims(&json!({ "groups": ["x"] })), Some(Role::Member));
+        assert_eq!(config.role_from_claims(&json!({})), Some(Role::Member));
+        let unmanaged = SsoConfig { admin_group_claim: None, admin_group_value: None, ..config };
+        assert_eq!(unmanaged.role_from_claims(&json!({ "groups": ["keyward-admins"] })), None);
+    }
+}
