@@ -113,6 +113,8 @@ pub trait MemberRepo: Send + Sync {
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// A page of members with their key counts, in creation order.
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError>;
+    /// How many members of `org` have no key (one query, whatever the organization's size).
+    async fn count_members_without_key(&self, org: OrgId) -> Result<u64, StoreError>;
 }
 
 /// Who deletes a key: the rules differ.

@@ -111,6 +111,8 @@ async fn members_list_with_key_counts(t: TestDb) {
         t.db.members(org.id, MemberQuery { first: 10, without_key: true, ..Default::default() }).await.unwrap();
     let ids: Vec<_> = keyless.items.iter().map(|s| s.member.id).collect();
     assert_eq!(ids, vec![admin.id, bob.id]);
+    assert_eq!(t.db.count_members_without_key(org.id).await.unwrap(), 2);
+    assert_eq!(t.db.count_members_without_key(other.id).await.unwrap(), 1, "mallory only: counted per organization");
 
     let duplicate =
         t.db.create_member(

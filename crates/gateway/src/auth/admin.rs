@@ -74,7 +74,7 @@ pub async fn set_enforcement(
         });
         app.db.set_enforcement(org_id, requested, now, flush, audit).await?
     };
-    let members_without_key = count_members(app, organization.id, true).await?;
+    let members_without_key = app.db.count_members_without_key(organization.id).await?;
     Ok(EnforcementOutcome { organization, revoked_sessions, members_without_key })
 }
 
@@ -89,10 +89,6 @@ async fn all_members(app: &AppState, org: OrgId, without_key: bool) -> Result<Ve
             return Ok(all);
         }
     }
-}
-
-async fn count_members(app: &AppState, org: OrgId, without_key: bool) -> Result<u64, StoreError> {
-    Ok(all_members(app, org, without_key).await?.len() as u64)
 }
 
 /// A member who would be locked out, and why.

@@ -9,7 +9,8 @@ use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
 use keyward_domain::repo::{MemberQuery, MemberRepo, MemberSummary, Page};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 
 use super::audit::append_in;
@@ -187,6 +188,14 @@ impl MemberRepo for Database {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn count_members_without_key(&self, org: OrgId) -> Result<u64, StoreError> {
+        let with_keys = Query::select().column(security_key::Column::MemberId).from(security_key::Entity).to_owned();
+        let keyless = member::Entity::find()
+            .filter(member::Column::OrgId.eq(org.0))
+            .filter(member::Column::Id.not_in_subquery(with_keys));
+        PaginatorTrait::count(keyless, &self.conn).await.map_err(map_err)
     }
 
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError> {
