@@ -11,7 +11,7 @@ use chrono::Utc;
 use keyward_domain::ids::OrgId;
 use keyward_domain::member::Member;
 use keyward_domain::repo::{MemberRepo, OrganizationRepo};
-use keyward_domain::session::{AuthMethod, NewSession, SessionLifetimes, SessionStage, SessionToken};
+use keyward_domain::session::{NewSession, SessionLifetimes, SessionStage};
 use keyward_domain::store::SessionStore;
 use keyward_storage::db::{Database, DatabaseOptions};
 use keyward_storage::redis_store::RedisStore;
@@ -278,16 +278,7 @@ impl Stack {
 
     /// A new session's token and record for `member` at `stage` (not stored yet).
     pub fn new_session(&self, member: &Member, stage: SessionStage) -> (String, NewSession) {
-        let token = SessionToken::from_random(self.org, rand::random());
-        let new = NewSession {
-            token_hash: token.hash(),
-            org_id: self.org,
-            member_id: member.id,
-            role: member.role,
-            stage,
-            methods: vec![AuthMethod::Sso],
-            grace_period_ends_at: None,
-        };
+        let (token, new) = keyward_testkit::sso_session(member, stage);
         (token.expose(), new)
     }
 

@@ -11,6 +11,7 @@ use keyward_domain::ids::OrgId;
 use keyward_domain::member::{Member, NewMember, Role};
 use keyward_domain::org::{Enforcement, Organization};
 use keyward_domain::repo::{Bootstrap, MemberRepo, OrganizationRepo};
+use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
 use sea_orm::ConnectionTrait;
 
@@ -176,4 +177,20 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// A session record for `member` at `stage` after an SSO login, and the token that opens it, for
+/// fixtures that write sessions straight to a store.
+pub fn sso_session(member: &Member, stage: SessionStage) -> (SessionToken, NewSession) {
+    let token = SessionToken::from_random(member.org_id, rand::random());
+    let new = NewSession {
+        token_hash: token.hash(),
+        org_id: member.org_id,
+        member_id: member.id,
+        role: member.role,
+        stage,
+        methods: vec![AuthMethod::Sso],
+        grace_period_ends_at: None,
+    };
+    (token, new)
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use keyward_domain::ids::OrgId;
 use keyward_domain::member::Member;
 use keyward_domain::repo::{MemberRepo, OrganizationRepo};
-use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken};
+use keyward_domain::session::SessionStage;
 use keyward_gateway::config::Config;
 use keyward_gateway::{Running, Stores};
 use keyward_storage::Database;
@@ -109,25 +109,8 @@ impl TestApp {
 
     /// A session for `member` at `stage`, created straight in the store; returns its token.
     pub async fn session_for(&self, member: &Member, stage: SessionStage) -> String {
-        let token = SessionToken::from_random(self.org, rand::random());
-        self.running
-            .state
-            .sessions
-            .create(
-                NewSession {
-                    token_hash: token.hash(),
-                    org_id: self.org,
-                    member_id: member.id,
-                    role: member.role,
-                    stage,
-                    methods: vec![AuthMethod::Sso],
-                    grace_period_ends_at: None,
-                },
-                self.running.state.lifetimes,
-                Utc::now(),
-            )
-            .await
-            .unwrap();
+        let (token, new) = keyward_testkit::sso_session(member, stage);
+        self.running.state.sessions.create(new, self.running.state.lifetimes, Utc::now()).await.unwrap();
         token.expose()
     }
 
