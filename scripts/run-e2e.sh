@@ -36,5 +36,10 @@ read -r passed failed skipped <<<"${counts:-0 0 0}"
 if [[ $rc -ne 0 && $failed -eq 0 ]]; then
   failed=1 # global setup, the runner or the reporter failed before any test did
 fi
+# A journey skips only when one it builds on did not pass; in a full run that must not pass quietly.
+if [[ $# -eq 0 && $skipped -gt 0 && $rc -eq 0 ]]; then
+  echo "run-e2e: $skipped journey(s) skipped in a full run: a journey they build on did not record its success" >&2
+  rc=1
+fi
 echo "e2e: ${passed} passed, ${failed} failed, ${skipped} skipped (${elapsed}s)"
 exit "$rc"
