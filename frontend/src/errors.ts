@@ -45,6 +45,12 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
         : 'Too many attempts. Wait a moment and try again.'
     case 'SSO_ALREADY_LINKED':
       return 'That IdP account already belongs to another member.'
+    case 'MEMBER_DEACTIVATED':
+      return 'Your account in this organization is deactivated. Ask an admin.'
+    case 'LAST_ACTIVE_ADMIN':
+      return 'This is the last active admin of the organization. Make another member an admin first.'
+    case 'UNSAFE_REDIRECT':
+      return 'The identity provider returned an unsafe sign-in address.'
     case 'SERVICE_UNAVAILABLE':
       return 'Keyward cannot reach one of its services right now. Try again in a moment.'
     case 'INTERNAL':
@@ -71,6 +77,8 @@ export function messageForSsoCallback(code: string): string {
       return 'The identity provider sent back an incomplete answer. Start again.'
     case 'UNAUTHENTICATED':
       return 'Single sign-on could not confirm who you are. Start again.'
+    case 'MEMBER_DEACTIVATED':
+      return messageForCode(code)
     default:
       return `Single sign-on did not complete. ${messageForCode(code)}`
   }

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'react'
 import { useClient } from 'urql'
-import { errorCode, messageForSsoLink } from '../../errors'
+import { errorCode, messageForSsoLink, type UiError } from '../../errors'
 import { SsoLinkFinishDocument, SsoLinkStartDocument } from '../../gql/graphql'
 import { useAction } from '../../operations'
 import { navigate, useSearch } from '../../router'
 import { useSession } from '../../session'
+import { goToIdentityProvider } from '../../sso'
 import { ErrorAlert } from '../ErrorAlert'
 
 const PAGE = '/org/sso'
@@ -47,13 +48,17 @@ export function IdpAccountCard({ configured, loaded }: { configured: boolean; lo
   const callbackError = params.get('error')
   const { busy, error, run } = useAction()
   const [leaving, setLeaving] = useState(false)
+  const [unsafe, setUnsafe] = useState<UiError | null>(null)
   const linked = viewer?.member.ssoLinked ?? false
+  const failed = error ?? unsafe
 
   async function link() {
+    setUnsafe(null)
     const data = await run(() => client.mutation(SsoLinkStartDocument, {}).toPromise())
     if (!data) return
-    setLeaving(true)
-    window.location.assign(data.ssoLinkStart.authorizationUrl)
+    const refused = goToIdentityProvider(data.ssoLinkStart.authorizationUrl)
+    if (refused) setUnsafe(refused)
+    else setLeaving(true)
   }
 
   let body
@@ -69,10 +74,10 @@ export function IdpAccountCard({ configured, loaded }: { configured: boolean; lo
     body = (
       <>
         <p>
-          You are not linked to an account at the identity provider yet, so you can only log in with backup credentials or a
-          recovery code. Link your IdP account to log in with SSO; your security keys stay the same.
+          You are not linked to an account at the identity provider yet, so you can only log in with backup credentials.
+          Link your IdP account to log in with SSO; your security keys stay the same.
         </p>
-        {error && <ErrorAlert error={error} />}
+        {failed && <ErrorAlert error={failed} />}
         <button type="button" className="button-primary" onClick={link} disabled={busy || leaving}>
           {busy || leaving ? 'Opening your identity provider…' : 'Link my IdP account'}
         </button>
