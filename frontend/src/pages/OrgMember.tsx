@@ -12,12 +12,15 @@ import { Link } from '../router'
 import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
 import { ActionDialog } from '../components/Dialog'
 import { LoadState } from '../components/Loading'
+import { Deactivated, MemberAccessCard } from '../components/org/MemberAccessCard'
 import { OrgPage } from '../components/OrgPage'
 import { Time } from '../components/Time'
+import { useSession } from '../session'
 
 /** Organization settings → one member: their keys and sessions (admins only). */
 export function OrgMemberPage({ memberId }: { memberId: string }) {
   const client = useClient()
+  const { viewer } = useSession()
   const [{ data, fetching, error }, reexecute] = useQuery({
     query: MemberDetailDocument,
     variables: { id: memberId },
@@ -72,6 +75,10 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
           <dd>{member.email ?? <span className="muted">none</span>}</dd>
           <dt>Role</dt>
           <dd>{member.role === 'ADMIN' ? 'Admin' : 'Member'}</dd>
+          <dt>Status</dt>
+          <dd data-testid="member-state">
+            {member.deactivatedAt ? <Deactivated iso={member.deactivatedAt} /> : 'Active'}
+          </dd>
           <dt>Joined</dt>
           <dd>
             <Time iso={member.createdAt} />
@@ -120,6 +127,16 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
           Revoke all sessions
         </button>
       </section>
+
+      <MemberAccessCard
+        member={member}
+        name={name}
+        self={member.id === viewer?.member.id}
+        onChanged={(message) => {
+          setStatus(message)
+          reload()
+        }}
+      />
 
       {deleting && (
         <DeleteKeyDialog

@@ -5,6 +5,7 @@ import { usePaged } from '../../operations'
 import { Link } from '../../router'
 import { PagedList } from '../Loading'
 import { Time } from '../Time'
+import { Deactivated } from './MemberAccessCard'
 
 const PAGE_SIZE = 50
 
@@ -52,6 +53,7 @@ function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boo
           <th scope="col">Member</th>
           <th scope="col">E-mail</th>
           <th scope="col">Role</th>
+          <th scope="col">Status</th>
           <th scope="col">Keys</th>
           <th scope="col">Live sessions</th>
           <th scope="col">Last login</th>
@@ -70,6 +72,7 @@ function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boo
             </td>
             <td data-label="E-mail">{row.member.email ?? <span className="muted">none</span>}</td>
             <td data-label="Role">{row.member.role === 'ADMIN' ? 'Admin' : 'Member'}</td>
+            <td data-label="Status">{row.member.deactivatedAt ? <Deactivated iso={row.member.deactivatedAt} /> : 'Active'}</td>
             <td data-label="Keys">{row.keyCount === 0 ? <span className="badge badge-warning">No key</span> : row.keyCount}</td>
             <td data-label="Live sessions">{row.liveSessions}</td>
             <td data-label="Last login">
