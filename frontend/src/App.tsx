@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
 import { describeError, hasCode } from './errors'
+import { clearRecovered, hasRecovered } from './recovery'
 import { LogoutDocument, ViewerDocument, type ViewerFieldsFragment } from './gql/graphql'
 import { Link, navigate, usePath } from './router'
 import { SessionContext, type Session } from './session'
@@ -27,7 +28,8 @@ function redirectFor(viewer: ViewerFieldsFragment | null, path: string): string 
   if (!viewer || viewer.stage === 'MFA_REQUIRED') return path === '/login' ? null : '/login'
   if (viewer.stage === 'MFA_REGISTRATION_REQUIRED') return path === '/register-key' ? null : '/register-key'
   if (path === '/login') return '/'
-  if (path === '/register-key') return '/'
+  // After a recovery code, the new key is registered: the keys page suggests deleting the lost one.
+  if (path === '/register-key') return hasRecovered(viewer.member.id) ? '/settings/mfa' : '/'
   return null
 }
 
@@ -46,6 +48,7 @@ export function App() {
 
   const logout = useCallback(async () => {
     hadViewer.current = false
+    clearRecovered()
     await client.mutation(LogoutDocument, {}).toPromise()
     setNotice(null)
     navigate('/login')
@@ -56,6 +59,7 @@ export function App() {
     function ended() {
       if (!hadViewer.current) return
       hadViewer.current = false
+      clearRecovered()
       setNotice(SESSION_ENDED_NOTICE)
       navigate('/login')
       refresh()
@@ -77,6 +81,7 @@ export function App() {
     } else if (hadViewer.current) {
       // The session vanished between requests (expired or revoked).
       hadViewer.current = false
+      clearRecovered()
       setNotice(SESSION_ENDED_NOTICE)
     }
   }, [settled, viewer])

@@ -6,7 +6,7 @@ export const SESSION_ENDED_EVENT = 'keyward:session-ended'
 export const STAGE_CHANGED_EVENT = 'keyward:stage-changed'
 
 /** Operations where UNAUTHENTICATED means "wrong credentials", not "your session ended". */
-const FIRST_FACTOR_OPERATIONS = new Set(['BackupCredentialsLogin', 'RecoveryCodeLogin', 'SsoLoginStart', 'Logout'])
+const FIRST_FACTOR_OPERATIONS = new Set(['BackupCredentialsLogin', 'SsoLoginStart', 'Logout'])
 
 export const client = new Client({
   url: '/graphql',

@@ -1,14 +1,15 @@
 import { useId, useState, type FormEvent } from 'react'
 import { useClient } from 'urql'
 import { describeError, messageForSsoCallback, type UiError } from '../errors'
-import { BackupCredentialsLoginDocument, RecoveryCodeLoginDocument, SsoLoginStartDocument } from '../gql/graphql'
+import { BackupCredentialsLoginDocument, SsoLoginStartDocument } from '../gql/graphql'
 import { useSearch } from '../router'
 import { useSession } from '../session'
+import { goToIdentityProvider } from '../sso'
 import { ErrorAlert } from '../components/ErrorAlert'
 
-type Method = 'sso' | 'backup' | 'recovery'
+type Method = 'sso' | 'backup'
 
-/** First factor: SSO, backup credentials or a recovery code. */
+/** First factor: SSO or backup credentials (a recovery code comes later, in place of the security key). */
 export function LoginPage({ notice }: { notice: string | null }) {
   const client = useClient()
   const { refresh } = useSession()
@@ -40,31 +41,24 @@ export function LoginPage({ notice }: { notice: string | null }) {
     setError(null)
     const result = await client.mutation(SsoLoginStartDocument, { organization: slug }).toPromise()
     if (result.data) {
-      window.location.assign(result.data.ssoLoginStart.authorizationUrl)
-      return
+      const unsafe = goToIdentityProvider(result.data.ssoLoginStart.authorizationUrl)
+      if (!unsafe) return
+      setError(unsafe)
     }
     setBusy(false)
     if (result.error) setError(describeError(result.error))
   }
 
-  async function firstFactor(kind: 'backup' | 'recovery', username: string, secret: string) {
+  async function backupLogin(username: string, secret: string) {
     const slug = org()
     if (!slug) return
     setBusy(true)
     setError(null)
-    const result =
-      kind === 'backup'
-        ? await client.mutation(BackupCredentialsLoginDocument, { organization: slug, username, secret }).toPromise()
-        : await client.mutation(RecoveryCodeLoginDocument, { organization: slug, username, code: secret }).toPromise()
+    const result = await client.mutation(BackupCredentialsLoginDocument, { organization: slug, username, secret }).toPromise()
     setBusy(false)
     if (result.error) {
       const described = describeError(result.error)
-      if (described.code === 'UNAUTHENTICATED') {
-        described.message =
-          kind === 'backup'
-            ? 'The organization, username or secret is not right.'
-            : 'The organization, username or recovery code is not right, or the code was already used.'
-      }
+      if (described.code === 'UNAUTHENTICATED') described.message = 'The organization, username or secret is not right.'
       setError(described)
       return
     }
@@ -111,44 +105,33 @@ export function LoginPage({ notice }: { notice: string | null }) {
             <button type="button" className="button-link" onClick={() => { setMethod('backup'); setError(null) }}>
               Use backup credentials
             </button>
-            <button type="button" className="button-link" onClick={() => { setMethod('recovery'); setError(null) }}>
-              Use a recovery code
-            </button>
           </div>
         </div>
       )}
-      {method !== 'sso' && (
-        <SecretForm
-          key={method}
-          kind={method}
-          busy={busy}
-          onSubmit={(username, secret) => firstFactor(method, username, secret)}
-          onBack={() => { setMethod('sso'); setError(null) }}
-        />
+      {method === 'backup' && (
+        <BackupForm busy={busy} onSubmit={backupLogin} onBack={() => { setMethod('sso'); setError(null) }} />
       )}
     </main>
   )
 }
 
-interface SecretFormProps {
-  kind: 'backup' | 'recovery'
+interface BackupFormProps {
   busy: boolean
   onSubmit: (username: string, secret: string) => void
   onBack: () => void
 }
 
-function SecretForm({ kind, busy, onSubmit, onBack }: SecretFormProps) {
+function BackupForm({ busy, onSubmit, onBack }: BackupFormProps) {
   const userId = useId()
   const secretId = useId()
   const [username, setUsername] = useState('')
   const [secret, setSecret] = useState('')
   const [problem, setProblem] = useState<string | null>(null)
-  const secretLabel = kind === 'backup' ? 'Secret' : 'Recovery code'
 
   function submit(event: FormEvent) {
     event.preventDefault()
     if (!username.trim() || !secret.trim()) {
-      setProblem(`Enter your username and ${secretLabel.toLowerCase()}.`)
+      setProblem('Enter your username and secret.')
       return
     }
     setProblem(null)
@@ -156,25 +139,23 @@ function SecretForm({ kind, busy, onSubmit, onBack }: SecretFormProps) {
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label={kind === 'backup' ? 'Backup credentials' : 'Recovery code'}>
-      <h2>{kind === 'backup' ? 'Backup credentials' : 'Recovery code'}</h2>
+    <form className="stack" onSubmit={submit} noValidate aria-label="Backup credentials">
+      <h2>Backup credentials</h2>
       <p className="hint">
-        {kind === 'backup'
-          ? "Break-glass access for when single sign-on is unavailable. You still need your security key if you have one."
-          : 'Each code works once. After logging in you must register a new security key.'}
+        Break-glass access for when single sign-on is unavailable. You still need your security key if you have one.
       </p>
       <div className="field">
         <label htmlFor={userId}>Username</label>
         <input id={userId} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" autoCapitalize="none" spellCheck={false} />
       </div>
       <div className="field">
-        <label htmlFor={secretId}>{secretLabel}</label>
+        <label htmlFor={secretId}>Secret</label>
         <input
           id={secretId}
-          type={kind === 'backup' ? 'password' : 'text'}
+          type="password"
           value={secret}
           onChange={(e) => setSecret(e.target.value)}
-          autoComplete={kind === 'backup' ? 'current-password' : 'one-time-code'}
+          autoComplete="current-password"
           autoCapitalize="none"
           spellCheck={false}
         />

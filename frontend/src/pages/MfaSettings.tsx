@@ -14,12 +14,14 @@ import { ErrorAlert } from '../components/ErrorAlert'
 import { LoadState } from '../components/Loading'
 import { CopyButton, DownloadButton } from '../components/CopyButton'
 import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
+import { clearRecovered, hasRecovered } from '../recovery'
 import { useSession } from '../session'
 
 /** Personal settings → Multi-factor authentication. */
 export function MfaSettingsPage() {
   const client = useClient()
-  const { refresh: refreshViewer } = useSession()
+  const { viewer, refresh: refreshViewer } = useSession()
+  const [recovered, setRecovered] = useState(() => hasRecovered(viewer?.member.id))
   const [{ data, fetching, error }, reexecute] = useQuery({ query: SecurityKeysDocument, requestPolicy: 'cache-and-network' })
   const [status, setStatus] = useState('')
   const [deleting, setDeleting] = useState<SecurityKeyFieldsFragment | null>(null)
@@ -38,6 +40,24 @@ export function MfaSettingsPage() {
         <h2 id="keys-title">Security keys</h2>
         {!keys && <LoadState loading={fetching} loadingText="Loading your security keys…" error={error} onRetry={reload} />}
         {keys && keys.length === 0 && <p data-testid="no-keys">You have no security keys yet. Add one below.</p>}
+        {recovered && keys && keys.length > 1 && (
+          <div className="alert alert-warning" data-testid="recovered-notice">
+            <p>
+              You logged in with a recovery code and registered a new key. If the key you lost is still listed below,
+              delete it, so that nobody who finds it can use it.
+            </p>
+            <button
+              type="button"
+              className="button-small"
+              onClick={() => {
+                clearRecovered()
+                setRecovered(false)
+              }}
+            >
+              Dismiss
+            </button>
+          </div>
+        )}
         {keys && keys.length === 1 && (
           <p className="alert alert-info">
             You have one security key. Register a second one as a backup, so losing a key does not lock you out.
@@ -67,8 +87,9 @@ export function MfaSettingsPage() {
       <section className="card" aria-labelledby="codes-title">
         <h2 id="codes-title">Recovery codes</h2>
         <p>
-          If you lose all your security keys, a recovery code lets you log in once and register a new key. Generating codes
-          makes any codes you generated before stop working.
+          If you lose all your security keys, a recovery code takes the place of a key once: log in as usual, choose “Lost
+          your key?” at the security key step, then register a new key. Generating codes makes any codes you generated
+          before stop working.
         </p>
         <button type="button" onClick={() => setShowCodes(true)}>
           Generate recovery codes
