@@ -1,13 +1,13 @@
 // Journey 1: the first admin logs in with the backup credentials, configures SSO against the test
-// IdP, links their own IdP account, registers a key, rotates the backup secret, looks at the
-// WebAuthn policy, logs out, and logs in by SSO plus the key.
+// IdP (an unsafe IdP address is refused), links their own IdP account, registers a key, rotates the
+// backup secret, looks at the WebAuthn policy, logs out, and logs in by SSO plus the key.
 //
 // Expects: a fresh gateway (the backup secret it printed is in `.state/<backend>.json`; no SSO, no
 // keys, nobody else). Uses one backup-credential login of the five allowed per 5 minutes.
 // Leaves: SSO configured, the admin linked to the IdP's `admin` (group keyward-admins) with
 // "Admin desk key"; a rotated backup secret (saved in `.state/<backend>.json`); MFA not enforced.
 import { IDP_ORIGIN } from '../stack';
-import { backendState, expect, journeyPassed, passIdp, saveBackupSecret, test } from './support';
+import { answerOnce, backendState, expect, journeyPassed, passIdp, saveBackupSecret, test } from './support';
 
 test('journey 1: first admin: backup credentials, SSO setup, link, a key, then SSO plus the key', async ({ open }, testInfo) => {
   const { secret } = backendState(testInfo);
@@ -47,6 +47,14 @@ test('journey 1: first admin: backup credentials, SSO setup, link, a key, then S
   await expect(current).toContainText('email profile groups');
   await expect(page.getByLabel('Client secret', { exact: true }), 'the secret is never shown again').toHaveValue('');
   await admin.screens('sso-configured');
+
+  // An IdP address that is not http(s) is refused (the real server never sends one: stubbed).
+  await answerOnce(page, 'SsoLinkStart', { ssoLinkStart: { authorizationUrl: "javascript:document.title='hijacked'" } });
+  await page.getByRole('button', { name: 'Link my IdP account' }).click();
+  const unsafe = page.getByRole('alert').filter({ hasText: 'The identity provider returned an unsafe sign-in address.' });
+  await expect(unsafe).toHaveAttribute('data-code', 'UNSAFE_REDIRECT');
+  await expect(page).toHaveURL(/\/org\/sso$/);
+  await expect(page).toHaveTitle('Keyward');
 
   // Link the admin's own IdP account (through the IdP's login and consent forms).
   const ssoPage = page.url();

@@ -1,8 +1,10 @@
 // Journey 4: while MFA is enforced, alice cannot delete her last key and is told why; the admin
 // deletes it from her member page, her session ends, and at her next login she must register a key.
+// Then offboarding (4-offboarding): the admin deactivates alice, her open browser is logged out and
+// her login is refused; the admin cannot deactivate the last active admin; reactivated, alice logs in.
 //
 // Expects: journey 3 passed (MFA enforced; alice with exactly one key; the admin with a key).
-// Leaves: alice with one key, "Alice new key".
+// Leaves: alice with one key, "Alice new key", and active again.
 import { expect, journeyPassed, requireJourneys, test } from './support';
 
 const LAST_KEY_ENFORCED =
@@ -63,4 +65,86 @@ test('journey 4: the last key cannot be deleted by its owner; the admin deletes 
   await alice.registerOnForcedScreen('Alice new key');
 
   journeyPassed(testInfo, '4');
+});
+
+const DEACTIVATED = 'Your account in this organization is deactivated. Ask an admin.';
+
+test('journey 4-offboarding: a deactivated member is logged out and cannot log in until reactivated', async ({ open }, testInfo) => {
+  requireJourneys(testInfo, '4');
+  // Alice is logged in, in her own browser.
+  const alice = await open('alice');
+  await alice.loadKeys();
+  await alice.fullLogin();
+
+  const admin = await open('admin');
+  await admin.loadKeys();
+  await admin.fullLogin();
+  const page = admin.page;
+  await admin.nav('Organization').click();
+  const members = page.getByTestId('members-table');
+  const aliceRow = members.getByRole('row').filter({ has: page.getByRole('link', { name: 'alice', exact: true }) });
+  await expect(aliceRow.locator('td[data-label="Status"]')).toHaveText('Active');
+  await aliceRow.getByRole('link', { name: 'alice', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Alice Member' })).toBeVisible();
+  await expect(page.getByTestId('member-state')).toHaveText('Active');
+  await expect(page.getByTestId('member-live-sessions')).toContainText(/Alice Member has [1-9]\d* live sessions?\./);
+
+  // Deactivate, through a dialog that says what it does.
+  await page.getByRole('button', { name: 'Deactivate member' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Deactivate Alice Member?' });
+  await expect(confirm).toContainText('All sessions of Alice Member end at once');
+  await expect(confirm).toContainText('they can no longer log in');
+  await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await admin.screens('member-deactivate-dialog');
+  await confirm.getByRole('button', { name: 'Deactivate', exact: true }).click();
+  await expect(confirm).toBeHidden();
+  await expect(page.getByTestId('member-status')).toContainText('Deactivated Alice Member: their sessions ended and they can no longer log in.');
+  await expect(page.getByTestId('member-state')).toContainText('Deactivated');
+  await expect(page.getByTestId('member-deactivated')).toContainText('Alice Member was deactivated on');
+  await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 live sessions.');
+  await expect(page.getByRole('button', { name: 'Deactivate member' })).toHaveCount(0);
+  await admin.screens('member-deactivated');
+
+  // The member list says so too, with the date.
+  await page.getByRole('link', { name: '← All members' }).click();
+  await expect(aliceRow.locator('td[data-label="Status"]')).toContainText('Deactivated');
+  await expect(aliceRow.locator('td[data-label="Status"] time')).toHaveCount(1);
+  await admin.screens('org-members-deactivated');
+
+  // Alice's open browser: her next action finds her logged out, and her login is refused, with why.
+  await alice.nav('Security keys').click();
+  await alice.expectSessionEnded();
+  await alice.ssoFromLoginPage();
+  const refused = alice.page.getByRole('alert').filter({ hasText: DEACTIVATED });
+  await expect(refused).toBeVisible();
+  await expect(refused).toHaveAttribute('data-code', 'MEMBER_DEACTIVATED');
+  await expect(alice.page.getByRole('heading', { name: 'Log in to Keyward' })).toBeVisible();
+  await alice.screens('login-deactivated');
+
+  // The last active admin cannot deactivate themselves.
+  const own = members.getByRole('row').filter({ has: page.getByRole('link', { name: 'admin', exact: true }) });
+  await own.getByRole('link', { name: 'admin', exact: true }).click();
+  await page.getByRole('button', { name: 'Deactivate member' }).click();
+  const self = page.getByRole('dialog', { name: /^Deactivate .+\?$/ });
+  await expect(self).toContainText('This is you: you will be logged out at once.');
+  await self.getByRole('button', { name: 'Deactivate', exact: true }).click();
+  const lastAdmin = self.getByRole('alert');
+  await expect(lastAdmin).toHaveAttribute('data-code', 'LAST_ACTIVE_ADMIN');
+  await expect(lastAdmin).toContainText('This is the last active admin of the organization.');
+  await expect(self.getByRole('button', { name: 'Deactivate', exact: true })).toBeDisabled();
+  await admin.screens('last-active-admin');
+  await self.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('member-state')).toHaveText('Active');
+
+  // Reactivated, alice logs in again (SSO and her key).
+  await page.getByRole('link', { name: '← All members' }).click();
+  await aliceRow.getByRole('link', { name: 'alice', exact: true }).click();
+  await page.getByRole('button', { name: 'Reactivate member' }).click();
+  await expect(page.getByTestId('member-status')).toContainText('Reactivated Alice Member: they can log in again.');
+  await expect(page.getByTestId('member-state')).toHaveText('Active');
+  await expect(page.getByRole('button', { name: 'Deactivate member' })).toBeVisible();
+  await alice.ssoFromLoginPage();
+  await alice.touchKeyToLogin();
+
+  journeyPassed(testInfo, '4-offboarding');
 });

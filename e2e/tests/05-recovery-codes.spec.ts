@@ -1,15 +1,18 @@
-// Journey 5: recovery codes. Alice generates codes, logs out, loses her key, logs in with a code,
-// registers a new key; the code does not work a second time.
+// Journey 5: recovery codes. Alice generates codes and logs out; her key is lost. She logs in by SSO,
+// and at the security-key step uses a recovery code in place of the key ("Lost your key?"), registers
+// a new key, is told to delete the lost one, and does. The code does not work a second time.
 //
-// Expects: journey 4 passed (MFA enforced; alice with one key). Leaves: alice with her previous
-// key and "Alice recovered key"; nine unused recovery codes.
+// Expects: journey 4 passed (MFA enforced; alice with one key). Leaves: alice with one key, "Alice
+// recovered key"; nine unused recovery codes.
 import { expect, journeyPassed, requireJourneys, test } from './support';
 
-test('journey 5: recovery codes: generate, log in with one, register a new key', async ({ open }, testInfo) => {
+test('journey 5: recovery codes: generate, replace a lost key with one at the key step, register a new key', async ({ open }, testInfo) => {
   requireJourneys(testInfo, '4');
   const alice = await open('alice');
   const page = alice.page;
   await alice.loadKeys();
+  expect(alice.ring.names(), 'alice has one key').toHaveLength(1);
+  const [lostKey] = alice.ring.names();
   await alice.fullLogin();
 
   await alice.nav('Security keys').click();
@@ -30,30 +33,66 @@ test('journey 5: recovery codes: generate, log in with one, register a new key',
   await expect(shown).toBeHidden();
   await alice.logout();
 
-  // Her key is lost: an empty authenticator from now on.
+  // A recovery code is no first factor: the login screen offers none.
+  await expect(page.getByRole('button', { name: /recovery code/i })).toHaveCount(0);
+
+  // Her key is lost: an empty authenticator from now on. SSO first, then the code instead of the key.
   await alice.replaceKey();
-  await page.getByRole('button', { name: 'Use a recovery code' }).click();
-  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
-  await page.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]);
-  await alice.screens('recovery-login');
-  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await alice.ssoFromLoginPage();
+  await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
+  await page.getByRole('button', { name: 'Lost your key? Use a recovery code' }).click();
+  const form = page.getByRole('form', { name: 'Recovery code' });
+  await expect(form.getByRole('textbox', { name: 'Recovery code' })).toBeFocused();
+  await form.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]);
+  await alice.screens('recovery-key-step');
+  await form.getByRole('button', { name: 'Use recovery code' }).click();
+
+  // The code took the key's place: nothing but registering a new key until she has one.
   await expect(page.getByRole('heading', { name: 'Register a security key' })).toBeVisible();
-  await alice.registerOnForcedScreen('Alice recovered key');
+  await expect(page.getByTestId('register-after-recovery')).toContainText('You used a recovery code in place of your security key.');
+  await expect(alice.nav('Home')).toHaveCount(0);
+  await alice.screens('recovery-register');
+  await alice.registerKey('Alice recovered key', 'Register security key', async () => {
+    await expect(page.getByRole('heading', { name: 'Multi-factor authentication' })).toBeVisible();
+  });
 
-  await alice.nav('Security keys').click();
+  // The keys page suggests deleting the lost key, which is still registered; she does.
+  const notice = page.getByTestId('recovered-notice');
+  await expect(notice).toContainText('If the key you lost is still listed below, delete it');
+  await expect(alice.keyRow(lostKey)).toBeVisible();
   await expect(alice.keyRow('Alice recovered key')).toBeVisible();
-  await expect(page.getByRole('table', { name: 'Your security keys' }).getByRole('row')).toHaveCount(3);
+  await alice.screens('recovery-delete-lost-key');
+  await page.getByRole('button', { name: `Delete ${lostKey}` }).click();
+  const confirm = page.getByRole('dialog', { name: `Delete “${lostKey}”?` });
+  await confirm.getByRole('button', { name: 'Delete key' }).click();
+  await expect(page.getByText(`Deleted “${lostKey}”.`)).toBeVisible();
+  await expect(alice.keyRow(lostKey)).toHaveCount(0);
+  await expect(notice).toBeHidden();
+  alice.ring.remove(lostKey);
+  // Deleting a key rotated her session's token: the next request works with the new cookie.
+  await alice.nav('Home').click();
+  await alice.expectHome();
+  await page.reload();
+  await alice.expectHome();
 
-  // A code works once.
+  // A code works once: at the next login's key step, the used code is refused, and says why.
   await alice.logout();
-  await page.getByRole('button', { name: 'Use a recovery code' }).click();
-  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
-  await page.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]);
-  await page.getByRole('button', { name: 'Log in', exact: true }).click();
-  await expect(page.getByRole('alert')).toContainText(
-    'The organization, username or recovery code is not right, or the code was already used.',
-  );
+  await alice.replaceKey();
+  await alice.ssoFromLoginPage();
+  await page.getByRole('button', { name: 'Lost your key? Use a recovery code' }).click();
+  await form.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]);
+  await form.getByRole('button', { name: 'Use recovery code' }).click();
+  const field = form.getByRole('textbox', { name: 'Recovery code' });
+  await expect(field).toHaveAttribute('aria-invalid', 'true');
+  await expect(form.locator('.field-error')).toContainText(/used|not valid|not right|wrong/i);
+  await expect(field).toBeFocused();
+  await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
   await alice.screens('recovery-code-reused');
+
+  // Her new key still logs her in from the same step.
+  await page.getByRole('button', { name: 'Use my security key instead' }).click();
+  await alice.loadKeys(['Alice recovered key']);
+  await alice.touchKeyToLogin();
 
   journeyPassed(testInfo, '5');
 });

@@ -1,10 +1,28 @@
 // Journey 6: the security-key step fails, says why, and a retry succeeds: the user cancels the
-// prompt; a wrong key answers; the ceremony expires before it is finished.
+// prompt; a wrong key answers; the ceremony expires before it is finished. And the login screen
+// refuses to follow an IdP address that is not http(s).
 //
 // Expects: journey 3 passed (bob has "Bob key"; MFA enforced). Each test logs bob in afresh in its
-// own browser and leaves him logged in; nothing else changes.
+// own browser and leaves him logged in; nothing else changes. The unsafe-address test needs nothing.
 import { CEREMONY_TTL_SECONDS } from '../stack';
-import { expect, impostorOf, journeyPassed, requireJourneys, test } from './support';
+import { answerOnce, expect, impostorOf, journeyPassed, requireJourneys, screens, test } from './support';
+
+test('the login screen refuses an IdP address that is not http(s), and says so', async ({ page }, testInfo) => {
+  for (const address of ["javascript:document.title='hijacked'", 'data:text/html,<h1>hijacked</h1>', 'not a url']) {
+    await page.goto('/login');
+    await answerOnce(page, 'SsoLoginStart', { ssoLoginStart: { authorizationUrl: address } });
+    await page.getByLabel('Organization').fill('default');
+    await page.getByRole('button', { name: 'Log in with SSO' }).click();
+    const alert = page.getByRole('alert');
+    await expect(alert).toHaveAttribute('data-code', 'UNSAFE_REDIRECT');
+    await expect(alert).toHaveText('The identity provider returned an unsafe sign-in address.');
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page).toHaveTitle('Keyward');
+    await expect(page.getByRole('button', { name: 'Log in with SSO' })).toBeEnabled();
+  }
+  await screens(page, testInfo, 'login-unsafe-sso');
+  journeyPassed(testInfo, '6-unsafe-sso');
+});
 
 test.describe('journey 6: failure paths at the security-key step', () => {
   test.beforeEach(async ({}, testInfo) => requireJourneys(testInfo, '3'));

@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test as base, expect, type Browser, type BrowserContext, type CDPSession, type Page, type TestInfo } from '@playwright/test';
+import { test as base, expect, type Browser, type BrowserContext, type CDPSession, type Page, type Route, type TestInfo } from '@playwright/test';
 import { IDP_ORIGIN, ORGANIZATION } from '../stack';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -67,16 +67,39 @@ async function keepLocal(context: BrowserContext) {
   await context.route(/^https?:\/\/(?!localhost[:/]|127\.0\.0\.1[:/])/, (route) => route.abort());
 }
 
-/** `test` with the default context kept local, and `open()` for further people in their own browsers. */
-export const test = base.extend<{ open: (user: User) => Promise<Person> }>({
-  context: async ({ context }, use) => {
+/**
+ * Collects what the browser reports as Content-Security-Policy violations on the gateway's pages (the
+ * SPA must run under the gateway's strict CSP: no inline script or style); other origins (the IdP's
+ * forms) are not ours.
+ */
+function watchCsp(context: BrowserContext, testInfo: TestInfo, violations: string[]) {
+  const origin = new URL(testInfo.project.use.baseURL!).origin;
+  context.on('console', (message) => {
+    const at = message.page()?.url() ?? message.location().url;
+    if (/Content[- ]Security[- ]Policy/i.test(message.text()) && at.startsWith(origin)) violations.push(`${at}: ${message.text()}`);
+  });
+}
+
+/**
+ * `test` with the default context kept local, and `open()` for further people in their own browsers;
+ * a test fails when a gateway page broke its Content-Security-Policy.
+ */
+export const test = base.extend<{ open: (user: User) => Promise<Person>; cspViolations: string[] }>({
+  cspViolations: async ({}, use) => {
+    const violations: string[] = [];
+    await use(violations);
+    expect(violations, 'no Content-Security-Policy violations on Keyward pages').toEqual([]);
+  },
+  context: async ({ context, cspViolations }, use, testInfo) => {
     await keepLocal(context);
+    watchCsp(context, testInfo, cspViolations);
     await use(context);
   },
-  open: async ({ browser }, use, testInfo) => {
+  open: async ({ browser, cspViolations }, use, testInfo) => {
     const contexts: BrowserContext[] = [];
     await use(async (user) => {
       const context = await newContext(browser, testInfo);
+      watchCsp(context, testInfo, cspViolations);
       contexts.push(context);
       return Person.start(user, await context.newPage(), testInfo);
     });
@@ -381,6 +404,19 @@ export async function passIdp(page: Page, user: User, start: string) {
     await page.locator('button[type=submit]').click();
   }
   throw new Error(`the IdP did not send the browser back to ${gateway} (last at ${page.url()})`);
+}
+
+/**
+ * Answers the next GraphQL request for `operationName` with `data` in place of the server (e.g. an
+ * address the real server would never send); every other request, and any later one, goes through.
+ */
+export async function answerOnce(page: Page, operationName: string, data: unknown) {
+  const handler = async (route: Route) => {
+    if (route.request().postDataJSON()?.operationName !== operationName) return route.fallback();
+    await page.unroute('**/graphql', handler);
+    await route.fulfill({ json: { data } });
+  };
+  await page.route('**/graphql', handler);
 }
 
 /** Saves the current screen at 1440 px and at 375 px under artifacts/screens. */
