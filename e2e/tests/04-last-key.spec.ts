@@ -5,7 +5,7 @@
 //
 // Expects: journey 3 passed (MFA enforced; alice with exactly one key; the admin with a key).
 // Leaves: alice with one key, "Alice new key", and active again.
-import { expect, journeyPassed, requireJourneys, test } from './support';
+import { expect, journeyPassed, loggedIn, requireJourneys, test } from './support';
 
 const LAST_KEY_ENFORCED =
   'Your organization requires a security key, so you cannot delete your last one. Add another key first, or ask an admin.';
@@ -72,13 +72,8 @@ const DEACTIVATED = 'Your account in this organization is deactivated. Ask an ad
 test('journey 4-offboarding: a deactivated member is logged out and cannot log in until reactivated', async ({ open }, testInfo) => {
   requireJourneys(testInfo, '4');
   // Alice is logged in, in her own browser.
-  const alice = await open('alice');
-  await alice.loadKeys();
-  await alice.fullLogin();
-
-  const admin = await open('admin');
-  await admin.loadKeys();
-  await admin.fullLogin();
+  const alice = await loggedIn(open, 'alice');
+  const admin = await loggedIn(open, 'admin');
   const page = admin.page;
   await admin.nav('Organization').click();
   const members = page.getByTestId('members-table');

@@ -108,6 +108,14 @@ export const test = base.extend<{ open: (user: User) => Promise<Person>; cspViol
 });
 export { expect };
 
+/** Opens `user`'s own browser with every key of their ring and logs them in (SSO, then a key). */
+export async function loggedIn(open: (user: User) => Promise<Person>, user: User): Promise<Person> {
+  const person = await open(user);
+  await person.loadKeys();
+  await person.fullLogin();
+  return person;
+}
+
 async function newContext(browser: Browser, testInfo: TestInfo): Promise<BrowserContext> {
   const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
   await keepLocal(context);
