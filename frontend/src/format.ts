@@ -1,4 +1,5 @@
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' })
 const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
@@ -10,6 +11,11 @@ const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['minute', 60],
   ['second', 1],
 ]
+
+/** The day of a timestamp, in the viewer's own time zone (for narrow table cells). */
+export function formatDate(iso: string): string {
+  return dateFormat.format(new Date(iso))
+}
 
 /** A timestamp in the viewer's own time zone. */
 export function formatDateTime(iso: string): string {

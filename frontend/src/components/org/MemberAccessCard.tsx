@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { useClient } from 'urql'
 import { MemberDeactivateDocument, MemberReactivateDocument, type OrgMemberFieldsFragment } from '../../gql/graphql'
+import { formatDate, formatDateTime } from '../../format'
 import { useAction } from '../../operations'
 import { ActionDialog } from '../Dialog'
 import { ErrorAlert } from '../ErrorAlert'
@@ -75,11 +76,18 @@ export function MemberAccessCard({ member, name, self, onChanged }: MemberAccess
   )
 }
 
-/** "Deactivated" and since when, in the member list and on the member page. */
-export function Deactivated({ iso }: { iso: string }) {
+/** "Deactivated" and since when: the time on the member page, the day in the narrow `compact` form (the member list). */
+export function Deactivated({ iso, compact }: { iso: string; compact?: boolean }) {
   return (
     <>
-      <span className="badge badge-error">Deactivated</span> <Time iso={iso} />
+      <span className="badge badge-error">Deactivated</span>{' '}
+      {compact ? (
+        <time className="muted" dateTime={iso} title={formatDateTime(iso)}>
+          {formatDate(iso)}
+        </time>
+      ) : (
+        <Time iso={iso} />
+      )}
     </>
   )
 }

@@ -72,7 +72,7 @@ function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boo
             </td>
             <td data-label="E-mail">{row.member.email ?? <span className="muted">none</span>}</td>
             <td data-label="Role">{row.member.role === 'ADMIN' ? 'Admin' : 'Member'}</td>
-            <td data-label="Status">{row.member.deactivatedAt ? <Deactivated iso={row.member.deactivatedAt} /> : 'Active'}</td>
+            <td data-label="Status">{row.member.deactivatedAt ? <Deactivated iso={row.member.deactivatedAt} compact /> : 'Active'}</td>
             <td data-label="Keys">{row.keyCount === 0 ? <span className="badge badge-warning">No key</span> : row.keyCount}</td>
             <td data-label="Live sessions">{row.liveSessions}</td>
             <td data-label="Last login">
