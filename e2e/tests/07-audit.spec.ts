@@ -23,7 +23,8 @@ const EXPECTED: Record<string, string[]> = {
   '2': ['member.provisioned', 'security_key.renamed', 'security_key.deleted'],
   '3': ['org.mfa_enforcement.enabled'],
   '4': ['member.security_key.deleted'],
-  '5': ['recovery_codes.generated', 'recovery_code.login', 'recovery_code.login FAILURE', 'member.sessions.revoked'],
+  '4-offboarding': ['member.deactivated', 'member.reactivated'],
+  '5': ['recovery_codes.generated', 'recovery_code.used', 'recovery_code.used FAILURE', 'member.sessions.revoked'],
   '6-wrong-key': ['mfa.login FAILURE'],
   '6-expired': ['mfa.login FAILURE'],
 };

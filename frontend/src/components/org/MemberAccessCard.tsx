@@ -10,7 +10,7 @@ import { Time } from '../Time'
 interface MemberAccessCardProps {
   member: OrgMemberFieldsFragment
   name: string
-  /** The member is the admin looking at the page. */
+  /** The member is the admin looking at the page (the server refuses deactivating yourself). */
   self: boolean
   /** The member was deactivated or reactivated; `status` says so. */
   onChanged: (status: string) => void
@@ -40,6 +40,8 @@ export function MemberAccessCard({ member, name, self, onChanged }: MemberAccess
             {reactivation.busy ? 'Reactivating…' : 'Reactivate member'}
           </button>
         </>
+      ) : self ? (
+        <p data-testid="member-self">This is you. You cannot deactivate yourself; another admin can.</p>
       ) : (
         <>
           <p>
@@ -69,7 +71,6 @@ export function MemberAccessCard({ member, name, self, onChanged }: MemberAccess
             All sessions of {name} end at once, on every device, and they can no longer log in: not by single sign-on,
             backup credentials or a recovery code. Their security keys stay registered until you delete them.
           </p>
-          {self && <p className="alert alert-warning">This is you: you will be logged out at once.</p>}
         </ActionDialog>
       )}
     </section>
