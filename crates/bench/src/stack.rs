@@ -39,8 +39,11 @@ impl Backend {
 }
 
 /// Session lifetimes for sessions the bench writes itself (the gateway's defaults).
-pub const LIFETIMES: SessionLifetimes =
-    SessionLifetimes { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
+pub const LIFETIMES: SessionLifetimes = SessionLifetimes {
+    absolute: chrono::Duration::hours(12),
+    idle: chrono::Duration::minutes(30),
+    pending: chrono::Duration::minutes(10),
+};
 
 /// Where PostgreSQL and Redis are (`KEYWARD_TEST_*`, like the tests).
 pub fn postgres_url() -> String {

@@ -16,7 +16,7 @@ use keyward_domain::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH};
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::member::Role;
 use keyward_domain::org::Enforcement;
-use keyward_domain::session::{AuthMethod, Session, SessionStage, TokenHash, initial_stage};
+use keyward_domain::session::{AuthMethod, Epochs, Session, SessionStage, TokenHash, initial_stage};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +38,7 @@ fn session() -> Session {
         grace_period_ends_at: Some(now + chrono::Duration::days(7)),
         org_epoch: 3,
         member_epoch: 1,
+        keyless_epoch: 0,
     }
 }
 
@@ -50,7 +51,7 @@ fn stage_decision(c: &mut Criterion) {
     group.bench_function("decide", |b| {
         b.iter(|| {
             let now = Utc::now();
-            let live = black_box(&session).is_live(now, 3, 1);
+            let live = black_box(&session).is_live(now, &Epochs { org: 3, member: 1, keyless: 0 });
             let stage = black_box(&session).effective_stage(now);
             let touch = black_box(&session).needs_touch(now);
             let allowed = authorize(black_box(&caller), Gate::Admin).is_ok();

@@ -91,7 +91,15 @@ mod tests {
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
         }
-        .start(Utc::now(), SessionLifetimes { absolute: Duration::hours(1), idle: Duration::minutes(5) }, 0, 0);
+        .start(
+            Utc::now(),
+            SessionLifetimes {
+                absolute: Duration::hours(1),
+                idle: Duration::minutes(5),
+                pending: Duration::minutes(5),
+            },
+            Default::default(),
+        );
         Caller::Session(Box::new(session))
     }
 

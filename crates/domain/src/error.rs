@@ -78,6 +78,12 @@ pub enum DomainError {
     /// The IdP account is linked to another member already, or this member has one linked.
     #[error("{0}")]
     SsoAlreadyLinked(String),
+    /// The member was deactivated by an admin: no login path lets them in.
+    #[error("your account in this organization is deactivated; ask an admin")]
+    MemberDeactivated,
+    /// The organization's last active admin cannot be deactivated.
+    #[error("the organization's last active admin cannot be deactivated")]
+    LastActiveAdmin,
     /// Too many attempts.
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited {

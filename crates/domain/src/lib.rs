@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod ceremony;
+pub mod change;
 pub mod error;
 pub mod ids;
 pub mod member;

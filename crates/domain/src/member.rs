@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::DomainError;
 use crate::ids::{MemberId, OrgId};
 
 /// What a member may do in their organization.
@@ -75,6 +76,8 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
     /// When they last finished a login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// When an admin deactivated them (offboarding); `None` while active.
+    pub deactivated_at: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -82,6 +85,29 @@ impl Member {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Whether the member may log in and hold sessions.
+    pub fn is_active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+
+    /// Refuses a deactivated member at every login path.
+    pub fn ensure_active(&self) -> Result<(), DomainError> {
+        if self.is_active() { Ok(()) } else { Err(DomainError::MemberDeactivated) }
+    }
+}
+
+/// Whether `actor` may deactivate `target`, given how many active admins the organization has
+/// (counted under the same lock as the change). Nobody deactivates themselves (their own session
+/// would end mid-request), and the last active admin stays.
+pub fn deactivation_allowed(actor: MemberId, target: &Member, active_admins: u64) -> Result<(), DomainError> {
+    if target.id == actor {
+        return Err(DomainError::bad_input("id", "you cannot deactivate yourself; ask another admin"));
+    }
+    if target.is_active() && target.is_admin() && active_admins <= 1 {
+        return Err(DomainError::LastActiveAdmin);
+    }
+    Ok(())
 }
 
 /// What is needed to create a member.
@@ -104,6 +130,35 @@ pub struct NewMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(role: Role) -> Member {
+        Member {
+            id: MemberId::new(),
+            org_id: OrgId::new(),
+            username: "u".into(),
+            display_name: "U".into(),
+            email: None,
+            role,
+            oidc: None,
+            created_at: Utc::now(),
+            last_login_at: None,
+            deactivated_at: None,
+        }
+    }
+
+    #[test]
+    fn the_last_active_admin_and_yourself_stay() {
+        let actor = MemberId::new();
+        let admin = member(Role::Admin);
+        assert_eq!(deactivation_allowed(actor, &admin, 1), Err(DomainError::LastActiveAdmin));
+        assert_eq!(deactivation_allowed(actor, &admin, 2), Ok(()));
+        assert_eq!(deactivation_allowed(actor, &member(Role::Member), 1), Ok(()));
+        assert!(matches!(deactivation_allowed(admin.id, &admin, 5), Err(DomainError::BadInput { .. })));
+        let mut gone = member(Role::Admin);
+        gone.deactivated_at = Some(Utc::now());
+        assert_eq!(deactivation_allowed(actor, &gone, 1), Ok(()), "deactivating twice is harmless");
+        assert_eq!(gone.ensure_active(), Err(DomainError::MemberDeactivated));
+    }
 
     #[test]
     fn roles_round_trip() {

@@ -109,6 +109,16 @@ pub trait MemberRepo: Send + Sync {
     ) -> Result<Member, StoreError>;
     /// Changes a member's role (SSO group sync).
     async fn set_role(&self, org: OrgId, id: MemberId, role: Role, audit: AuditRecord) -> Result<Member, StoreError>;
+    /// Deactivates (`Some(at)`) or reactivates (`None`) a member for `actor`, under
+    /// [`crate::member::deactivation_allowed`] checked against a locked count of active admins.
+    async fn set_deactivated(
+        &self,
+        org: OrgId,
+        actor: MemberId,
+        id: MemberId,
+        at: Option<DateTime<Utc>>,
+        audit: AuditRecord,
+    ) -> Result<Member, DomainError>;
     /// Records a finished login.
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// A page of members with their key counts, in creation order.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::error::DomainError;
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::Role;
 use crate::org::Enforcement;
@@ -148,18 +149,67 @@ pub struct Session {
     pub org_epoch: u64,
     /// The member's epoch when the session was stamped.
     pub member_epoch: u64,
+    /// The organization's keyless epoch when the session was stamped; it matters only while the
+    /// session has not been confirmed with a security key ([`Session::is_keyless`]).
+    pub keyless_epoch: u64,
+}
+
+/// The current epochs a session is checked against (DESIGN §4): moving one ends, in O(1), every
+/// session stamped with its old value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Epochs {
+    /// Moves when the organization's sessions are flushed (enforcement switched on).
+    pub org: u64,
+    /// Moves when one member's sessions end (a change to what they may do).
+    pub member: u64,
+    /// Moves when the sessions that never touched a key end (the grace period changed).
+    pub keyless: u64,
 }
 
 impl Session {
+    /// Whether no security key has confirmed this session (first factor only, or a keyless
+    /// member working under a grace period or without enforcement).
+    pub fn is_keyless(&self) -> bool {
+        self.key_id.is_none()
+    }
+
+    /// Whether this session may bind a new security key to its member. Binding a new
+    /// authenticator needs the existing one (NIST SP 800-63B §6.1.2.1): a session that has not
+    /// touched a key may register only while the member has none, or after a recovery code
+    /// stood in for the lost key.
+    pub fn may_bind_key(&self, member_has_key: bool) -> Result<(), DomainError> {
+        if !member_has_key || !self.is_keyless() || self.methods.contains(&AuthMethod::RecoveryCode) {
+            Ok(())
+        } else {
+            Err(DomainError::MfaRequired)
+        }
+    }
+
+    /// Moves the session to `stage` at `now` with the lifetime that stage allows: until the
+    /// security key is done the session lives at most `lifetimes.pending` from now; a fully
+    /// authenticated one lives `lifetimes.absolute` from its creation.
+    pub fn advance(&mut self, stage: SessionStage, lifetimes: SessionLifetimes, now: DateTime<Utc>) {
+        self.stage = stage;
+        self.absolute_expires_at = absolute_end(stage, self.created_at, now, lifetimes);
+    }
+
     /// When the session ends if nothing more happens.
     pub fn deadline(&self) -> DateTime<Utc> {
         let idle_end = self.last_seen_at + Duration::seconds(i64::from(self.idle_timeout_secs));
         idle_end.min(self.absolute_expires_at)
     }
 
-    /// Whether the session is alive at `now`, given the current organization and member epochs.
-    pub fn is_live(&self, now: DateTime<Utc>, org_epoch: u64, member_epoch: u64) -> bool {
-        self.org_epoch == org_epoch && self.member_epoch == member_epoch && now < self.deadline()
+    /// Whether the session is alive at `now`, given the current epochs.
+    pub fn is_live(&self, now: DateTime<Utc>, current: &Epochs) -> bool {
+        self.org_epoch == current.org
+            && self.member_epoch == current.member
+            && (!self.is_keyless() || self.keyless_epoch == current.keyless)
+            && now < self.deadline()
+    }
+
+    /// The epochs this session was stamped with.
+    pub fn epochs(&self) -> Epochs {
+        Epochs { org: self.org_epoch, member: self.member_epoch, keyless: self.keyless_epoch }
     }
 
     /// Whether a request at `now` should move `last_seen_at` forward. Touching on every request
@@ -212,11 +262,27 @@ pub struct SessionLifetimes {
     pub absolute: Duration,
     /// Inactivity limit.
     pub idle: Duration,
+    /// Hard limit for a session that has passed only the first factor (`session.pending_ttl`).
+    pub pending: Duration,
+}
+
+/// When a session at `stage`, created at `created`, must end at the latest, decided at `now`.
+fn absolute_end(
+    stage: SessionStage,
+    created: DateTime<Utc>,
+    now: DateTime<Utc>,
+    lifetimes: SessionLifetimes,
+) -> DateTime<Utc> {
+    let full = created + lifetimes.absolute;
+    match stage {
+        SessionStage::Authenticated => full,
+        SessionStage::MfaRequired | SessionStage::MfaRegistrationRequired => full.min(now + lifetimes.pending),
+    }
 }
 
 impl NewSession {
     /// The full session, created at `now` with `lifetimes` and the given epochs.
-    pub fn start(self, now: DateTime<Utc>, lifetimes: SessionLifetimes, org_epoch: u64, member_epoch: u64) -> Session {
+    pub fn start(self, now: DateTime<Utc>, lifetimes: SessionLifetimes, epochs: Epochs) -> Session {
         Session {
             token_hash: self.token_hash,
             org_id: self.org_id,
@@ -226,13 +292,14 @@ impl NewSession {
             methods: self.methods,
             created_at: now,
             last_seen_at: now,
-            absolute_expires_at: now + lifetimes.absolute,
+            absolute_expires_at: absolute_end(self.stage, now, now, lifetimes),
             idle_timeout_secs: u32::try_from(lifetimes.idle.num_seconds()).unwrap_or(u32::MAX),
             mfa_verified_at: None,
             key_id: None,
             grace_period_ends_at: self.grace_period_ends_at,
-            org_epoch,
-            member_epoch,
+            org_epoch: epochs.org,
+            member_epoch: epochs.member,
+            keyless_epoch: epochs.keyless,
         }
     }
 }
@@ -251,7 +318,14 @@ mod tests {
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
         }
-        .start(now, SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) }, 3, 1)
+        .start(now, LIFETIMES, Epochs { org: 3, member: 1, keyless: 0 })
+    }
+
+    const LIFETIMES: SessionLifetimes =
+        SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30), pending: Duration::minutes(10) };
+
+    fn epochs(org: u64, member: u64, keyless: u64) -> Epochs {
+        Epochs { org, member, keyless }
     }
 
     #[test]
@@ -297,15 +371,63 @@ mod tests {
     #[test]
     fn liveness_follows_epochs_and_both_expiries() {
         let now = Utc::now();
-        let s = session(now);
-        assert!(s.is_live(now, 3, 1));
-        assert!(!s.is_live(now, 4, 1), "org epoch moved");
-        assert!(!s.is_live(now, 3, 2), "member epoch moved");
-        assert!(!s.is_live(now + Duration::minutes(30), 3, 1), "idle");
+        let mut s = session(now);
+        s.key_id = Some(SecurityKeyId::new());
+        assert!(s.is_live(now, &epochs(3, 1, 0)));
+        assert!(!s.is_live(now, &epochs(4, 1, 0)), "org epoch moved");
+        assert!(!s.is_live(now, &epochs(3, 2, 0)), "member epoch moved");
+        assert!(s.is_live(now, &epochs(3, 1, 5)), "the keyless epoch spares a key-confirmed session");
+        assert!(!s.is_live(now + Duration::minutes(30), &epochs(3, 1, 0)), "idle");
         let mut busy = s.clone();
         busy.last_seen_at = now + Duration::hours(11) + Duration::minutes(50);
-        assert!(busy.is_live(now + Duration::hours(11) + Duration::minutes(59), 3, 1));
-        assert!(!busy.is_live(now + Duration::hours(12), 3, 1), "absolute");
+        assert!(busy.is_live(now + Duration::hours(11) + Duration::minutes(59), &epochs(3, 1, 0)));
+        assert!(!busy.is_live(now + Duration::hours(12), &epochs(3, 1, 0)), "absolute");
+    }
+
+    #[test]
+    fn the_keyless_epoch_ends_sessions_no_key_confirmed() {
+        let now = Utc::now();
+        let s = session(now);
+        assert!(s.is_keyless());
+        assert!(s.is_live(now, &epochs(3, 1, 0)));
+        assert!(!s.is_live(now, &epochs(3, 1, 1)));
+    }
+
+    #[test]
+    fn sessions_past_only_the_first_factor_are_short_lived() {
+        let now = Utc::now();
+        let mut pending = NewSession {
+            token_hash: TokenHash("p".into()),
+            org_id: OrgId::new(),
+            member_id: MemberId::new(),
+            role: Role::Member,
+            stage: SessionStage::MfaRequired,
+            methods: vec![AuthMethod::Sso],
+            grace_period_ends_at: None,
+        }
+        .start(now, LIFETIMES, Epochs::default());
+        assert_eq!(pending.absolute_expires_at, now + Duration::minutes(10));
+        let later = now + Duration::minutes(4);
+        pending.advance(SessionStage::Authenticated, LIFETIMES, later);
+        assert_eq!(pending.absolute_expires_at, now + Duration::hours(12), "counted from creation");
+        pending.advance(SessionStage::MfaRegistrationRequired, LIFETIMES, later);
+        assert_eq!(pending.absolute_expires_at, later + Duration::minutes(10));
+        let mut old = session(now);
+        old.advance(SessionStage::MfaRequired, LIFETIMES, now + Duration::hours(11) + Duration::minutes(55));
+        assert_eq!(old.absolute_expires_at, now + Duration::hours(12), "never beyond the absolute limit");
+    }
+
+    #[test]
+    fn a_new_key_needs_the_existing_one() {
+        let now = Utc::now();
+        let mut s = session(now);
+        assert_eq!(s.may_bind_key(false), Ok(()), "a member's first key");
+        assert_eq!(s.may_bind_key(true), Err(DomainError::MfaRequired), "a keyless session once a key exists");
+        s.methods.push(AuthMethod::RecoveryCode);
+        assert_eq!(s.may_bind_key(true), Ok(()), "a recovery code stands in for the lost key");
+        let mut confirmed = session(now);
+        confirmed.key_id = Some(SecurityKeyId::new());
+        assert_eq!(confirmed.may_bind_key(true), Ok(()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::ids::{CeremonyId, MemberId, OrgId};
 use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
 
-/// Server-side sessions with per-organization and per-member epochs (DESIGN §4).
+/// Server-side sessions with per-organization, per-member and keyless epochs (DESIGN §4).
 ///
 /// A session is live while its stamped epochs equal the current ones and its deadline has not
 /// passed ([`Session::is_live`]). Bumping an epoch ends every session stamped with the old one in
@@ -47,6 +47,10 @@ pub trait SessionStore: Send + Sync {
     /// Ends every session of an organization but `keep`, atomically, by bumping the organization's
     /// epoch and re-stamping `keep`. Returns how many live sessions ended.
     async fn revoke_org(&self, org: OrgId, keep: Option<&TokenHash>, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Ends, in O(1), every session of an organization that no security key has confirmed
+    /// ([`Session::is_keyless`]), by bumping the organization's keyless epoch.
+    async fn revoke_keyless(&self, org: OrgId, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Live sessions in an organization.
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError>;

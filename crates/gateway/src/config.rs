@@ -71,6 +71,10 @@ pub struct SessionConfig {
     /// Inactivity limit.
     #[serde(with = "duration")]
     pub idle_ttl: Duration,
+    /// Hard limit for a session that has passed only the first factor (SSO or backup
+    /// credentials) and not yet its security key.
+    #[serde(with = "duration")]
+    pub pending_ttl: Duration,
 }
 
 /// Ceremony settings.
@@ -143,6 +147,7 @@ impl Default for Config {
             session: SessionConfig {
                 absolute_ttl: Duration::from_secs(12 * 3600),
                 idle_ttl: Duration::from_secs(30 * 60),
+                pending_ttl: Duration::from_secs(10 * 60),
             },
             ceremony: CeremonyConfig { ttl: Duration::from_secs(5 * 60) },
             log: LogConfig { format: LogFormat::Pretty, level: "info".into() },
@@ -248,6 +253,12 @@ impl Config {
             || self.session.absolute_ttl > Duration::from_secs(30 * 86400)
         {
             problem("session.absolute_ttl", "expected a duration between 1m and 30d".into());
+        }
+        if self.session.pending_ttl < Duration::from_secs(30) || self.session.pending_ttl > self.session.absolute_ttl {
+            problem(
+                "session.pending_ttl",
+                "expected a duration of at least 30s and at most session.absolute_ttl".into(),
+            );
         }
         if self.ceremony.ttl < Duration::from_secs(10) || self.ceremony.ttl > Duration::from_secs(3600) {
             problem("ceremony.ttl", "expected a duration between 10s and 1h".into());

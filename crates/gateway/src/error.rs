@@ -56,6 +56,8 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::PolicyDenied(_) => "POLICY_DENIED",
         DomainError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
         DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",
+        DomainError::MemberDeactivated => "MEMBER_DEACTIVATED",
+        DomainError::LastActiveAdmin => "LAST_ACTIVE_ADMIN",
         DomainError::RateLimited { .. } => "RATE_LIMITED",
         DomainError::Store(StoreError::Unavailable(_)) => "SERVICE_UNAVAILABLE",
         DomainError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_)) => "INTERNAL",

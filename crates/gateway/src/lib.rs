@@ -137,7 +137,8 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<Running, Sta
         Some(url) => {
             let store = RedisStore::connect(url, "kw")
                 .await
-                .map_err(|source| StartError::Redis { url: redact(url), source })?;
+                .map_err(|source| StartError::Redis { url: redact(url), source })?
+                .with_session_ttl(config.session.absolute_ttl);
             Stores::shared(Arc::new(store))
         }
         None => Stores::shared(Arc::new(MemoryStore::new())),
@@ -174,6 +175,7 @@ pub async fn start_with(
     let lifetimes = SessionLifetimes {
         absolute: chrono::Duration::from_std(config.session.absolute_ttl).unwrap_or(chrono::Duration::hours(12)),
         idle: chrono::Duration::from_std(config.session.idle_ttl).unwrap_or(chrono::Duration::minutes(30)),
+        pending: chrono::Duration::from_std(config.session.pending_ttl).unwrap_or(chrono::Duration::minutes(10)),
     };
     let state = AppState::new(Inner {
         config: config.clone(),

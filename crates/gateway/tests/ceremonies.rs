@@ -17,9 +17,9 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// An admin with one key, and a fresh session waiting for the key step.
 async fn pending_admin(app: &TestApp) -> (SoftPasskey, String) {
-    let token = token_of(&app.backup_login().await);
+    let mut token = token_of(&app.backup_login().await);
     let mut key = soft_key(true);
-    app.register_key(&token, &mut key, "Key").await;
+    app.register_key(&mut token, &mut key, "Key").await;
     app.ok("mutation { logout }", json!({}), Some(&token)).await;
     let pending = token_of(&app.backup_login().await);
     (key, pending)
@@ -162,9 +162,9 @@ async fn another_members_key_is_refused(app: &TestApp) {
     };
     // Bob registers his own key, then tries to log in with the admin's.
     let member = app.member("bob").await;
-    let bob = app.session_for(&member, keyward_domain::session::SessionStage::Authenticated).await;
+    let mut bob = app.session_for(&member, keyward_domain::session::SessionStage::Authenticated).await;
     let mut bob_key = soft_key(true);
-    app.register_key(&bob, &mut bob_key, "Bob's").await;
+    app.register_key(&mut bob, &mut bob_key, "Bob's").await;
     let bob_pending = app.session_for(&member, keyward_domain::session::SessionStage::MfaRequired).await;
     let (ceremony, mut options) = app.mfa_begin(&bob_pending).await;
     options["allowCredentials"] = json!([{ "type": "public-key", "id": admin_cred }]);
@@ -184,9 +184,9 @@ fn without_uv(options: &Value) -> Value {
 }
 
 async fn policy_is_enforced_on_the_result(app: &TestApp) {
-    let token = token_of(&app.backup_login().await);
+    let mut token = token_of(&app.backup_login().await);
     let mut key = soft_key(true);
-    app.register_key(&token, &mut key, "Key").await;
+    app.register_key(&mut token, &mut key, "Key").await;
     let policy = WebauthnPolicy { user_verification: UserVerification::Required, ..Default::default() };
     set_policy(app, &policy).await;
     // Registering a key that does not verify the user is refused, whatever the options said.
@@ -210,10 +210,12 @@ async fn registration_errors(app: &TestApp) {
     let token = token_of(&app.backup_login().await);
     let mut key = soft_key(true);
     let (first, options) = app.registration_begin(&token, "One").await;
-    let (second, _) = app.registration_begin(&token, "Two").await;
     let response = TestApp::create(&mut key, &options, ORIGIN);
     let body = app.registration_finish(&token, &first, response.clone()).await;
     assert!(body.get("errors").is_none(), "{body}");
+    // Registering rotated the session: the old token is gone, the new one carries on.
+    let token = token_of(&body["data"]["securityKeyRegistrationFinish"]);
+    let (second, _) = app.registration_begin(&token, "Two").await;
     assert_code(&app.registration_finish(&token, &second, response.clone()).await, "KEY_ALREADY_REGISTERED");
     assert_code(&app.registration_finish(&token, &first, response).await, "CEREMONY_EXPIRED");
     let (_, options) = app.registration_begin(&token, "Three").await;

@@ -17,9 +17,9 @@ const ENFORCE: &str = "mutation($i: MfaEnforcementInput!) { mfaEnforcementSet(in
 
 /// The bootstrap admin, logged in with a key: (token, key).
 async fn admin_with_key(app: &TestApp) -> (String, webauthn_authenticator_rs::softpasskey::SoftPasskey) {
-    let token = token_of(&app.backup_login().await);
+    let mut token = token_of(&app.backup_login().await);
     let mut key = soft_key(true);
-    app.register_key(&token, &mut key, "Admin key").await;
+    app.register_key(&mut token, &mut key, "Admin key").await;
     (token, key)
 }
 
@@ -53,7 +53,10 @@ async fn enforcement_flushes_every_other_session(app: &TestApp) {
 
     let data = app.ok(ENFORCE, json!({ "i": { "enabled": true } }), Some(&admin)).await;
     let result = &data["mfaEnforcementSet"];
-    assert_eq!(result["revokedSessions"], 5, "three member sessions and the admin's two other ones");
+    assert_eq!(
+        result["revokedSessions"], 4,
+        "three member sessions and the admin's other one (registering the key ended the first)"
+    );
     assert_eq!(result["membersWithoutKey"], 2);
     assert_eq!(result["organization"]["mfaEnforced"], true);
     assert!(live(app, &admin).await, "the acting admin's session survives");
@@ -69,15 +72,16 @@ async fn enforcement_flushes_every_other_session(app: &TestApp) {
     app.configure_sso(&admin, &idp).await;
     let carol = app.sso_login(&idp, &common::oidc::IdpUser::new("carol")).await;
     assert_eq!(carol["stage"], "MFA_REGISTRATION_REQUIRED");
-    let pending = token_of(&carol);
+    let mut pending = token_of(&carol);
     for query in ["{ securityKeys { id } }", "mutation { recoveryCodesGenerate { codes } }"] {
         let (_, body) = app.graphql(query, json!({}), Some(&pending)).await;
         assert_eq!(error_code(&body), "MFA_REGISTRATION_REQUIRED", "{query}");
     }
-    let registered = app.register_key(&pending, &mut soft_key(true), "Carol's key").await;
+    let before = pending.clone();
+    let registered = app.register_key(&mut pending, &mut soft_key(true), "Carol's key").await;
     assert_eq!(registered["viewer"]["stage"], "AUTHENTICATED");
     let rotated = registered["sessionToken"].as_str().expect("the token rotates").to_owned();
-    assert!(!live(app, &pending).await);
+    assert!(!live(app, &before).await);
     assert!(live(app, &rotated).await);
 
     // Lifting enforcement is audited; a grace period lets keyless members work, with a reminder.
@@ -106,8 +110,8 @@ async fn the_preview_is_exact(app: &TestApp) {
     app.session_for(&alice, SessionStage::Authenticated).await;
     app.session_for(&alice, SessionStage::Authenticated).await;
     let bob = app.member("bob").await;
-    let bob_token = app.session_for(&bob, SessionStage::Authenticated).await;
-    app.register_key(&bob_token, &mut soft_key(true), "Bob's key").await;
+    let mut bob_token = app.session_for(&bob, SessionStage::Authenticated).await;
+    app.register_key(&mut bob_token, &mut soft_key(true), "Bob's key").await;
     // Only one (unknown) model is allowed from now on: every existing key is refused.
     let policy = json!({ "userVerification": "PREFERRED", "attestation": "NONE", "allowedAaguids": [uuid::Uuid::new_v4().to_string()], "deviceBoundOnly": false, "ceremonyTimeoutSeconds": 120 });
     app.ok(
@@ -129,7 +133,8 @@ async fn the_preview_is_exact(app: &TestApp) {
     let names: Vec<&str> = refused.iter().map(|r| r["member"]["username"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["admin", "bob"]);
     assert!(refused[1]["refusedKeys"][0]["reason"].as_str().unwrap().contains("allow list"));
-    assert_eq!(preview["sessionsToEnd"], 3, "alice's two and bob's one; not the caller's");
+    assert_eq!(preview["sessionsToEnd"], 2, "alice's two; bob's ended when the policy refused his key");
+    assert!(!live(app, &bob_token).await);
     let (_, body) = app
         .graphql("mutation($p: WebauthnPolicyInput!) { webauthnPolicyUpdate(input: $p) { deviceBoundOnly } }", json!({ "p": { "userVerification": "REQUIRED", "attestation": "NONE", "deviceBoundOnly": true, "ceremonyTimeoutSeconds": 5 } }), Some(&admin))
         .await;
@@ -140,8 +145,8 @@ async fn the_preview_is_exact(app: &TestApp) {
 async fn admins_manage_member_keys_and_sessions(app: &TestApp) {
     let (admin, _) = admin_with_key(app).await;
     let alice = app.member("alice").await;
-    let alice_token = app.session_for(&alice, SessionStage::Authenticated).await;
-    let key = app.register_key(&alice_token, &mut soft_key(true), "Alice's only key").await["key"]["id"]
+    let mut alice_token = app.session_for(&alice, SessionStage::Authenticated).await;
+    let key = app.register_key(&mut alice_token, &mut soft_key(true), "Alice's only key").await["key"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -244,11 +249,11 @@ async fn the_last_key_survives_concurrent_deletions(app: &TestApp) {
     app.ok(ENFORCE, json!({ "i": { "enabled": true } }), Some(&admin)).await;
     let alice = app.member("alice").await;
     for round in 0..3 {
-        let token = app.session_for(&alice, SessionStage::Authenticated).await;
+        let mut token = app.session_for(&alice, SessionStage::Authenticated).await;
         let mut ids = Vec::new();
         for name in ["A", "B"] {
             ids.push(
-                app.register_key(&token, &mut soft_key(true), &format!("{name}{round}")).await["key"]["id"]
+                app.register_key(&mut token, &mut soft_key(true), &format!("{name}{round}")).await["key"]["id"]
                     .as_str()
                     .unwrap()
                     .to_owned(),
@@ -260,10 +265,19 @@ async fn the_last_key_survives_concurrent_deletions(app: &TestApp) {
             app.graphql(delete, json!({ "id": ids[1] }), Some(&token)),
         );
         let codes: Vec<&str> = [&a.1, &b.1].iter().map(|b| error_code(b)).collect();
-        assert_eq!(codes.iter().filter(|c| **c == "LAST_KEY_ENFORCED").count(), 1, "{codes:?}");
-        let keys = app.ok("{ securityKeys { id } }", json!({}), Some(&token)).await;
-        assert_eq!(keys["securityKeys"].as_array().unwrap().len(), 1);
-        let remaining = keys["securityKeys"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(codes.iter().filter(|c| **c == "<none>").count(), 1, "exactly one deletion wins: {codes:?}");
+        // The loser is refused by the rule, or (when it arrives after the winner rotated the
+        // session) by the choke point; either way the member keeps one key.
+        assert!(codes.iter().all(|c| ["<none>", "LAST_KEY_ENFORCED", "UNAUTHENTICATED"].contains(c)), "{codes:?}");
+        let keys = app
+            .ok(
+                "query($id: ID!) { member(id: $id) { keys { id } } }",
+                json!({ "id": alice.id.to_string() }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(keys["member"]["keys"].as_array().unwrap().len(), 1);
+        let remaining = keys["member"]["keys"][0]["id"].as_str().unwrap().to_owned();
         app.ok(
             "mutation($id: ID!) { memberSecurityKeyDelete(id: $id) { remainingKeys } }",
             json!({ "id": remaining }),
@@ -273,6 +287,9 @@ async fn the_last_key_survives_concurrent_deletions(app: &TestApp) {
     }
 }
 
+const RECOVER: &str =
+    "mutation($c: String!) { mfaRecoveryCodeFinish(code: $c) { sessionToken stage viewer { methods } } }";
+
 async fn recovery_codes_get_a_member_back_in(app: &TestApp) {
     let (admin, mut key) = admin_with_key(app).await;
     let codes =
@@ -281,23 +298,58 @@ async fn recovery_codes_get_a_member_back_in(app: &TestApp) {
             .clone();
     let codes: Vec<String> = serde_json::from_value(codes).unwrap();
     assert_eq!(codes.len(), 10);
+    // A code never stands in for the first factor: it needs a session waiting for its key.
+    let (_, body) = app.graphql(RECOVER, json!({ "c": codes[0] }), None).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    let (_, body) = app.graphql(RECOVER, json!({ "c": codes[0] }), Some(&admin)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "an authenticated session has no key step: {body}");
+
     let other = app.session_for(&app.admin().await, SessionStage::Authenticated).await;
-    let login = "mutation($c: String!) { recoveryCodeLogin(organization: \"default\", username: \"admin\", code: $c) { sessionToken stage } }";
-    let data = app.ok(login, json!({ "c": codes[0].to_uppercase() }), None).await;
-    assert_eq!(data["recoveryCodeLogin"]["stage"], "MFA_REGISTRATION_REQUIRED");
-    assert!(!live(app, &admin).await && !live(app, &other).await, "the member's other sessions end");
-    let recovered = token_of(&data["recoveryCodeLogin"]);
-    let (_, body) = app.graphql(login, json!({ "c": codes[0] }), None).await;
-    assert_eq!(error_code(&body), "UNAUTHENTICATED", "a code works once");
-    let registered = app.register_key(&recovered, &mut soft_key(true), "New key").await;
-    assert_eq!(registered["viewer"]["stage"], "AUTHENTICATED");
-    let token = registered["sessionToken"].as_str().unwrap().to_owned();
-    app.ok("mutation { recoveryCodesGenerate { codes } }", json!({}), Some(&token)).await;
-    let (_, body) = app.graphql(login, json!({ "c": codes[1] }), None).await;
-    assert_eq!(error_code(&body), "UNAUTHENTICATED", "generating again voids the old codes");
-    // The old key still works at the next login.
     let pending = token_of(&app.backup_login().await);
+    let (_, body) = app.graphql(RECOVER, json!({ "c": "aaaa-bbbb-cccc-dddd" }), Some(&pending)).await;
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT", Some("code"))
+    );
+    let data = app.ok(RECOVER, json!({ "c": codes[0].to_uppercase() }), Some(&pending)).await;
+    let recovered = &data["mfaRecoveryCodeFinish"];
+    assert_eq!(recovered["stage"], "MFA_REGISTRATION_REQUIRED");
+    assert_eq!(recovered["viewer"]["methods"], json!(["BACKUP_CREDENTIALS", "RECOVERY_CODE"]));
+    assert!(!live(app, &admin).await && !live(app, &other).await, "the member's other sessions end");
+    assert!(!live(app, &pending).await, "the session moved to a new token");
+    let mut recovered = token_of(recovered);
+    let (_, body) = app.graphql("{ securityKeys { id } }", json!({}), Some(&recovered)).await;
+    assert_eq!(error_code(&body), "MFA_REGISTRATION_REQUIRED", "a recovered session may only register a key");
+
+    let again = token_of(&app.backup_login().await);
+    let (_, body) = app.graphql(RECOVER, json!({ "c": codes[0] }), Some(&again)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "a code works once");
+    let registered = app.register_key(&mut recovered, &mut soft_key(true), "New key").await;
+    assert_eq!(registered["viewer"]["stage"], "AUTHENTICATED");
+    app.ok("mutation { recoveryCodesGenerate { codes } }", json!({}), Some(&recovered)).await;
+    let pending = token_of(&app.backup_login().await);
+    let (_, body) = app.graphql(RECOVER, json!({ "c": codes[1] }), Some(&pending)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "generating again voids the old codes");
+    // The old key still works at the next login.
     assert_eq!(app.mfa_login(&pending, &mut key).await["stage"], "AUTHENTICATED");
+}
+
+/// Guessing recovery codes takes a new first-factor login every few tries, and only failures
+/// count: the member's own correct code is never refused because someone else guessed.
+async fn recovery_code_guesses_are_limited_per_login(app: &TestApp) {
+    let (admin, _) = admin_with_key(app).await;
+    let codes = app.ok("mutation { recoveryCodesGenerate { codes } }", json!({}), Some(&admin)).await;
+    let code = codes["recoveryCodesGenerate"]["codes"][0].as_str().unwrap().to_owned();
+    let guesser = token_of(&app.backup_login().await);
+    for _ in 0..5 {
+        let (_, body) = app.graphql(RECOVER, json!({ "c": "aaaa-bbbb-cccc-dddd" }), Some(&guesser)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    }
+    let (_, body) = app.graphql(RECOVER, json!({ "c": code }), Some(&guesser)).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "this login session has used up its guesses: {body}");
+    let owner = token_of(&app.backup_login().await);
+    let data = app.ok(RECOVER, json!({ "c": code }), Some(&owner)).await;
+    assert_eq!(data["mfaRecoveryCodeFinish"]["stage"], "MFA_REGISTRATION_REQUIRED");
 }
 
 async fn the_audit_trail_pages_verifies_and_names_tampering(app: &TestApp) {
@@ -338,6 +390,7 @@ on_both_backends! {
     admins_manage_member_keys_and_sessions,
     the_last_key_survives_concurrent_deletions,
     recovery_codes_get_a_member_back_in,
+    recovery_code_guesses_are_limited_per_login,
     the_audit_trail_pages_verifies_and_names_tampering,
 }
 

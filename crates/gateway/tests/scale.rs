@@ -42,17 +42,17 @@ async fn enforcement_on_one_instance_flushes_both() {
     let b_url = format!("http://{}", b.addr);
     let client = reqwest::Client::new();
 
-    let admin = token_of(&a.backup_login().await);
+    let mut admin = token_of(&a.backup_login().await);
     let mut admin_key = soft_key(true);
-    a.register_key(&admin, &mut admin_key, "Admin key").await;
+    a.register_key(&mut admin, &mut admin_key, "Admin key").await;
     let mut members = Vec::new();
     for i in 0..50 {
         members.push(a.member(&format!("member{i:02}")).await);
     }
     // Ten members have a key; every member holds four live sessions.
     for member in members.iter().take(10) {
-        let token = a.session_for(member, SessionStage::Authenticated).await;
-        a.register_key(&token, &mut soft_key(true), "Key").await;
+        let mut token = a.session_for(member, SessionStage::Authenticated).await;
+        a.register_key(&mut token, &mut soft_key(true), "Key").await;
         a.running
             .state
             .sessions

@@ -19,8 +19,8 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         ("Query", "viewer") => "optional",
         ("Query", "securityKeys") => "member",
         ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => "admin",
-        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin" | "recoveryCodeLogin") => "open",
-        ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => "mfa-pending",
+        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
+        ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => "key-registration",
         (
@@ -34,6 +34,8 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
             | "mfaEnforcementSet"
             | "memberSecurityKeyDelete"
             | "memberSessionsRevoke"
+            | "memberDeactivate"
+            | "memberReactivate"
             | "webauthnPolicyUpdate",
         ) => "admin",
         _ => panic!("{root}.{field} is new: add it to the schema walk with the gate it must have"),

@@ -69,9 +69,11 @@ async fn sso_needs_configuration_and_an_admin(app: &TestApp) {
         .graphql("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)
         .await;
     assert_eq!(error_code(&body), "SSO_NOT_CONFIGURED");
+    let known = body["errors"][0]["message"].clone();
     let (_, body) =
         app.graphql("mutation { ssoLoginStart(organization: \"nope\") { authorizationUrl } }", json!({}), None).await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(error_code(&body), "SSO_NOT_CONFIGURED", "an unknown organization answers like one without SSO");
+    assert_eq!(body["errors"][0]["message"], known, "so logins do not list organizations");
     let member = app.member("mallory").await;
     let token = app.session_for(&member, keyward_domain::session::SessionStage::Authenticated).await;
     let (_, body) = app

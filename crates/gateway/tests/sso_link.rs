@@ -31,11 +31,11 @@ async fn authorize_link(app: &TestApp, idp: &TestIdp, token: &str, user: &IdpUse
 }
 
 async fn the_first_admin_links_and_then_logs_in_by_sso_with_their_key(app: &TestApp) {
-    let admin = token_of(&app.backup_login().await);
+    let mut admin = token_of(&app.backup_login().await);
     let idp = TestIdp::start().await;
     app.configure_sso(&admin, &idp).await;
     let mut key = soft_key(false);
-    app.register_key(&admin, &mut key, "Desk key").await;
+    app.register_key(&mut admin, &mut key, "Desk key").await;
 
     let (code, state) = authorize_link(app, &idp, &admin, &IdpUser::admin("ada")).await;
     assert!(state.ends_with(".link"), "{state}");

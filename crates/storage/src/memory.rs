@@ -12,7 +12,7 @@ use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
-use keyward_domain::session::{NewSession, Session, SessionLifetimes, TokenHash};
+use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, SessionStore};
 
 #[derive(Default)]
@@ -21,20 +21,22 @@ struct State {
     by_org: HashMap<OrgId, HashSet<TokenHash>>,
     org_epochs: HashMap<OrgId, u64>,
     member_epochs: HashMap<(OrgId, MemberId), u64>,
+    keyless_epochs: HashMap<OrgId, u64>,
     ceremonies: HashMap<(OrgId, CeremonyId), Ceremony>,
     rate_windows: HashMap<String, (u32, DateTime<Utc>)>,
 }
 
 impl State {
-    fn epochs(&self, org: OrgId, member: MemberId) -> (u64, u64) {
-        let org_epoch = self.org_epochs.get(&org).copied().unwrap_or(0);
-        let member_epoch = self.member_epochs.get(&(org, member)).copied().unwrap_or(0);
-        (org_epoch, member_epoch)
+    fn epochs(&self, org: OrgId, member: MemberId) -> Epochs {
+        Epochs {
+            org: self.org_epochs.get(&org).copied().unwrap_or(0),
+            member: self.member_epochs.get(&(org, member)).copied().unwrap_or(0),
+            keyless: self.keyless_epochs.get(&org).copied().unwrap_or(0),
+        }
     }
 
     fn is_live(&self, session: &Session, now: DateTime<Utc>) -> bool {
-        let (org_epoch, member_epoch) = self.epochs(session.org_id, session.member_id);
-        session.is_live(now, org_epoch, member_epoch)
+        session.is_live(now, &self.epochs(session.org_id, session.member_id))
     }
 
     fn live(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Option<&Session> {
@@ -97,8 +99,8 @@ impl SessionStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Session, StoreError> {
         let mut state = self.lock();
-        let (org_epoch, member_epoch) = state.epochs(new.org_id, new.member_id);
-        let session = new.start(now, lifetimes, org_epoch, member_epoch);
+        let epochs = state.epochs(new.org_id, new.member_id);
+        let session = new.start(now, lifetimes, epochs);
         state.insert(session.clone());
         Ok(session)
     }
@@ -129,6 +131,7 @@ impl SessionStore for MemoryStore {
         let mut next = next.clone();
         next.org_epoch = current.org_epoch;
         next.member_epoch = current.member_epoch;
+        next.keyless_epoch = current.keyless_epoch;
         state.insert(next);
         Ok(true)
     }
@@ -191,6 +194,13 @@ impl SessionStore for MemoryStore {
         Ok(live.len() as u64 - u64::from(kept.is_some()))
     }
 
+    async fn revoke_keyless(&self, org: OrgId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        *state.keyless_epochs.entry(org).or_insert(0) += 1;
+        state.purge(org, now);
+        Ok(())
+    }
+
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let state = self.lock();
         let count = state.org_sessions(org).iter().filter(|hash| state.live(org, hash, now).is_some()).count();
@@ -242,5 +252,12 @@ impl RateLimiter for MemoryStore {
         entry.0 = entry.0.saturating_add(1);
         let resets_in = (entry.1 - now).num_milliseconds().max(0) as u64;
         Ok((entry.0, resets_in.div_ceil(1000)))
+    }
+
+    async fn refund(&self, bucket: &str) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock().rate_windows.get_mut(bucket) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
     }
 }

@@ -364,7 +364,33 @@ async fn settings_round_trip(t: TestDb) {
     assert_eq!(rotated.member_id, admin.id);
 }
 
+async fn deactivation_keeps_an_active_admin(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let bob = member(&t.db, org.id, "bob").await;
+    let carol = member(&t.db, org.id, "carol").await;
+    assert_eq!(t.db.count_members_without_key(org.id).await.unwrap(), 3);
+    let gone =
+        t.db.set_deactivated(org.id, admin.id, bob.id, Some(Utc::now()), audit("member.deactivated")).await.unwrap();
+    assert!(!gone.is_active());
+    assert!(!t.db.member(org.id, bob.id).await.unwrap().unwrap().is_active(), "stored");
+    assert_eq!(t.db.count_members_without_key(org.id).await.unwrap(), 2, "deactivated members are not counted");
+    let listed = t.db.members(org.id, MemberQuery { first: 10, after: None, without_key: false }).await.unwrap();
+    assert!(listed.items.iter().any(|m| m.member.id == bob.id && m.member.deactivated_at.is_some()));
+    // The only admin can be deactivated by nobody, even with a member's ID as the actor.
+    let refused = t.db.set_deactivated(org.id, carol.id, admin.id, Some(Utc::now()), audit("member.deactivated")).await;
+    assert_eq!(refused.unwrap_err(), DomainError::LastActiveAdmin);
+    assert!(t.db.member(org.id, admin.id).await.unwrap().unwrap().is_active(), "nothing changed");
+    let back = t.db.set_deactivated(org.id, admin.id, bob.id, None, audit("member.reactivated")).await.unwrap();
+    assert!(back.is_active());
+    assert_eq!(
+        t.db.set_deactivated(org.id, admin.id, MemberId::new(), Some(Utc::now()), audit("x")).await.unwrap_err(),
+        DomainError::NotFound
+    );
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
 on_both_databases! {
+    deactivation_keeps_an_active_admin,
     bootstrap_happens_once,
     members_list_with_key_counts,
     keys_are_unique_and_scoped,

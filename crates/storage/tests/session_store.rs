@@ -12,7 +12,8 @@ use keyward_domain::store::{CeremonyStore, SessionStore};
 trait Stores: SessionStore + CeremonyStore {}
 impl<T: SessionStore + CeremonyStore> Stores for T {}
 
-const LIFETIMES: SessionLifetimes = SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) };
+const LIFETIMES: SessionLifetimes =
+    SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30), pending: Duration::minutes(10) };
 
 fn token(org: OrgId) -> SessionToken {
     SessionToken::from_random(org, rand::random())
@@ -24,10 +25,21 @@ fn new_session(org: OrgId, member: MemberId) -> NewSession {
         org_id: org,
         member_id: member,
         role: Role::Member,
-        stage: SessionStage::MfaRequired,
+        stage: SessionStage::Authenticated,
         methods: vec![AuthMethod::Sso],
         grace_period_ends_at: None,
     }
+}
+
+/// A session confirmed with a security key (through a rotation, as the key step does).
+async fn start_keyed(store: &dyn Stores, org: OrgId, member: MemberId, now: DateTime<Utc>) -> Session {
+    let pending = start(store, org, member, now).await;
+    let mut keyed = pending.clone();
+    keyed.token_hash = token(org).hash();
+    keyed.key_id = Some(keyward_domain::ids::SecurityKeyId::new());
+    keyed.mfa_verified_at = Some(now);
+    assert!(store.replace(&pending.token_hash, &keyed, now).await.unwrap());
+    keyed
 }
 
 async fn start(store: &dyn Stores, org: OrgId, member: MemberId, now: DateTime<Utc>) -> Session {
@@ -43,7 +55,7 @@ async fn create_and_lookup(store: &dyn Stores) {
     let created = start(store, org, member, now).await;
     let found = store.lookup(org, &created.token_hash, now).await.unwrap().unwrap();
     assert_eq!(found.member_id, member);
-    assert_eq!(found.stage, SessionStage::MfaRequired);
+    assert_eq!(found.stage, SessionStage::Authenticated);
     assert_eq!(found.methods, vec![AuthMethod::Sso]);
     assert_eq!(found.created_at.timestamp_millis(), now.timestamp_millis());
     assert!(store.lookup(org, &TokenHash("unknown".into()), now).await.unwrap().is_none());
@@ -167,6 +179,33 @@ async fn expired_sessions_are_not_counted(store: &dyn Stores) {
     assert_eq!(store.revoke_org(org, None, later).await.unwrap(), 1);
 }
 
+async fn revoke_keyless_spares_key_confirmed_sessions(store: &dyn Stores) {
+    let (org, other_org, now) = (OrgId::new(), OrgId::new(), Utc::now());
+    let keyless = start(store, org, MemberId::new(), now).await;
+    let keyed = start_keyed(store, org, MemberId::new(), now).await;
+    let outsider = start(store, other_org, MemberId::new(), now).await;
+    store.revoke_keyless(org, now).await.unwrap();
+    assert!(!is_live(store, &keyless, now).await, "a session no key confirmed ends");
+    assert!(is_live(store, &keyed, now).await, "a key-confirmed session stays");
+    assert!(is_live(store, &outsider, now).await, "other organizations are untouched");
+    let fresh = start(store, org, MemberId::new(), now).await;
+    assert!(is_live(store, &fresh, now).await, "new sessions carry the new keyless epoch");
+    // A keyless session that later touches a key keeps living after the next bump.
+    let promoted = start_keyed(store, org, fresh.member_id, now).await;
+    store.revoke_keyless(org, now).await.unwrap();
+    assert!(is_live(store, &promoted, now).await);
+}
+
+async fn pending_sessions_are_short_lived(store: &dyn Stores) {
+    let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
+    let mut new = new_session(org, member);
+    new.stage = SessionStage::MfaRequired;
+    let pending = store.create(new, LIFETIMES, now).await.unwrap();
+    assert_eq!(pending.absolute_expires_at, now + LIFETIMES.pending);
+    assert!(is_live(store, &pending, now + Duration::minutes(9)).await);
+    assert!(!is_live(store, &pending, now + Duration::minutes(10)).await, "past session.pending_ttl");
+}
+
 fn ceremony(org: OrgId, session: Option<TokenHash>, now: DateTime<Utc>) -> Ceremony {
     Ceremony {
         id: CeremonyId::new(),
@@ -233,6 +272,56 @@ on_both_stores! {
     expired_sessions_are_not_counted,
     ceremonies_are_taken_once,
     concurrent_takes_yield_one_winner,
+    revoke_keyless_spares_key_confirmed_sessions,
+    pending_sessions_are_short_lived,
+}
+
+/// Redis keeps nothing forever: after every kind of write, each key of the namespace has a TTL,
+/// and the indexes shed expired entries.
+#[tokio::test]
+async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
+    let store = keyward_testkit::redis_store().await;
+    let (org, now) = (OrgId::new(), Utc::now());
+    let (alice, bob) = (MemberId::new(), MemberId::new());
+    let a1 = start(&store, org, alice, now).await;
+    start(&store, org, alice, now).await;
+    let b1 = start_keyed(&store, org, bob, now).await;
+    store.revoke_member(org, alice, Some(&a1.token_hash), now).await.unwrap();
+    store.revoke_keyless(org, now).await.unwrap();
+    store.revoke_org(org, Some(&b1.token_hash), now).await.unwrap();
+    store.put(&ceremony(org, None, now), now).await.unwrap();
+    keyward_domain::rate_limit::check(
+        &store,
+        "ttl-test",
+        keyward_domain::rate_limit::Limit { max: 5, window_seconds: 60 },
+        now,
+    )
+    .await
+    .unwrap();
+    // A session created much later finds the old entries expired and drops them from the indexes.
+    let later = now + Duration::hours(13);
+    let fresh = start(&store, org, alice, later).await;
+
+    let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let pattern = format!("{}:*", store.namespace());
+    let keys: Vec<String> = ::redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await.unwrap();
+    for expected in ["epoch", "ke", "live", &format!("me:{}", alice.0.simple()), &format!("ml:{}", alice.0.simple())] {
+        assert!(keys.iter().any(|k| k.ends_with(&format!("}}:{expected}"))), "{expected} missing from {keys:?}");
+    }
+    for key in &keys {
+        let ttl: i64 = ::redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+        assert!(ttl > 0, "{key} has no TTL ({ttl})");
+    }
+    let live_key = format!("{}live", store.prefix(org));
+    let indexed: Vec<String> =
+        ::redis::cmd("ZRANGE").arg(&live_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert_eq!(indexed, vec![fresh.token_hash.0.clone()], "expired entries are trimmed from the live index");
+    let member_key = format!("{}ml:{}", store.prefix(org), alice.0.simple());
+    let indexed: Vec<String> =
+        ::redis::cmd("ZRANGE").arg(&member_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert_eq!(indexed, vec![fresh.token_hash.0.clone()], "and from the member's index");
+    store.delete_namespace().await.unwrap();
 }
 
 /// A session lookup, epochs included, is one Redis round trip, and only hashes of tokens are
@@ -294,15 +383,33 @@ mod rate_limits {
         check(limiter, &format!("{bucket}:other"), limit, now).await.unwrap();
     }
 
+    /// Successes are given back: only failures use up a failure budget.
+    async fn only_failures_count(limiter: &dyn RateLimiter) {
+        use keyward_domain::rate_limit::FailureBudget;
+        let limit = Limit { max: 2, window_seconds: 60 };
+        let buckets = [(format!("secret:{}", uuid::Uuid::new_v4()), limit)];
+        let now = Utc::now();
+        for _ in 0..10 {
+            FailureBudget::take(limiter, &buckets, now).await.unwrap().succeeded().await.unwrap();
+        }
+        FailureBudget::take(limiter, &buckets, now).await.unwrap().failed();
+        FailureBudget::take(limiter, &buckets, now).await.unwrap().failed();
+        for _ in 0..3 {
+            assert!(matches!(FailureBudget::take(limiter, &buckets, now).await, Err(DomainError::RateLimited { .. })));
+        }
+    }
+
     #[tokio::test]
     async fn redis() {
         let store = keyward_testkit::redis_store().await;
         windows_count_and_refuse(&store).await;
+        only_failures_count(&store).await;
         store.delete_namespace().await.unwrap();
     }
 
     #[tokio::test]
     async fn memory() {
         windows_count_and_refuse(&keyward_testkit::memory_store()).await;
+        only_failures_count(&keyward_testkit::memory_store()).await;
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::member::Member;
 use keyward_domain::org::{Enforcement, EnforcementChange, Organization};
@@ -16,6 +17,8 @@ use keyward_domain::webauthn_policy::{CredentialFacts, WebauthnPolicy};
 use keyward_domain::{DomainError, StoreError};
 use serde_json::json;
 
+use super::changes;
+use super::session::Issued;
 use crate::state::AppState;
 
 fn actor(session: &Session) -> Actor {
@@ -72,7 +75,12 @@ pub async fn set_enforcement(
                 "revokedSessions": revoked,
             }))
         });
-        app.db.set_enforcement(org_id, requested, now, flush, audit).await?
+        let outcome = app.db.set_enforcement(org_id, requested, now, flush, audit).await?;
+        if matches!(change, EnforcementChange::Update | EnforcementChange::Disable) {
+            // Sessions that never touched a key carry the old grace deadline (or the old rule).
+            changes::apply(app, org_id, &AuthzChange::GraceChanged, Some(session), None, now).await?;
+        }
+        outcome
     };
     let members_without_key = app.db.count_members_without_key(organization.id).await?;
     Ok(EnforcementOutcome { organization, revoked_sessions, members_without_key })
@@ -132,14 +140,7 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
         }
         let refused: Vec<(SecurityKey, String)> = keys
             .iter()
-            .filter_map(|key| {
-                let facts = CredentialFacts {
-                    aaguid: key.aaguid,
-                    backup_eligible: key.backup_eligible,
-                    user_verified: key.user_verified,
-                };
-                policy.check(&facts).err().map(|reason| (key.clone(), reason))
-            })
+            .filter_map(|key| policy.check(&key_facts(key)).err().map(|reason| (key.clone(), reason)))
             .collect();
         if refused.len() == keys.len() {
             only_refused_keys.push(AtRisk { member: summary.member, live_sessions, refused_keys: refused });
@@ -149,13 +150,14 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1) })
 }
 
-/// Deletes any member's key (even the last); that member's sessions end at once.
+/// Deletes any member's key (even the last); that member's sessions end at once (when the admin
+/// deletes their own key, their current session is rotated instead, and returned).
 pub async fn delete_member_key(
     app: &AppState,
     session: &Session,
     key_id: &str,
     ip: Option<String>,
-) -> Result<(SecurityKey, u64, u64), DomainError> {
+) -> Result<(SecurityKey, u64, u64, Option<Issued>), DomainError> {
     let id: SecurityKeyId = key_id.parse().map_err(|_| DomainError::NotFound)?;
     let key = app.db.key(session.org_id, id).await?.ok_or(DomainError::NotFound)?.key;
     let record = AuditRecord::new(actor(session), "member.security_key.deleted")
@@ -168,10 +170,41 @@ pub async fn delete_member_key(
             "member": key.member_id.to_string(),
         }));
     let (deleted, remaining) = app.db.delete_key(session.org_id, key.id, DeletedBy::Admin, record).await?;
-    let keep = (deleted.member_id == session.member_id).then_some(&session.token_hash);
-    let revoked = app.sessions.revoke_member(session.org_id, deleted.member_id, keep, Utc::now()).await?;
-    audit_revocation(app, session, deleted.member_id, revoked, "key deleted by an admin", ip).await?;
-    Ok((deleted, remaining, revoked))
+    let change = AuthzChange::KeyDeleted(deleted.member_id);
+    let applied = changes::apply(app, session.org_id, &change, Some(session), None, Utc::now()).await?;
+    audit_revocation(app, session, deleted.member_id, applied.ended, "key deleted by an admin", ip).await?;
+    Ok((deleted, remaining, applied.ended, applied.rotated))
+}
+
+/// Deactivates a member (offboarding): no login path lets them in, and every session of theirs
+/// ends at once, on every instance. The last active admin, and the caller, cannot be
+/// deactivated.
+pub async fn deactivate_member(
+    app: &AppState,
+    session: &Session,
+    member_id: &str,
+    ip: Option<String>,
+) -> Result<(Member, u64), DomainError> {
+    let id: MemberId = member_id.parse().map_err(|_| DomainError::NotFound)?;
+    let now = Utc::now();
+    let record = AuditRecord::new(actor(session), "member.deactivated").target(format!("member:{id}")).ip(ip.clone());
+    let member = app.db.set_deactivated(session.org_id, session.member_id, id, Some(now), record).await?;
+    let applied =
+        changes::apply(app, session.org_id, &AuthzChange::MemberDeactivated(id), Some(session), None, now).await?;
+    audit_revocation(app, session, id, applied.ended, "member deactivated", ip).await?;
+    Ok((member, applied.ended))
+}
+
+/// Reactivates a deactivated member: they can log in again (their old sessions stay ended).
+pub async fn reactivate_member(
+    app: &AppState,
+    session: &Session,
+    member_id: &str,
+    ip: Option<String>,
+) -> Result<Member, DomainError> {
+    let id: MemberId = member_id.parse().map_err(|_| DomainError::NotFound)?;
+    let record = AuditRecord::new(actor(session), "member.reactivated").target(format!("member:{id}")).ip(ip);
+    app.db.set_deactivated(session.org_id, session.member_id, id, None, record).await
 }
 
 /// Ends all of a member's sessions (but the caller's own current one).
@@ -189,13 +222,14 @@ pub async fn revoke_member_sessions(
     Ok(revoked)
 }
 
-/// Validates and stores the organization's WebAuthn policy.
+/// Validates and stores the organization's WebAuthn policy. The sessions of members holding a key
+/// it now refuses end; when that includes the caller, their session is rotated and returned.
 pub async fn set_webauthn_policy(
     app: &AppState,
     session: &Session,
     policy: WebauthnPolicy,
     ip: Option<String>,
-) -> Result<WebauthnPolicy, DomainError> {
+) -> Result<(WebauthnPolicy, Option<Issued>), DomainError> {
     policy.validate()?;
     let body = serde_json::to_string(&policy).map_err(|e| DomainError::Store(StoreError::Unexpected(e.to_string())))?;
     let record = AuditRecord::new(actor(session), "org.webauthn_policy.updated")
@@ -205,7 +239,27 @@ pub async fn set_webauthn_policy(
     let stored =
         StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
     app.db.put_policy(session.org_id, stored, record).await?;
-    Ok(policy)
+    // Sessions confirmed by a key the policy now refuses must not outlive the policy change.
+    let mut refused: Vec<MemberId> = app
+        .db
+        .keys_in_org(session.org_id)
+        .await?
+        .into_iter()
+        .filter(|key| policy.check(&key_facts(key)).is_err())
+        .map(|key| key.member_id)
+        .collect();
+    refused.sort_unstable_by_key(|m| m.0);
+    refused.dedup();
+    if refused.is_empty() {
+        return Ok((policy, None));
+    }
+    let change = AuthzChange::KeysRefused(refused);
+    let applied = changes::apply(app, session.org_id, &change, Some(session), None, Utc::now()).await?;
+    Ok((policy, applied.rotated))
+}
+
+fn key_facts(key: &SecurityKey) -> CredentialFacts {
+    CredentialFacts { aaguid: key.aaguid, backup_eligible: key.backup_eligible, user_verified: key.user_verified }
 }
 
 /// Records sessions ended by an admin action.

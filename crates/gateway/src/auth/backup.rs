@@ -6,7 +6,7 @@ use chrono::Utc;
 use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ids::OrgId;
-use keyward_domain::rate_limit::limits;
+use keyward_domain::rate_limit::{FailureBudget, limits, network_of};
 use keyward_domain::repo::{AuditRepo, BackupCredentialRepo, MemberRepo, OrganizationRepo};
 use keyward_domain::session::AuthMethod;
 use serde_json::json;
@@ -20,6 +20,11 @@ use crate::state::AppState;
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_secret("keyward-dummy-secret"));
 
 /// Logs in with backup credentials. The session lands at `MFA_REQUIRED` when the admin has a key.
+///
+/// This is break-glass access, so nobody may lock it out: only failures count, per client network
+/// and across the service, and there is no per-account bucket that a stranger could fill to refuse
+/// the real secret (it has 256 bits; the network and global limits stop guessing). Unknown
+/// organizations and usernames cost the same argon2 verification and get the same answer.
 pub async fn login(
     app: &AppState,
     organization: &str,
@@ -28,11 +33,12 @@ pub async fn login(
     ip: Option<String>,
 ) -> Result<Issued, DomainError> {
     let now = Utc::now();
-    let ip_bucket = format!("secret-ip:{}", ip.as_deref().unwrap_or("unknown"));
-    let account_bucket = format!("secret:{organization}:{username}");
-    super::limit(
-        app,
-        &[(ip_bucket, limits::SECRET_LOGIN_PER_IP), (account_bucket, limits::SECRET_LOGIN_PER_ACCOUNT)],
+    let budget = FailureBudget::take(
+        app.rate_limiter.as_ref(),
+        &[
+            (format!("secret-net:{}", network_of(ip.as_deref())), limits::SECRET_LOGIN_PER_NETWORK),
+            ("secret-global".to_owned(), limits::SECRET_LOGIN_GLOBAL),
+        ],
         now,
     )
     .await?;
@@ -47,6 +53,7 @@ pub async fn login(
         .await
         .map_err(|e| DomainError::Store(keyward_domain::StoreError::Unexpected(e.to_string())))?;
     let (Some(org), Some(credential), true) = (&org, credential, matches) else {
+        budget.failed();
         if let Some(org) = &org {
             let record = AuditRecord::new(Actor::Anonymous, "backup_credentials.login")
                 .failed()
@@ -56,6 +63,7 @@ pub async fn login(
         }
         return Err(DomainError::InvalidCredentials);
     };
+    budget.succeeded().await?;
     let member = app.db.member(org.id, credential.member_id).await?.ok_or(DomainError::InvalidCredentials)?;
     let issued = session::start(app, org, &member, AuthMethod::BackupCredentials, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "backup_credentials.login")

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{DeletedBy, MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{NewSecurityKey, SecurityKey, normalize_key_name};
@@ -14,8 +15,9 @@ use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use webauthn_rs_core::proto::{RegisterPublicKeyCredential, RegistrationState};
 
+use super::changes;
 use super::mfa::Challenge;
-use super::session::{Issued, rotate};
+use super::session::Issued;
 use crate::state::AppState;
 use crate::webauthn::{self, aaguid, precheck};
 
@@ -38,13 +40,9 @@ pub async fn begin_registration(app: &AppState, session: &Session, name: &str) -
     let now = Utc::now();
     let name = normalize_key_name(name)?;
     let member = app.db.member(session.org_id, session.member_id).await?.ok_or(DomainError::Unauthenticated)?;
-    let exclude = app
-        .db
-        .stored_keys_of(session.org_id, session.member_id)
-        .await?
-        .into_iter()
-        .map(|k| k.key.credential_id)
-        .collect();
+    let existing = app.db.stored_keys_of(session.org_id, session.member_id).await?;
+    session.may_bind_key(!existing.is_empty())?;
+    let exclude = existing.into_iter().map(|k| k.key.credential_id).collect();
     let policy = super::webauthn_policy(app, session.org_id).await?;
     let (options, state) =
         webauthn::start_registration(&app.rp, &policy, member.id.0, &member.username, &member.display_name, exclude)?;
@@ -61,15 +59,17 @@ pub async fn begin_registration(app: &AppState, session: &Session, name: &str) -
     Ok(Challenge { ceremony_id, options })
 }
 
-/// Finishes a registration. A session that had to register a key becomes `AUTHENTICATED` under a
-/// new token, returned alongside the key.
+/// Finishes a registration. The member's other sessions end (a session that never touched a key
+/// must not outlive the member getting one); this one is confirmed by the new key and rotated to
+/// a new token, returned alongside the key. A session that had to register becomes
+/// `AUTHENTICATED`.
 pub async fn finish_registration(
     app: &AppState,
     session: &Session,
     ceremony_id: &str,
     response: &Value,
     ip: Option<String>,
-) -> Result<(SecurityKey, Option<Issued>), DomainError> {
+) -> Result<(SecurityKey, Issued), DomainError> {
     let now = Utc::now();
     super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let ceremony =
@@ -83,6 +83,8 @@ pub async fn finish_registration(
     if app.db.key_by_credential(&checked.credential_id).await?.is_some() {
         return Err(DomainError::KeyAlreadyRegistered);
     }
+    // Checked again at the finish: another session may have registered the first key meanwhile.
+    session.may_bind_key(!app.db.keys_of(session.org_id, session.member_id).await?.is_empty())?;
     let policy = super::webauthn_policy(app, session.org_id).await?;
     let credential = webauthn::finish_registration(&app.rp, &policy, &parsed, &state).map_err(|err| match err {
         DomainError::CeremonyFailed(reason) if reason.contains("already registered") => {
@@ -128,19 +130,22 @@ pub async fn finish_registration(
             StoreError::Conflict(_) => DomainError::KeyAlreadyRegistered,
             other => other.into(),
         })?;
-    if session.stage != SessionStage::MfaRegistrationRequired {
-        return Ok((key, None));
-    }
     let mut changed = session.clone();
-    changed.stage = SessionStage::Authenticated;
-    changed.mfa_verified_at = Some(now);
-    changed.key_id = Some(key.id);
-    changed.grace_period_ends_at = None;
-    if !changed.methods.contains(&AuthMethod::SecurityKey) {
-        changed.methods.push(AuthMethod::SecurityKey);
+    if session.is_keyless() {
+        // Registering proved possession of the new key (with user verification when the policy
+        // asks for it): it now confirms this session.
+        changed.advance(SessionStage::Authenticated, app.lifetimes, now);
+        changed.mfa_verified_at = Some(now);
+        changed.key_id = Some(key.id);
+        changed.grace_period_ends_at = None;
+        if !changed.methods.contains(&AuthMethod::SecurityKey) {
+            changed.methods.push(AuthMethod::SecurityKey);
+        }
     }
-    let issued = rotate(app, session, changed, now).await?;
-    Ok((key, Some(issued)))
+    let change = AuthzChange::KeyRegistered(session.member_id);
+    let applied = changes::apply(app, session.org_id, &change, Some(session), Some(changed), now).await?;
+    let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;
+    Ok((key, issued))
 }
 
 /// One of the caller's own keys; anyone else's is `NOT_FOUND`.
@@ -171,17 +176,22 @@ pub async fn rename(
     Ok(app.db.rename_key(session.org_id, key.id, &name, record).await?)
 }
 
-/// Deletes one of the caller's keys (refused for the last one while MFA is enforced).
+/// Deletes one of the caller's keys (refused for the last one while MFA is enforced). The
+/// member's other sessions end, since the key may have confirmed them; this one is rotated.
 pub async fn delete(
     app: &AppState,
     session: &Session,
     id: &str,
     ip: Option<String>,
-) -> Result<(SecurityKey, u64), DomainError> {
+) -> Result<(SecurityKey, u64, Issued), DomainError> {
     let key = own_key(app, session, id).await?;
     let record = AuditRecord::new(Actor::Member(session.member_id), "security_key.deleted")
         .target(key_target(&key))
         .ip(ip)
         .details(key_details(&key));
-    app.db.delete_key(session.org_id, key.id, DeletedBy::Owner, record).await
+    let (deleted, remaining) = app.db.delete_key(session.org_id, key.id, DeletedBy::Owner, record).await?;
+    let change = AuthzChange::KeyDeleted(session.member_id);
+    let applied = changes::apply(app, session.org_id, &change, Some(session), None, Utc::now()).await?;
+    let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;
+    Ok((deleted, remaining, issued))
 }

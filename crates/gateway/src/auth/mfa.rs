@@ -154,7 +154,7 @@ async fn verify(
         credential,
     };
     let mut changed = session.clone();
-    changed.stage = SessionStage::Authenticated;
+    changed.advance(SessionStage::Authenticated, app.lifetimes, now);
     changed.mfa_verified_at = Some(now);
     changed.key_id = Some(stored.key.id);
     if !changed.methods.contains(&AuthMethod::SecurityKey) {

@@ -1,19 +1,21 @@
-//! Recovery codes: ten single-use codes per member, stored as SHA-256 hashes, that log in at a
-//! stage where only key registration is allowed.
+//! Recovery codes: ten single-use codes per member, stored as SHA-256 hashes, that stand in for a
+//! lost security key at the key step of login.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::rate_limit::limits;
-use keyward_domain::repo::{AuditRepo, MemberRepo, OrganizationRepo, RecoveryCodeRepo};
-use keyward_domain::session::{AuthMethod, Session};
+use keyward_domain::change::AuthzChange;
+use keyward_domain::rate_limit::{FailureBudget, limits, network_of};
+use keyward_domain::repo::{AuditRepo, RecoveryCodeRepo};
+use keyward_domain::session::{AuthMethod, Session, SessionStage};
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::session::{self, Issued};
+use super::changes;
+use super::session::Issued;
 use crate::state::AppState;
 
 /// Codes per generation.
@@ -48,44 +50,47 @@ pub async fn generate(app: &AppState, session: &Session, ip: Option<String>) -> 
     Ok(codes)
 }
 
-/// Logs in with a recovery code: the member's other sessions end, and the new session may only
-/// register a key.
-pub async fn login(
-    app: &AppState,
-    organization: &str,
-    username: &str,
-    code: &str,
-    ip: Option<String>,
-) -> Result<Issued, DomainError> {
+/// Uses a recovery code at the key step of login, in place of the lost key: the code replaces the
+/// key, never the first factor, so it is taken only from a session at `MFA_REQUIRED`. The
+/// member's other sessions end; this one moves under a new token to `MFA_REGISTRATION_REQUIRED`.
+///
+/// Only failures are counted, per login session (an attacker must pass the first factor again
+/// every few guesses), per client network and across the service: no bucket the member shares
+/// with an attacker can refuse their correct code.
+pub async fn finish(app: &AppState, session: &Session, code: &str, ip: Option<String>) -> Result<Issued, DomainError> {
     let now = Utc::now();
-    super::limit(
-        app,
+    let budget = FailureBudget::take(
+        app.rate_limiter.as_ref(),
         &[
-            (format!("secret-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::SECRET_LOGIN_PER_IP),
-            (format!("recovery:{organization}:{username}"), limits::SECRET_LOGIN_PER_ACCOUNT),
+            (format!("recovery-session:{}", session.token_hash), limits::RECOVERY_CODE_PER_SESSION),
+            (format!("secret-net:{}", network_of(ip.as_deref())), limits::SECRET_LOGIN_PER_NETWORK),
+            ("secret-global".to_owned(), limits::SECRET_LOGIN_GLOBAL),
         ],
         now,
     )
     .await?;
-    let org = app.db.organization_by_slug(organization).await?.ok_or(DomainError::InvalidCredentials)?;
-    let member = app.db.member_by_username(org.id, username).await?.ok_or(DomainError::InvalidCredentials)?;
-    let record = AuditRecord::new(Actor::Member(member.id), "recovery_code.login")
-        .target(format!("member:{}", member.id))
-        .ip(ip.clone());
-    if !app.db.consume_recovery_code(org.id, member.id, &hash_code(code), now, record).await? {
-        let failed = AuditRecord::new(Actor::Anonymous, "recovery_code.login")
-            .target(format!("member:{}", member.id))
-            .failed()
-            .ip(ip);
-        app.db.append_audit(org.id, failed).await?;
-        return Err(DomainError::InvalidCredentials);
+    let actor = Actor::Member(session.member_id);
+    let target = format!("member:{}", session.member_id);
+    let record = AuditRecord::new(actor.clone(), "recovery_code.used").target(target.clone()).ip(ip.clone());
+    if !app.db.consume_recovery_code(session.org_id, session.member_id, &hash_code(code), now, record).await? {
+        budget.failed();
+        let failed = AuditRecord::new(actor.clone(), "recovery_code.used").target(target).failed().ip(ip);
+        app.db.append_audit(session.org_id, failed).await?;
+        return Err(DomainError::bad_input("code", "that recovery code is not valid or was already used"));
     }
-    let revoked = app.sessions.revoke_member(org.id, member.id, None, now).await?;
-    let issued = session::start(app, &org, &member, AuthMethod::RecoveryCode, now).await?;
-    let record = AuditRecord::new(Actor::Member(member.id), "member.sessions.revoked")
-        .target(format!("member:{}", member.id))
-        .details(json!({ "revokedSessions": revoked, "reason": "recovery code used" }));
-    app.db.append_audit(org.id, record).await?;
+    budget.succeeded().await?;
+    let mut next = session.clone();
+    next.advance(SessionStage::MfaRegistrationRequired, app.lifetimes, now);
+    if !next.methods.contains(&AuthMethod::RecoveryCode) {
+        next.methods.push(AuthMethod::RecoveryCode);
+    }
+    let change = AuthzChange::RecoveryCodeUsed(session.member_id);
+    let applied = changes::apply(app, session.org_id, &change, Some(session), Some(next), now).await?;
+    let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;
+    let record = AuditRecord::new(actor, "member.sessions.revoked")
+        .target(format!("member:{}", session.member_id))
+        .details(json!({ "revokedSessions": applied.ended, "reason": "recovery code used" }));
+    app.db.append_audit(session.org_id, record).await?;
     Ok(issued)
 }
 

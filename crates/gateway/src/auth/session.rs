@@ -27,7 +27,8 @@ pub async fn record_if_complete(app: &AppState, issued: &Issued) -> Result<(), D
     Ok(())
 }
 
-/// Starts a session after a first factor, at the stage the rules give (DESIGN §4).
+/// Starts a session after a first factor, at the stage the rules give (DESIGN §4). Every login
+/// path comes through here, so a deactivated member is refused here for all of them.
 pub async fn start(
     app: &AppState,
     org: &Organization,
@@ -35,12 +36,9 @@ pub async fn start(
     method: AuthMethod,
     now: DateTime<Utc>,
 ) -> Result<Issued, DomainError> {
+    member.ensure_active()?;
     let has_key = !app.db.keys_of(org.id, member.id).await?.is_empty();
-    let stage = if method == AuthMethod::RecoveryCode {
-        keyward_domain::session::SessionStage::MfaRegistrationRequired
-    } else {
-        initial_stage(has_key, &org.enforcement, now)
-    };
+    let stage = initial_stage(has_key, &org.enforcement, now);
     let grace = if has_key { None } else { org.enforcement.grace_deadline(now) };
     let token = SessionToken::from_random(org.id, random_token_bytes());
     let session = app

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::{CeremonyId, OrgId};
 use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
 use keyward_domain::org::Organization;
@@ -26,6 +27,7 @@ use openidconnect::{
 };
 use serde_json::{Value, json};
 
+use super::changes;
 use super::session::{self, Issued};
 use crate::secrets::random_secret;
 use crate::state::AppState;
@@ -140,12 +142,10 @@ type ClientWithRedirect = openidconnect::core::CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
+/// The organization and its SSO settings. An unknown organization answers exactly like one
+/// without SSO, so that logins cannot be used to list which organizations exist.
 async fn org_and_config(app: &AppState, slug: &str) -> Result<(Organization, SsoConfig), DomainError> {
-    let org = app
-        .db
-        .organization_by_slug(slug.trim())
-        .await?
-        .ok_or_else(|| DomainError::bad_input("organization", "no organization with this name"))?;
+    let org = app.db.organization_by_slug(slug.trim()).await?.ok_or(DomainError::SsoNotConfigured)?;
     let config = app.db.sso_config(org.id).await?.ok_or(DomainError::SsoNotConfigured)?;
     Ok((org, config))
 }
@@ -358,7 +358,10 @@ async fn sync_role(
     let record = AuditRecord::new(Actor::System, "member.role.changed")
         .target(format!("member:{}", member.id))
         .details(json!({ "from": member.role.as_str(), "to": role.as_str(), "source": "sso group claim" }));
-    Ok(app.db.set_role(org.id, member.id, role, record).await?)
+    let member = app.db.set_role(org.id, member.id, role, record).await?;
+    // Every other session of theirs cached the old role: it ends now, on every instance.
+    changes::apply(app, org.id, &AuthzChange::RoleChanged(member.id), None, None, Utc::now()).await?;
+    Ok(member)
 }
 
 async fn provision(

@@ -39,6 +39,14 @@ impl RequestContext {
     pub fn set_cookie(&self, update: CookieUpdate) {
         *self.cookie.lock().unwrap_or_else(|p| p.into_inner()) = update;
     }
+
+    /// Hands a rotated session's new token to the client: as the cookie, and returned for the
+    /// payload (scripts using `Authorization: Bearer` switch to it).
+    pub fn rotated(&self, issued: &crate::auth::session::Issued) -> String {
+        let token = issued.token.expose();
+        self.set_cookie(CookieUpdate::Set(token.clone()));
+        token
+    }
 }
 
 /// A live session of any stage (for `logout`, `viewer`).

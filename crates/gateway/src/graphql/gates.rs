@@ -21,8 +21,8 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         ("Query", "viewer") => Gate::OptionalSession,
         ("Query", "securityKeys") => Gate::Member,
         ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => Gate::Admin,
-        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin" | "recoveryCodeLogin") => Gate::Open,
-        ("Mutation", "mfaLoginBegin" | "mfaLoginFinish") => Gate::MfaPending,
+        ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
+        ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => Gate::KeyRegistration,
         (
@@ -36,6 +36,8 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
             | "mfaEnforcementSet"
             | "memberSecurityKeyDelete"
             | "memberSessionsRevoke"
+            | "memberDeactivate"
+            | "memberReactivate"
             | "webauthnPolicyUpdate",
         ) => Gate::Admin,
         _ => return None,

@@ -8,7 +8,7 @@ use keyward_domain::repo::SecurityKeyRepo;
 use keyward_domain::security_key::SecurityKey as DomainKey;
 use serde_json::Value;
 
-use super::context::{ContextExt, CookieUpdate};
+use super::context::ContextExt;
 use super::types::Viewer;
 use crate::auth::{keys, mfa};
 use crate::error::ApiResult;
@@ -82,7 +82,8 @@ pub struct SecurityKeyRegistrationPayload {
     pub key: SecurityKey,
     /// The session afterwards (a session that had to register is now `AUTHENTICATED`).
     pub viewer: Viewer,
-    /// The new session token when the session was rotated (also set as the cookie).
+    /// The session's new token (also set as the cookie): registering a key rotates the session
+    /// and ends your other sessions. Always present; nullable for older clients.
     pub session_token: Option<String>,
 }
 
@@ -93,6 +94,9 @@ pub struct SecurityKeyDeletePayload {
     pub deleted_key_id: ID,
     /// Keys the member has left.
     pub remaining_keys: u64,
+    /// The session's new token (also set as the cookie) when the deletion rotated it: deleting
+    /// your own key ends your other sessions and rotates this one.
+    pub session_token: Option<String>,
 }
 
 /// New recovery codes, shown once.
@@ -139,14 +143,8 @@ impl KeyMutations {
         let request = ctx.request()?;
         let (key, issued) =
             keys::finish_registration(ctx.app(), session, &ceremony_id, &response.0, request.ip.clone()).await?;
-        let (viewer, session_token) = match issued {
-            Some(issued) => {
-                let token = issued.token.expose();
-                request.set_cookie(CookieUpdate::Set(token.clone()));
-                (Viewer::from(&issued.session), Some(token))
-            }
-            None => (Viewer::from(session), None),
-        };
+        let viewer = Viewer::from(&issued.session);
+        let session_token = Some(request.rotated(&issued));
         Ok(SecurityKeyRegistrationPayload { key: key.into(), viewer, session_token })
     }
 
@@ -168,8 +166,9 @@ impl KeyMutations {
     /// (`LAST_KEY_ENFORCED`).
     async fn security_key_delete(&self, ctx: &Context<'_>, id: ID) -> ApiResult<SecurityKeyDeletePayload> {
         let session = ctx.self_service()?.0;
-        let ip = ctx.request()?.ip.clone();
-        let (key, remaining_keys) = keys::delete(ctx.app(), session, &id, ip).await?;
-        Ok(SecurityKeyDeletePayload { deleted_key_id: ID(key.id.to_string()), remaining_keys })
+        let request = ctx.request()?;
+        let (key, remaining_keys, issued) = keys::delete(ctx.app(), session, &id, request.ip.clone()).await?;
+        let session_token = Some(request.rotated(&issued));
+        Ok(SecurityKeyDeletePayload { deleted_key_id: ID(key.id.to_string()), remaining_keys, session_token })
     }
 }

@@ -36,8 +36,7 @@ async fn finish_login(app: &AppState, request: &RequestContext, issued: Issued) 
 
 /// Sets the session cookie and describes the new session.
 fn login_payload(request: &RequestContext, issued: Issued) -> LoginPayload {
-    let token = issued.token.expose();
-    request.set_cookie(CookieUpdate::Set(token.clone()));
+    let token = request.rotated(&issued);
     LoginPayload {
         session_token: token,
         stage: issued.session.stage.into(),
@@ -156,21 +155,6 @@ impl LoginMutations {
         finish_login(ctx.app(), request, issued).await
     }
 
-    /// Logs in with a recovery code: your other sessions end, and this one may only register a
-    /// new key (stage `MFA_REGISTRATION_REQUIRED`).
-    async fn recovery_code_login(
-        &self,
-        ctx: &Context<'_>,
-        organization: String,
-        username: String,
-        code: String,
-    ) -> ApiResult<LoginPayload> {
-        let request = ctx.request()?;
-        let issued =
-            crate::auth::recovery::login(ctx.app(), &organization, &username, &code, request.ip.clone()).await?;
-        finish_login(ctx.app(), request, issued).await
-    }
-
     /// Begins the security-key step of login.
     async fn mfa_login_begin(&self, ctx: &Context<'_>) -> ApiResult<WebauthnChallenge> {
         let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;
@@ -189,6 +173,17 @@ impl LoginMutations {
         let request = ctx.request()?;
         let issued = mfa::finish(ctx.app(), session, &ceremony_id, &response.0, request.ip.clone()).await?;
         // mfa::finish recorded the login with the key's use, in one transaction.
+        Ok(login_payload(request, issued))
+    }
+
+    /// Uses one of your recovery codes in place of your security key, at the key step of login
+    /// (after SSO or backup credentials). Your other sessions end, and this one moves under a new
+    /// token to `MFA_REGISTRATION_REQUIRED`: register a new key to continue. A wrong or used code
+    /// answers `BAD_USER_INPUT` (field `code`).
+    async fn mfa_recovery_code_finish(&self, ctx: &Context<'_>, code: String) -> ApiResult<LoginPayload> {
+        let session = ctx.session_for(keyward_domain::access::Gate::MfaPending)?;
+        let request = ctx.request()?;
+        let issued = crate::auth::recovery::finish(ctx.app(), session, &code, request.ip.clone()).await?;
         Ok(login_payload(request, issued))
     }
 

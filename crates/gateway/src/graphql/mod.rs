@@ -5,6 +5,7 @@ pub mod context;
 pub mod gates;
 pub mod keys;
 pub mod login;
+pub mod members;
 pub mod org;
 pub mod roots;
 pub mod types;

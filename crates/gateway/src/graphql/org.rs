@@ -330,6 +330,9 @@ pub struct MemberSecurityKeyDeletePayload {
     pub remaining_keys: u64,
     /// The member's sessions that ended.
     pub revoked_sessions: u64,
+    /// Your session's new token (also set as the cookie) when you deleted one of your own keys:
+    /// your other sessions ended and this one was rotated.
+    pub session_token: Option<String>,
 }
 
 /// Admin mutations.
@@ -359,13 +362,15 @@ impl OrgMutations {
     /// Deletes any member's key, even their last; their sessions end at once.
     async fn member_security_key_delete(&self, ctx: &Context<'_>, id: ID) -> ApiResult<MemberSecurityKeyDeletePayload> {
         let session = ctx.org_admin()?.0;
-        let ip = ctx.request()?.ip.clone();
-        let (key, remaining_keys, revoked_sessions) = admin::delete_member_key(ctx.app(), session, &id, ip).await?;
+        let request = ctx.request()?;
+        let (key, remaining_keys, revoked_sessions, rotated) =
+            admin::delete_member_key(ctx.app(), session, &id, request.ip.clone()).await?;
         Ok(MemberSecurityKeyDeletePayload {
             deleted_key_id: ID(key.id.to_string()),
             member_id: ID(key.member_id.to_string()),
             remaining_keys,
             revoked_sessions,
+            session_token: rotated.map(|issued| request.rotated(&issued)),
         })
     }
 
@@ -379,8 +384,12 @@ impl OrgMutations {
     /// Sets the organization's WebAuthn policy.
     async fn webauthn_policy_update(&self, ctx: &Context<'_>, input: WebauthnPolicy) -> ApiResult<WebauthnPolicy> {
         let session = ctx.org_admin()?.0;
-        let ip = ctx.request()?.ip.clone();
+        let request = ctx.request()?;
         let policy = DomainPolicy::try_from(input)?;
-        Ok(admin::set_webauthn_policy(ctx.app(), session, policy, ip).await?.into())
+        let (policy, rotated) = admin::set_webauthn_policy(ctx.app(), session, policy, request.ip.clone()).await?;
+        if let Some(issued) = rotated {
+            request.rotated(&issued);
+        }
+        Ok(policy.into())
     }
 }

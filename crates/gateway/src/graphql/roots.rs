@@ -7,6 +7,7 @@ use super::audit::AuditQueries;
 use super::context::ContextExt;
 use super::keys::{KeyMutations, KeyQueries};
 use super::login::{LoginMutations, LoginSettingsMutations};
+use super::members::MemberMutations;
 use super::org::{OrgMutations, OrgQueries};
 use super::types::Viewer;
 use crate::error::ApiResult;
@@ -32,4 +33,4 @@ pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries);
 /// Write operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations, OrgMutations);
+pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations, OrgMutations, MemberMutations);

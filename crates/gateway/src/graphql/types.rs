@@ -92,6 +92,8 @@ pub struct Member {
     pub last_login_at: Option<DateTime<Utc>>,
     /// Whether an IdP account is linked, so the member can log in by SSO.
     pub sso_linked: bool,
+    /// When an admin deactivated them; `null` while active. A deactivated member cannot log in.
+    pub deactivated_at: Option<DateTime<Utc>>,
 }
 
 impl From<DomainMember> for Member {
@@ -105,6 +107,7 @@ impl From<DomainMember> for Member {
             created_at: m.created_at,
             last_login_at: m.last_login_at,
             sso_linked: m.oidc.is_some(),
+            deactivated_at: m.deactivated_at,
         }
     }
 }

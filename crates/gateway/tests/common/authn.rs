@@ -78,13 +78,16 @@ impl TestApp {
         .1
     }
 
-    /// Registers `key` under `name`; returns the payload.
-    pub async fn register_key(&self, token: &str, key: &mut SoftPasskey, name: &str) -> Value {
+    /// Registers `key` under `name`; returns the payload. Registering rotates the session, so
+    /// `token` becomes the new one, as a client would switch to it.
+    pub async fn register_key(&self, token: &mut String, key: &mut SoftPasskey, name: &str) -> Value {
         let (ceremony, options) = self.registration_begin(token, name).await;
         let response = Self::create(key, &options, ORIGIN);
         let body = self.registration_finish(token, &ceremony, response).await;
         assert!(body.get("errors").is_none(), "{body}");
-        body["data"]["securityKeyRegistrationFinish"].clone()
+        let payload = body["data"]["securityKeyRegistrationFinish"].clone();
+        *token = token_of(&payload);
+        payload
     }
 
     /// Begins the key step of login; returns (ceremony ID, options).

@@ -39,6 +39,7 @@ pub(crate) fn member_from(row: member::Model) -> Result<Member, StoreError> {
         oidc,
         created_at: row.created_at,
         last_login_at: row.last_login_at,
+        deactivated_at: row.deactivated_at,
     })
 }
 

@@ -58,6 +58,7 @@ pub mod member {
         pub oidc_subject: Option<String>,
         pub created_at: DateTimeUtc,
         pub last_login_at: Option<DateTimeUtc>,
+        pub deactivated_at: Option<DateTimeUtc>,
     }
     no_relations!();
 }

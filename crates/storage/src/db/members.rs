@@ -2,20 +2,20 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_domain::StoreError;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
-use keyward_domain::member::{Member, NewMember, OidcIdentity, Role};
+use keyward_domain::member::{Member, NewMember, OidcIdentity, Role, deactivation_allowed};
 use keyward_domain::repo::{MemberQuery, MemberRepo, MemberSummary, Page};
+use keyward_domain::{DomainError, StoreError};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use super::audit::append_in;
 use super::convert::member_from;
-use super::entities::{member, security_key};
+use super::entities::{member, organization, security_key};
 use super::{Database, map_err, to_u64};
 
 pub(crate) async fn insert_member(
@@ -39,6 +39,7 @@ pub(crate) async fn insert_member(
         oidc_subject: Set(subject),
         created_at: Set(at),
         last_login_at: Set(None),
+        deactivated_at: Set(None),
     }
     .insert(db)
     .await
@@ -58,6 +59,7 @@ struct MemberWithKeyCount {
     oidc_subject: Option<String>,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    deactivated_at: Option<DateTime<Utc>>,
     key_count: i64,
 }
 
@@ -75,6 +77,7 @@ impl MemberWithKeyCount {
             oidc_subject: self.oidc_subject,
             created_at: self.created_at,
             last_login_at: self.last_login_at,
+            deactivated_at: self.deactivated_at,
         })?;
         Ok(MemberSummary { member, key_count })
     }
@@ -176,6 +179,49 @@ impl MemberRepo for Database {
         .await
     }
 
+    async fn set_deactivated(
+        &self,
+        org: OrgId,
+        actor: MemberId,
+        id: MemberId,
+        at: Option<DateTime<Utc>>,
+        audit: AuditRecord,
+    ) -> Result<Member, DomainError> {
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        // Locking the organization's row serializes changes to who is an active admin, so two
+        // admins deactivating each other cannot both pass the last-admin check.
+        organization::Entity::find_by_id(org.0)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(map_err)?
+            .ok_or(DomainError::NotFound)?;
+        let row = member::Entity::find_by_id(id.0)
+            .filter(member::Column::OrgId.eq(org.0))
+            .one(&txn)
+            .await
+            .map_err(map_err)?
+            .ok_or(DomainError::NotFound)?;
+        let target = member_from(row)?;
+        if at.is_some() {
+            let active_admins = member::Entity::find()
+                .filter(member::Column::OrgId.eq(org.0))
+                .filter(member::Column::Role.eq(Role::Admin.as_str()))
+                .filter(member::Column::DeactivatedAt.is_null())
+                .count(&txn)
+                .await
+                .map_err(map_err)?;
+            deactivation_allowed(actor, &target, active_admins)?;
+        }
+        let row = member::ActiveModel { id: Set(id.0), deactivated_at: Set(at), ..Default::default() }
+            .update(&txn)
+            .await
+            .map_err(map_err)?;
+        append_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)?;
+        Ok(member_from(row)?)
+    }
+
     async fn record_login(&self, org: OrgId, id: MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let result = member::Entity::update_many()
             .col_expr(member::Column::LastLoginAt, Expr::value(at))
@@ -194,6 +240,7 @@ impl MemberRepo for Database {
         let with_keys = Query::select().column(security_key::Column::MemberId).from(security_key::Entity).to_owned();
         let keyless = member::Entity::find()
             .filter(member::Column::OrgId.eq(org.0))
+            .filter(member::Column::DeactivatedAt.is_null())
             .filter(member::Column::Id.not_in_subquery(with_keys));
         PaginatorTrait::count(keyless, &self.conn).await.map_err(map_err)
     }
@@ -215,6 +262,7 @@ impl MemberRepo for Database {
                     member::Column::OidcSubject,
                     member::Column::CreatedAt,
                     member::Column::LastLoginAt,
+                    member::Column::DeactivatedAt,
                 ]
                 .map(|column| (m.clone(), column)),
             )

@@ -134,6 +134,11 @@ pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Resul
         grace_period_ends_at: f.opt_time("g")?,
         org_epoch: f.number("oe")?,
         member_epoch: f.number("me")?,
+        // Sessions written before the keyless epoch existed carry none: they belong to epoch 0.
+        keyless_epoch: match f.0.get("ke") {
+            Some(_) => f.number("ke")?,
+            None => 0,
+        },
     })
 }
 
@@ -155,11 +160,19 @@ mod tests {
             methods: vec![AuthMethod::BackupCredentials, AuthMethod::SecurityKey],
             grace_period_ends_at: Some(now + Duration::days(2)),
         }
-        .start(now, SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30) }, 4, 2);
+        .start(
+            now,
+            SessionLifetimes {
+                absolute: Duration::hours(12),
+                idle: Duration::minutes(30),
+                pending: Duration::minutes(10),
+            },
+            keyward_domain::session::Epochs { org: 4, member: 2, keyless: 1 },
+        );
         session.mfa_verified_at = Some(now);
         session.key_id = Some(SecurityKeyId::new());
         let mut list: Vec<String> = encode(&session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect();
-        list.extend(["oe".into(), "4".into(), "me".into(), "2".into()]);
+        list.extend(["oe".into(), "4".into(), "me".into(), "2".into(), "ke".into(), "1".into()]);
         let decoded = decode(session.org_id, &session.token_hash, list).unwrap();
         assert_eq!(decoded, session);
     }

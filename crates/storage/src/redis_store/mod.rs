@@ -11,13 +11,17 @@ use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
-use keyward_domain::session::{NewSession, Session, SessionLifetimes, TokenHash};
+use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 /// Deleted per round trip when a revoked epoch's sessions are purged in the background.
 const PURGE_BATCH: usize = 500;
+
+/// How long an epoch key outlives its last bump unless [`RedisStore::with_session_ttl`] says
+/// otherwise: longer than the longest session the configuration allows (30 days).
+const DEFAULT_EPOCH_RETENTION: Duration = Duration::from_secs(31 * 86_400);
 
 struct Scripts {
     create: Script,
@@ -26,9 +30,11 @@ struct Scripts {
     revoke: Script,
     revoke_member: Script,
     revoke_org: Script,
+    revoke_keyless: Script,
     purge_dead: Script,
     live_of: Script,
     rate_hit: Script,
+    rate_refund: Script,
 }
 
 impl Scripts {
@@ -41,9 +47,11 @@ impl Scripts {
             revoke: script(scripts::REVOKE),
             revoke_member: script(scripts::REVOKE_MEMBER),
             revoke_org: script(scripts::REVOKE_ORG),
+            revoke_keyless: script(scripts::REVOKE_KEYLESS),
             purge_dead: script(scripts::PURGE_DEAD),
             live_of: script(scripts::LIVE_OF),
             rate_hit: Script::new(scripts::RATE_HIT),
+            rate_refund: Script::new(scripts::RATE_REFUND),
         }
     }
 }
@@ -54,6 +62,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     namespace: String,
     scripts: std::sync::Arc<Scripts>,
+    epoch_retention_ms: u64,
 }
 
 fn map_err(err: redis::RedisError) -> StoreError {
@@ -83,7 +92,24 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_with_config(client, config).await.map_err(map_err)?;
-        Ok(Self { conn, namespace: namespace.to_owned(), scripts: std::sync::Arc::new(Scripts::load()) })
+        Ok(Self {
+            conn,
+            namespace: namespace.to_owned(),
+            scripts: std::sync::Arc::new(Scripts::load()),
+            epoch_retention_ms: millis_of(DEFAULT_EPOCH_RETENTION),
+        })
+    }
+
+    /// Sets the longest session lifetime in force, so that a bumped epoch key expires once no
+    /// session stamped with its old value can still be alive (and not long after).
+    pub fn with_session_ttl(mut self, absolute: Duration) -> Self {
+        self.epoch_retention_ms = millis_of(absolute + Duration::from_secs(3600));
+        self
+    }
+
+    /// The namespace every key of this store starts with.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// The key prefix of an organization: the org ID is the hash tag.
@@ -132,6 +158,10 @@ async fn futures_next(iter: &mut redis::AsyncIter<'_, String>) -> Option<String>
     iter.next_item().await.and_then(Result::ok)
 }
 
+fn millis_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -145,8 +175,8 @@ impl SessionStore for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Session, StoreError> {
         let prefix = self.prefix(new.org_id);
-        let mut session = new.start(now, lifetimes, 0, 0);
-        let (org_epoch, member_epoch): (u64, u64) = self
+        let mut session = new.start(now, lifetimes, Epochs::default());
+        let (org_epoch, member_epoch, keyless_epoch): (u64, u64, u64) = self
             .scripts
             .create
             .arg(&prefix)
@@ -159,6 +189,7 @@ impl SessionStore for RedisStore {
             .map_err(map_err)?;
         session.org_epoch = org_epoch;
         session.member_epoch = member_epoch;
+        session.keyless_epoch = keyless_epoch;
         Ok(session)
     }
 
@@ -216,6 +247,7 @@ impl SessionStore for RedisStore {
             .arg(member.0.simple().to_string())
             .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
             .arg(millis(now))
+            .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)
@@ -228,6 +260,7 @@ impl SessionStore for RedisStore {
             .arg(self.prefix(org))
             .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
             .arg(millis(now))
+            .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
@@ -240,6 +273,18 @@ impl SessionStore for RedisStore {
             }
         });
         Ok(count)
+    }
+
+    async fn revoke_keyless(&self, org: OrgId, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _epoch: u64 = self
+            .scripts
+            .revoke_keyless
+            .arg(self.prefix(org))
+            .arg(self.epoch_retention_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     async fn live_sessions(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -310,5 +355,11 @@ impl RateLimiter for RedisStore {
             .await
             .map_err(map_err)?;
         Ok((count, u64::try_from(pttl.max(0)).unwrap_or(0).div_ceil(1000)))
+    }
+
+    async fn refund(&self, bucket: &str) -> Result<(), StoreError> {
+        let key = format!("{}:{{rl:{bucket}}}", self.namespace);
+        let _: u8 = self.scripts.rate_refund.key(key).invoke_async(&mut self.conn.clone()).await.map_err(map_err)?;
+        Ok(())
     }
 }

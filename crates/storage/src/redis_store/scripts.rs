@@ -2,9 +2,14 @@
 //!
 //! Every key an operation touches starts with the organization's prefix `kw:{org}:`, so they all
 //! share one Redis Cluster slot. Layout under that prefix:
-//! `epoch` (org epoch), `me:<member>` (member epoch), `s:<hash>` (session hash),
+//! `epoch` (org epoch), `me:<member>` (member epoch), `ke` (keyless epoch), `s:<hash>` (session hash),
 //! `live` (zset of current-epoch sessions by deadline), `ml:<member>` (zset of a member's sessions),
 //! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state).
+//!
+//! Nothing is kept forever: every key has a TTL. Indexes live as long as their longest-lived
+//! session and shed expired entries as sessions are created; an epoch key lives as long as any
+//! session stamped with its value could (so an epoch never falls back to a value old sessions
+//! still carry).
 
 /// Shared helper: is the session hash `s` (a table) live at `now` under the current epochs?
 const LIVE_FN: &str = r"
@@ -20,7 +25,12 @@ local function live(pfx, s, now)
   if s.m == nil then return false end
   local oe = redis.call('GET', pfx .. 'epoch') or '0'
   local me = redis.call('GET', pfx .. 'me:' .. s.m) or '0'
+  if s.k == '' and (s.ke or '0') ~= (redis.call('GET', pfx .. 'ke') or '0') then return false end
   return s.oe == oe and s.me == me and now < deadline(s)
+end
+local function keep_for(key, ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or (ttl >= 0 and ttl < ms) then redis.call('PEXPIRE', key, ms) end
 end
 local function drop(pfx, h, m)
   redis.call('DEL', pfx .. 's:' .. h)
@@ -30,24 +40,30 @@ end
 local function index(pfx, h, m, dl, abs_ttl)
   redis.call('ZADD', pfx .. 'live', dl, h)
   redis.call('ZADD', pfx .. 'ml:' .. m, dl, h)
-  redis.call('PEXPIRE', pfx .. 'live', abs_ttl, 'GT')
-  redis.call('PEXPIRE', pfx .. 'ml:' .. m, abs_ttl, 'GT')
+  keep_for(pfx .. 'live', abs_ttl)
+  keep_for(pfx .. 'ml:' .. m, abs_ttl)
 end
 ";
 
-/// ARGV: prefix, hash, member, now, then field/value pairs (without epochs). Returns {oe, me}.
+/// ARGV: prefix, hash, member, now, then field/value pairs (without epochs). Returns {oe, me, ke}.
 pub const CREATE: &str = r"
 local pfx, h, m, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local oe = redis.call('GET', pfx .. 'epoch') or '0'
 local me = redis.call('GET', pfx .. 'me:' .. m) or '0'
+local ke = redis.call('GET', pfx .. 'ke') or '0'
 local sk = pfx .. 's:' .. h
-redis.call('HSET', sk, 'oe', oe, 'me', me, unpack(ARGV, 5))
+redis.call('HSET', sk, 'oe', oe, 'me', me, 'ke', ke, unpack(ARGV, 5))
 local s = fields(redis.call('HGETALL', sk))
 local dl = deadline(s)
+local abs_ttl = math.max(tonumber(s.ab) - now, 1)
 redis.call('PEXPIRE', sk, math.max(dl - now, 1))
 redis.call('ZREMRANGEBYSCORE', pfx .. 'ml:' .. m, '-inf', now)
-index(pfx, h, m, dl, math.max(tonumber(s.ab) - now, 1))
-return {oe, me}
+redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
+index(pfx, h, m, dl, abs_ttl)
+keep_for(pfx .. 'epoch', abs_ttl)
+keep_for(pfx .. 'me:' .. m, abs_ttl)
+keep_for(pfx .. 'ke', abs_ttl)
+return {oe, me, ke}
 ";
 
 /// ARGV: prefix, hash, now. Returns the session's field list, or false when it is not live.
@@ -84,7 +100,7 @@ local s = fields(redis.call('HGETALL', pfx .. 's:' .. old))
 if not live(pfx, s, now) then return 0 end
 drop(pfx, old, s.m)
 local sk = pfx .. 's:' .. new
-redis.call('HSET', sk, 'oe', s.oe, 'me', s.me, unpack(ARGV, 5))
+redis.call('HSET', sk, 'oe', s.oe, 'me', s.me, 'ke', s.ke or '0', unpack(ARGV, 5))
 local n = fields(redis.call('HGETALL', sk))
 local dl = deadline(n)
 redis.call('PEXPIRE', sk, math.max(dl - now, 1))
@@ -101,8 +117,8 @@ drop(pfx, h, s.m)
 if was then return 1 else return 0 end
 ";
 
-/// ARGV: prefix, member, keep hash (or ''), now. Bumps the member epoch, re-stamps `keep`, deletes
-/// the member's other sessions. Returns how many live sessions ended.
+/// ARGV: prefix, member, keep hash (or ''), now, epoch retention ms. Bumps the member epoch,
+/// re-stamps `keep`, deletes the member's other sessions. Returns how many live sessions ended.
 pub const REVOKE_MEMBER: &str = r"
 local pfx, m, keep, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. m, 0, -1)
@@ -112,6 +128,7 @@ for _, h in ipairs(hashes) do
   states[h] = live(pfx, s, now)
 end
 local epoch = redis.call('INCR', pfx .. 'me:' .. m)
+keep_for(pfx .. 'me:' .. m, tonumber(ARGV[5]))
 local count = 0
 for _, h in ipairs(hashes) do
   if h == keep and states[h] then
@@ -124,7 +141,7 @@ end
 return count
 ";
 
-/// ARGV: prefix, keep hash (or ''), now. Bumps the org epoch (every other session dies at once),
+/// ARGV: prefix, keep hash (or ''), now, epoch retention ms. Bumps the org epoch (every other session dies at once),
 /// re-stamps `keep`, and moves the old live index aside for deletion. Returns {count, dead key}.
 pub const REVOKE_ORG: &str = r"
 local pfx, keep, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -136,6 +153,7 @@ if keep ~= '' then
   if score and tonumber(score) > now then keep_score = score end
 end
 local epoch = redis.call('INCR', pfx .. 'epoch')
+keep_for(pfx .. 'epoch', tonumber(ARGV[4]))
 local dead_key = pfx .. 'dead:' .. (epoch - 1)
 if redis.call('EXISTS', live_key) == 1 then
   redis.call('RENAME', live_key, dead_key)
@@ -147,6 +165,14 @@ if keep_score then
   redis.call('ZADD', live_key, keep_score, keep)
 end
 return {count, dead_key}
+";
+
+/// ARGV: prefix, epoch retention ms. Bumps the keyless epoch: every session no key confirmed
+/// ends at once (the scripts check it only for sessions without a key). Returns the new epoch.
+pub const REVOKE_KEYLESS: &str = r"
+local epoch = redis.call('INCR', ARGV[1] .. 'ke')
+keep_for(ARGV[1] .. 'ke', tonumber(ARGV[2]))
+return epoch
 ";
 
 /// ARGV: prefix, dead key, batch size. Deletes up to a batch of a revoked epoch's sessions.
@@ -188,6 +214,13 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}
+";
+
+/// KEYS: the bucket. Takes one attempt back (a success), never below zero; keeps the window.
+pub const RATE_REFUND: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return 0
 ";
 
 /// Prepends the shared helpers to a script body.
