@@ -419,10 +419,12 @@ export async function passIdp(page: Page, user: User, start: string) {
  * address the real server would never send); every other request, and any later one, goes through.
  */
 export async function answerOnce(page: Page, operationName: string, data: unknown) {
+  let answered = false;
   const handler = async (route: Route) => {
-    if (route.request().postDataJSON()?.operationName !== operationName) return route.fallback();
-    await page.unroute('**/graphql', handler);
+    if (answered || route.request().postDataJSON()?.operationName !== operationName) return route.fallback();
+    answered = true;
     await route.fulfill({ json: { data } });
+    await page.unroute('**/graphql', handler);
   };
   await page.route('**/graphql', handler);
 }
