@@ -1,9 +1,10 @@
 // Journey 5: recovery codes. Alice generates codes and logs out; her key is lost. She logs in by SSO,
 // and at the security-key step uses a recovery code in place of the key ("Lost your key?"), registers
-// a new key, is told to delete the lost one, and does. The code does not work a second time.
+// a new key, is told to delete the lost one, and does. The code does not work a second time, and
+// guessing codes is soon refused.
 //
 // Expects: journey 4 passed (MFA enforced; alice with one key). Leaves: alice with one key, "Alice
-// recovered key"; nine unused recovery codes.
+// recovered key"; nine unused recovery codes (one of them offered while rate limited).
 import { expect, journeyPassed, requireJourneys, test } from './support';
 
 test('journey 5: recovery codes: generate, replace a lost key with one at the key step, register a new key', async ({ open }, testInfo) => {
@@ -83,11 +84,26 @@ test('journey 5: recovery codes: generate, replace a lost key with one at the ke
   await form.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]);
   await form.getByRole('button', { name: 'Use recovery code' }).click();
   const field = form.getByRole('textbox', { name: 'Recovery code' });
+  const fieldError = form.locator('.field-error');
   await expect(field).toHaveAttribute('aria-invalid', 'true');
-  await expect(form.locator('.field-error')).toContainText(/used|not valid|not right|wrong/i);
+  await expect(fieldError).toHaveText('That recovery code is not valid or was already used.');
   await expect(field).toBeFocused();
   await expect(page.getByRole('heading', { name: 'Use your security key' })).toBeVisible();
   await alice.screens('recovery-code-reused');
+
+  // Guessing is cut short: after five wrong codes in one login, the next try is refused, with the wait.
+  for (const guess of ['2222-3333-4444-5555', '3333-4444-5555-6666', '4444-5555-6666-7777', '5555-6666-7777-8888']) {
+    await field.fill(guess);
+    await form.getByRole('button', { name: 'Use recovery code' }).click();
+    await expect(fieldError).toHaveText('That recovery code is not valid or was already used.');
+    await expect(form.getByRole('button', { name: 'Use recovery code' })).toBeEnabled();
+  }
+  await field.fill(codes[1]);
+  await form.getByRole('button', { name: 'Use recovery code' }).click();
+  const limited = form.getByRole('alert');
+  await expect(limited).toHaveAttribute('data-code', 'RATE_LIMITED');
+  await expect(limited).toContainText(/^Too many attempts\. Try again in \d+ (seconds|minutes?)\.$/);
+  await alice.screens('recovery-code-rate-limited');
 
   // Her new key still logs her in from the same step.
   await page.getByRole('button', { name: 'Use my security key instead' }).click();
