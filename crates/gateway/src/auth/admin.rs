@@ -130,11 +130,12 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
             without_key.push(AtRisk { member: summary.member, live_sessions, refused_keys: vec![] });
             continue;
         }
+        let models = verified_models(app, &policy, org, summary.member.id).await?;
         let refused: Vec<(SecurityKey, String)> = keys
             .iter()
             .filter_map(|key| {
                 let facts = CredentialFacts {
-                    aaguid: key.aaguid,
+                    aaguid: models.get(&key.id).copied(),
                     backup_eligible: key.backup_eligible,
                     user_verified: key.user_verified,
                 };
@@ -147,6 +148,28 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     }
     let live_total = app.sessions.live_sessions(org, now).await?;
     Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1) })
+}
+
+/// The model each of a member's keys has proven by a verified attestation, as a login would judge
+/// it; empty when the policy lists no models (none is needed) or the server has no roots.
+async fn verified_models(
+    app: &AppState,
+    policy: &WebauthnPolicy,
+    org: OrgId,
+    member: MemberId,
+) -> Result<std::collections::HashMap<SecurityKeyId, uuid::Uuid>, DomainError> {
+    let mut models = std::collections::HashMap::new();
+    if !policy.needs_attestation() || app.rp.attestation_roots.is_none() {
+        return Ok(models);
+    }
+    for stored in app.db.stored_keys_of(org, member).await? {
+        let Ok(credential) = serde_json::from_str(&stored.credential) else { continue };
+        let at = std::time::SystemTime::from(stored.key.created_at);
+        if let Some(model) = crate::webauthn::verified_model(&app.rp, policy, &credential, at)? {
+            models.insert(stored.key.id, model);
+        }
+    }
+    Ok(models)
 }
 
 /// Deletes any member's key (even the last); that member's sessions end at once.
@@ -196,7 +219,7 @@ pub async fn set_webauthn_policy(
     policy: WebauthnPolicy,
     ip: Option<String>,
 ) -> Result<WebauthnPolicy, DomainError> {
-    policy.validate()?;
+    policy.validate(app.rp.attestation_roots.is_some())?;
     let body = serde_json::to_string(&policy).map_err(|e| DomainError::Store(StoreError::Unexpected(e.to_string())))?;
     let record = AuditRecord::new(actor(session), "org.webauthn_policy.updated")
         .target(format!("org:{}", session.org_id))
