@@ -180,17 +180,21 @@ pub trait SecurityKeyRepo: Send + Sync {
         by: DeletedBy,
         audit: AuditRecord,
     ) -> Result<(SecurityKey, u64), DomainError>;
-    /// Records a successful assertion.
+    /// Records a successful assertion. The write is a compare-and-set on
+    /// [`KeyUse::expected_sign_count`]: when another assertion changed the counter first, nothing
+    /// is written and the answer is `Conflict("sign_count")`, so the caller judges the assertion
+    /// again against the new counter (a counter never moves backwards).
     async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError>;
-    /// Records a finished security-key login in one transaction: the key's use, the member's
-    /// login time and the audit event (one commit on the login path instead of three).
+    /// Records a finished security-key login in one transaction: the key's use (compare-and-set,
+    /// as [`Self::record_key_use`]), the member's login time and the audit events (one commit on
+    /// the login path instead of three).
     async fn record_key_login(
         &self,
         org: OrgId,
         member: MemberId,
         key: SecurityKeyId,
         used: KeyUse,
-        audit: AuditRecord,
+        audit: Vec<AuditRecord>,
     ) -> Result<(), StoreError>;
 }
 

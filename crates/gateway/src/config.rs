@@ -59,6 +59,10 @@ pub struct WebauthnConfig {
     pub rp_name: String,
     /// Origins allowed in client data (default: `public_url`'s origin).
     pub origins: Vec<Url>,
+    /// A PEM bundle of attestation root certificates (default: none). Organizations can list
+    /// allowed or denied authenticator models (AAGUIDs) only when it is set, because a model is
+    /// known only from an attestation that verifies against one of these roots.
+    pub attestation_roots: Option<PathBuf>,
 }
 
 /// Session lifetimes.
@@ -135,7 +139,12 @@ impl Default for Config {
         let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
-            webauthn: WebauthnConfig { rp_id: None, rp_name: "Keyward".into(), origins: Vec::new() },
+            webauthn: WebauthnConfig {
+                rp_id: None,
+                rp_name: "Keyward".into(),
+                origins: Vec::new(),
+                attestation_roots: None,
+            },
             public_url,
             database_url: "sqlite://data/keyward.db?mode=rwc".into(),
             redis_url: None,
@@ -242,6 +251,11 @@ impl Config {
             if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() {
                 problem("webauthn.origins", format!("{origin} is not an http(s) origin"));
             }
+        }
+        if let Some(path) = &self.webauthn.attestation_roots
+            && let Err(why) = crate::webauthn::attestation::load_roots(path)
+        {
+            problem("webauthn.attestation_roots", why);
         }
         if self.webauthn.rp_name.trim().is_empty() {
             problem("webauthn.rp_name", "must not be empty".into());
@@ -457,6 +471,26 @@ mod tests {
         assert!(err.contains("session.idle_ttl"), "{err}");
         let err = Config::from_sources(None, &vars(&[("KEYWARD_DATABASE_URL", "mysql://x")])).unwrap_err().to_string();
         assert!(err.contains("database_url") && err.contains("environment"), "{err}");
+    }
+
+    #[test]
+    fn attestation_roots_must_be_a_pem_bundle() {
+        use crypto_glue::traits::{EncodePem, LineEndingPem};
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let var = |path: &std::path::Path| vars(&[("KEYWARD_WEBAUTHN__ATTESTATION_ROOTS", path.to_str().unwrap())]);
+        let err = Config::from_sources(None, &var(&missing)).unwrap_err().to_string();
+        assert!(err.contains("webauthn.attestation_roots") && err.contains("cannot read"), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = Config::from_sources(None, &var(&empty)).unwrap_err().to_string();
+        assert!(err.contains("webauthn.attestation_roots") && err.contains("no certificate"), "{err}");
+        let roots = dir.path().join("roots.pem");
+        let (_, ca) = webauthn_authenticator_rs::softtoken::SoftToken::new(true).unwrap();
+        std::fs::write(&roots, ca.to_pem(LineEndingPem::LF).unwrap()).unwrap();
+        let config = Config::from_sources(None, &var(&roots)).unwrap();
+        assert_eq!(config.webauthn.attestation_roots, Some(roots));
+        assert_eq!(Config::default().webauthn.attestation_roots, None, "no roots unless configured");
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub enum StartError {
     /// First-start bootstrap failed.
     #[error("bootstrap: {0}")]
     Bootstrap(StoreError),
+    /// A file the configuration names cannot be used.
+    #[error("{key}: {why}")]
+    Config {
+        /// The setting.
+        key: &'static str,
+        /// What is wrong.
+        why: String,
+    },
     /// The listener failed.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
@@ -171,6 +179,13 @@ pub async fn start_with(
     db: Arc<Database>,
     stores: Stores,
 ) -> Result<Running, StartError> {
+    let attestation_roots = match &config.webauthn.attestation_roots {
+        Some(path) => Some(
+            webauthn::attestation::load_roots(path)
+                .map_err(|why| StartError::Config { key: "webauthn.attestation_roots", why })?,
+        ),
+        None => None,
+    };
     let credentials = bootstrap::bootstrap(db.as_ref(), &config.bootstrap).await.map_err(StartError::Bootstrap)?;
     let lifetimes = SessionLifetimes {
         absolute: chrono::Duration::from_std(config.session.absolute_ttl).unwrap_or(chrono::Duration::hours(12)),
@@ -187,6 +202,7 @@ pub async fn start_with(
             id: config.rp_id(),
             name: config.webauthn.rp_name.clone(),
             origins: config.origins(),
+            attestation_roots,
         },
         oidc: Default::default(),
         sealer: secrets::Sealer::new(config.secrets_key.as_deref())

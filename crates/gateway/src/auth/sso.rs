@@ -402,3 +402,40 @@ async fn provision(
     }
     Err(DomainError::Store(StoreError::Unexpected("could not find a free username".into())))
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests of the `state` a browser brings back from the IdP: untrusted text.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> proptest::test_runner::Config {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256);
+        proptest::test_runner::Config { cases, failure_persistence: None, ..Default::default() }
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn state_parses_or_is_refused_as_bad_input(
+            raw in prop_oneof![
+                "[0-9a-f-]{32,36}\\.[0-9a-f-]{32,36}\\.\\PC{0,20}(\\.link)?",
+                "(\\PC{0,12}\\.){0,5}\\PC{0,12}",
+                any::<String>(),
+            ]
+        ) {
+            match parse_state(&raw) {
+                Ok((org, ceremony, csrf)) => {
+                    prop_assert!(!csrf.contains('.'));
+                    let rebuilt = format!("{}.{}.{csrf}", org.0.simple(), ceremony.0.simple());
+                    let (org2, ceremony2, csrf2) = parse_state(&rebuilt).unwrap();
+                    prop_assert_eq!((org2, ceremony2, csrf2), (org, ceremony, csrf));
+                }
+                Err(err) => prop_assert!(matches!(err, DomainError::BadInput { .. }), "{err:?}"),
+            }
+            prop_assert_eq!(is_link_state(&raw), raw.ends_with(".link"));
+        }
+    }
+}

@@ -128,6 +128,48 @@ pub async fn get(
     execute(state, peer, headers, request, Transport::Get).await
 }
 
+/// Deepest bracket nesting (`{`, `[`, `(`) a query text may have. async-graphql's parser bounds
+/// the depth of selection sets but not of list and object values, and recurses once per level: a
+/// few kilobytes of `[[[[…]]]]` would overflow a worker's stack and abort the whole process.
+pub const MAX_QUERY_NESTING: usize = 64;
+
+/// The deepest bracket nesting in a GraphQL document, not counting brackets in strings, block
+/// strings or comments. One pass, no recursion, whatever the input.
+pub fn nesting_depth(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
 async fn execute(
     state: GraphqlState,
     peer: SocketAddr,
@@ -135,6 +177,13 @@ async fn execute(
     request: async_graphql::Request,
     transport: Transport,
 ) -> Response {
+    if nesting_depth(&request.query) > MAX_QUERY_NESTING {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &format!("the query nests brackets deeper than {MAX_QUERY_NESTING} levels; send deep values as variables"),
+        );
+    }
     let presented = presented_token(&headers);
     let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
@@ -168,4 +217,22 @@ async fn execute(
     }
     http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        assert_eq!(nesting_depth(""), 0);
+        assert_eq!(nesting_depth("{ viewer { id } }"), 2);
+        assert_eq!(nesting_depth("mutation { f(x: [[1], {a: [2]}]) { id } }"), 5);
+        assert_eq!(nesting_depth(&format!("{{ f(x: {}1{}) }}", "[".repeat(500), "]".repeat(500))), 502);
+        assert_eq!(nesting_depth(r#"{ f(s: "[[[[\"{{{{") }"#), 2, "strings, with escaped quotes");
+        assert_eq!(nesting_depth("{ f(s: \"\"\"[[[ \\\"\"\" ((( \"\"\") }"), 2, "block strings");
+        assert_eq!(nesting_depth("# [[[[[\n{ a }"), 1, "comments");
+        assert_eq!(nesting_depth("]]]]{ a }"), 1, "stray closers do not go negative");
+        assert_eq!(nesting_depth("{ \"unterminated [[[["), 1);
+    }
 }

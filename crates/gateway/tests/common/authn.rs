@@ -1,10 +1,13 @@
 //! Driving logins and WebAuthn ceremonies through GraphQL with software authenticators.
 
+use chrono::Utc;
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::repo::{PolicyKind, PolicyRepo, StoredPolicy};
+use keyward_domain::webauthn_policy::WebauthnPolicy;
+use keyward_testkit::browser;
 use serde_json::{Value, json};
-use url::Url;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::AuthenticatorBackendHashedClientData;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_core::proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 use super::TestApp;
 use super::oidc::{IdpUser, TestIdp};
@@ -20,6 +23,20 @@ pub fn soft_key(uv: bool) -> SoftPasskey {
 }
 
 impl TestApp {
+    /// Stores the organization's WebAuthn policy as is, bypassing the API's checks (a policy
+    /// stored before a rule existed).
+    pub async fn store_webauthn_policy(&self, policy: &WebauthnPolicy) {
+        let body = serde_json::to_string(policy).unwrap();
+        let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: None };
+        self.db.put_policy(self.org, stored, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
+    }
+
+    /// Saves the WebAuthn policy through the API as `token`; returns the whole GraphQL body.
+    pub async fn update_webauthn_policy(&self, token: &str, policy: Value) -> Value {
+        let update = "mutation($p: WebauthnPolicyInput!) { webauthnPolicyUpdate(input: $p) { attestation allowedAaguids deniedAaguids } }";
+        self.graphql(update, json!({ "p": policy }), Some(token)).await.1
+    }
+
     /// Runs a mutation or query and returns `data` (panics on errors).
     pub async fn ok(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         let (_, body) = self.graphql(query, variables, token).await;
@@ -53,18 +70,14 @@ impl TestApp {
         (begin["ceremonyId"].as_str().unwrap().to_owned(), begin["options"].clone())
     }
 
-    /// Has `key` answer registration options; returns the response JSON.
-    pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-        let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let response = key.do_registration(Url::parse(origin).unwrap(), ccr).expect("the soft key registers");
-        serde_json::to_value(response).unwrap()
+    /// Has `key` answer registration options from a browser at `origin`; returns the response JSON.
+    pub fn create(key: &mut impl AuthenticatorBackendHashedClientData, options: &Value, origin: &str) -> Value {
+        browser::create(key, options, origin)
     }
 
-    /// Has `key` answer assertion options; returns the response JSON.
-    pub fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-        let rcr: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let response = key.do_authentication(Url::parse(origin).unwrap(), rcr).expect("the soft key signs");
-        serde_json::to_value(response).unwrap()
+    /// Has `key` answer assertion options from a browser at `origin`; returns the response JSON.
+    pub fn get(key: &mut impl AuthenticatorBackendHashedClientData, options: &Value, origin: &str) -> Value {
+        browser::get(key, options, origin)
     }
 
     /// Sends a registration response; returns the whole GraphQL body.
@@ -80,7 +93,12 @@ impl TestApp {
 
     /// Registers `key` under `name`; returns the payload. Registering rotates the session, so
     /// `token` becomes the new one, as a client would switch to it.
-    pub async fn register_key(&self, token: &mut String, key: &mut SoftPasskey, name: &str) -> Value {
+    pub async fn register_key(
+        &self,
+        token: &mut String,
+        key: &mut impl AuthenticatorBackendHashedClientData,
+        name: &str,
+    ) -> Value {
         let (ceremony, options) = self.registration_begin(token, name).await;
         let response = Self::create(key, &options, ORIGIN);
         let body = self.registration_finish(token, &ceremony, response).await;
@@ -111,7 +129,7 @@ impl TestApp {
     }
 
     /// Passes the key step with `key`; returns the login payload.
-    pub async fn mfa_login(&self, token: &str, key: &mut SoftPasskey) -> Value {
+    pub async fn mfa_login(&self, token: &str, key: &mut impl AuthenticatorBackendHashedClientData) -> Value {
         let (ceremony, options) = self.mfa_begin(token).await;
         let response = Self::get(key, &options, ORIGIN);
         let body = self.mfa_finish(token, &ceremony, response).await;

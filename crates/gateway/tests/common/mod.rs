@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod authn;
+pub mod flagkey;
 pub mod oidc;
 
 use std::sync::Arc;

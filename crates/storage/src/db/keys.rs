@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
-use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
+use keyward_domain::security_key::{KeyUse, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey, StoredSecurityKey};
 use keyward_domain::{DomainError, StoreError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -172,7 +172,7 @@ impl SecurityKeyRepo for Database {
         member_id: MemberId,
         key: SecurityKeyId,
         used: KeyUse,
-        audit: AuditRecord,
+        audit: Vec<AuditRecord>,
     ) -> Result<(), StoreError> {
         let at = used.at;
         let txn = self.conn.begin().await.map_err(map_err)?;
@@ -187,32 +187,43 @@ impl SecurityKeyRepo for Database {
         if result.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }
-        append_in(&txn, org, audit).await?;
+        for record in audit {
+            append_in(&txn, org, record).await?;
+        }
         txn.commit().await.map_err(map_err)
     }
 }
 
+/// The key's use as a compare-and-set on its counter: a concurrent assertion that got there first
+/// makes this one write nothing, so the counter can never move backwards.
 async fn update_key_use(
     conn: &impl ConnectionTrait,
     org: OrgId,
     id: SecurityKeyId,
     used: KeyUse,
 ) -> Result<(), StoreError> {
+    let expected = i64::from(used.expected_sign_count);
     let result = security_key::Entity::update_many()
         .set(security_key::ActiveModel {
             last_used_at: Set(Some(used.at)),
-            sign_count: Set(i64::from(used.sign_count)),
+            sign_count: Set(i64::from(used.sign_count.max(used.expected_sign_count))),
             backed_up: Set(used.backed_up),
             credential: Set(used.credential),
             ..Default::default()
         })
         .filter(security_key::Column::Id.eq(id.0))
         .filter(security_key::Column::OrgId.eq(org.0))
+        .filter(security_key::Column::SignCount.eq(expected))
         .exec(conn)
         .await
         .map_err(map_err)?;
     if result.rows_affected == 0 {
-        return Err(StoreError::NotFound);
+        let exists = security_key::Entity::find_by_id(id.0)
+            .filter(security_key::Column::OrgId.eq(org.0))
+            .count(conn)
+            .await
+            .map_err(map_err)?;
+        return Err(if exists == 0 { StoreError::NotFound } else { StoreError::Conflict(SIGN_COUNT_CHANGED.into()) });
     }
     Ok(())
 }
