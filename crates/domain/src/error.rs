@@ -78,6 +78,10 @@ pub enum DomainError {
     /// The IdP account is linked to another member already, or this member has one linked.
     #[error("{0}")]
     SsoAlreadyLinked(String),
+    /// An SSO login or link came back to a browser other than the one that started it (its
+    /// binding cookie is missing or different, or expired with the ceremony).
+    #[error("this sign-in was started in another browser or took too long; start it again in this browser")]
+    SsoStateMismatch,
     /// Too many attempts.
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited {

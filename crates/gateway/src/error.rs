@@ -56,6 +56,7 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::PolicyDenied(_) => "POLICY_DENIED",
         DomainError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
         DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",
+        DomainError::SsoStateMismatch => "SSO_STATE_MISMATCH",
         DomainError::RateLimited { .. } => "RATE_LIMITED",
         DomainError::Store(StoreError::Unavailable(_)) => "SERVICE_UNAVAILABLE",
         DomainError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_)) => "INTERNAL",
@@ -127,6 +128,7 @@ mod tests {
         assert_eq!(ext["maxAgeSeconds"], 300);
         let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
+        assert_eq!(extensions(DomainError::SsoStateMismatch).1["code"], "SSO_STATE_MISMATCH");
         let (_, ext) = extensions(DomainError::bad_input("name", "too long"));
         assert_eq!((ext["code"].as_str(), ext["field"].as_str()), (Some("BAD_USER_INPUT"), Some("name")));
     }

@@ -12,7 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::session::{cookie_header, presented_token, resolve_caller};
+use super::cookies::Cookie;
+use super::session::{presented_token, resolve_caller};
 use crate::error::REQUEST_ID;
 use crate::graphql::KeywardSchema;
 use crate::graphql::context::{CookieUpdate, RequestContext};
@@ -135,12 +136,21 @@ async fn execute(
     request: async_graphql::Request,
     transport: Transport,
 ) -> Response {
-    let presented = presented_token(&headers);
+    let config = &state.app.config;
+    let presented = presented_token(config, &headers);
     let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
+    let other_cookies = Arc::new(Mutex::new(Vec::new()));
     // Behind trusted load balancers, rate limits and the audit trail must see the client, not the proxy.
-    let ip = super::client_ip::client_ip(peer, &headers, &state.app.config.trusted_proxies);
-    let context = RequestContext { caller, token, ip: Some(ip.to_string()), cookie: Arc::clone(&cookie) };
+    let ip = super::client_ip::client_ip(peer, &headers, &config.trusted_proxies);
+    let context = RequestContext {
+        caller,
+        token,
+        ip: Some(ip.to_string()),
+        cookie: Arc::clone(&cookie),
+        sso_binding: Cookie::SsoBinding.presented(config, &headers),
+        other_cookies: Arc::clone(&other_cookies),
+    };
     let request = request.data(context).data(transport);
     let id = request_id(&headers);
     let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
@@ -156,14 +166,11 @@ async fn execute(
     }
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     let mut http = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let update = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
-    match update {
-        CookieUpdate::Keep => {}
-        CookieUpdate::Set(token) => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
-        }
-        CookieUpdate::Clear => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, None));
+    let session = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
+    let others = std::mem::take(&mut *other_cookies.lock().unwrap_or_else(|p| p.into_inner()));
+    for (cookie, update) in std::iter::once((Cookie::Session, session)).chain(others) {
+        if let Some(value) = cookie.header(config, &update) {
+            http.headers_mut().append(header::SET_COOKIE, value);
         }
     }
     http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));

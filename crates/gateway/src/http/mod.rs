@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, middleware and the SPA.
 
 pub mod client_ip;
+pub mod cookies;
 pub mod graphql;
 pub mod ops;
 pub mod session;

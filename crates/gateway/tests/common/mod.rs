@@ -34,6 +34,8 @@ pub struct TestApp {
     pub org: OrgId,
     _test_db: TestDb,
     redis: Option<keyward_storage::RedisStore>,
+    /// The test browser's SSO binding cookie (see `graphql_in_browser`).
+    sso_cookie: std::sync::Mutex<Option<String>>,
 }
 
 pub fn test_config() -> Config {
@@ -67,7 +69,8 @@ impl TestApp {
         let running = keyward_gateway::start_with(config, listener, Arc::clone(&db), stores).await.unwrap();
         let url = format!("http://{}", running.addr);
         let org = db.organizations().await.unwrap()[0].id;
-        Self { running, url, client: reqwest::Client::new(), db, org, _test_db: test_db, redis }
+        let sso_cookie = Default::default();
+        Self { running, url, client: reqwest::Client::new(), db, org, _test_db: test_db, redis, sso_cookie }
     }
 
     /// An app whose Redis traffic goes through a [`TcpProxy`](keyward_testkit::proxy::TcpProxy)
