@@ -97,7 +97,8 @@ pub struct GetParams {
     operation_name: Option<String>,
 }
 
-/// `GET /graphql`: GraphiQL without a query (when enabled), otherwise a read-only query.
+/// `GET /graphql`: GraphiQL without a query (when enabled, only with introspection, under its own
+/// relaxed Content-Security-Policy), otherwise a read-only query.
 pub async fn get(
     State(state): State<GraphqlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -106,7 +107,9 @@ pub async fn get(
 ) -> Response {
     let Some(query) = params.query else {
         if state.app.config.graphiql_enabled() {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+            let page = Html(GraphiQLSource::build().endpoint("/graphql").finish());
+            return ([(header::CONTENT_SECURITY_POLICY, super::headers::GRAPHIQL_CONTENT_SECURITY_POLICY)], page)
+                .into_response();
         }
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_USER_INPUT", "POST GraphQL requests to /graphql");
     };
