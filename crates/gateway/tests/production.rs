@@ -90,34 +90,27 @@ async fn away_from_localhost_the_defaults_are_production_safe() {
     assert_security_headers("GET /graphql", &headers, true);
 
     // The session cookie is `__Host-` prefixed and Secure; a plain `keyward_session` is ignored.
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.url))
-        .json(&json!({ "query": "mutation($s: String!) { backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: $s) { sessionToken } }",
-            "variables": { "s": app.running.credentials.as_ref().unwrap().secret } }))
-        .send()
-        .await
-        .unwrap();
+    let secret = &app.running.credentials.as_ref().unwrap().secret;
+    let login = "mutation($s: String!) { backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: $s) { sessionToken } }";
+    let response = post_with_cookie(&app, json!({ "query": login, "variables": { "s": secret } }), "").await;
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("__Host-keyward_session="), "{cookie}");
     assert!(cookie.contains("; Path=/;") && cookie.ends_with("; Secure"), "{cookie}");
     let body: Value = response.json().await.unwrap();
     let token = token_of(&body["data"]["backupCredentialsLogin"]);
     for (name, known) in [("__Host-keyward_session", true), ("keyward_session", false)] {
-        let viewer: Value = app
-            .client
-            .post(format!("{}/graphql", app.url))
-            .header("cookie", format!("{name}={token}"))
-            .json(&json!({ "query": "{ viewer { id } }" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response =
+            post_with_cookie(&app, json!({ "query": "{ viewer { id } }" }), &format!("{name}={token}")).await;
+        let viewer: Value = response.json().await.unwrap();
         assert_eq!(viewer["data"]["viewer"].is_object(), known, "{name}: {viewer}");
     }
     app.stop().await;
+}
+
+/// POSTs a GraphQL request carrying `cookie` as a browser would (no bearer token).
+async fn post_with_cookie(app: &TestApp, request: Value, cookie: &str) -> reqwest::Response {
+    let url = format!("{}/graphql", app.url);
+    app.client.post(url).header("cookie", cookie).json(&request).send().await.unwrap()
 }
 
 #[tokio::test]

@@ -133,7 +133,7 @@ async fn a_login_finishes_only_in_the_browser_that_started_it(app: &TestApp) {
         .unwrap();
     let cookie = set_cookies(&start).pop().expect("ssoLoginStart sets the binding cookie");
     assert!(cookie.starts_with("keyward_sso=") && cookie.len() > "keyward_sso=".len() + 40, "{cookie}");
-    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=300"] {
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=360"] {
         assert!(cookie.split("; ").any(|a| a == attribute), "{attribute}: {cookie}");
     }
 

@@ -2,6 +2,8 @@
 //! browser then accepts them only `Secure`, with `Path=/` and no `Domain`, so no sibling subdomain
 //! can plant or overwrite them (which would defeat the SSO binding cookie).
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::config::Config;
@@ -16,8 +18,8 @@ pub enum Cookie {
     /// value whose hash the ceremony keeps. `SameSite=Lax`, so the browser sends it on the IdP's
     /// top-level redirect to the callback; `Path=/`, so both the callback and `POST /graphql`
     /// (`ssoLoginFinish`, `ssoLinkFinish`) receive it, which a cookie scoped to the callback's
-    /// path would not be, and because the `__Host-` prefix requires it. Lives as long as a
-    /// ceremony.
+    /// path would not be, and because the `__Host-` prefix requires it. Lives a minute longer
+    /// than a ceremony, so a login that took too long is reported as `CEREMONY_EXPIRED`.
     SsoBinding,
 }
 
@@ -49,7 +51,7 @@ impl Cookie {
     pub fn header(self, config: &Config, update: &CookieUpdate) -> Option<HeaderValue> {
         let (same_site, lifetime) = match self {
             Cookie::Session => ("Strict", config.session.absolute_ttl),
-            Cookie::SsoBinding => ("Lax", config.ceremony.ttl),
+            Cookie::SsoBinding => ("Lax", config.ceremony.ttl + Duration::from_secs(60)),
         };
         let (value, max_age) = match update {
             CookieUpdate::Keep => return None,
@@ -77,7 +79,7 @@ mod tests {
         let set = Cookie::Session.header(&public, &CookieUpdate::Set("t".into())).unwrap();
         assert_eq!(set, "__Host-keyward_session=t; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure");
         let binding = Cookie::SsoBinding.header(&public, &CookieUpdate::Set("b".into())).unwrap();
-        assert_eq!(binding, "__Host-keyward_sso=b; Path=/; HttpOnly; SameSite=Lax; Max-Age=300; Secure");
+        assert_eq!(binding, "__Host-keyward_sso=b; Path=/; HttpOnly; SameSite=Lax; Max-Age=360; Secure");
         let local = config("http://localhost:8080");
         let clear = Cookie::Session.header(&local, &CookieUpdate::Clear).unwrap();
         assert_eq!(clear, "keyward_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
