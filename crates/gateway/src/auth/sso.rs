@@ -1,6 +1,7 @@
 //! OIDC single sign-on: Authorization Code with PKCE (S256), nonce and single-use state bound to
-//! the browser that started it (a binding cookie), and just-in-time provisioning by (`iss`, `sub`). The ID token is checked for signature (JWKS,
-//! refetched once on an unknown key), `iss`, `aud`, `azp`, `exp`, `iat` and `nonce`.
+//! the browser that started it (a binding cookie), and just-in-time provisioning by (`iss`,
+//! `sub`). The ID token is checked for signature (JWKS, refetched once on an unknown key), `iss`,
+//! `aud`, `azp`, `exp`, `iat` and `nonce`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
