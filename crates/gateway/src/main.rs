@@ -135,6 +135,7 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(credentials) = &running.credentials {
         println!("{}", banner(credentials, &public_url));
     }
+    println!("keyward: metrics and readiness on http://{}/ (management_listen)", running.management_addr);
     println!("keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)", running.addr);
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");

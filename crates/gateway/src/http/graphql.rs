@@ -12,7 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::session::{cookie_header, presented_token, resolve_caller};
+use super::cookies::Cookie;
+use super::session::{presented_token, resolve_caller};
 use crate::error::REQUEST_ID;
 use crate::graphql::KeywardSchema;
 use crate::graphql::context::{CookieUpdate, RequestContext};
@@ -96,7 +97,8 @@ pub struct GetParams {
     operation_name: Option<String>,
 }
 
-/// `GET /graphql`: GraphiQL without a query (when enabled), otherwise a read-only query.
+/// `GET /graphql`: GraphiQL without a query (when enabled, only with introspection, under its own
+/// relaxed Content-Security-Policy), otherwise a read-only query.
 pub async fn get(
     State(state): State<GraphqlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -105,7 +107,9 @@ pub async fn get(
 ) -> Response {
     let Some(query) = params.query else {
         if state.app.config.graphiql_enabled() {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+            let page = Html(GraphiQLSource::build().endpoint("/graphql").finish());
+            return ([(header::CONTENT_SECURITY_POLICY, super::headers::GRAPHIQL_CONTENT_SECURITY_POLICY)], page)
+                .into_response();
         }
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_USER_INPUT", "POST GraphQL requests to /graphql");
     };
@@ -184,12 +188,21 @@ async fn execute(
             &format!("the query nests brackets deeper than {MAX_QUERY_NESTING} levels; send deep values as variables"),
         );
     }
-    let presented = presented_token(&headers);
+    let config = &state.app.config;
+    let presented = presented_token(config, &headers);
     let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
+    let other_cookies = Arc::new(Mutex::new(Vec::new()));
     // Behind trusted load balancers, rate limits and the audit trail must see the client, not the proxy.
-    let ip = super::client_ip::client_ip(peer, &headers, &state.app.config.trusted_proxies);
-    let context = RequestContext { caller, token, ip: Some(ip.to_string()), cookie: Arc::clone(&cookie) };
+    let ip = super::client_ip::client_ip(peer, &headers, &config.trusted_proxies);
+    let context = RequestContext {
+        caller,
+        token,
+        ip: Some(ip.to_string()),
+        cookie: Arc::clone(&cookie),
+        sso_binding: Cookie::SsoBinding.presented(config, &headers),
+        other_cookies: Arc::clone(&other_cookies),
+    };
     let request = request.data(context).data(transport);
     let id = request_id(&headers);
     let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
@@ -205,14 +218,11 @@ async fn execute(
     }
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     let mut http = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let update = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
-    match update {
-        CookieUpdate::Keep => {}
-        CookieUpdate::Set(token) => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
-        }
-        CookieUpdate::Clear => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, None));
+    let session = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
+    let others = std::mem::take(&mut *other_cookies.lock().unwrap_or_else(|p| p.into_inner()));
+    for (cookie, update) in std::iter::once((Cookie::Session, session)).chain(others) {
+        if let Some(value) = cookie.header(config, &update) {
+            http.headers_mut().append(header::SET_COOKIE, value);
         }
     }
     http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));

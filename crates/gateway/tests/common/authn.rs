@@ -154,17 +154,56 @@ impl TestApp {
         .await;
     }
 
-    /// Starts SSO; returns the authorization URL.
-    pub async fn sso_start(&self) -> String {
-        let data = self
-            .ok("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)
-            .await;
-        data["ssoLoginStart"]["authorizationUrl"].as_str().unwrap().to_owned()
+    /// POSTs a GraphQL request from the test's browser: with its SSO binding cookie, keeping the
+    /// one the response sets or clears, as a browser would. Returns the whole body.
+    pub async fn graphql_in_browser(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request =
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = self.with_sso_cookie(request).send().await.unwrap();
+        self.keep_sso_cookie(response.headers());
+        response.json().await.unwrap_or(Value::Null)
     }
 
-    /// Finishes SSO; returns the whole GraphQL body.
+    /// Changes browsers: from now on the test's browser holds `cookie` as its SSO binding cookie
+    /// (`None`: none). Returns the one it held.
+    pub fn swap_sso_cookie(&self, cookie: Option<String>) -> Option<String> {
+        std::mem::replace(&mut *self.sso_cookie.lock().unwrap(), cookie)
+    }
+
+    fn sso_cookie_name(&self) -> &'static str {
+        keyward_gateway::http::cookies::Cookie::SsoBinding.name(&self.running.state.config)
+    }
+
+    fn with_sso_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.sso_cookie.lock().unwrap().clone() {
+            Some(value) => request.header("cookie", format!("{}={value}", self.sso_cookie_name())),
+            None => request,
+        }
+    }
+
+    fn keep_sso_cookie(&self, headers: &reqwest::header::HeaderMap) {
+        let prefix = format!("{}=", self.sso_cookie_name());
+        for set in headers.get_all("set-cookie") {
+            if let Some(rest) = set.to_str().unwrap().strip_prefix(&prefix) {
+                let value = rest.split(';').next().unwrap_or_default();
+                self.swap_sso_cookie((!value.is_empty()).then(|| value.to_owned()));
+            }
+        }
+    }
+
+    /// Starts SSO in the test's browser; returns the authorization URL.
+    pub async fn sso_start(&self) -> String {
+        let query = "mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }";
+        let body = self.graphql_in_browser(query, json!({}), None).await;
+        body["data"]["ssoLoginStart"]["authorizationUrl"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned()
+    }
+
+    /// Finishes SSO in the test's browser; returns the whole GraphQL body.
     pub async fn sso_finish(&self, code: &str, state: &str) -> Value {
-        self.graphql(
+        self.graphql_in_browser(
             &format!(
                 "mutation($c: String!, $s: String!) {{ ssoLoginFinish(code: $c, state: $s) {{ {LOGIN_FIELDS} }} }}"
             ),
@@ -172,18 +211,15 @@ impl TestApp {
             None,
         )
         .await
-        .1
     }
 
-    /// The browser's return from the IdP: `GET /auth/sso/callback`, redirects not followed.
+    /// The test browser's return from the IdP: `GET /auth/sso/callback`, redirects not followed.
     pub async fn sso_callback(&self, code: &str, state: &str) -> reqwest::Response {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        client
-            .get(format!("{}/auth/sso/callback", self.url))
-            .query(&[("code", code), ("state", state)])
-            .send()
-            .await
-            .unwrap()
+        let request = client.get(format!("{}/auth/sso/callback", self.url)).query(&[("code", code), ("state", state)]);
+        let response = self.with_sso_cookie(request).send().await.unwrap();
+        self.keep_sso_cookie(response.headers());
+        response
     }
 
     /// Logs `user` in by SSO; returns the login payload.
