@@ -509,7 +509,8 @@ mod tests {
         let org = OrgId::new();
         let mut prev = GENESIS_HASH.to_owned();
         let mut events = Vec::new();
-        for (seq, version) in [(1, LEGACY_HASH_VERSION), (2, LEGACY_HASH_VERSION), (3, HASH_VERSION), (4, HASH_VERSION)] {
+        for (seq, version) in [(1, LEGACY_HASH_VERSION), (2, LEGACY_HASH_VERSION), (3, HASH_VERSION), (4, HASH_VERSION)]
+        {
             let record = AuditRecord::new(Actor::System, "t").actor_name("Keyward");
             let mut event = AuditEvent::seal(org, seq, &prev, Utc::now(), record);
             if version == LEGACY_HASH_VERSION {
@@ -555,8 +556,13 @@ mod tests {
         assert_eq!(record.unnamed_actor(), Some(alice));
         assert_eq!(record.unnamed_target(), Some(NameSource::SecurityKey(key)));
         let named = record.with_member_name(alice, "alice");
-        assert_eq!((named.actor_name.as_deref(), named.unnamed_target()), (Some("alice"), Some(NameSource::SecurityKey(key))));
-        let own = AuditRecord::new(Actor::Member(alice), "t").target(format!("member:{alice}")).with_member_name(alice, "alice");
+        assert_eq!(
+            (named.actor_name.as_deref(), named.unnamed_target()),
+            (Some("alice"), Some(NameSource::SecurityKey(key)))
+        );
+        let own = AuditRecord::new(Actor::Member(alice), "t")
+            .target(format!("member:{alice}"))
+            .with_member_name(alice, "alice");
         assert_eq!((own.actor_name.as_deref(), own.target_name.as_deref()), (Some("alice"), Some("alice")));
         let org = OrgId::new();
         assert_eq!(NameSource::of_target(&format!("org:{org}")), Some(NameSource::Organization(org)));

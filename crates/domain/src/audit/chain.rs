@@ -188,8 +188,8 @@ impl ChainVerifier {
             return;
         }
         // Versions only go up: a version-1 event after a version-2 one had its context stripped.
-        let version_holds = (LEGACY_HASH_VERSION..=HASH_VERSION).contains(&event.hash_version)
-            && event.hash_version >= self.version;
+        let version_holds =
+            (LEGACY_HASH_VERSION..=HASH_VERSION).contains(&event.hash_version) && event.hash_version >= self.version;
         let intact = event.seq == self.end.seq + 1
             && event.prev_hash == self.end.hash
             && version_holds

@@ -112,9 +112,11 @@ mod tests {
             AuditRecord::new(Actor::Anonymous, "recovery_code.login").target("member:x").target_name("bob").failed(),
         );
         assert_eq!(failed.summary(), "Someone failed to log in with a recovery code");
-        let system = event(AuditRecord::new(Actor::System, "member.role.changed").target("member:x").details(
-            json!({ "from": "MEMBER", "to": "ADMIN" }),
-        ));
+        let system = event(
+            AuditRecord::new(Actor::System, "member.role.changed")
+                .target("member:x")
+                .details(json!({ "from": "MEMBER", "to": "ADMIN" })),
+        );
         assert_eq!(system.summary(), "Keyward changed the role of member:x from MEMBER to ADMIN");
         let member = MemberId::new();
         let unknown = event(AuditRecord::new(Actor::Member(member), "api_key.created").target("api_key:1").failed());
