@@ -3,6 +3,7 @@
 pub mod client_ip;
 pub mod graphql;
 pub mod ops;
+pub mod request_meta;
 pub mod session;
 pub mod sso;
 
@@ -39,6 +40,8 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .fallback_service(spa(&state))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state, record_metrics))
+        // Inside SetRequestIdLayer, so the request ID is already assigned.
+        .layer(middleware::from_fn(request_meta::scope))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
