@@ -389,7 +389,8 @@ fn write_canonical(value: &Value, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn chain(n: u64) -> Vec<AuditEvent> {
+    /// A sealed chain of `n` events of one new organization (shared with the chain tests).
+    pub(super) fn chain(n: u64) -> Vec<AuditEvent> {
         let org = OrgId::new();
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)

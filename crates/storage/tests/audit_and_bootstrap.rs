@@ -335,3 +335,37 @@ async fn racing_bootstraps_on_postgres_create_one_organization() {
     assert_eq!(created, 1);
     assert_eq!(first.organizations().await.unwrap().len(), 1);
 }
+
+/// The key-login path names the member from its own `UPDATE ... RETURNING`: a login whose event
+/// names actor and target costs exactly the round trips of one that names nothing.
+#[tokio::test]
+async fn naming_the_member_costs_a_key_login_no_round_trip() {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let t = TestDb::postgres_at(&proxy.rewrite(&keyward_testkit::postgres_url())).await;
+    let (org, admin) = bootstrap(&t.db).await;
+    let key = key_of(org.id, admin.id, "Admin key");
+    let key_id = key.key.id;
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    let login = |named: bool| {
+        let record = if named {
+            AuditRecord::new(Actor::Member(admin.id), "mfa.login").target(format!("member:{}", admin.id))
+        } else {
+            audit("mfa.login")
+        };
+        let used = KeyUse { at: Utc::now(), sign_count: 0, backed_up: false, credential: "{}".into() };
+        let db = Arc::clone(&t.db);
+        async move { db.record_key_login(org.id, admin.id, key_id, used, record).await.unwrap() }
+    };
+    // Warm the connection's statement cache for both shapes first (sqlx settles after two uses).
+    for named in [false, true, false, true] {
+        login(named).await;
+    }
+    proxy.reset();
+    login(false).await;
+    let unnamed = proxy.round_trips();
+    proxy.reset();
+    login(true).await;
+    assert_eq!(proxy.round_trips(), unnamed);
+    let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
+    assert_eq!(last[0].actor_name.as_deref(), Some("admin"));
+}

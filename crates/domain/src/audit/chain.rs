@@ -254,23 +254,8 @@ impl ChainVerifier {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
-    use crate::audit::{Actor, AuditRecord};
-    use crate::ids::OrgId;
-
-    fn chain(n: u64) -> Vec<AuditEvent> {
-        let org = OrgId::new();
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let event = AuditEvent::seal(org, seq, &prev, Utc::now(), AuditRecord::new(Actor::System, "t"));
-                prev.clone_from(&event.hash);
-                event
-            })
-            .collect()
-    }
+    use crate::audit::tests::chain;
 
     fn head(event: &AuditEvent) -> AuditHead {
         AuditHead { seq: event.seq, hash: event.hash.clone() }
