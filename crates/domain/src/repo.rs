@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditHead, AuditRecord};
 use crate::error::{DomainError, StoreError};
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::{Member, NewMember, OidcIdentity, Role};
@@ -356,6 +356,9 @@ pub trait AuditRepo: Send + Sync {
     async fn audit_events(&self, org: OrgId, query: AuditQuery) -> Result<Page<AuditEvent>, StoreError>;
     /// Events in chain order with `seq > after`, at most `limit` (for verification and export).
     async fn audit_chain(&self, org: OrgId, after: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The organization's stored head: the `seq` and `hash` of its newest event, moved in the same
+    /// transaction as every append (`None` when the row is gone).
+    async fn audit_head(&self, org: OrgId) -> Result<Option<AuditHead>, StoreError>;
 }
 
 /// Everything the database offers, as one handle.

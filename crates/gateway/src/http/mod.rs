@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod graphql;
 pub mod headers;
 pub mod ops;
+pub mod request_meta;
 pub mod session;
 pub mod sso;
 
@@ -57,6 +58,8 @@ fn with_common_layers(router: Router, state: AppState) -> Router {
     let security = headers::SecurityHeaders::new(&state.config);
     router
         .layer(middleware::from_fn_with_state(state, record_metrics))
+        // Inside SetRequestIdLayer, so the request ID is already assigned.
+        .layer(middleware::from_fn(request_meta::scope))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)

@@ -6,13 +6,13 @@ use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
 use keyward_domain::security_key::{KeyUse, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey, StoredSecurityKey};
 use keyward_domain::{DomainError, StoreError};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set, TransactionTrait,
 };
 
-use super::audit::append_in;
+use super::audit::{append_in, resolve_names};
 use super::convert::key_from;
 use super::entities::{member, organization, security_key};
 use super::{Database, map_err};
@@ -156,6 +156,8 @@ impl SecurityKeyRepo for Database {
             .map_err(map_err)?
             .is_some_and(|org| org.mfa_enforced);
         key_deletion_allowed(by, enforced, keys_before)?;
+        // The snapshot of the key's name must be taken while the key is still there.
+        let audit = resolve_names(&txn, org, audit).await?;
         security_key::Entity::delete_by_id(id.0).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
@@ -177,18 +179,19 @@ impl SecurityKeyRepo for Database {
         let at = used.at;
         let txn = self.conn.begin().await.map_err(map_err)?;
         update_key_use(&txn, org, key, used).await?;
-        let result = member::Entity::update_many()
-            .col_expr(member::Column::LastLoginAt, Expr::value(at))
-            .filter(member::Column::Id.eq(member_id.0))
-            .filter(member::Column::OrgId.eq(org.0))
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
+        // RETURNING hands the audit snapshot the username in the same round trip, so the login
+        // path pays no extra query for it.
+        let update = Query::update()
+            .table(member::Entity)
+            .value(member::Column::LastLoginAt, Expr::value(at))
+            .and_where(member::Column::Id.eq(member_id.0))
+            .and_where(member::Column::OrgId.eq(org.0))
+            .returning_col(member::Column::Username)
+            .to_owned();
+        let row = txn.query_one(&update).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
+        let username: String = row.try_get("", "username").map_err(map_err)?;
         for record in audit {
-            append_in(&txn, org, record).await?;
+            append_in(&txn, org, record.with_member_name(member_id, &username)).await?;
         }
         txn.commit().await.map_err(map_err)
     }
