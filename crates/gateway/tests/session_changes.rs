@@ -178,6 +178,19 @@ async fn deactivated_members_are_out_everywhere(app: &TestApp) {
     let nodes = listed["organization"]["members"]["nodes"].as_array().unwrap().clone();
     assert!(nodes.iter().any(|n| n["member"]["username"] == "admin" && n["member"]["deactivatedAt"].is_string()));
 
+    let carol = app.member("carol").await;
+    app.ok(deactivate, json!({ "id": carol.id.to_string() }), Some(&boss_token)).await;
+    let preview = app
+        .ok("{ enforcementPreview { membersWithoutKey { member { username } } } }", json!({}), Some(&boss_token))
+        .await;
+    let keyless: Vec<&str> = preview["enforcementPreview"]["membersWithoutKey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member"]["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(keyless, vec!["boss"], "a deactivated member is nobody enforcement could lock out");
+
     let data = app.ok(reactivate, json!({ "id": bootstrap_admin.id.to_string() }), Some(&boss_token)).await;
     assert!(data["memberReactivate"]["deactivatedAt"].is_null());
     let (_, body) = app.graphql(login, json!({ "s": secret }), None).await;

@@ -133,6 +133,10 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     let mut without_key = Vec::new();
     let mut only_refused_keys = Vec::new();
     for (summary, live_sessions) in members.into_iter().zip(live) {
+        // A deactivated member cannot log in at all: enforcement locks nobody else out there.
+        if !summary.member.is_active() {
+            continue;
+        }
         let keys = keys_by_member.remove(&summary.member.id).unwrap_or_default();
         if keys.is_empty() {
             without_key.push(AtRisk { member: summary.member, live_sessions, refused_keys: vec![] });
