@@ -456,6 +456,21 @@ async fn deactivation_keeps_an_active_admin(t: TestDb) {
     let refused = t.db.set_deactivated(org.id, carol.id, admin.id, Some(Utc::now()), audit("member.deactivated")).await;
     assert_eq!(refused.unwrap_err(), DomainError::LastActiveAdmin);
     assert!(t.db.member(org.id, admin.id).await.unwrap().unwrap().is_active(), "nothing changed");
+    // A key login that was in flight when bob was deactivated records nothing.
+    let key = t.db.insert_key(new_key(org.id, bob.id, &[42]), audit("security_key.registered")).await.unwrap();
+    let used = KeyUse {
+        at: Utc::now(),
+        sign_count: 1,
+        expected_sign_count: 0,
+        backed_up: false,
+        credential: "{\"cred\":2}".into(),
+    };
+    let events_before = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
+    let refused = t.db.record_key_login(org.id, bob.id, key.id, used, vec![audit("mfa.login")]).await;
+    assert_eq!(refused.unwrap_err(), StoreError::NotFound);
+    let events_after = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
+    assert_eq!(events_after.items.len(), events_before.items.len(), "rolled back whole");
+    assert_eq!(t.db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count, 0);
     let back = t.db.set_deactivated(org.id, admin.id, bob.id, None, audit("member.reactivated")).await.unwrap();
     assert!(back.is_active());
     assert_eq!(

@@ -131,6 +131,11 @@ async fn record(app: &AppState, session: &Session, v: Verified, ip: Option<Strin
                 }
                 expected = current;
             }
+            Err(StoreError::NotFound) => {
+                // The member was deactivated between the lookup of this session and now.
+                abandon(app, &v.issued).await;
+                return Err(DomainError::MemberDeactivated);
+            }
             Err(other) => {
                 abandon(app, &v.issued).await;
                 return Err(other.into());

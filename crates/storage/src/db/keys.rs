@@ -186,6 +186,9 @@ impl SecurityKeyRepo for Database {
             .value(member::Column::LastLoginAt, Expr::value(at))
             .and_where(member::Column::Id.eq(member_id.0))
             .and_where(member::Column::OrgId.eq(org.0))
+            // A member deactivated while their login was in flight finishes no login: the whole
+            // transaction (key use, audit) rolls back.
+            .and_where(member::Column::DeactivatedAt.is_null())
             .returning_col(member::Column::Username)
             .to_owned();
         let row = txn.query_one(&update).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
