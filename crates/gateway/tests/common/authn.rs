@@ -57,6 +57,21 @@ impl TestApp {
         data["backupCredentialsLogin"].clone()
     }
 
+    /// The bootstrap admin, logged in with backup credentials and a newly registered key:
+    /// (token, key).
+    pub async fn admin_with_key(&self) -> (String, SoftPasskey) {
+        let mut token = token_of(&self.backup_login().await);
+        let mut key = soft_key(true);
+        self.register_key(&mut token, &mut key, "Admin key").await;
+        (token, key)
+    }
+
+    /// Whether `token` still names a live session.
+    pub async fn is_live(&self, token: &str) -> bool {
+        let (_, body) = self.graphql("{ viewer { id } }", json!({}), Some(token)).await;
+        body["data"]["viewer"].is_object()
+    }
+
     /// Begins a registration; returns (ceremony ID, options).
     pub async fn registration_begin(&self, token: &str, name: &str) -> (String, Value) {
         let data = self
