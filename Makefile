@@ -1,4 +1,5 @@
-# Keyward: `make run` serves API + SPA on one port, `make test` runs lint, all tests and the schema check.
+# Keyward: `make run` serves API + SPA on one port, `make test` runs lint, all tests and the schema check,
+# `make fuzz` runs the property tests of every parser of untrusted input for longer (bounded).
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -9,7 +10,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fmt clean-data frontend e2e e2e-tools e2e-deps bench
+.PHONY: run lint schema schema-check test fuzz fmt clean-data frontend e2e e2e-tools e2e-deps bench
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -55,6 +56,19 @@ schema-check:
 # The Rust suites run first, then the browser journeys (see e2e); the last line sums both.
 test: lint schema-check e2e-deps
 	scripts/with-services.sh env CARGO=$(CARGO) KEYWARD_BIN=$(abspath $(KEYWARD)) scripts/run-all-tests.sh
+
+# The property tests ("fuzzing" on stable Rust: cargo-fuzz needs nightly) of every parser of
+# untrusted input, with FUZZ_CASES cases each instead of make test's few hundred: session tokens,
+# SSO state, IDs and cursors, the WebAuthn pre-check and responses down through the verifier,
+# attestation roots, the JSON scalar and request bodies, configuration values. Bounded by
+# FUZZ_TIMEOUT in all; a failure prints the smallest input that breaks a property.
+FUZZ_CASES ?= 20000
+FUZZ_TIMEOUT ?= 10m
+fuzz:
+	$(CARGO) test --no-run -p keyward-domain -p keyward-gateway
+	scripts/with-services.sh env PROPTEST_CASES=$(FUZZ_CASES) timeout $(FUZZ_TIMEOUT) \
+	  $(CARGO) nextest run -p keyward-domain -p keyward-gateway --no-fail-fast \
+	  -E 'binary(fuzz_parsers) | test(/::fuzz::/)'
 
 # The SPA, built for the gateway to serve (make run does this too).
 frontend:

@@ -69,6 +69,8 @@ async function startGateway(backend: (typeof BACKENDS)[number], binary: string, 
     env: {
       PATH: process.env.PATH,
       KEYWARD_LISTEN: `127.0.0.1:${backend.port}`,
+      // Two gateways run side by side: each takes a free port for metrics and readiness.
+      KEYWARD_MANAGEMENT_LISTEN: '127.0.0.1:0',
       KEYWARD_PUBLIC_URL: `http://localhost:${backend.port}`,
       KEYWARD_DATABASE_URL: databaseUrl,
       KEYWARD_REDIS_URL: redisUrl,

@@ -33,14 +33,25 @@ interface ExportedEvent {
   seq: number;
   at: string;
   actor: string;
+  actor_name: string | null;
   action: string;
   target: string | null;
+  target_name: string | null;
   outcome: string;
   ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
   details: unknown;
+  hash_version: number;
   prev_hash: string;
   hash: string;
 }
+
+/** The keys of `keyward audit export --format jsonl`, in its order (pinned in the gateway's tests too). */
+const EXPORT_KEYS = [
+  'action', 'actor', 'actor_name', 'at', 'details', 'hash', 'hash_version', 'ip', 'org_id', 'organization',
+  'outcome', 'prev_hash', 'request_id', 'seq', 'target', 'target_name', 'user_agent',
+];
 
 test('journey 7: the audit log shows every journey, the chain verifies, filters work, the export parses', async ({ open }, testInfo) => {
   requireJourneys(testInfo, '1');
@@ -135,10 +146,19 @@ test('journey 7: the audit log shows every journey, the chain verifies, filters 
   });
   expect(events).toHaveLength(total);
   events.forEach((event, i) => {
+    expect(Object.keys(event), `event ${event.seq} has the keys of the CLI export`).toEqual(EXPORT_KEYS);
     expect(event.seq).toBe(i + 1);
     expect(event.hash).toMatch(/\S/);
     if (i > 0) expect(event.prev_hash, `event ${event.seq} links to the one before`).toBe(events[i - 1].hash);
   });
+  // Events written by the browser's requests say which request and browser wrote them.
+  const logins = events.filter((e) => e.action === 'mfa.login' && e.outcome === 'SUCCESS');
+  expect(logins.length).toBeGreaterThan(0);
+  for (const login of logins) {
+    expect(login.request_id, `event ${login.seq} records its request`).toMatch(/\S/);
+    expect(login.user_agent, `event ${login.seq} records the browser`).toMatch(/Chrom/);
+    expect(login.actor_name, `event ${login.seq} names who logged in`).toMatch(/\S/);
+  }
   const exported = events.map((e) => (e.outcome === 'FAILURE' ? `${e.action} FAILURE` : e.action));
   for (const want of expected) expect(exported, `the export holds ${want}`).toContain(want);
 });

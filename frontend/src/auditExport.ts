@@ -51,17 +51,22 @@ export function auditJsonLines(events: AuditEventFieldsFragment[], organization:
       JSON.stringify({
         action: e.action,
         actor: e.actor,
+        actor_name: e.actorName ?? null,
         // GraphQL writes UTC as +00:00; the CLI (serde) writes Z. Same instant, same digits otherwise.
         at: e.at.replace(/\+00:00$/, 'Z'),
         details: e.details,
         hash: e.hash,
+        hash_version: e.hashVersion,
         ip: e.ip ?? null,
         org_id: organization.id,
         organization: organization.slug,
         outcome: e.outcome,
         prev_hash: e.prevHash,
+        request_id: e.requestId ?? null,
         seq: e.seq,
         target: e.target ?? null,
+        target_name: e.targetName ?? null,
+        user_agent: e.userAgent ?? null,
       }),
     )
     .map((line) => `${line}\n`)

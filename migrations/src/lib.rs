@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
 mod m20261130_000001_member_deactivation;
+mod m20261130_000002_audit_context;
 
 /// All of Keyward's migrations, in order.
 pub struct Migrator;
@@ -11,6 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_initial::Migration), Box::new(m20261130_000001_member_deactivation::Migration)]
+        vec![
+            Box::new(m20261125_000001_initial::Migration),
+            Box::new(m20261130_000001_member_deactivation::Migration),
+            Box::new(m20261130_000002_audit_context::Migration),
+        ]
     }
 }

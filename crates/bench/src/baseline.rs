@@ -14,6 +14,7 @@ pub async fn serve_gateway() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local address");
     config.listen = addr;
+    config.management_listen = "127.0.0.1:0".parse().expect("an address");
     config.public_url = format!("http://localhost:{}/", addr.port()).parse().expect("a URL");
     let running = keyward_gateway::start(config, listener).await.unwrap_or_else(|e| panic!("start: {e}"));
     println!("listening on {addr}");

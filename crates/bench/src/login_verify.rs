@@ -17,11 +17,8 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use url::Url;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_core::proto::{
-    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
-};
+use webauthn_rs_core::proto::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::report::{Better, Figure};
 use crate::stack::{Backend, ServerCpu, Stack};
@@ -98,14 +95,11 @@ const ORIGIN: &str = "http://localhost:8080";
 
 /// Has `key` answer registration options (W3C JSON); returns the response JSON.
 pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-    let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).expect("options");
-    serde_json::to_value(key.do_registration(Url::parse(origin).expect("origin"), ccr).expect("registers"))
-        .expect("JSON")
+    keyward_testkit::browser::create(key, options, origin)
 }
 
 fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-    let rcr: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).expect("options");
-    serde_json::to_value(key.do_authentication(Url::parse(origin).expect("origin"), rcr).expect("signs")).expect("JSON")
+    keyward_testkit::browser::get(key, options, origin)
 }
 
 /// Verified assertions per second through the gateway's own webauthn wrapper, on one core.
@@ -114,6 +108,7 @@ fn ceremony_alone_rate(count: usize) -> f64 {
         id: "localhost".into(),
         name: "Keyward bench".into(),
         origins: vec![Url::parse(ORIGIN).expect("origin")],
+        attestation_roots: None,
     };
     let policy = WebauthnPolicy::default();
     let mut key = SoftPasskey::new(true);

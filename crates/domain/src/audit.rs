@@ -1,4 +1,17 @@
 //! The tamper-evident audit trail: events, their canonical form, and the hash chain over them.
+//!
+//! Each event also carries where its request came from (user agent, request ID) and a display
+//! snapshot of its actor and target (username, key name, organization name) taken when it was
+//! written, so the trail still reads "alice deleted key YubiKey 5C of bob" after bob and his key
+//! are gone. Those fields are hashed from canonical-form version 2 on; events written before them
+//! (version 1) keep their original canonical form, so old chains still verify.
+
+mod chain;
+mod context;
+mod summary;
+
+pub use chain::{Anchor, AuditHead, ChainProblem, ChainVerdict, ChainVerifier};
+pub use context::{MAX_REQUEST_ID_CHARS, MAX_USER_AGENT_CHARS, NameSource, RequestMeta};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +22,13 @@ use crate::ids::{MemberId, OrgId};
 
 /// `prev_hash` of an organization's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical form of events written before request context and name snapshots existed.
+pub const LEGACY_HASH_VERSION: u8 = 1;
+
+/// The canonical form new events are sealed with: version 1 plus user agent, request ID and the
+/// actor's and target's display names.
+pub const HASH_VERSION: u8 = 2;
 
 /// Who did something.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +86,14 @@ pub struct AuditRecord {
     pub ip: Option<String>,
     /// Anything else worth keeping (key name, AAGUID, counts).
     pub details: Value,
+    /// The client's `User-Agent`; storage fills it from the request when the caller did not.
+    pub user_agent: Option<String>,
+    /// The request's ID (`X-Request-Id`); storage fills it from the request when the caller did not.
+    pub request_id: Option<String>,
+    /// The actor's username when written; storage looks it up when the caller did not give it.
+    pub actor_name: Option<String>,
+    /// The target's display name when written (username, key name, organization name).
+    pub target_name: Option<String>,
 }
 
 impl AuditRecord {
@@ -78,6 +106,10 @@ impl AuditRecord {
             outcome: Outcome::Success,
             ip: None,
             details: Value::Object(Default::default()),
+            user_agent: None,
+            request_id: None,
+            actor_name: None,
+            target_name: None,
         }
     }
 
@@ -104,6 +136,18 @@ impl AuditRecord {
         self.details = details;
         self
     }
+
+    /// Sets the actor's display name (saves storage a lookup).
+    pub fn actor_name(mut self, name: impl Into<String>) -> Self {
+        self.actor_name = Some(name.into());
+        self
+    }
+
+    /// Sets the target's display name (saves storage a lookup).
+    pub fn target_name(mut self, name: impl Into<String>) -> Self {
+        self.target_name = Some(name.into());
+        self
+    }
 }
 
 /// A stored audit event.
@@ -127,6 +171,22 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Details.
     pub details: Value,
+    /// The canonical form the hash covers: [`LEGACY_HASH_VERSION`] for events written before the
+    /// fields below existed, [`HASH_VERSION`] since.
+    #[serde(default = "legacy_hash_version")]
+    pub hash_version: u8,
+    /// The client's `User-Agent` (version 2 on).
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// The request's ID (version 2 on).
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The actor's username when written (version 2 on).
+    #[serde(default)]
+    pub actor_name: Option<String>,
+    /// The target's display name when written (version 2 on).
+    #[serde(default)]
+    pub target_name: Option<String>,
     /// Hash of the previous event ([`GENESIS_HASH`] for the first).
     pub prev_hash: String,
     /// `SHA-256(prev_hash || canonical JSON)`, hex.
@@ -147,6 +207,11 @@ impl AuditEvent {
             outcome: record.outcome.as_str().to_owned(),
             ip: record.ip,
             details: record.details,
+            hash_version: HASH_VERSION,
+            user_agent: record.user_agent,
+            request_id: record.request_id,
+            actor_name: record.actor_name,
+            target_name: record.target_name,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -155,8 +220,10 @@ impl AuditEvent {
     }
 
     /// The canonical JSON of everything but the hashes: keys sorted at every level, no spaces.
+    /// Version 1 is exactly the form events had before versions existed; version 2 adds `v` and
+    /// the request context and name snapshots.
     pub fn canonical_json(&self) -> String {
-        let value = json!({
+        let mut value = json!({
             "org": self.org_id.to_string(),
             "seq": self.seq,
             "at": self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -167,6 +234,13 @@ impl AuditEvent {
             "ip": self.ip,
             "details": self.details,
         });
+        if self.hash_version != LEGACY_HASH_VERSION {
+            value["v"] = Value::from(self.hash_version);
+            value["user_agent"] = json!(self.user_agent);
+            value["request_id"] = json!(self.request_id);
+            value["actor_name"] = json!(self.actor_name);
+            value["target_name"] = json!(self.target_name);
+        }
         let mut out = String::new();
         write_canonical(&value, &mut out);
         out
@@ -179,6 +253,10 @@ impl AuditEvent {
         hasher.update(self.canonical_json().as_bytes());
         hex::encode(hasher.finalize())
     }
+}
+
+fn legacy_hash_version() -> u8 {
+    LEGACY_HASH_VERSION
 }
 
 // Sorting explicitly rather than trusting serde_json's map order: a dependency elsewhere in the
@@ -213,65 +291,12 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// The result of checking a chain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ChainVerdict {
-    /// Events checked.
-    pub checked: u64,
-    /// The first event whose link or hash does not hold.
-    pub first_broken_seq: Option<u64>,
-}
-
-impl ChainVerdict {
-    /// Whether the whole chain holds.
-    pub fn ok(&self) -> bool {
-        self.first_broken_seq.is_none()
-    }
-}
-
-/// Checks a chain incrementally, so it can be fed one page of events at a time.
-#[derive(Clone, Debug)]
-pub struct ChainVerifier {
-    expected_seq: u64,
-    expected_prev: String,
-    verdict: ChainVerdict,
-}
-
-impl Default for ChainVerifier {
-    fn default() -> Self {
-        Self { expected_seq: 1, expected_prev: GENESIS_HASH.to_owned(), verdict: ChainVerdict::default() }
-    }
-}
-
-impl ChainVerifier {
-    /// Checks the next event, in `seq` order. After the first break, later events are only counted.
-    pub fn push(&mut self, event: &AuditEvent) {
-        self.verdict.checked += 1;
-        if self.verdict.first_broken_seq.is_some() {
-            return;
-        }
-        let intact = event.seq == self.expected_seq
-            && event.prev_hash == self.expected_prev
-            && event.hash == event.computed_hash();
-        if intact {
-            self.expected_seq += 1;
-            self.expected_prev.clone_from(&event.hash);
-        } else {
-            self.verdict.first_broken_seq = Some(self.expected_seq.min(event.seq));
-        }
-    }
-
-    /// The verdict so far.
-    pub fn verdict(&self) -> ChainVerdict {
-        self.verdict
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn chain(n: u64) -> Vec<AuditEvent> {
+    /// A sealed chain of `n` events of one new organization (shared with the chain tests).
+    pub(super) fn chain(n: u64) -> Vec<AuditEvent> {
         let org = OrgId::new();
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)
@@ -339,5 +364,80 @@ mod tests {
     fn sealing_truncates_time_to_microseconds() {
         let event = &chain(1)[0];
         assert_eq!(event.at.timestamp_subsec_nanos() % 1000, 0);
+    }
+
+    /// Event 7 of a fixed chain, as the code before hash versions sealed it (hash recorded from
+    /// that code): version-1 events must keep hashing to exactly this.
+    fn legacy_event() -> AuditEvent {
+        let org: OrgId = "0b6f3c9e-4a1d-4f7e-9c55-2f1e8d7a6b30".parse().unwrap();
+        let member: MemberId = "5d2c1b0a-9e8f-4d7c-8b6a-1f2e3d4c5b6a".parse().unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-11-20T09:30:12.345678Z").unwrap().with_timezone(&Utc);
+        let record = AuditRecord::new(Actor::Member(member), "security_key.deleted")
+            .target("security_key:7a7a7a7a-1b1b-4c4c-8d8d-9e9e9e9e9e9e")
+            .ip(Some("198.51.100.7".into()))
+            .details(json!({"keyName": "YubiKey 5C", "aaguid": null, "n": [1, 2.5, "ü"]}));
+        let mut event = AuditEvent::seal(org, 7, &"ab".repeat(32), at, record);
+        event.hash_version = LEGACY_HASH_VERSION;
+        event.hash = event.computed_hash();
+        event
+    }
+
+    #[test]
+    fn version_1_events_hash_exactly_as_before_versions_existed() {
+        let event = legacy_event();
+        assert_eq!(event.hash, "16eb387e42aeeebed362a66ed9ced748d5eb597a9b044a41bda894844170d34a");
+        assert!(!event.canonical_json().contains("\"v\""));
+    }
+
+    #[test]
+    fn version_2_hashes_the_request_context_and_the_name_snapshots() {
+        let meta = RequestMeta::new(Some("req-1"), Some("Firefox/140"));
+        let record = AuditRecord::new(Actor::System, "t").actor_name("alice").target_name("bob").with_request(&meta);
+        let event = AuditEvent::seal(OrgId::new(), 1, GENESIS_HASH, Utc::now(), record);
+        assert_eq!(event.hash_version, HASH_VERSION);
+        let json = event.canonical_json();
+        assert!(json.contains("\"actor_name\":\"alice\"") && json.contains("\"user_agent\":\"Firefox/140\""), "{json}");
+        assert!(json.contains("\"request_id\":\"req-1\"") && json.contains("\"v\":2"), "{json}");
+        for edit in [
+            |e: &mut AuditEvent| e.user_agent = Some("curl/8".into()),
+            |e: &mut AuditEvent| e.request_id = None,
+            |e: &mut AuditEvent| e.actor_name = Some("mallory".into()),
+            |e: &mut AuditEvent| e.target_name = None,
+            |e: &mut AuditEvent| e.hash_version = LEGACY_HASH_VERSION,
+        ] {
+            let mut edited = event.clone();
+            edit(&mut edited);
+            assert_ne!(edited.computed_hash(), event.hash);
+        }
+    }
+
+    #[test]
+    fn a_chain_of_old_and_new_events_verifies_but_not_a_downgrade() {
+        let org = OrgId::new();
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut events = Vec::new();
+        for (seq, version) in [(1, LEGACY_HASH_VERSION), (2, LEGACY_HASH_VERSION), (3, HASH_VERSION), (4, HASH_VERSION)]
+        {
+            let record = AuditRecord::new(Actor::System, "t").actor_name("Keyward");
+            let mut event = AuditEvent::seal(org, seq, &prev, Utc::now(), record);
+            if version == LEGACY_HASH_VERSION {
+                event.hash_version = version;
+                event.actor_name = None;
+                event.hash = event.computed_hash();
+            }
+            prev.clone_from(&event.hash);
+            events.push(event);
+        }
+        assert!(verify(&events).ok(), "{:?}", verify(&events));
+        // Event 4 rewritten as version 1 without its context, rehashed, and event 5 linked to it.
+        let mut downgraded = events.clone();
+        downgraded[3].hash_version = LEGACY_HASH_VERSION;
+        downgraded[3].actor_name = None;
+        downgraded[3].hash = downgraded[3].computed_hash();
+        assert_eq!(verify(&downgraded).first_broken_seq, Some(4));
+        let mut unknown = events;
+        unknown[3].hash_version = 9;
+        unknown[3].hash = unknown[3].computed_hash();
+        assert_eq!(verify(&unknown).first_broken_seq, Some(4));
     }
 }

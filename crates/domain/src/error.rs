@@ -84,6 +84,10 @@ pub enum DomainError {
     /// The organization's last active admin cannot be deactivated.
     #[error("the organization's last active admin cannot be deactivated")]
     LastActiveAdmin,
+    /// An SSO login or link came back to a browser other than the one that started it (its
+    /// binding cookie is missing or different, or expired with the ceremony).
+    #[error("this sign-in was started in another browser or took too long; start it again in this browser")]
+    SsoStateMismatch,
     /// Too many attempts.
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditHead, AuditRecord};
 use crate::error::{DomainError, StoreError};
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::{Member, NewMember, OidcIdentity, Role};
@@ -180,17 +180,21 @@ pub trait SecurityKeyRepo: Send + Sync {
         by: DeletedBy,
         audit: AuditRecord,
     ) -> Result<(SecurityKey, u64), DomainError>;
-    /// Records a successful assertion.
+    /// Records a successful assertion. The write is a compare-and-set on
+    /// [`KeyUse::expected_sign_count`]: when another assertion changed the counter first, nothing
+    /// is written and the answer is `Conflict("sign_count")`, so the caller judges the assertion
+    /// again against the new counter (a counter never moves backwards).
     async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError>;
-    /// Records a finished security-key login in one transaction: the key's use, the member's
-    /// login time and the audit event (one commit on the login path instead of three).
+    /// Records a finished security-key login in one transaction: the key's use (compare-and-set,
+    /// as [`Self::record_key_use`]), the member's login time and the audit events (one commit on
+    /// the login path instead of three).
     async fn record_key_login(
         &self,
         org: OrgId,
         member: MemberId,
         key: SecurityKeyId,
         used: KeyUse,
-        audit: AuditRecord,
+        audit: Vec<AuditRecord>,
     ) -> Result<(), StoreError>;
 }
 
@@ -352,6 +356,9 @@ pub trait AuditRepo: Send + Sync {
     async fn audit_events(&self, org: OrgId, query: AuditQuery) -> Result<Page<AuditEvent>, StoreError>;
     /// Events in chain order with `seq > after`, at most `limit` (for verification and export).
     async fn audit_chain(&self, org: OrgId, after: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The organization's stored head: the `seq` and `hash` of its newest event, moved in the same
+    /// transaction as every append (`None` when the row is gone).
+    async fn audit_head(&self, org: OrgId) -> Result<Option<AuditHead>, StoreError>;
 }
 
 /// Everything the database offers, as one handle.

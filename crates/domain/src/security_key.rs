@@ -11,6 +11,8 @@ use crate::ids::{MemberId, OrgId, SecurityKeyId};
 pub const KEY_NAME_MAX_CHARS: usize = 64;
 /// Longest credential ID WebAuthn allows (Level 3: 1023 bytes).
 pub const CREDENTIAL_ID_MAX_BYTES: usize = 1023;
+/// What `StoreError::Conflict` names when a key's counter changed under a [`KeyUse`] write.
+pub const SIGN_COUNT_CHANGED: &str = "sign_count";
 
 /// A registered security key, without its public-key material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +68,12 @@ pub struct StoredSecurityKey {
 pub struct KeyUse {
     /// When it was used.
     pub at: DateTime<Utc>,
-    /// The new counter.
+    /// The counter as read before the assertion was checked. The write is a compare-and-set on
+    /// it, so two concurrent assertions can never move the counter backwards: the one that finds
+    /// it changed is judged again against the new value.
+    pub expected_sign_count: u32,
+    /// The counter to store: the assertion's, or the stored one when the assertion's went
+    /// backwards (never below `expected_sign_count`).
     pub sign_count: u32,
     /// The new backed-up state.
     pub backed_up: bool,
@@ -103,6 +110,41 @@ pub fn check_counter(stored: u32, received: u32) -> CounterCheck {
     if (stored == 0 && received == 0) || received > stored { CounterCheck::Ok } else { CounterCheck::WentBackwards }
 }
 
+/// What an assertion's backup flags mean for a stored key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupFlags {
+    /// As stored.
+    Unchanged,
+    /// The backup state (BS) moved, e.g. a passkey was synced: store it and audit the change.
+    BackupStateChanged {
+        /// The new state.
+        backed_up: bool,
+    },
+}
+
+/// Checks an assertion's backup-eligible (BE) and backup-state (BS) flags against the stored key
+/// (WebAuthn Level 3 §6.1.3, §7.2). BE is fixed when the credential is created: a change means
+/// another or a tampered authenticator, and is refused. BS may change, but never without BE.
+pub fn check_backup_flags(
+    key: &SecurityKey,
+    backup_eligible: bool,
+    backed_up: bool,
+) -> Result<BackupFlags, DomainError> {
+    if backup_eligible != key.backup_eligible {
+        return Err(DomainError::CeremonyFailed(format!(
+            "this key's backup eligibility (BE flag) changed since it was registered (it was {}, now {}), which \
+             no genuine authenticator does: register the key again",
+            key.backup_eligible, backup_eligible
+        )));
+    }
+    if backed_up && !backup_eligible {
+        return Err(DomainError::CeremonyFailed(
+            "the key says its credential is backed up but not backup eligible, which WebAuthn forbids".into(),
+        ));
+    }
+    Ok(if backed_up == key.backed_up { BackupFlags::Unchanged } else { BackupFlags::BackupStateChanged { backed_up } })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +157,48 @@ mod tests {
         assert!(normalize_key_name(&"é".repeat(65)).is_err());
         assert!(normalize_key_name("bad\u{7}name").is_err());
         assert!(normalize_key_name("line\nbreak").is_err());
+    }
+
+    fn key(backup_eligible: bool, backed_up: bool) -> SecurityKey {
+        SecurityKey {
+            id: SecurityKeyId::new(),
+            org_id: OrgId::new(),
+            member_id: MemberId::new(),
+            name: "Key".into(),
+            credential_id: vec![1],
+            aaguid: None,
+            sign_count: 0,
+            backup_eligible,
+            backed_up,
+            transports: Vec::new(),
+            user_verified: true,
+            created_at: Utc::now(),
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn backup_eligibility_never_changes() {
+        for stored in [false, true] {
+            let err = check_backup_flags(&key(stored, false), !stored, false).unwrap_err();
+            assert!(matches!(&err, DomainError::CeremonyFailed(m) if m.contains("BE flag")), "{err:?}");
+        }
+        let err = check_backup_flags(&key(false, false), false, true).unwrap_err();
+        assert!(matches!(err, DomainError::CeremonyFailed(_)), "BS without BE");
+    }
+
+    #[test]
+    fn backup_state_changes_are_reported() {
+        assert_eq!(check_backup_flags(&key(false, false), false, false), Ok(BackupFlags::Unchanged));
+        assert_eq!(check_backup_flags(&key(true, true), true, true), Ok(BackupFlags::Unchanged));
+        assert_eq!(
+            check_backup_flags(&key(true, false), true, true),
+            Ok(BackupFlags::BackupStateChanged { backed_up: true })
+        );
+        assert_eq!(
+            check_backup_flags(&key(true, true), true, false),
+            Ok(BackupFlags::BackupStateChanged { backed_up: false })
+        );
     }
 
     #[test]

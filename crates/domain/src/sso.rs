@@ -33,10 +33,7 @@ impl SsoSettings {
     /// `@`, and the secret passed through `seal`.
     pub fn into_config(self, seal: impl FnOnce(&str) -> String, now: DateTime<Utc>) -> Result<SsoConfig, DomainError> {
         let issuer = self.issuer.trim().trim_end_matches('/').to_owned();
-        let parsed = url::Url::parse(&issuer).map_err(|_| DomainError::bad_input("issuer", "not a URL"))?;
-        if !matches!(parsed.scheme(), "https" | "http") {
-            return Err(DomainError::bad_input("issuer", "use an https:// issuer URL"));
-        }
+        check_idp_url(&issuer).map_err(|why| DomainError::bad_input("issuer", why))?;
         if self.client_id.trim().is_empty() {
             return Err(DomainError::bad_input("clientId", "required"));
         }
@@ -65,6 +62,26 @@ impl SsoSettings {
             allowed_email_domains,
             updated_at: now,
         })
+    }
+}
+
+/// Checks a URL Keyward would use to reach an IdP or send a browser to (the issuer and the
+/// discovery document's endpoints): `https`, or plain `http` only to this machine (`localhost`,
+/// a loopback address) for development. Anything else, such as `javascript:` or `data:` handed to
+/// the browser, or plain http over a network, is refused with the reason.
+pub fn check_idp_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|_| format!("{url:?} is not a URL"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!("{url} uses plain http: use https (http is accepted only for an IdP on localhost)")),
+        _ => Err(format!("{url:?} is not an https URL")),
     }
 }
 
@@ -147,6 +164,30 @@ mod tests {
         for (bad, field) in cases {
             assert_eq!(field_of(bad.into_config(seal, Utc::now()).unwrap_err()), field);
         }
+    }
+
+    #[test]
+    fn idp_urls_are_https_or_local_http() {
+        for good in [
+            "https://idp.example.com/authorize",
+            "http://localhost:9401/auth",
+            "http://127.0.0.1:9401/token",
+            "http://[::1]:8080/jwks",
+        ] {
+            assert_eq!(check_idp_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "javascript:alert(document.domain)//",
+            "data:text/html,<script>alert(1)</script>",
+            "http://idp.example.com/authorize",
+            "http://localhost.evil.example/authorize",
+            "ftp://idp.example.com",
+            "/relative",
+        ] {
+            assert!(check_idp_url(bad).is_err(), "{bad}");
+        }
+        let plain = SsoSettings { issuer: "http://idp.example.com".into(), ..settings() };
+        assert_eq!(field_of(plain.into_config(|s| s.to_owned(), Utc::now()).unwrap_err()), "issuer");
     }
 
     #[test]

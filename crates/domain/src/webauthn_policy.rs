@@ -37,9 +37,11 @@ pub struct WebauthnPolicy {
     pub user_verification: UserVerification,
     /// Attestation conveyance preference.
     pub attestation: AttestationPreference,
-    /// When non-empty, only these authenticator models may be used.
+    /// When non-empty, only these authenticator models may be used. A model is known only from a
+    /// verified attestation, so a list needs attestation and trusted roots (see [`Self::validate`]).
     pub allowed_aaguids: Vec<Uuid>,
-    /// These authenticator models may never be used.
+    /// These authenticator models may never be used; like the allow list, it needs a verified
+    /// attestation (a key can claim any model it likes in unverified data).
     pub denied_aaguids: Vec<Uuid>,
     /// Reject credentials that may be synced to other devices (passkeys).
     pub device_bound_only: bool,
@@ -66,7 +68,8 @@ impl Default for WebauthnPolicy {
 /// What a ceremony's result says about the credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CredentialFacts {
-    /// The authenticator model, if known.
+    /// The authenticator model, only when a verified attestation proves it (never the model a key
+    /// merely claims).
     pub aaguid: Option<Uuid>,
     /// The credential may be synced.
     pub backup_eligible: bool,
@@ -83,7 +86,16 @@ impl WebauthnPolicy {
         if self.device_bound_only && facts.backup_eligible {
             return Err("your organization accepts only device-bound security keys, not synced passkeys".into());
         }
-        let model = facts.aaguid.unwrap_or(Uuid::nil());
+        if !self.needs_attestation() {
+            return Ok(());
+        }
+        // A model that no verified attestation proves is unknown: neither list can be applied to
+        // it, and a key could claim any model it likes.
+        let Some(model) = facts.aaguid else {
+            return Err("your organization accepts only security keys whose model is proven by a verified \
+                        attestation, and this key's is not"
+                .into());
+        };
         if self.denied_aaguids.contains(&model) {
             return Err(format!("your organization does not allow this authenticator model ({model})"));
         }
@@ -93,13 +105,36 @@ impl WebauthnPolicy {
         Ok(())
     }
 
-    /// Checks the policy's own values; the error names the field.
-    pub fn validate(&self) -> Result<(), crate::DomainError> {
+    /// Whether the policy names authenticator models, which only a verified attestation can prove.
+    pub fn needs_attestation(&self) -> bool {
+        !self.allowed_aaguids.is_empty() || !self.denied_aaguids.is_empty()
+    }
+
+    /// Checks the policy's own values; the error names the field. `attestation_roots` says whether
+    /// the server trusts any attestation roots, without which no model can be verified.
+    pub fn validate(&self, attestation_roots: bool) -> Result<(), crate::DomainError> {
         if !(10..=600).contains(&self.ceremony_timeout_seconds) {
             return Err(crate::DomainError::bad_input("ceremonyTimeoutSeconds", "use 10 to 600 seconds"));
         }
         if let Some(both) = self.allowed_aaguids.iter().find(|a| self.denied_aaguids.contains(a)) {
             return Err(crate::DomainError::bad_input("deniedAaguids", format!("{both} is both allowed and denied")));
+        }
+        if self.needs_attestation() {
+            let field = if self.allowed_aaguids.is_empty() { "deniedAaguids" } else { "allowedAaguids" };
+            if self.attestation == AttestationPreference::None {
+                return Err(crate::DomainError::bad_input(
+                    "attestation",
+                    "AAGUID allow and deny lists need attestation (DIRECT): a key's model is known only from a \
+                     verified attestation",
+                ));
+            }
+            if !attestation_roots {
+                return Err(crate::DomainError::bad_input(
+                    field,
+                    "this server trusts no attestation roots (webauthn.attestation_roots), so it cannot verify \
+                     any key's model: configure them before listing AAGUIDs",
+                ));
+            }
         }
         Ok(())
     }
@@ -138,20 +173,52 @@ mod tests {
     fn allow_and_deny_lists_apply_to_the_model() {
         let allow = WebauthnPolicy { allowed_aaguids: vec![YUBIKEY], ..Default::default() };
         assert!(allow.check(&facts(true, false, Some(YUBIKEY))).is_ok());
-        assert!(allow.check(&facts(true, false, None)).is_err(), "unknown models are not on the list");
+        assert!(allow.check(&facts(true, false, Some(Uuid::from_u128(7)))).is_err());
+        assert!(allow.check(&facts(true, false, None)).is_err(), "unverified models are not on the list");
         let deny = WebauthnPolicy { denied_aaguids: vec![YUBIKEY], ..Default::default() };
         assert!(deny.check(&facts(true, false, Some(YUBIKEY))).is_err());
-        assert!(deny.check(&facts(true, false, None)).is_ok());
+        assert!(deny.check(&facts(true, false, Some(Uuid::from_u128(7)))).is_ok());
+        // A denied model could hide behind a missing or unverified attestation: refused too.
+        let unverified = deny.check(&facts(true, false, None)).unwrap_err();
+        assert!(unverified.contains("verified attestation"), "{unverified}");
     }
 
     #[test]
     fn policies_validate_their_fields() {
-        assert!(WebauthnPolicy::default().validate().is_ok());
+        assert!(WebauthnPolicy::default().validate(false).is_ok());
         let slow = WebauthnPolicy { ceremony_timeout_seconds: 5, ..Default::default() };
-        assert!(slow.validate().is_err());
-        let both =
-            WebauthnPolicy { allowed_aaguids: vec![YUBIKEY], denied_aaguids: vec![YUBIKEY], ..Default::default() };
-        assert!(both.validate().is_err());
+        assert!(slow.validate(true).is_err());
+        let both = WebauthnPolicy {
+            allowed_aaguids: vec![YUBIKEY],
+            denied_aaguids: vec![YUBIKEY],
+            attestation: AttestationPreference::Direct,
+            ..Default::default()
+        };
+        assert!(both.validate(true).is_err());
+    }
+
+    fn field_of(err: crate::DomainError) -> String {
+        match err {
+            crate::DomainError::BadInput { field, .. } => field,
+            other => panic!("expected BadInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn model_lists_need_attestation_and_trusted_roots() {
+        let allow = WebauthnPolicy { allowed_aaguids: vec![YUBIKEY], ..Default::default() };
+        assert_eq!(field_of(allow.validate(true).unwrap_err()), "attestation", "no attestation asked for");
+        let deny = WebauthnPolicy { denied_aaguids: vec![YUBIKEY], ..Default::default() };
+        assert_eq!(field_of(deny.validate(true).unwrap_err()), "attestation");
+        let attested = WebauthnPolicy { attestation: AttestationPreference::Direct, ..allow };
+        assert_eq!(field_of(attested.validate(false).unwrap_err()), "allowedAaguids", "no roots to verify with");
+        assert!(attested.validate(true).is_ok());
+        let attested_deny = WebauthnPolicy { attestation: AttestationPreference::Direct, ..deny };
+        assert_eq!(field_of(attested_deny.validate(false).unwrap_err()), "deniedAaguids");
+        assert!(attested_deny.validate(true).is_ok());
+        // Without lists, attestation is only a preference: nothing to verify, nothing required.
+        let direct = WebauthnPolicy { attestation: AttestationPreference::Direct, ..Default::default() };
+        assert!(direct.validate(false).is_ok());
     }
 
     #[test]

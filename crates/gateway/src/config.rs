@@ -17,13 +17,17 @@ use url::Url;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the management listener (`/metrics`, the detailed `/readyz`, `/healthz`),
+    /// which must not be reachable by users: loopback by default.
+    pub management_listen: SocketAddr,
     /// The URL people use to reach Keyward.
     pub public_url: Url,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
     /// Redis for sessions, ceremonies and rate limits; unset: in-process (one instance only).
     pub redis_url: Option<String>,
-    /// Serve GraphiQL on `GET /graphql` (default: only when `public_url` is localhost).
+    /// Serve GraphiQL on `GET /graphql` (default: only when `public_url` is localhost); needs
+    /// introspection.
     pub graphiql: Option<bool>,
     /// Load balancers whose `X-Forwarded-For` is believed (rate limits and audit use the client
     /// address behind them).
@@ -31,8 +35,9 @@ pub struct Config {
     /// 32 random bytes, base64: seals SSO client secrets in the database (AES-256-GCM). Use
     /// `KEYWARD_SECRETS_KEY_FILE` to read it from a file.
     pub secrets_key: Option<String>,
-    /// Allow schema introspection (field suggestions are off when this is off).
-    pub introspection: bool,
+    /// Allow schema introspection and "did you mean" field suggestions (default: only when
+    /// `public_url` is localhost).
+    pub introspection: Option<bool>,
     /// The built SPA to serve at `/`.
     pub static_dir: PathBuf,
     /// WebAuthn relying party.
@@ -59,6 +64,10 @@ pub struct WebauthnConfig {
     pub rp_name: String,
     /// Origins allowed in client data (default: `public_url`'s origin).
     pub origins: Vec<Url>,
+    /// A PEM bundle of attestation root certificates (default: none). Organizations can list
+    /// allowed or denied authenticator models (AAGUIDs) only when it is set, because a model is
+    /// known only from an attestation that verifies against one of these roots.
+    pub attestation_roots: Option<PathBuf>,
 }
 
 /// Session lifetimes.
@@ -135,14 +144,20 @@ impl Default for Config {
         let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
-            webauthn: WebauthnConfig { rp_id: None, rp_name: "Keyward".into(), origins: Vec::new() },
+            management_listen: "127.0.0.1:9000".parse().expect("valid default address"),
+            webauthn: WebauthnConfig {
+                rp_id: None,
+                rp_name: "Keyward".into(),
+                origins: Vec::new(),
+                attestation_roots: None,
+            },
             public_url,
             database_url: "sqlite://data/keyward.db?mode=rwc".into(),
             redis_url: None,
             graphiql: None,
             trusted_proxies: Vec::new(),
             secrets_key: None,
-            introspection: true,
+            introspection: None,
             static_dir: "frontend/dist".into(),
             session: SessionConfig {
                 absolute_ttl: Duration::from_secs(12 * 3600),
@@ -243,6 +258,17 @@ impl Config {
                 problem("webauthn.origins", format!("{origin} is not an http(s) origin"));
             }
         }
+        if let Some(path) = &self.webauthn.attestation_roots
+            && let Err(why) = crate::webauthn::attestation::load_roots(path)
+        {
+            problem("webauthn.attestation_roots", why);
+        }
+        if self.management_listen == self.listen && self.listen.port() != 0 {
+            problem("management_listen", format!("{} is also listen: use another port", self.listen));
+        }
+        if self.graphiql == Some(true) && !self.introspection_enabled() {
+            problem("graphiql", "GraphiQL needs introspection: set introspection = true as well".into());
+        }
         if self.webauthn.rp_name.trim().is_empty() {
             problem("webauthn.rp_name", "must not be empty".into());
         }
@@ -297,14 +323,20 @@ impl Config {
         if self.webauthn.origins.is_empty() { vec![self.public_url.clone()] } else { self.webauthn.origins.clone() }
     }
 
-    /// Whether `public_url` points at this machine (cookies drop `Secure`, GraphiQL defaults on).
+    /// Whether `public_url` points at this machine (cookies drop `Secure` and the `__Host-`
+    /// prefix; introspection and GraphiQL default on).
     pub fn is_local(&self) -> bool {
         matches!(self.public_url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
     }
 
-    /// Whether GraphiQL is served.
+    /// Whether introspection and field suggestions are on.
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or_else(|| self.is_local())
+    }
+
+    /// Whether GraphiQL is served (never without introspection).
     pub fn graphiql_enabled(&self) -> bool {
-        self.graphiql.unwrap_or_else(|| self.is_local())
+        self.graphiql.unwrap_or_else(|| self.is_local()) && self.introspection_enabled()
     }
 }
 
@@ -460,10 +492,52 @@ mod tests {
     }
 
     #[test]
+    fn attestation_roots_must_be_a_pem_bundle() {
+        use crypto_glue::traits::{EncodePem, LineEndingPem};
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let var = |path: &std::path::Path| vars(&[("KEYWARD_WEBAUTHN__ATTESTATION_ROOTS", path.to_str().unwrap())]);
+        let err = Config::from_sources(None, &var(&missing)).unwrap_err().to_string();
+        assert!(err.contains("webauthn.attestation_roots") && err.contains("cannot read"), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = Config::from_sources(None, &var(&empty)).unwrap_err().to_string();
+        assert!(err.contains("webauthn.attestation_roots") && err.contains("no certificate"), "{err}");
+        let roots = dir.path().join("roots.pem");
+        let (_, ca) = webauthn_authenticator_rs::softtoken::SoftToken::new(true).unwrap();
+        std::fs::write(&roots, ca.to_pem(LineEndingPem::LF).unwrap()).unwrap();
+        let config = Config::from_sources(None, &var(&roots)).unwrap();
+        assert_eq!(config.webauthn.attestation_roots, Some(roots));
+        assert_eq!(Config::default().webauthn.attestation_roots, None, "no roots unless configured");
+    }
+
+    #[test]
     fn graphiql_defaults_off_for_public_hosts() {
         let config =
             Config::from_sources(None, &vars(&[("KEYWARD_PUBLIC_URL", "https://keyward.example.com")])).unwrap();
         assert!(!config.graphiql_enabled());
         assert_eq!(config.rp_id(), "keyward.example.com");
+    }
+
+    #[test]
+    fn introspection_defaults_off_for_public_hosts_and_can_be_switched_on() {
+        let public = ("KEYWARD_PUBLIC_URL", "https://keyward.example.com");
+        assert!(Config::from_sources(None, &[]).unwrap().introspection_enabled());
+        assert!(!Config::from_sources(None, &vars(&[public])).unwrap().introspection_enabled());
+        let on = Config::from_sources(None, &vars(&[public, ("KEYWARD_INTROSPECTION", "true")])).unwrap();
+        assert!(on.introspection_enabled() && !on.graphiql_enabled());
+        let err = Config::from_sources(None, &vars(&[public, ("KEYWARD_GRAPHIQL", "true")])).unwrap_err();
+        assert!(err.to_string().contains("graphiql"), "{err}");
+        let off = Config::from_sources(None, &vars(&[("KEYWARD_INTROSPECTION", "false")])).unwrap();
+        assert!(!off.introspection_enabled() && !off.graphiql_enabled(), "GraphiQL needs introspection");
+    }
+
+    #[test]
+    fn the_management_listener_is_loopback_and_apart() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.management_listen.to_string(), "127.0.0.1:9000");
+        let same = vars(&[("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:8080")]);
+        let err = Config::from_sources(None, &same).unwrap_err().to_string();
+        assert!(err.contains("management_listen (from environment variable KEYWARD_MANAGEMENT_LISTEN)"), "{err}");
     }
 }

@@ -58,6 +58,7 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",
         DomainError::MemberDeactivated => "MEMBER_DEACTIVATED",
         DomainError::LastActiveAdmin => "LAST_ACTIVE_ADMIN",
+        DomainError::SsoStateMismatch => "SSO_STATE_MISMATCH",
         DomainError::RateLimited { .. } => "RATE_LIMITED",
         DomainError::Store(StoreError::Unavailable(_)) => "SERVICE_UNAVAILABLE",
         DomainError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_)) => "INTERNAL",
@@ -129,6 +130,7 @@ mod tests {
         assert_eq!(ext["maxAgeSeconds"], 300);
         let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
+        assert_eq!(extensions(DomainError::SsoStateMismatch).1["code"], "SSO_STATE_MISMATCH");
         let (_, ext) = extensions(DomainError::bad_input("name", "too long"));
         assert_eq!((ext["code"].as_str(), ext["field"].as_str()), (Some("BAD_USER_INPUT"), Some("name")));
     }

@@ -13,6 +13,7 @@ pub mod secrets;
 pub mod state;
 pub mod webauthn;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use keyward_domain::session::SessionLifetimes;
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bootstrap::BackupCredentials;
@@ -51,9 +52,25 @@ pub enum StartError {
     /// First-start bootstrap failed.
     #[error("bootstrap: {0}")]
     Bootstrap(StoreError),
+    /// A file the configuration names cannot be used.
+    #[error("{key}: {why}")]
+    Config {
+        /// The setting.
+        key: &'static str,
+        /// What is wrong.
+        why: String,
+    },
     /// The listener failed.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    /// The management listener could not be opened.
+    #[error("cannot listen on {addr} (setting management_listen): {source}")]
+    Management {
+        /// The configured address.
+        addr: SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
 }
 
 /// A URL with any password replaced, for messages.
@@ -97,11 +114,13 @@ fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
 pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The address of the management listener (`/metrics`, `/readyz`).
+    pub management_addr: SocketAddr,
     /// Backup credentials, when this start created the first organization.
     pub credentials: Option<BackupCredentials>,
     /// Shared state (tests reach the stores through it).
     pub state: AppState,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -109,7 +128,7 @@ impl Running {
     /// Stops accepting, finishes in-flight requests, and waits.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         let _ = (&mut self.task).await;
     }
@@ -125,7 +144,7 @@ impl Running {
     /// Asks the server to shut down gracefully.
     pub fn shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
     }
 }
@@ -164,13 +183,24 @@ impl Stores {
     }
 }
 
-/// Starts the gateway with stores the caller made (tests use their own Redis namespace).
+/// Starts the gateway with stores the caller made (tests use their own Redis namespace). The
+/// management listener is opened from `config.management_listen`.
 pub async fn start_with(
     config: Config,
     listener: TcpListener,
     db: Arc<Database>,
     stores: Stores,
 ) -> Result<Running, StartError> {
+    let attestation_roots = match &config.webauthn.attestation_roots {
+        Some(path) => Some(
+            webauthn::attestation::load_roots(path)
+                .map_err(|why| StartError::Config { key: "webauthn.attestation_roots", why })?,
+        ),
+        None => None,
+    };
+    // Before bootstrap, so a start that fails here has not created (and lost) backup credentials.
+    let addr = config.management_listen;
+    let management = TcpListener::bind(addr).await.map_err(|source| StartError::Management { addr, source })?;
     let credentials = bootstrap::bootstrap(db.as_ref(), &config.bootstrap).await.map_err(StartError::Bootstrap)?;
     let lifetimes = SessionLifetimes {
         absolute: chrono::Duration::from_std(config.session.absolute_ttl).unwrap_or(chrono::Duration::hours(12)),
@@ -187,6 +217,7 @@ pub async fn start_with(
             id: config.rp_id(),
             name: config.webauthn.rp_name.clone(),
             origins: config.origins(),
+            attestation_roots,
         },
         oidc: Default::default(),
         sealer: secrets::Sealer::new(config.secrets_key.as_deref())
@@ -196,14 +227,18 @@ pub async fn start_with(
     });
     let schema = graphql::build(state.clone(), &config);
     let app = http::router(state.clone(), schema);
+    let ops = http::management_router(state.clone());
     let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
-    Ok(Running { addr, credentials, state, shutdown: Some(tx), task })
+    let management_addr = management.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let public = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(rx.clone()));
+    let management = axum::serve(management, ops.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(rx));
+    let task =
+        tokio::spawn(async move { tokio::try_join!(public.into_future(), management.into_future()).map(|_| ()) });
+    Ok(Running { addr, management_addr, credentials, state, shutdown: Some(tx), task })
 }

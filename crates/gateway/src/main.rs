@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use keyward_domain::audit::AuditHead;
 use keyward_gateway::bootstrap::banner;
 use keyward_gateway::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
@@ -32,10 +33,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 and name the first broken event if it does not hold.
+    /// Recompute the hash chain and compare its end with the stored head; exit 1 and name the
+    /// first broken or missing event if it does not hold.
     Verify {
         /// Only this organization (slug); default: all.
-        #[arg(long)]
+        #[arg(long, visible_alias = "org")]
+        organization: Option<String>,
+        /// A head printed earlier by `keyward audit head` (`<seq>:<hash>`) that must still be in the
+        /// chain, unchanged: catches deleted newest events even when the stored head was rewritten.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<AuditHead>,
+    },
+    /// Print each organization's stored head (`org=<slug> seq=<n> hash=<hex>`) to record outside
+    /// the database; run `verify` first.
+    Head {
+        /// Only this organization (slug); default: all.
+        #[arg(long, visible_alias = "org")]
         organization: Option<String>,
     },
     /// Write the trail to stdout, oldest first.
@@ -44,7 +57,7 @@ enum AuditCommand {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
         /// Only this organization (slug); default: all.
-        #[arg(long)]
+        #[arg(long, visible_alias = "org")]
         organization: Option<String>,
     },
 }
@@ -58,7 +71,8 @@ enum ExportFormat {
 impl From<AuditCommand> for keyward_gateway::cli::AuditCommand {
     fn from(command: AuditCommand) -> Self {
         match command {
-            AuditCommand::Verify { organization } => Self::Verify { organization },
+            AuditCommand::Verify { organization, expect_head } => Self::Verify { organization, expect_head },
+            AuditCommand::Head { organization } => Self::Head { organization },
             AuditCommand::Export { format: ExportFormat::Jsonl, organization } => Self::ExportJsonl { organization },
         }
     }
@@ -135,6 +149,7 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(credentials) = &running.credentials {
         println!("{}", banner(credentials, &public_url));
     }
+    println!("keyward: metrics and readiness on http://{}/ (management_listen)", running.management_addr);
     println!("keyward: listening on {} — open {public_url} (GraphQL at {public_url}graphql)", running.addr);
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");

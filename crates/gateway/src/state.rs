@@ -8,7 +8,7 @@ use keyward_domain::session::SessionLifetimes;
 use keyward_domain::store::{CeremonyStore, SessionStore};
 use keyward_storage::Database;
 
-use crate::auth::sso::OidcProviders;
+use crate::auth::discovery::OidcProviders;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::webauthn::RelyingParty;

@@ -153,7 +153,12 @@ async fn get_serves_queries_but_never_mutations(app: &TestApp) {
 }
 
 async fn ops_endpoints_answer(app: &TestApp) {
-    let get = |path: &str| app.client.get(format!("{}{path}", app.url)).send();
+    let public = |path: &str| app.client.get(format!("{}{path}", app.url)).send();
+    let get = |path: &str| app.client.get(format!("{}{path}", app.management_url)).send();
+    assert_eq!(public("/healthz").await.unwrap().text().await.unwrap(), r#"{"status":"ok"}"#, "bare");
+    for path in ["/readyz", "/metrics"] {
+        assert_eq!(public(path).await.unwrap().status(), StatusCode::NOT_FOUND, "{path} is for operators only");
+    }
     assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);

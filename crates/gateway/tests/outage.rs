@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
-    let response = app.client.get(format!("{}/readyz", app.url)).send().await.unwrap();
+    let response = app.client.get(format!("{}/readyz", app.management_url)).send().await.unwrap();
     (response.status(), response.json().await.unwrap())
 }
 

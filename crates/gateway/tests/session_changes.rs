@@ -15,22 +15,9 @@ use serde_json::json;
 
 const ENFORCE: &str = "mutation($i: MfaEnforcementInput!) { mfaEnforcementSet(input: $i) { revokedSessions } }";
 
-async fn live(app: &TestApp, token: &str) -> bool {
-    let (_, body) = app.graphql("{ viewer { id } }", json!({}), Some(token)).await;
-    body["data"]["viewer"].is_object()
-}
-
 async fn viewer_stage(app: &TestApp, token: &str) -> String {
     let (_, body) = app.graphql("{ viewer { stage } }", json!({}), Some(token)).await;
     body["data"]["viewer"]["stage"].as_str().unwrap_or("<none>").to_owned()
-}
-
-/// The bootstrap admin, logged in with a key: (token, key).
-async fn admin_with_key(app: &TestApp) -> (String, webauthn_authenticator_rs::softpasskey::SoftPasskey) {
-    let mut token = token_of(&app.backup_login().await);
-    let mut key = soft_key(true);
-    app.register_key(&mut token, &mut key, "Admin key").await;
-    (token, key)
 }
 
 async fn registering_a_key_ends_the_members_other_keyless_sessions(app: &TestApp) {
@@ -41,10 +28,10 @@ async fn registering_a_key_ends_the_members_other_keyless_sessions(app: &TestApp
     let bob = app.session_for(&app.member("bob").await, SessionStage::Authenticated).await;
     let registered = app.register_key(&mut first, &mut soft_key(true), "Alice's key").await;
     assert_eq!(registered["viewer"]["stage"], "AUTHENTICATED");
-    assert!(live(app, &first).await, "the registering session lives on under its new token");
-    assert!(!live(app, &before).await, "and its old token stops working");
-    assert!(!live(app, &second).await, "a session that never touched the key ends");
-    assert!(live(app, &bob).await, "other members are untouched");
+    assert!(app.is_live(&first).await, "the registering session lives on under its new token");
+    assert!(!app.is_live(&before).await, "and its old token stops working");
+    assert!(!app.is_live(&second).await, "a session that never touched the key ends");
+    assert!(app.is_live(&bob).await, "other members are untouched");
     // A session that never touched the member's key cannot bind another one (NIST SP 800-63B).
     let keyless = app.session_for(&alice, SessionStage::Authenticated).await;
     let (_, body) = app
@@ -54,7 +41,7 @@ async fn registering_a_key_ends_the_members_other_keyless_sessions(app: &TestApp
 }
 
 async fn deleting_your_key_ends_your_other_sessions(app: &TestApp) {
-    let (mut admin, mut first) = admin_with_key(app).await;
+    let (mut admin, mut first) = app.admin_with_key().await;
     app.register_key(&mut admin, &mut soft_key(true), "Spare").await;
     let pending = token_of(&app.backup_login().await);
     let other = token_of(&app.mfa_login(&pending, &mut first).await);
@@ -68,13 +55,13 @@ async fn deleting_your_key_ends_your_other_sessions(app: &TestApp) {
         )
         .await;
     let rotated = token_of(&deleted["securityKeyDelete"]);
-    assert!(!live(app, &other).await, "the session the deleted key confirmed ends");
-    assert!(!live(app, &admin).await, "the acting session's old token stops working");
-    assert!(live(app, &rotated).await, "the acting session lives on");
+    assert!(!app.is_live(&other).await, "the session the deleted key confirmed ends");
+    assert!(!app.is_live(&admin).await, "the acting session's old token stops working");
+    assert!(app.is_live(&rotated).await, "the acting session lives on");
 }
 
 async fn an_admin_deleting_their_own_key_keeps_their_session(app: &TestApp) {
-    let (mut admin, _) = admin_with_key(app).await;
+    let (mut admin, _) = app.admin_with_key().await;
     app.register_key(&mut admin, &mut soft_key(true), "Spare").await;
     let keys = app.ok("{ securityKeys { id } }", json!({}), Some(&admin)).await;
     let id = keys["securityKeys"][0]["id"].as_str().unwrap().to_owned();
@@ -85,11 +72,11 @@ async fn an_admin_deleting_their_own_key_keeps_their_session(app: &TestApp) {
             Some(&admin),
         )
         .await;
-    assert!(live(app, &token_of(&deleted["memberSecurityKeyDelete"])).await);
+    assert!(app.is_live(&token_of(&deleted["memberSecurityKeyDelete"])).await);
 }
 
 async fn an_idp_demotion_ends_the_admins_other_sessions(app: &TestApp) {
-    let (admin, _) = admin_with_key(app).await;
+    let (admin, _) = app.admin_with_key().await;
     let idp = TestIdp::start().await;
     app.configure_sso(&admin, &idp).await;
     let boss = IdpUser::admin("boss");
@@ -100,13 +87,13 @@ async fn an_idp_demotion_ends_the_admins_other_sessions(app: &TestApp) {
     // The IdP drops boss from the admin group; the next SSO login syncs the role.
     let demoted = app.sso_login(&idp, &IdpUser::new("boss")).await;
     assert_eq!(demoted["viewer"]["role"], "MEMBER");
-    assert!(!live(app, &first).await && !live(app, &second).await, "sessions with the old role end");
+    assert!(!app.is_live(&first).await && !app.is_live(&second).await, "sessions with the old role end");
     let (_, body) = app.graphql("{ organization { slug } }", json!({}), Some(&token_of(&demoted))).await;
     assert_eq!(error_code(&body), "FORBIDDEN");
 }
 
 async fn ending_the_grace_period_ends_keyless_sessions(app: &TestApp) {
-    let (admin, _) = admin_with_key(app).await;
+    let (admin, _) = app.admin_with_key().await;
     let deadline = (Utc::now() + Duration::days(7)).to_rfc3339();
     app.ok(ENFORCE, json!({ "i": { "enabled": true, "gracePeriodEndsAt": deadline } }), Some(&admin)).await;
     let idp = TestIdp::start().await;
@@ -115,8 +102,8 @@ async fn ending_the_grace_period_ends_keyless_sessions(app: &TestApp) {
     let keyless = token_of(&app.sso_login(&idp, &alice).await);
     assert_eq!(viewer_stage(app, &keyless).await, "AUTHENTICATED", "working under the grace period");
     app.ok(ENFORCE, json!({ "i": { "enabled": true } }), Some(&admin)).await;
-    assert!(!live(app, &keyless).await, "the grace period is over for sessions that cached it");
-    assert!(live(app, &admin).await, "a key-confirmed session is untouched");
+    assert!(!app.is_live(&keyless).await, "the grace period is over for sessions that cached it");
+    assert!(app.is_live(&admin).await, "a key-confirmed session is untouched");
     let again = token_of(&app.sso_login(&idp, &alice).await);
     assert_eq!(viewer_stage(app, &again).await, "MFA_REGISTRATION_REQUIRED");
 }
@@ -143,14 +130,14 @@ async fn a_policy_refusing_a_key_in_use_ends_its_sessions(app: &TestApp) {
     let alice = app.member("alice").await;
     let mut token = app.session_for(&alice, SessionStage::Authenticated).await;
     app.register_key(&mut token, &mut soft_key(false), "No PIN").await;
-    assert!(live(app, &token).await);
+    assert!(app.is_live(&token).await);
     set_user_verification(app, &admin, "REQUIRED").await;
-    assert!(!live(app, &token).await, "the key that confirmed it is no longer accepted");
-    assert!(live(app, &admin).await, "the admin's key verifies its user");
+    assert!(!app.is_live(&token).await, "the key that confirmed it is no longer accepted");
+    assert!(app.is_live(&admin).await, "the admin's key verifies its user");
 }
 
 async fn deactivated_members_are_out_everywhere(app: &TestApp) {
-    let (admin, _) = admin_with_key(app).await;
+    let (admin, _) = app.admin_with_key().await;
     let bootstrap_admin = app.admin().await;
     let mut boss = app.member("boss").await;
     let change = keyward_domain::audit::AuditRecord::new(keyward_domain::audit::Actor::System, "member.role.changed");
@@ -163,7 +150,7 @@ async fn deactivated_members_are_out_everywhere(app: &TestApp) {
 
     let data = app.ok(deactivate, json!({ "id": bootstrap_admin.id.to_string() }), Some(&boss_token)).await;
     assert!(data["memberDeactivate"]["deactivatedAt"].is_string());
-    assert!(!live(app, &admin).await, "their sessions end at once");
+    assert!(!app.is_live(&admin).await, "their sessions end at once");
     let secret = app.running.credentials.as_ref().unwrap().secret.clone();
     let login = "mutation($s: String!) { backupCredentialsLogin(organization: \"default\", username: \"admin\", secret: $s) { stage } }";
     let (_, body) = app.graphql(login, json!({ "s": secret }), None).await;
@@ -178,6 +165,19 @@ async fn deactivated_members_are_out_everywhere(app: &TestApp) {
     let nodes = listed["organization"]["members"]["nodes"].as_array().unwrap().clone();
     assert!(nodes.iter().any(|n| n["member"]["username"] == "admin" && n["member"]["deactivatedAt"].is_string()));
 
+    let carol = app.member("carol").await;
+    app.ok(deactivate, json!({ "id": carol.id.to_string() }), Some(&boss_token)).await;
+    let preview = app
+        .ok("{ enforcementPreview { membersWithoutKey { member { username } } } }", json!({}), Some(&boss_token))
+        .await;
+    let keyless: Vec<&str> = preview["enforcementPreview"]["membersWithoutKey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member"]["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(keyless, vec!["boss"], "a deactivated member is nobody enforcement could lock out");
+
     let data = app.ok(reactivate, json!({ "id": bootstrap_admin.id.to_string() }), Some(&boss_token)).await;
     assert!(data["memberReactivate"]["deactivatedAt"].is_null());
     let (_, body) = app.graphql(login, json!({ "s": secret }), None).await;
@@ -189,7 +189,7 @@ async fn deactivated_members_are_out_everywhere(app: &TestApp) {
 }
 
 async fn a_session_waiting_for_its_key_is_short_lived(app: &TestApp) {
-    let (_, mut key) = admin_with_key(app).await;
+    let (_, mut key) = app.admin_with_key().await;
     let pending = app.backup_login().await;
     assert_eq!(pending["stage"], "MFA_REQUIRED");
     let token = token_of(&pending);

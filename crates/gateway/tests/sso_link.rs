@@ -10,17 +10,16 @@ use keyward_domain::repo::{AuditQuery, AuditRepo};
 use serde_json::{Value, json};
 
 async fn link_start(app: &TestApp, token: &str) -> Value {
-    app.graphql("mutation { ssoLinkStart { authorizationUrl } }", json!({}), Some(token)).await.1
+    app.graphql_in_browser("mutation { ssoLinkStart { authorizationUrl } }", json!({}), Some(token)).await
 }
 
 async fn link_finish(app: &TestApp, token: &str, code: &str, state: &str) -> Value {
-    app.graphql(
+    app.graphql_in_browser(
         "mutation($c: String!, $s: String!) { ssoLinkFinish(code: $c, state: $s) { username ssoLinked } }",
         json!({ "c": code, "s": state }),
         Some(token),
     )
     .await
-    .1
 }
 
 /// Starts a link as `token` and lets `user` authorize it; returns the code and state.
@@ -90,6 +89,36 @@ async fn a_link_works_once_and_only_for_the_session_that_began_it(app: &TestApp)
     assert_eq!(error_code(&link_finish(app, &admin, &code, &state).await), "CEREMONY_EXPIRED");
 }
 
+/// The link's code and state, replayed by someone holding the admin's session token but not the
+/// browser that began the link, are refused; so are they in a browser with another link's cookie.
+async fn a_link_finishes_only_in_the_browser_that_began_it(app: &TestApp) {
+    let admin = token_of(&app.backup_login().await);
+    let idp = TestIdp::start().await;
+    app.configure_sso(&admin, &idp).await;
+
+    let (code, state) = authorize_link(app, &idp, &admin, &IdpUser::admin("ada")).await;
+    let began = app.swap_sso_cookie(None);
+    assert!(began.is_some(), "ssoLinkStart sets the binding cookie");
+    let body = link_finish(app, &admin, &code, &state).await;
+    assert_eq!(error_code(&body), "SSO_STATE_MISMATCH", "{body}");
+    app.swap_sso_cookie(began);
+    assert_eq!(error_code(&link_finish(app, &admin, &code, &state).await), "CEREMONY_EXPIRED", "spent");
+
+    let (code, state) = authorize_link(app, &idp, &admin, &IdpUser::admin("ada")).await;
+    authorize_link(app, &idp, &admin, &IdpUser::admin("ada")).await;
+    let body = link_finish(app, &admin, &code, &state).await;
+    assert_eq!(error_code(&body), "SSO_STATE_MISMATCH", "another link's cookie: {body}");
+
+    let viewer = app.ok("{ viewer { member { ssoLinked } } }", json!({}), Some(&admin)).await;
+    assert_eq!(viewer["viewer"]["member"]["ssoLinked"], false);
+    let failures = app
+        .db
+        .audit_events(app.org, AuditQuery { first: 10, action: Some("member.sso.linked".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(failures.items.iter().filter(|e| e.outcome == "FAILURE").count(), 2);
+}
+
 async fn taken_accounts_and_non_admin_accounts_are_refused(app: &TestApp) {
     let admin = token_of(&app.backup_login().await);
     let idp = TestIdp::start().await;
@@ -111,5 +140,6 @@ async fn taken_accounts_and_non_admin_accounts_are_refused(app: &TestApp) {
 on_both_backends! {
     the_first_admin_links_and_then_logs_in_by_sso_with_their_key,
     a_link_works_once_and_only_for_the_session_that_began_it,
+    a_link_finishes_only_in_the_browser_that_began_it,
     taken_accounts_and_non_admin_accounts_are_refused,
 }

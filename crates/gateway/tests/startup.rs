@@ -19,7 +19,10 @@ fn keyward(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
             command.env_remove(key);
         }
     }
-    command.env("KEYWARD_LISTEN", "127.0.0.1:0").env("KEYWARD_STATIC_DIR", "/nonexistent");
+    command
+        .env("KEYWARD_LISTEN", "127.0.0.1:0")
+        .env("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:0")
+        .env("KEYWARD_STATIC_DIR", "/nonexistent");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -173,4 +176,97 @@ async fn audit_verify_and_export_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(stdout.contains("acme: BROKEN at event 3"), "{stdout}");
     assert!(stderr.contains("audit chain broken"), "{stderr}");
+}
+
+/// `audit head` prints what `audit verify --expect-head` checks later: deleting the newest event
+/// is reported, and still caught when the stored head is rewritten or the event replaced.
+async fn audit_head_anchors_verification_from_the_command_line(test_db: keyward_testkit::TestDb, url: String) {
+    use keyward_domain::audit::{Actor, AuditRecord};
+    use keyward_domain::repo::AuditRepo;
+    use sea_orm::ConnectionTrait;
+
+    let (org, _) = keyward_testkit::bootstrap(&test_db.db).await;
+    for i in 0..3 {
+        test_db.db.append_audit(org.id, AuditRecord::new(Actor::System, format!("test.{i}"))).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KEYWARD_DATABASE_URL", url.as_str())];
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "head", "--org", "acme"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    let head = test_db.db.audit_head(org.id).await.unwrap().unwrap();
+    assert_eq!(stdout, format!("org=acme seq=4 hash={}\n", head.hash));
+    let expect = format!("4:{}", head.hash);
+    let (code, stdout, _) = run(dir.path(), &["audit", "verify", "--expect-head", &expect], &env);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(&format!("acme: ok, 4 events checked, verified head {expect}")), "{stdout}");
+
+    let sql = test_db.db.connection();
+    sql.execute_unprepared("DELETE FROM audit_events WHERE seq = 4").await.unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("acme: BROKEN at event 4 (3 events checked): event 4 is missing"), "{stdout}");
+    assert!(stderr.contains("audit chain broken: acme: event 4 is missing"), "{stderr}");
+
+    // The stored head rewritten to match the truncated chain: only the recorded head knows.
+    let third = test_db.db.audit_chain(org.id, 2, 1).await.unwrap().remove(0);
+    sql.execute_unprepared(&format!("UPDATE audit_heads SET seq = 3, hash = '{}'", third.hash)).await.unwrap();
+    assert_eq!(run(dir.path(), &["audit", "verify"], &env).0, 0);
+    let (code, _, stderr) = run(dir.path(), &["audit", "verify", "--expect-head", &expect], &env);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("event 4 is missing: the expected head is at event 4, but the chain ends at event 3"),
+        "{stderr}"
+    );
+    // A forged event 4, properly chained and hashed, with the head moved along.
+    test_db.db.append_audit(org.id, AuditRecord::new(Actor::System, "forged")).await.unwrap();
+    assert_eq!(run(dir.path(), &["audit", "verify"], &env).0, 0);
+    let (code, _, stderr) = run(dir.path(), &["audit", "verify", "--expect-head", &expect], &env);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("event 4 has another hash than the expected head"), "{stderr}");
+
+    let (code, _, stderr) = run(dir.path(), &["audit", "verify", "--expect-head", "4"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--expect-head") && stderr.contains("<seq>:<hash>"), "{stderr}");
+}
+
+#[tokio::test]
+async fn audit_head_anchors_verification_from_the_command_line_on_sqlite() {
+    let test_db = keyward_testkit::TestDb::sqlite().await;
+    let url = test_db.url.clone();
+    audit_head_anchors_verification_from_the_command_line(test_db, url).await;
+}
+
+#[tokio::test]
+async fn audit_head_anchors_verification_from_the_command_line_on_postgres() {
+    let test_db = keyward_testkit::TestDb::postgres().await;
+    let schema = test_db.schema.clone().unwrap();
+    let url = format!("{}?options=-c%20search_path%3D{schema}", test_db.url);
+    audit_head_anchors_verification_from_the_command_line(test_db, url).await;
+}
+
+/// The export carries the request context and name snapshots, with keys in the order the SPA's
+/// `auditJsonLines` writes them, so one tool reads both.
+#[tokio::test]
+async fn the_jsonl_export_has_the_fields_the_spa_export_mirrors() {
+    use keyward_domain::audit::{Actor, AuditRecord, RequestMeta};
+    use keyward_domain::repo::AuditRepo;
+
+    let test_db = keyward_testkit::TestDb::sqlite().await;
+    let (org, admin) = keyward_testkit::bootstrap(&test_db.db).await;
+    let record = AuditRecord::new(Actor::Member(admin.id), "session.logout").target(format!("member:{}", admin.id));
+    let meta = RequestMeta::new(Some("req-7"), Some("curl/8.5"));
+    keyward_storage::request_context::scope(meta, test_db.db.append_audit(org.id, record)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) =
+        run(dir.path(), &["audit", "export", "--org", "acme"], &[("KEYWARD_DATABASE_URL", test_db.url.as_str())]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout.lines().nth(1).unwrap();
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).unwrap().keys().cloned().collect();
+    // frontend/src/auditExport.ts writes exactly these, in this order.
+    let spa = "action actor actor_name at details hash hash_version ip org_id organization outcome prev_hash request_id seq target target_name user_agent";
+    assert_eq!(keys.join(" "), spa);
+    assert!(line.contains(r#""actor_name":"admin","#) && line.contains(r#""target_name":"admin","#), "{line}");
+    assert!(line.contains(r#""request_id":"req-7","#) && line.contains(r#""user_agent":"curl/8.5"}"#), "{line}");
+    assert!(line.contains(r#""hash_version":2,"#), "{line}");
 }

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod memory;
 pub mod redis_store;
+pub mod request_context;
 
 pub use db::{Database, DatabaseOptions, Engine};
 pub use memory::MemoryStore;

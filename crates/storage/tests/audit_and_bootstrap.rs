@@ -3,14 +3,20 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::ids::OrgId;
+use keyward_domain::audit::{
+    Actor, Anchor, AuditEvent, AuditHead, AuditRecord, ChainProblem, GENESIS_HASH, HASH_VERSION, LEGACY_HASH_VERSION,
+    RequestMeta,
+};
+use keyward_domain::ids::{OrgId, SecurityKeyId};
 use keyward_domain::org::{Enforcement, Organization};
 use keyward_domain::repo::*;
-use keyward_storage::Database;
-use keyward_storage::db::verify_chain;
-use keyward_testkit::{TestDb, bootstrap, on_both_databases};
-use sea_orm::ConnectionTrait;
+use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey};
+use keyward_migrations::{Migrator, MigratorTrait};
+use keyward_storage::db::{verify_chain, verify_chain_expecting};
+use keyward_storage::{Database, DatabaseOptions, request_context};
+use keyward_testkit::{TestDb, bootstrap, member, on_both_databases};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ConnectionTrait, Value};
 
 fn audit(action: &str) -> AuditRecord {
     AuditRecord::new(Actor::System, action)
@@ -82,9 +88,212 @@ async fn concurrent_appenders_never_fork_the_chain(t: TestDb) {
     assert_eq!(verdict.checked, 81);
 }
 
+/// Deleting the newest events with SQL leaves every link intact; the stored head names the gap.
+async fn deleting_the_newest_events_is_reported(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    for i in 0..3 {
+        t.db.append_audit(org.id, audit(&format!("e{i}"))).await.unwrap();
+    }
+    let recorded = t.db.audit_head(org.id).await.unwrap().unwrap();
+    assert_eq!(recorded.seq, 4);
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+
+    t.db.connection().execute_unprepared("DELETE FROM audit_events WHERE seq = 4").await.unwrap();
+    let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
+    assert_eq!(verdict.problem, Some(ChainProblem::Missing { from: 4, to: 4, by: Anchor::StoredHead }));
+    assert_eq!((verdict.ok(), verdict.first_broken_seq, verdict.checked), (false, Some(4), 3));
+
+    // Rewriting the stored head too fools the database alone, not a head recorded outside it.
+    let third = t.db.audit_chain(org.id, 2, 1).await.unwrap().remove(0);
+    let sql = format!("UPDATE audit_heads SET seq = 3, hash = '{}'", third.hash);
+    t.db.connection().execute_unprepared(&sql).await.unwrap();
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+    let verdict = verify_chain_expecting(t.db.as_ref(), org.id, Some(recorded.clone())).await.unwrap();
+    assert_eq!(verdict.problem, Some(ChainProblem::Missing { from: 4, to: 4, by: Anchor::ExpectedHead }));
+
+    t.db.connection().execute_unprepared("DELETE FROM audit_heads").await.unwrap();
+    assert_eq!(verify_chain(t.db.as_ref(), org.id).await.unwrap().problem, Some(ChainProblem::NoHead));
+}
+
+fn key_of(org: OrgId, member: keyward_domain::ids::MemberId, name: &str) -> NewSecurityKey {
+    NewSecurityKey {
+        key: SecurityKey {
+            id: SecurityKeyId::new(),
+            org_id: org,
+            member_id: member,
+            name: name.into(),
+            credential_id: name.as_bytes().to_vec(),
+            aaguid: None,
+            sign_count: 0,
+            backup_eligible: false,
+            backed_up: false,
+            transports: vec![],
+            user_verified: true,
+            created_at: Utc::now(),
+            last_used_at: None,
+        },
+        credential: "{}".into(),
+    }
+}
+
+/// Names are snapshotted when the event is written (even of a key the write deletes), and the
+/// request's user agent and ID come from the request context without the caller passing them.
+async fn events_snapshot_names_and_request_context(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let bob = member(&t.db, org.id, "bob").await;
+    let by_admin = |action: &str| AuditRecord::new(Actor::Member(admin.id), action);
+    let key = key_of(org.id, bob.id, "YubiKey 5C");
+    let key_id = key.key.id;
+    let meta = RequestMeta::new(Some("req-42"), Some("Mozilla/5.0 Firefox/140"));
+    let registered = by_admin("security_key.registered").target(format!("security_key:{key_id}"));
+    request_context::scope(meta, t.db.insert_key(key, registered)).await.unwrap();
+    let deleted = by_admin("member.security_key.deleted")
+        .target(format!("member:{}", bob.id))
+        .details(serde_json::json!({ "keyName": "YubiKey 5C" }));
+    t.db.delete_key(org.id, key_id, DeletedBy::Admin, deleted).await.unwrap();
+    let other = key_of(org.id, bob.id, "Backup key");
+    let other_id = other.key.id;
+    t.db.insert_key(other, audit("k")).await.unwrap();
+    let own =
+        AuditRecord::new(Actor::Member(bob.id), "security_key.deleted").target(format!("security_key:{other_id}"));
+    t.db.delete_key(org.id, other_id, DeletedBy::Owner, own).await.unwrap();
+    t.db.append_audit(org.id, audit("org.sso.configured").target(format!("org:{}", org.id))).await.unwrap();
+    let given = by_admin("x").target(format!("member:{}", bob.id)).actor_name("given").target_name("kept");
+    t.db.append_audit(org.id, given).await.unwrap();
+
+    let events = t.db.audit_chain(org.id, 2, 100).await.unwrap();
+    let names: Vec<_> =
+        events.iter().map(|e| (e.action.as_str(), e.actor_name.as_deref(), e.target_name.as_deref())).collect();
+    assert_eq!(
+        names,
+        [
+            ("security_key.registered", Some("admin"), Some("YubiKey 5C")),
+            ("member.security_key.deleted", Some("admin"), Some("bob")),
+            ("k", None, None),
+            ("security_key.deleted", Some("bob"), Some("Backup key")),
+            ("org.sso.configured", None, Some("Acme")),
+            ("x", Some("given"), Some("kept")),
+        ]
+    );
+    assert_eq!(events[1].summary(), "admin deleted key YubiKey 5C of bob");
+    assert_eq!(
+        (events[0].request_id.as_deref(), events[0].user_agent.as_deref()),
+        (Some("req-42"), Some("Mozilla/5.0 Firefox/140"))
+    );
+    assert_eq!((events[1].request_id.as_deref(), events[1].user_agent.as_deref()), (None, None));
+    assert!(events.iter().all(|e| e.hash_version == HASH_VERSION));
+
+    // The login path names the member from the row it updates, with no extra query.
+    let key = key_of(org.id, bob.id, "Login key");
+    let key_id = key.key.id;
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    let used =
+        KeyUse { at: Utc::now(), sign_count: 1, expected_sign_count: 0, backed_up: false, credential: "{}".into() };
+    let login = AuditRecord::new(Actor::Member(bob.id), "mfa.login").target(format!("member:{}", bob.id));
+    t.db.record_key_login(org.id, bob.id, key_id, used, vec![login]).await.unwrap();
+    let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
+    assert_eq!((last[0].actor_name.as_deref(), last[0].target_name.as_deref()), (Some("bob"), Some("bob")));
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+
+    // The snapshots are hashed: editing one breaks the chain.
+    let sql = "UPDATE audit_events SET target_name = 'carol' WHERE target_name = 'bob'";
+    t.db.connection().execute_unprepared(sql).await.unwrap();
+    assert_eq!(verify_chain(t.db.as_ref(), org.id).await.unwrap().first_broken_seq, Some(4));
+}
+
 on_both_databases! {
     audit_chain_verifies_pages_and_detects_edits,
     concurrent_appenders_never_fork_the_chain,
+    deleting_the_newest_events_is_reported,
+    events_snapshot_names_and_request_context,
+}
+
+async fn insert(db: &Database, table: &str, row: Vec<(&str, Value)>) {
+    let (columns, values): (Vec<_>, Vec<_>) = row.into_iter().unzip();
+    let statement = Query::insert()
+        .into_table(Alias::new(table))
+        .columns(columns.into_iter().map(Alias::new))
+        .values_panic(values.into_iter().map(Expr::val))
+        .to_owned();
+    db.connection().execute(&statement).await.unwrap();
+}
+
+/// Events written before the audit-context migration, by the code of that time (the old columns
+/// only, hashed in the version-1 form), still verify after it, chained with new events.
+async fn events_from_before_the_migration_still_verify(db: Database) {
+    Migrator::up(db.connection(), Some(1)).await.unwrap();
+    let org = OrgId::new();
+    let now = Utc::now();
+    insert(
+        &db,
+        "organizations",
+        vec![
+            ("id", org.0.into()),
+            ("slug", "acme".into()),
+            ("name", "Acme".into()),
+            ("mfa_enforced", false.into()),
+            ("created_at", now.into()),
+            ("updated_at", now.into()),
+        ],
+    )
+    .await;
+    let mut prev = GENESIS_HASH.to_owned();
+    for seq in 1..=3 {
+        let record = AuditRecord::new(Actor::System, format!("old.{seq}")).target(format!("org:{org}"));
+        let mut event = AuditEvent::seal(org, seq, &prev, now, record);
+        event.hash_version = LEGACY_HASH_VERSION;
+        event.hash = event.computed_hash();
+        insert(
+            &db,
+            "audit_events",
+            vec![
+                ("org_id", org.0.into()),
+                ("seq", (seq as i64).into()),
+                ("at", event.at.into()),
+                ("actor", event.actor.clone().into()),
+                ("action", event.action.clone().into()),
+                ("target", event.target.clone().into()),
+                ("outcome", event.outcome.clone().into()),
+                ("ip", Option::<String>::None.into()),
+                ("details", event.details.to_string().into()),
+                ("prev_hash", event.prev_hash.clone().into()),
+                ("hash", event.hash.clone().into()),
+            ],
+        )
+        .await;
+        prev = event.hash;
+    }
+    insert(&db, "audit_heads", vec![("org_id", org.0.into()), ("seq", 3i64.into()), ("hash", prev.into())]).await;
+
+    db.migrate().await.unwrap();
+    let meta = RequestMeta::new(Some("req-1"), Some("curl/8"));
+    request_context::scope(meta, db.append_audit(org, audit("new.4").target(format!("org:{org}")))).await.unwrap();
+    db.append_audit(org, audit("new.5")).await.unwrap();
+    let verdict = verify_chain(&db, org).await.unwrap();
+    assert!(verdict.ok(), "{verdict:?}");
+    assert_eq!(verdict.checked, 5);
+    let events = db.audit_chain(org, 0, 10).await.unwrap();
+    let versions: Vec<_> = events.iter().map(|e| e.hash_version).collect();
+    assert_eq!(versions, [1, 1, 1, 2, 2]);
+    assert_eq!((events[0].target_name.as_deref(), events[3].target_name.as_deref()), (None, Some("Acme")));
+    assert_eq!(verdict.end, AuditHead { seq: 5, hash: events[4].hash.clone() });
+    // Old events are still protected by their old hash.
+    db.connection().execute_unprepared("UPDATE audit_events SET action = 'forged' WHERE seq = 2").await.unwrap();
+    assert_eq!(verify_chain(&db, org).await.unwrap().first_broken_seq, Some(2));
+}
+
+#[tokio::test]
+async fn events_from_before_the_migration_still_verify_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keyward.db?mode=rwc", dir.path().display());
+    events_from_before_the_migration_still_verify(Database::connect(&DatabaseOptions::new(url)).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn events_from_before_the_migration_still_verify_on_postgres() {
+    let mut options = DatabaseOptions::new(keyward_testkit::postgres_url());
+    options.schema = Some(keyward_testkit::fresh_pg_schema().await);
+    events_from_before_the_migration_still_verify(Database::connect(&options).await.unwrap()).await;
 }
 
 /// Two instances starting together against one empty PostgreSQL create exactly one organization.
@@ -126,4 +335,39 @@ async fn racing_bootstraps_on_postgres_create_one_organization() {
     let created = [a.unwrap(), b.unwrap()].iter().filter(|r| r.is_some()).count();
     assert_eq!(created, 1);
     assert_eq!(first.organizations().await.unwrap().len(), 1);
+}
+
+/// The key-login path names the member from its own `UPDATE ... RETURNING`: a login whose event
+/// names actor and target costs exactly the round trips of one that names nothing.
+#[tokio::test]
+async fn naming_the_member_costs_a_key_login_no_round_trip() {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let t = TestDb::postgres_at(&proxy.rewrite(&keyward_testkit::postgres_url())).await;
+    let (org, admin) = bootstrap(&t.db).await;
+    let key = key_of(org.id, admin.id, "Admin key");
+    let key_id = key.key.id;
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    let login = |named: bool| {
+        let record = if named {
+            AuditRecord::new(Actor::Member(admin.id), "mfa.login").target(format!("member:{}", admin.id))
+        } else {
+            audit("mfa.login")
+        };
+        let used =
+            KeyUse { at: Utc::now(), sign_count: 0, expected_sign_count: 0, backed_up: false, credential: "{}".into() };
+        let db = Arc::clone(&t.db);
+        async move { db.record_key_login(org.id, admin.id, key_id, used, vec![record]).await.unwrap() }
+    };
+    // Warm the connection's statement cache for both shapes first (sqlx settles after two uses).
+    for named in [false, true, false, true] {
+        login(named).await;
+    }
+    proxy.reset();
+    login(false).await;
+    let unnamed = proxy.round_trips();
+    proxy.reset();
+    login(true).await;
+    assert_eq!(proxy.round_trips(), unnamed);
+    let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
+    assert_eq!(last[0].actor_name.as_deref(), Some("admin"));
 }

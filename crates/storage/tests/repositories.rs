@@ -7,7 +7,7 @@ use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::org::{Enforcement, Organization};
 use keyward_domain::repo::*;
-use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey};
+use keyward_domain::security_key::{KeyUse, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey};
 use keyward_domain::{DomainError, StoreError};
 use keyward_storage::Database;
 use keyward_storage::db::verify_chain;
@@ -35,6 +35,17 @@ fn new_key(org: OrgId, member: MemberId, credential_id: &[u8]) -> NewSecurityKey
             last_used_at: None,
         },
         credential: "{\"cred\":1}".into(),
+    }
+}
+
+/// A key's use that read counter `expected` and saw `n`.
+fn key_use(expected: u32, n: u32) -> KeyUse {
+    KeyUse {
+        at: Utc::now(),
+        expected_sign_count: expected,
+        sign_count: n,
+        backed_up: false,
+        credential: format!("{{\"n\":{n}}}"),
     }
 }
 
@@ -151,7 +162,13 @@ async fn keys_are_unique_and_scoped(t: TestDb) {
     t.db.record_key_use(
         org.id,
         key.id,
-        KeyUse { at: used_at, sign_count: 7, backed_up: true, credential: "{\"cred\":2}".into() },
+        KeyUse {
+            at: used_at,
+            expected_sign_count: 0,
+            sign_count: 7,
+            backed_up: true,
+            credential: "{\"cred\":2}".into(),
+        },
     )
     .await
     .unwrap();
@@ -179,8 +196,6 @@ async fn key_logins_are_recorded_atomically(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let alice = member(&t.db, org.id, "alice").await;
     let key = t.db.insert_key(new_key(org.id, admin.id, &[4, 2]), audit("security_key.registered")).await.unwrap();
-    let used =
-        |n: u32| KeyUse { at: Utc::now(), sign_count: n, backed_up: false, credential: format!("{{\"n\":{n}}}") };
     let events = |db: Arc<Database>| async move {
         db.audit_events(org.id, AuditQuery { first: 50, action: Some("mfa.login".into()), ..Default::default() })
             .await
@@ -189,7 +204,7 @@ async fn key_logins_are_recorded_atomically(t: TestDb) {
             .len()
     };
 
-    t.db.record_key_login(org.id, admin.id, key.id, used(3), audit("mfa.login")).await.unwrap();
+    t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 3), vec![audit("mfa.login")]).await.unwrap();
     let after = t.db.key(org.id, key.id).await.unwrap().unwrap();
     assert_eq!((after.key.sign_count, after.credential.as_str()), (3, "{\"n\":3}"));
     assert!(after.key.last_used_at.is_some());
@@ -198,12 +213,73 @@ async fn key_logins_are_recorded_atomically(t: TestDb) {
 
     // A member who does not exist (here: in another organization) rolls the key's use back too.
     let other = second_org(&t.db).await;
-    let err = t.db.record_key_login(org.id, MemberId::new(), key.id, used(9), audit("mfa.login")).await.unwrap_err();
+    let err =
+        t.db.record_key_login(org.id, MemberId::new(), key.id, key_use(3, 9), vec![audit("mfa.login")])
+            .await
+            .unwrap_err();
     assert_eq!(err, StoreError::NotFound);
     assert_eq!(t.db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count, 3, "rolled back");
-    assert!(t.db.record_key_login(other.id, admin.id, key.id, used(9), audit("mfa.login")).await.is_err());
+    assert!(t.db.record_key_login(other.id, admin.id, key.id, key_use(3, 9), vec![audit("mfa.login")]).await.is_err());
     assert!(t.db.member(org.id, alice.id).await.unwrap().unwrap().last_login_at.is_none());
     assert_eq!(events(t.db.clone()).await, 1);
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
+/// The counter write is a compare-and-set: a login that read a counter another login has moved
+/// since writes nothing (not even its audit events), so two concurrent assertions can never move
+/// the counter backwards, whichever commits first.
+async fn key_counters_never_move_backwards(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let key = t.db.insert_key(new_key(org.id, admin.id, &[7, 7]), audit("security_key.registered")).await.unwrap();
+    let count = |db: Arc<Database>| async move { db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count };
+    let logins = |db: Arc<Database>| async move {
+        let query = AuditQuery { first: 50, action: Some("mfa.login".into()), ..Default::default() };
+        db.audit_events(org.id, query).await.unwrap().items.len()
+    };
+
+    let both = vec![audit("mfa.login"), audit("security_key.backup_state_changed")];
+    t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 5), both).await.unwrap();
+    assert_eq!(count(t.db.clone()).await, 5);
+    let changed =
+        t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items[0].action.clone();
+    assert_eq!(changed, "security_key.backup_state_changed", "every event of the login is written, in order");
+
+    // A login that read the counter before the last one moved it: nothing is written.
+    let stale = t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 4), vec![audit("mfa.login")]).await;
+    assert_eq!(stale.unwrap_err(), StoreError::Conflict(SIGN_COUNT_CHANGED.into()));
+    assert_eq!(count(t.db.clone()).await, 5);
+    assert_eq!(logins(t.db.clone()).await, 1, "the refused write left no audit event");
+    // A regression the caller let through keeps the stored counter.
+    t.db.record_key_use(org.id, key.id, key_use(5, 2)).await.unwrap();
+    assert_eq!(count(t.db.clone()).await, 5);
+    assert_eq!(
+        t.db.record_key_use(org.id, SecurityKeyId::new(), key_use(5, 9)).await.unwrap_err(),
+        StoreError::NotFound,
+        "a missing key is not a counter conflict"
+    );
+
+    // Two assertions read 5 and race: one wins, the other must be judged again, never stored.
+    let mut expected = 5;
+    for round in 0..5u32 {
+        let (low, high) = (expected + 1 + round, expected + 2 + round);
+        let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
+        let (r1, r2) = tokio::join!(
+            tokio::spawn(async move {
+                db1.record_key_login(org.id, admin.id, key.id, key_use(expected, high), vec![audit("mfa.login")]).await
+            }),
+            tokio::spawn(async move {
+                db2.record_key_login(org.id, admin.id, key.id, key_use(expected, low), vec![audit("mfa.login")]).await
+            }),
+        );
+        let (r1, r2) = (r1.unwrap(), r2.unwrap());
+        assert_eq!(r1.is_ok() as u8 + r2.is_ok() as u8, 1, "exactly one write wins: {r1:?} {r2:?}");
+        let winner = if r1.is_ok() { high } else { low };
+        for loser in [r1, r2].into_iter().filter_map(Result::err) {
+            assert_eq!(loser, StoreError::Conflict(SIGN_COUNT_CHANGED.into()));
+        }
+        assert_eq!(count(t.db.clone()).await, winner);
+        expected = winner;
+    }
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
 }
 
@@ -380,6 +456,21 @@ async fn deactivation_keeps_an_active_admin(t: TestDb) {
     let refused = t.db.set_deactivated(org.id, carol.id, admin.id, Some(Utc::now()), audit("member.deactivated")).await;
     assert_eq!(refused.unwrap_err(), DomainError::LastActiveAdmin);
     assert!(t.db.member(org.id, admin.id).await.unwrap().unwrap().is_active(), "nothing changed");
+    // A key login that was in flight when bob was deactivated records nothing.
+    let key = t.db.insert_key(new_key(org.id, bob.id, &[42]), audit("security_key.registered")).await.unwrap();
+    let used = KeyUse {
+        at: Utc::now(),
+        sign_count: 1,
+        expected_sign_count: 0,
+        backed_up: false,
+        credential: "{\"cred\":2}".into(),
+    };
+    let events_before = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
+    let refused = t.db.record_key_login(org.id, bob.id, key.id, used, vec![audit("mfa.login")]).await;
+    assert_eq!(refused.unwrap_err(), StoreError::NotFound);
+    let events_after = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
+    assert_eq!(events_after.items.len(), events_before.items.len(), "rolled back whole");
+    assert_eq!(t.db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count, 0);
     let back = t.db.set_deactivated(org.id, admin.id, bob.id, None, audit("member.reactivated")).await.unwrap();
     assert!(back.is_active());
     assert_eq!(
@@ -395,6 +486,7 @@ on_both_databases! {
     members_list_with_key_counts,
     keys_are_unique_and_scoped,
     key_logins_are_recorded_atomically,
+    key_counters_never_move_backwards,
     last_key_rule_holds,
     enforcement_rolls_back_when_the_flush_fails,
     concurrent_deletions_never_leave_zero_keys,

@@ -1,6 +1,7 @@
 //! Test fixtures: a fresh database (SQLite file or PostgreSQL schema) and a fresh Redis namespace
 //! per test, so tests never depend on each other or on their order.
 
+pub mod browser;
 pub mod proxy;
 
 use std::sync::Arc;

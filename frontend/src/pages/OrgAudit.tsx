@@ -77,8 +77,14 @@ function ChainStatus() {
       </p>
       {verdict && !verdict.ok && (
         <p>
-          An event from there on was changed, removed or inserted outside Keyward. Export the log and compare it with your
-          backups and the database&apos;s own logs.
+          {verdict.problem ? `${verdict.problem}. ` : ''}An event from there on was changed, removed or inserted outside
+          Keyward. Export the log and compare it with your backups and the database&apos;s own logs.
+        </p>
+      )}
+      {verdict?.ok && (
+        <p className="muted" data-testid="chain-head">
+          Verified head: <code>{`${verdict.verifiedHead.seq}:${verdict.verifiedHead.hash}`}</code>. Keep it outside the
+          database (<code>keyward audit verify --expect-head</code> checks against it).
         </p>
       )}
       {verdict && (

@@ -133,14 +133,19 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     let mut without_key = Vec::new();
     let mut only_refused_keys = Vec::new();
     for (summary, live_sessions) in members.into_iter().zip(live) {
+        // A deactivated member cannot log in at all: enforcement locks nobody else out there.
+        if !summary.member.is_active() {
+            continue;
+        }
         let keys = keys_by_member.remove(&summary.member.id).unwrap_or_default();
         if keys.is_empty() {
             without_key.push(AtRisk { member: summary.member, live_sessions, refused_keys: vec![] });
             continue;
         }
+        let models = verified_models(app, &policy, org, summary.member.id).await?;
         let refused: Vec<(SecurityKey, String)> = keys
             .iter()
-            .filter_map(|key| policy.check(&key_facts(key)).err().map(|reason| (key.clone(), reason)))
+            .filter_map(|key| policy.check(&key_facts(key, &models)).err().map(|reason| (key.clone(), reason)))
             .collect();
         if refused.len() == keys.len() {
             only_refused_keys.push(AtRisk { member: summary.member, live_sessions, refused_keys: refused });
@@ -148,6 +153,28 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     }
     let live_total = app.sessions.live_sessions(org, now).await?;
     Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1) })
+}
+
+/// The model each of a member's keys has proven by a verified attestation, as a login would judge
+/// it; empty when the policy lists no models (none is needed) or the server has no roots.
+async fn verified_models(
+    app: &AppState,
+    policy: &WebauthnPolicy,
+    org: OrgId,
+    member: MemberId,
+) -> Result<std::collections::HashMap<SecurityKeyId, uuid::Uuid>, DomainError> {
+    let mut models = std::collections::HashMap::new();
+    if !policy.needs_attestation() || app.rp.attestation_roots.is_none() {
+        return Ok(models);
+    }
+    for stored in app.db.stored_keys_of(org, member).await? {
+        let Ok(credential) = serde_json::from_str(&stored.credential) else { continue };
+        let at = std::time::SystemTime::from(stored.key.created_at);
+        if let Some(model) = crate::webauthn::verified_model(&app.rp, policy, &credential, at)? {
+            models.insert(stored.key.id, model);
+        }
+    }
+    Ok(models)
 }
 
 /// Deletes any member's key (even the last); that member's sessions end at once (when the admin
@@ -230,7 +257,7 @@ pub async fn set_webauthn_policy(
     policy: WebauthnPolicy,
     ip: Option<String>,
 ) -> Result<(WebauthnPolicy, Option<Issued>), DomainError> {
-    policy.validate()?;
+    policy.validate(app.rp.attestation_roots.is_some())?;
     let body = serde_json::to_string(&policy).map_err(|e| DomainError::Store(StoreError::Unexpected(e.to_string())))?;
     let record = AuditRecord::new(actor(session), "org.webauthn_policy.updated")
         .target(format!("org:{}", session.org_id))
@@ -240,16 +267,17 @@ pub async fn set_webauthn_policy(
         StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
     app.db.put_policy(session.org_id, stored, record).await?;
     // Sessions confirmed by a key the policy now refuses must not outlive the policy change.
-    let mut refused: Vec<MemberId> = app
-        .db
-        .keys_in_org(session.org_id)
-        .await?
-        .into_iter()
-        .filter(|key| policy.check(&key_facts(key)).is_err())
-        .map(|key| key.member_id)
-        .collect();
-    refused.sort_unstable_by_key(|m| m.0);
-    refused.dedup();
+    let mut holders: Vec<MemberId> = app.db.keys_in_org(session.org_id).await?.iter().map(|k| k.member_id).collect();
+    holders.sort_unstable_by_key(|m| m.0);
+    holders.dedup();
+    let mut refused = Vec::new();
+    for member in holders {
+        let models = verified_models(app, &policy, session.org_id, member).await?;
+        let keys = app.db.keys_of(session.org_id, member).await?;
+        if keys.iter().any(|key| policy.check(&key_facts(key, &models)).is_err()) {
+            refused.push(member);
+        }
+    }
     if refused.is_empty() {
         return Ok((policy, None));
     }
@@ -258,8 +286,13 @@ pub async fn set_webauthn_policy(
     Ok((policy, applied.rotated))
 }
 
-fn key_facts(key: &SecurityKey) -> CredentialFacts {
-    CredentialFacts { aaguid: key.aaguid, backup_eligible: key.backup_eligible, user_verified: key.user_verified }
+/// What the policy judges of a key: the model only as far as a verified attestation proves it.
+fn key_facts(key: &SecurityKey, models: &std::collections::HashMap<SecurityKeyId, uuid::Uuid>) -> CredentialFacts {
+    CredentialFacts {
+        aaguid: models.get(&key.id).copied(),
+        backup_eligible: key.backup_eligible,
+        user_verified: key.user_verified,
+    }
 }
 
 /// Records sessions ended by an admin action.

@@ -74,7 +74,7 @@ pub async fn finish_registration(
     super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let ceremony =
         super::take_ceremony(app, session.org_id, ceremony_id, "REGISTER_KEY", Some(&session.token_hash), now).await?;
-    let checked = precheck::precheck(response, precheck::Kind::Registration, &session.member_id.0)?;
+    let checked = precheck::precheck(response, precheck::Kind::Registration, &session.member_id.0, &app.rp.origins)?;
     let parsed: RegisterPublicKeyCredential = serde_json::from_value(response.clone())
         .map_err(|e| DomainError::bad_input("response", format!("not a registration response: {e}")))?;
     let state: RegistrationState = serde_json::from_value(ceremony.state["state"].clone())
@@ -92,9 +92,10 @@ pub async fn finish_registration(
         }
         other => other,
     })?;
+    // The claimed model is kept for display; the policy's lists see only a verified one.
     let model = aaguid::from_attestation_object(parsed.response.attestation_object.as_ref());
     let facts = CredentialFacts {
-        aaguid: model,
+        aaguid: webauthn::verified_model(&app.rp, &policy, &credential, std::time::SystemTime::now())?,
         backup_eligible: credential.backup_eligible,
         user_verified: credential.user_verified,
     };

@@ -1,14 +1,18 @@
 //! The security-key step of login: an assertion that never depends on the IdP.
 
-use chrono::Utc;
-use keyward_domain::DomainError;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
-use keyward_domain::ids::{CeremonyId, SecurityKeyId};
+use keyward_domain::ids::CeremonyId;
 use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
-use keyward_domain::security_key::{CounterCheck, KeyUse, check_counter};
+use keyward_domain::security_key::{
+    BackupFlags, CounterCheck, KeyUse, SIGN_COUNT_CHANGED, SecurityKey, check_backup_flags, check_counter,
+};
 use keyward_domain::session::{AuthMethod, Session, SessionStage};
 use keyward_domain::webauthn_policy::CredentialFacts;
+use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, PublicKeyCredential};
 
@@ -60,43 +64,119 @@ pub async fn finish(
 ) -> Result<Issued, DomainError> {
     let now = Utc::now();
     super::limit_ceremony(app, session, ip.as_deref(), now).await?;
-    let outcome = verify(app, session, ceremony_id, response, ip.clone()).await;
-    let actor = Actor::Member(session.member_id);
-    match outcome {
-        Ok(Verified { issued, key, used, details }) => {
-            let record = AuditRecord::new(actor, "mfa.login")
-                .target(format!("member:{}", session.member_id))
-                .ip(ip)
-                .details(details);
-            app.db.record_key_login(session.org_id, session.member_id, key, used, record).await?;
-            Ok(issued)
-        }
-        Err(err) => {
-            if matches!(
-                err,
-                DomainError::CeremonyFailed(_)
-                    | DomainError::CeremonyExpired
-                    | DomainError::PolicyDenied(_)
-                    | DomainError::BadInput { .. }
-            ) {
-                let record = AuditRecord::new(actor, "mfa.login")
-                    .target(format!("member:{}", session.member_id))
-                    .failed()
-                    .ip(ip)
-                    .details(json!({ "reason": err.to_string() }));
-                app.db.append_audit(session.org_id, record).await?;
-            }
-            Err(err)
-        }
+    let outcome = match verify(app, session, ceremony_id, response, ip.clone()).await {
+        Ok(verified) => record(app, session, verified, ip.clone()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &outcome
+        && matches!(
+            err,
+            DomainError::CeremonyFailed(_)
+                | DomainError::CeremonyExpired
+                | DomainError::PolicyDenied(_)
+                | DomainError::BadInput { .. }
+        )
+    {
+        let record = AuditRecord::new(Actor::Member(session.member_id), "mfa.login")
+            .target(format!("member:{}", session.member_id))
+            .failed()
+            .ip(ip)
+            .details(json!({ "reason": err.to_string() }));
+        app.db.append_audit(session.org_id, record).await?;
     }
+    outcome
 }
 
 /// A verified assertion: the rotated session, and what to record about the key's use.
 struct Verified {
     issued: Issued,
-    key: SecurityKeyId,
-    used: KeyUse,
-    details: Value,
+    key: SecurityKey,
+    at: DateTime<Utc>,
+    /// The assertion's signature counter.
+    received: u32,
+    reject_regression: bool,
+    backed_up: bool,
+    credential: String,
+    /// The login event, and the backup-state change when there is one.
+    events: Vec<AuditRecord>,
+}
+
+/// How often the counter's compare-and-set is tried: each retry means another login of the same
+/// key got in between, which a person does not do three times in a row.
+const COUNTER_WRITE_ATTEMPTS: usize = 3;
+
+/// Records the key's use, the login and its audit events in one transaction. When another login
+/// of the same key moved the counter since it was read, this assertion is judged again against
+/// the new counter, as if it had come second: so the counter never moves backwards, and a
+/// regression hidden by a race is audited (and refused when the policy says so) all the same.
+async fn record(app: &AppState, session: &Session, v: Verified, ip: Option<String>) -> Result<Issued, DomainError> {
+    let mut expected = v.key.sign_count;
+    for _ in 0..COUNTER_WRITE_ATTEMPTS {
+        let used = KeyUse {
+            at: v.at,
+            expected_sign_count: expected,
+            sign_count: v.received.max(expected),
+            backed_up: v.backed_up,
+            credential: v.credential.clone(),
+        };
+        match app.db.record_key_login(session.org_id, session.member_id, v.key.id, used, v.events.clone()).await {
+            Ok(()) => return Ok(v.issued),
+            Err(StoreError::Conflict(what)) if what == SIGN_COUNT_CHANGED => {
+                let current = app.db.key(session.org_id, v.key.id).await?.ok_or(DomainError::NotFound)?.key.sign_count;
+                if let Err(err) =
+                    judge_counter(app, session, &v.key, current, v.received, v.reject_regression, &ip).await
+                {
+                    abandon(app, &v.issued).await;
+                    return Err(err);
+                }
+                expected = current;
+            }
+            Err(StoreError::NotFound) => {
+                // The member was deactivated between the lookup of this session and now.
+                abandon(app, &v.issued).await;
+                return Err(DomainError::MemberDeactivated);
+            }
+            Err(other) => {
+                abandon(app, &v.issued).await;
+                return Err(other.into());
+            }
+        }
+    }
+    abandon(app, &v.issued).await;
+    Err(DomainError::CeremonyFailed("this key was used for several logins at once: try again".into()))
+}
+
+/// Ends a session rotated for a login that then failed. Its token never reached the client, so
+/// it is unusable either way; this only keeps it out of the live-session counts.
+async fn abandon(app: &AppState, issued: &Issued) {
+    let _ = app.sessions.revoke(issued.session.org_id, &issued.session.token_hash, Utc::now()).await;
+}
+
+/// The counter rule (DESIGN §5): a counter that did not move forward is audited as an anomaly and
+/// refused when the policy says so.
+async fn judge_counter(
+    app: &AppState,
+    session: &Session,
+    key: &SecurityKey,
+    stored: u32,
+    received: u32,
+    reject: bool,
+    ip: &Option<String>,
+) -> Result<(), DomainError> {
+    if check_counter(stored, received) == CounterCheck::Ok {
+        return Ok(());
+    }
+    let record = AuditRecord::new(Actor::Member(session.member_id), "security_key.counter_anomaly")
+        .target(format!("security_key:{}", key.id))
+        .ip(ip.clone())
+        .details(json!({ "stored": stored, "received": received, "rejected": reject }));
+    app.db.append_audit(session.org_id, record).await?;
+    if reject {
+        return Err(DomainError::PolicyDenied(
+            "this key's signature counter went backwards, which suggests a cloned key".into(),
+        ));
+    }
+    Ok(())
 }
 
 async fn verify(
@@ -109,7 +189,7 @@ async fn verify(
     let now = Utc::now();
     let ceremony =
         super::take_ceremony(app, session.org_id, ceremony_id, "LOGIN", Some(&session.token_hash), now).await?;
-    let checked = precheck::precheck(response, precheck::Kind::Assertion, &session.member_id.0)?;
+    let checked = precheck::precheck(response, precheck::Kind::Assertion, &session.member_id.0, &app.rp.origins)?;
     let parsed: PublicKeyCredential = serde_json::from_value(response.clone())
         .map_err(|e| DomainError::bad_input("response", format!("not a PublicKeyCredential: {e}")))?;
     let state: AuthenticationState = serde_json::from_value(ceremony.state["state"].clone())
@@ -124,35 +204,42 @@ async fn verify(
     }
     let policy = super::webauthn_policy(app, session.org_id).await?;
     let result = webauthn::finish_authentication(&app.rp, &policy, &parsed, &state)?;
+    let backup = check_backup_flags(&stored.key, result.backup_eligible(), result.backup_state())?;
+    let mut credential: Credential = serde_json::from_str(&stored.credential)
+        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
+    // The model comes from the attestation verified at registration, never from the key's claim.
+    let model = webauthn::verified_model(&app.rp, &policy, &credential, SystemTime::from(stored.key.created_at))?;
     let facts = CredentialFacts {
-        aaguid: stored.key.aaguid,
+        aaguid: model,
         backup_eligible: result.backup_eligible(),
         user_verified: result.user_verified(),
     };
     policy.check(&facts).map_err(DomainError::PolicyDenied)?;
-    if check_counter(stored.key.sign_count, result.counter()) == CounterCheck::WentBackwards {
-        let record = AuditRecord::new(Actor::Member(session.member_id), "security_key.counter_anomaly")
-            .target(format!("security_key:{}", stored.key.id))
-            .ip(ip)
-            .details(json!({ "stored": stored.key.sign_count, "received": result.counter(), "rejected": policy.reject_counter_regression }));
-        app.db.append_audit(session.org_id, record).await?;
-        if policy.reject_counter_regression {
-            return Err(DomainError::PolicyDenied(
-                "this key's signature counter went backwards, which suggests a cloned key".into(),
-            ));
-        }
-    }
-    let mut credential: Credential = serde_json::from_str(&stored.credential)
-        .map_err(|e| DomainError::Store(keyward_domain::StoreError::Unexpected(format!("stored credential: {e}"))))?;
+    let reject_regression = policy.reject_counter_regression;
+    judge_counter(app, session, &stored.key, stored.key.sign_count, result.counter(), reject_regression, &ip).await?;
     credential.counter = result.counter().max(credential.counter);
     credential.backup_state = result.backup_state();
     let credential = serde_json::to_string(&credential).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
-    let used = KeyUse {
-        at: now,
-        sign_count: result.counter().max(stored.key.sign_count),
-        backed_up: result.backup_state(),
-        credential,
-    };
+    let actor = Actor::Member(session.member_id);
+    let mut events = vec![
+        AuditRecord::new(actor.clone(), "mfa.login")
+            .target(format!("member:{}", session.member_id))
+            .ip(ip.clone())
+            .details(json!({
+                "keyId": stored.key.id.to_string(),
+                "keyName": stored.key.name,
+                "aaguid": stored.key.aaguid.map(|a| a.to_string()),
+                "userVerified": result.user_verified(),
+            })),
+    ];
+    if let BackupFlags::BackupStateChanged { backed_up } = backup {
+        events.push(
+            AuditRecord::new(actor, "security_key.backup_state_changed")
+                .target(format!("security_key:{}", stored.key.id))
+                .ip(ip)
+                .details(json!({ "keyId": stored.key.id.to_string(), "from": stored.key.backed_up, "to": backed_up })),
+        );
+    }
     let mut changed = session.clone();
     changed.advance(SessionStage::Authenticated, app.lifetimes, now);
     changed.mfa_verified_at = Some(now);
@@ -161,11 +248,14 @@ async fn verify(
         changed.methods.push(AuthMethod::SecurityKey);
     }
     let issued = rotate(app, session, changed, now).await?;
-    let details = json!({
-        "keyId": stored.key.id.to_string(),
-        "keyName": stored.key.name,
-        "aaguid": stored.key.aaguid.map(|a| a.to_string()),
-        "userVerified": result.user_verified(),
-    });
-    Ok(Verified { issued, key: stored.key.id, used, details })
+    Ok(Verified {
+        issued,
+        key: stored.key,
+        at: now,
+        received: result.counter(),
+        reject_regression,
+        backed_up: result.backup_state(),
+        credential,
+        events,
+    })
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod changes;
+pub mod discovery;
 pub mod keys;
 pub mod mfa;
 pub mod recovery;

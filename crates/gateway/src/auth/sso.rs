@@ -1,10 +1,7 @@
-//! OIDC single sign-on: Authorization Code with PKCE (S256), nonce and single-use state, and
-//! just-in-time provisioning by (`iss`, `sub`). The ID token is checked for signature (JWKS,
-//! refetched once on an unknown key), `iss`, `aud`, `azp`, `exp`, `iat` and `nonce`.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! OIDC single sign-on: Authorization Code with PKCE (S256), nonce and single-use state bound to
+//! the browser that started it (a binding cookie), and just-in-time provisioning by (`iss`,
+//! `sub`). The ID token is checked for signature (JWKS, refetched once on an unknown key), `iss`,
+//! `aud`, `azp`, `exp`, `iat` and `nonce`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,70 +19,22 @@ use keyward_domain::sso::SsoSettings;
 use keyward_domain::{DomainError, StoreError};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    Scope, TokenResponse,
 };
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::changes;
+use super::discovery::{DiscoveryError, describe_error};
 use super::session::{self, Issued};
 use crate::secrets::random_secret;
 use crate::state::AppState;
 
-/// How long discovery documents and JWKS are cached.
-const METADATA_TTL: Duration = Duration::from_secs(600);
 /// Leeway for `iat` in the future (clock skew between us and the IdP).
 const IAT_LEEWAY_SECONDS: i64 = 60;
 /// Oldest `iat` accepted: a code is exchanged right after login.
 const IAT_MAX_AGE_SECONDS: i64 = 600;
-
-/// Discovery documents (with their JWKS) per issuer, and the HTTP client to fetch them.
-pub struct OidcProviders {
-    pub(crate) http: reqwest::Client,
-    cache: Mutex<HashMap<String, (CoreProviderMetadata, Instant)>>,
-}
-
-impl Default for OidcProviders {
-    fn default() -> Self {
-        let http = reqwest::Client::builder()
-            // Following redirects would let an IdP response steer us to other hosts (SSRF).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("a TLS-capable HTTP client");
-        Self { http, cache: Mutex::new(HashMap::new()) }
-    }
-}
-
-impl OidcProviders {
-    /// The issuer's discovery document and JWKS, from cache unless `refresh`.
-    pub async fn metadata(&self, issuer: &str, refresh: bool) -> Result<CoreProviderMetadata, String> {
-        if !refresh
-            && let Some((metadata, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(issuer)
-            && at.elapsed() < METADATA_TTL
-        {
-            return Ok(metadata.clone());
-        }
-        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("not a URL: {e}"))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http).await.map_err(|e| describe_error(&e))?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(issuer.to_owned(), (metadata.clone(), Instant::now()));
-        Ok(metadata)
-    }
-}
-
-fn describe_error(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    message
-}
 
 /// Saves SSO settings after checking them (domain rules) and that the issuer's discovery
 /// document loads.
@@ -98,8 +47,11 @@ pub async fn configure(
 ) -> Result<SsoConfig, DomainError> {
     let config = settings.into_config(|secret| app.sealer.seal(secret), Utc::now())?;
     let issuer = &config.issuer;
-    app.oidc.metadata(issuer, true).await.map_err(|e| {
-        DomainError::bad_input("issuer", format!("could not load {issuer}/.well-known/openid-configuration: {e}"))
+    app.oidc.metadata(issuer, true).await.map_err(|e| match e {
+        DiscoveryError::Unreachable(why) => {
+            DomainError::bad_input("issuer", format!("could not load {issuer}/.well-known/openid-configuration: {why}"))
+        }
+        unsafe_document => DomainError::bad_input("issuer", unsafe_document.to_string()),
     })?;
     let record = AuditRecord::new(actor, "org.sso.configured")
         .target(format!("org:{org}"))
@@ -150,8 +102,16 @@ async fn org_and_config(app: &AppState, slug: &str) -> Result<(Organization, Sso
     Ok((org, config))
 }
 
-/// Starts a login: returns the IdP authorization URL to send the browser to.
-pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Result<String, DomainError> {
+/// A login or link begun.
+pub struct Started {
+    /// The IdP authorization URL to send the browser to.
+    pub authorization_url: String,
+    /// The value of the browser's SSO binding cookie; the ceremony keeps only its hash.
+    pub binding: String,
+}
+
+/// Starts a login: the IdP authorization URL, and the binding cookie for the browser.
+pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Result<Started, DomainError> {
     let now = Utc::now();
     super::limit(app, &[(format!("sso-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::SSO_START_PER_IP)], now)
         .await?;
@@ -159,25 +119,28 @@ pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Re
     authorization_url(app, org.id, &config, None, now).await
 }
 
-/// Builds the IdP authorization URL and stores the ceremony (PKCE verifier, nonce, CSRF) it
-/// needs. With `link` set, the ceremony links the IdP account to that session's member
-/// instead of logging in; its state carries a `.link` suffix so the callback can tell.
+/// Builds the IdP authorization URL and stores the ceremony (PKCE verifier, nonce, CSRF, the
+/// hash of the browser binding) it needs. With `link` set, the ceremony links the IdP account to
+/// that session's member instead of logging in; its state carries a `.link` suffix so the
+/// callback can tell.
 pub(super) async fn authorization_url(
     app: &AppState,
     org: OrgId,
     config: &SsoConfig,
     link: Option<TokenHash>,
     now: chrono::DateTime<Utc>,
-) -> Result<String, DomainError> {
+) -> Result<Started, DomainError> {
+    // Fails closed: a document that no longer passes the checks is never used.
     let metadata = app
         .oidc
         .metadata(&config.issuer, false)
         .await
-        .map_err(|e| DomainError::CeremonyFailed(format!("the identity provider is unreachable: {e}")))?;
+        .map_err(|e| DomainError::CeremonyFailed(format!("cannot use the identity provider: {e}")))?;
     let client = client(metadata, config, app)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let csrf = random_secret();
     let nonce = random_secret();
+    let binding = random_secret();
     let purpose = if link.is_some() { CeremonyPurpose::SsoLink } else { CeremonyPurpose::SsoLogin };
     let suffix = if link.is_some() { LINK_SUFFIX } else { "" };
     let ceremony_id = super::begin_ceremony(
@@ -185,7 +148,7 @@ pub(super) async fn authorization_url(
         org,
         link,
         purpose,
-        json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret() }),
+        json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret(), "binding": binding_hash(&binding) }),
         now,
     )
     .await?;
@@ -199,7 +162,24 @@ pub(super) async fn authorization_url(
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, _, _) = request.set_pkce_challenge(challenge).url();
-    Ok(url.to_string())
+    Ok(Started { authorization_url: url.to_string(), binding })
+}
+
+fn binding_hash(binding: &str) -> String {
+    hex::encode(Sha256::digest(binding.as_bytes()))
+}
+
+/// Checks that the browser finishing a ceremony is the one that started it: it presents the
+/// binding cookie whose hash the ceremony kept (RFC 6749 §10.12). Without this, a code and state
+/// would work from any browser: an attacker could plant their own login in a victim's browser,
+/// and a leaked callback URL would be a whole first-factor login.
+pub(super) fn check_binding(ceremony: &Value, presented: Option<&str>) -> Result<(), DomainError> {
+    let expected = ceremony["binding"].as_str().unwrap_or_default();
+    let presented = presented.map(binding_hash).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), presented.as_bytes()) {
+        return Err(DomainError::SsoStateMismatch);
+    }
+    Ok(())
 }
 
 /// Marks the `state` of a linking ceremony.
@@ -237,9 +217,16 @@ pub(super) struct Identity {
     pub(super) raw: Value,
 }
 
-/// Finishes a login: exchanges the code, verifies the ID token, provisions the member and starts
-/// a session at the stage the rules give.
-pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>) -> Result<Issued, DomainError> {
+/// Finishes a login from the browser presenting `binding` (its SSO binding cookie): exchanges the
+/// code, verifies the ID token, provisions the member and starts a session at the stage the rules
+/// give.
+pub async fn finish(
+    app: &AppState,
+    code: &str,
+    state: &str,
+    binding: Option<&str>,
+    ip: Option<String>,
+) -> Result<Issued, DomainError> {
     let now = Utc::now();
     let (org_id, ceremony_id, csrf) = parse_state(state)?;
     let ceremony = super::take_ceremony(app, org_id, &ceremony_id.to_string(), "SSO_LOGIN", None, now).await?;
@@ -249,7 +236,10 @@ pub async fn finish(app: &AppState, code: &str, state: &str, ip: Option<String>)
     }
     let org = app.db.organization(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
     let config = app.db.sso_config(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
-    let result = verify(app, &config, &ceremony.state, code).await;
+    let result = match check_binding(&ceremony.state, binding) {
+        Ok(()) => verify(app, &config, &ceremony.state, code).await,
+        Err(err) => Err(err),
+    };
     let identity = match result {
         Ok(identity) => identity,
         Err(err) => {
@@ -279,13 +269,10 @@ pub(super) async fn verify(
     code: &str,
 ) -> Result<Identity, DomainError> {
     let failed = |what: &str, e: String| DomainError::CeremonyFailed(format!("{what}: {e}"));
+    let unusable = |e: DiscoveryError| failed("cannot use the identity provider", e.to_string());
     let nonce = Nonce::new(state["nonce"].as_str().unwrap_or_default().to_owned());
     let verifier = PkceCodeVerifier::new(state["pkce"].as_str().unwrap_or_default().to_owned());
-    let metadata = app
-        .oidc
-        .metadata(&config.issuer, false)
-        .await
-        .map_err(|e| failed("the identity provider is unreachable", e))?;
+    let metadata = app.oidc.metadata(&config.issuer, false).await.map_err(unusable)?;
     let token = client(metadata, config, app)?
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| failed("the identity provider has no token endpoint", e.to_string()))?
@@ -298,11 +285,7 @@ pub(super) async fn verify(
     // The code is spent; if the token is signed with a key we have not seen, refetch the JWKS
     // (key rotation) and verify the same token again, once.
     for refresh in [false, true] {
-        let metadata = app
-            .oidc
-            .metadata(&config.issuer, refresh)
-            .await
-            .map_err(|e| failed("the identity provider is unreachable", e))?;
+        let metadata = app.oidc.metadata(&config.issuer, refresh).await.map_err(unusable)?;
         let client = client(metadata, config, app)?;
         let now = Utc::now();
         let verifier = client.id_token_verifier().set_issue_time_verifier_fn(move |iat| {
@@ -401,4 +384,41 @@ async fn provision(
         }
     }
     Err(DomainError::Store(StoreError::Unexpected("could not find a free username".into())))
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests of the `state` a browser brings back from the IdP: untrusted text.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> proptest::test_runner::Config {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256);
+        proptest::test_runner::Config { cases, failure_persistence: None, ..Default::default() }
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn state_parses_or_is_refused_as_bad_input(
+            raw in prop_oneof![
+                "[0-9a-f-]{32,36}\\.[0-9a-f-]{32,36}\\.\\PC{0,20}(\\.link)?",
+                "(\\PC{0,12}\\.){0,5}\\PC{0,12}",
+                any::<String>(),
+            ]
+        ) {
+            match parse_state(&raw) {
+                Ok((org, ceremony, csrf)) => {
+                    prop_assert!(!csrf.contains('.'));
+                    let rebuilt = format!("{}.{}.{csrf}", org.0.simple(), ceremony.0.simple());
+                    let (org2, ceremony2, csrf2) = parse_state(&rebuilt).unwrap();
+                    prop_assert_eq!((org2, ceremony2, csrf2), (org, ceremony, csrf));
+                }
+                Err(err) => prop_assert!(matches!(err, DomainError::BadInput { .. }), "{err:?}"),
+            }
+            prop_assert_eq!(is_link_state(&raw), raw.ends_with(".link"));
+        }
+    }
 }

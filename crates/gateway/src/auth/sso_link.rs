@@ -13,11 +13,12 @@ use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::json;
 
-use super::sso::{authorization_url, constant_time_eq, parse_state, verify};
+use super::sso::{Started, authorization_url, check_binding, constant_time_eq, parse_state, verify};
 use crate::state::AppState;
 
-/// Starts linking: returns the IdP authorization URL for the member of `session`.
-pub async fn start(app: &AppState, session: &Session) -> Result<String, DomainError> {
+/// Starts linking for the member of `session`: the IdP authorization URL, and the binding cookie
+/// for the browser.
+pub async fn start(app: &AppState, session: &Session) -> Result<Started, DomainError> {
     let now = Utc::now();
     let member = app.db.member(session.org_id, session.member_id).await?.ok_or(DomainError::NotFound)?;
     if member.oidc.is_some() {
@@ -27,12 +28,14 @@ pub async fn start(app: &AppState, session: &Session) -> Result<String, DomainEr
     authorization_url(app, session.org_id, &config, Some(session.token_hash.clone()), now).await
 }
 
-/// Finishes linking with the `code` and `state` the IdP redirected back with.
+/// Finishes linking with the `code` and `state` the IdP redirected back with, from the browser
+/// presenting `binding` (its SSO binding cookie).
 pub async fn finish(
     app: &AppState,
     session: &Session,
     code: &str,
     state: &str,
+    binding: Option<&str>,
     ip: Option<String>,
 ) -> Result<Member, DomainError> {
     let now = Utc::now();
@@ -48,7 +51,11 @@ pub async fn finish(
     }
     let config = app.db.sso_config(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
     let member = app.db.member(org_id, session.member_id).await?.ok_or(DomainError::NotFound)?;
-    let identity = match verify(app, &config, &ceremony.state, code).await {
+    let result = match check_binding(&ceremony.state, binding) {
+        Ok(()) => verify(app, &config, &ceremony.state, code).await,
+        Err(err) => Err(err),
+    };
+    let identity = match result {
         Ok(identity) => identity,
         Err(err) => {
             let record = AuditRecord::new(Actor::Member(member.id), "member.sso.linked")

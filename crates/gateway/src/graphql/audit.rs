@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
-use keyward_domain::audit::AuditEvent as DomainEvent;
+use keyward_domain::audit::{AuditEvent as DomainEvent, AuditHead as DomainHead, ChainVerdict};
 use keyward_domain::repo::AuditQuery;
 use serde_json::Value;
 
@@ -31,6 +31,20 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Everything else recorded.
     pub details: Json<Value>,
+    /// The actor's username when the event was written (null for `system`, `anonymous`, and
+    /// events written before snapshots existed).
+    pub actor_name: Option<String>,
+    /// The target's display name when the event was written: username, key name or organization name.
+    pub target_name: Option<String>,
+    /// The event as one sentence, from the snapshots: "alice deleted key YubiKey 5C of bob".
+    pub summary: String,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The ID of the request that wrote the event (the `X-Request-Id` response header, and in logs).
+    pub request_id: Option<String>,
+    /// The canonical form `hash` covers: 1 for events written before user agent, request ID and
+    /// names were recorded, 2 since.
+    pub hash_version: u8,
     /// Hash of the previous event.
     pub prev_hash: String,
     /// SHA-256 over `prevHash` and this event's canonical JSON.
@@ -39,7 +53,14 @@ pub struct AuditEvent {
 
 impl From<DomainEvent> for AuditEvent {
     fn from(e: DomainEvent) -> Self {
+        let summary = e.summary();
         Self {
+            summary,
+            actor_name: e.actor_name,
+            target_name: e.target_name,
+            user_agent: e.user_agent,
+            request_id: e.request_id,
+            hash_version: e.hash_version,
             seq: e.seq,
             at: e.at,
             actor: e.actor,
@@ -78,15 +99,49 @@ pub struct AuditEventConnection {
     pub page_info: PageInfo,
 }
 
+/// A point in the chain: an event's position and hash (`0` and zeros before the first event).
+#[derive(SimpleObject)]
+#[graphql(name = "AuditHead")]
+pub struct AuditHeadPoint {
+    /// The event's position.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+impl From<DomainHead> for AuditHeadPoint {
+    fn from(head: DomainHead) -> Self {
+        Self { seq: head.seq, hash: head.hash }
+    }
+}
+
 /// The chain's verification.
 #[derive(SimpleObject)]
 pub struct AuditVerification {
-    /// Every link and hash holds.
+    /// Every link and hash holds, and the chain ends at the stored head (and holds the expected head).
     pub ok: bool,
     /// Events checked.
     pub checked: u64,
-    /// The first event whose link or hash is broken.
+    /// The first event whose link or hash is broken, or the first missing one.
     pub first_broken_seq: Option<u64>,
+    /// What is wrong, as a sentence; null when `ok`.
+    pub problem: Option<String>,
+    /// The last event that verified. Record it (`<seq>:<hash>`) outside the database and pass it
+    /// as `expectHead` later: that catches deleted newest events even if the stored head was
+    /// rewritten too.
+    pub verified_head: AuditHeadPoint,
+}
+
+impl From<ChainVerdict> for AuditVerification {
+    fn from(verdict: ChainVerdict) -> Self {
+        Self {
+            ok: verdict.ok(),
+            checked: verdict.checked,
+            first_broken_seq: verdict.first_broken_seq,
+            problem: verdict.problem.map(|p| p.to_string()),
+            verified_head: verdict.end.into(),
+        }
+    }
 }
 
 /// Audit queries (admins only).
@@ -127,10 +182,14 @@ impl AuditQueries {
         })
     }
 
-    /// Recomputes the whole hash chain and names the first broken link.
-    async fn audit_verify(&self, ctx: &Context<'_>) -> ApiResult<AuditVerification> {
+    /// Recomputes the whole hash chain, compares its end with the stored head, and names the
+    /// first broken link or missing event. `expectHead` (`<seq>:<hash>`, from `verifiedHead` or
+    /// `keyward audit head`) must still be in the chain, unchanged.
+    async fn audit_verify(&self, ctx: &Context<'_>, expect_head: Option<String>) -> ApiResult<AuditVerification> {
         let session = ctx.org_admin()?.0;
-        let verdict = audit::verify(ctx.app(), session.org_id).await?;
-        Ok(AuditVerification { ok: verdict.ok(), checked: verdict.checked, first_broken_seq: verdict.first_broken_seq })
+        let expected = expect_head
+            .map(|head| head.parse::<DomainHead>().map_err(|message| DomainError::bad_input("expectHead", message)))
+            .transpose()?;
+        Ok(audit::verify(ctx.app(), session.org_id, expected).await?.into())
     }
 }

@@ -10,7 +10,9 @@ use keyward_domain::session::{Session, SessionToken};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// What the session cookie should become once the request is answered.
+pub use crate::http::cookies::Cookie;
+
+/// What a cookie should become once the request is answered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CookieUpdate {
     /// Leave it.
@@ -32,6 +34,10 @@ pub struct RequestContext {
     pub ip: Option<String>,
     /// Cookie change to apply to the response.
     pub cookie: Arc<Mutex<CookieUpdate>>,
+    /// The SSO binding cookie the browser presented ([`Cookie::SsoBinding`]).
+    pub sso_binding: Option<String>,
+    /// Changes to cookies other than the session's, applied to the response in order.
+    pub other_cookies: Arc<Mutex<Vec<(Cookie, CookieUpdate)>>>,
 }
 
 impl RequestContext {
@@ -46,6 +52,11 @@ impl RequestContext {
         let token = issued.token.expose();
         self.set_cookie(CookieUpdate::Set(token.clone()));
         token
+    }
+
+    /// Records a change to another cookie for the response.
+    pub fn set_other_cookie(&self, cookie: Cookie, update: CookieUpdate) {
+        self.other_cookies.lock().unwrap_or_else(|p| p.into_inner()).push((cookie, update));
     }
 }
 

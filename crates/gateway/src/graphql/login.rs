@@ -6,7 +6,7 @@ use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::repo::AuditRepo;
 use serde_json::Value;
 
-use super::context::{ContextExt, CookieUpdate, RequestContext};
+use super::context::{ContextExt, Cookie, CookieUpdate, RequestContext};
 use super::keys::WebauthnChallenge;
 use super::types::{Member, SessionStage, Viewer};
 use crate::auth::session::Issued;
@@ -17,7 +17,8 @@ use crate::state::AppState;
 /// A session just started or advanced.
 #[derive(SimpleObject)]
 pub struct LoginPayload {
-    /// The session token (also set as the `keyward_session` cookie); scripts send it as
+    /// The session token (also set as the session cookie: `__Host-keyward_session`, or
+    /// `keyward_session` when Keyward runs on localhost); scripts send it as
     /// `Authorization: Bearer`.
     pub session_token: String,
     /// What to do next: `MFA_REQUIRED` → `mfaLoginBegin`; `MFA_REGISTRATION_REQUIRED` →
@@ -50,6 +51,12 @@ fn login_payload(request: &RequestContext, issued: Issued) -> LoginPayload {
 pub struct SsoLoginStartPayload {
     /// The IdP's authorization URL (with state, nonce and PKCE challenge).
     pub authorization_url: String,
+}
+
+/// Sets the binding cookie of an SSO login or link begun and tells where to send the browser.
+fn sso_started(request: &RequestContext, started: sso::Started) -> SsoLoginStartPayload {
+    request.set_other_cookie(Cookie::SsoBinding, CookieUpdate::Set(started.binding));
+    SsoLoginStartPayload { authorization_url: started.authorization_url }
 }
 
 /// SSO settings an admin submits.
@@ -127,17 +134,22 @@ pub struct LoginMutations;
 
 #[Object]
 impl LoginMutations {
-    /// Starts SSO for an organization: send the browser to the returned URL.
+    /// Starts SSO for an organization: send the browser to the returned URL. The response sets
+    /// an SSO binding cookie: only the browser holding it can finish this login.
     async fn sso_login_start(&self, ctx: &Context<'_>, organization: String) -> ApiResult<SsoLoginStartPayload> {
-        let ip = ctx.request()?.ip.clone();
-        let authorization_url = sso::start(ctx.app(), &organization, ip).await?;
-        Ok(SsoLoginStartPayload { authorization_url })
+        let request = ctx.request()?;
+        let started = sso::start(ctx.app(), &organization, request.ip.clone()).await?;
+        Ok(sso_started(request, started))
     }
 
-    /// Finishes SSO with the `code` and `state` the IdP redirected back with.
+    /// Finishes SSO with the `code` and `state` the IdP redirected back with, from the browser
+    /// that started it (`SSO_STATE_MISMATCH` otherwise).
     async fn sso_login_finish(&self, ctx: &Context<'_>, code: String, state: String) -> ApiResult<LoginPayload> {
         let request = ctx.request()?;
-        let issued = sso::finish(ctx.app(), &code, &state, request.ip.clone()).await?;
+        // The ceremony is single-use, so its binding cookie is spent whatever the outcome.
+        request.set_other_cookie(Cookie::SsoBinding, CookieUpdate::Clear);
+        let binding = request.sso_binding.as_deref();
+        let issued = sso::finish(ctx.app(), &code, &state, binding, request.ip.clone()).await?;
         finish_login(ctx.app(), request, issued).await
     }
 
@@ -231,17 +243,19 @@ impl LoginSettingsMutations {
     /// log in by SSO as this member, with the same keys.
     async fn sso_link_start(&self, ctx: &Context<'_>) -> ApiResult<SsoLoginStartPayload> {
         let session = ctx.self_service()?.0;
-        let authorization_url = sso_link::start(ctx.app(), session).await?;
-        Ok(SsoLoginStartPayload { authorization_url })
+        let started = sso_link::start(ctx.app(), session).await?;
+        Ok(sso_started(ctx.request()?, started))
     }
 
     /// Finishes linking with the `code` and `state` the IdP sent back (the SSO callback hands
     /// them to the SPA at `/org/sso?linkCode=…&linkState=…`). Must come from the session that
-    /// began the link.
+    /// began the link, in the browser that began it (`SSO_STATE_MISMATCH` otherwise).
     async fn sso_link_finish(&self, ctx: &Context<'_>, code: String, state: String) -> ApiResult<Member> {
         let session = ctx.self_service()?.0;
-        let ip = ctx.request()?.ip.clone();
-        Ok(sso_link::finish(ctx.app(), session, &code, &state, ip).await?.into())
+        let request = ctx.request()?;
+        request.set_other_cookie(Cookie::SsoBinding, CookieUpdate::Clear);
+        let binding = request.sso_binding.as_deref();
+        Ok(sso_link::finish(ctx.app(), session, &code, &state, binding, request.ip.clone()).await?.into())
     }
 
     /// Replaces the organization's backup secret and shows the new one once.

@@ -29,7 +29,7 @@ pub fn build(state: AppState, config: &Config) -> KeywardSchema {
         .limit_recursive_depth(32)
         .limit_directives(16)
         .data(state);
-    if !config.introspection {
+    if !config.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }
     builder.finish()

@@ -47,10 +47,13 @@ pub struct WebauthnPolicy {
     pub user_verification: UserVerification,
     /// Attestation preference.
     pub attestation: AttestationPreference,
-    /// When non-empty, only these authenticator models (AAGUIDs) may be used.
+    /// When non-empty, only these authenticator models (AAGUIDs) may be used. A model counts only
+    /// when a verified attestation proves it: the list needs `attestation` (DIRECT) and attestation
+    /// roots configured on the server (`webauthn.attestation_roots`).
     #[graphql(default)]
     pub allowed_aaguids: Vec<String>,
-    /// Authenticator models (AAGUIDs) that may never be used.
+    /// Authenticator models (AAGUIDs) that may never be used. Like the allow list, it needs a
+    /// verified attestation: keys whose model is not proven are refused while it is set.
     #[graphql(default)]
     pub denied_aaguids: Vec<String>,
     /// Refuse synced passkeys (backup-eligible credentials).

@@ -12,7 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::session::{cookie_header, presented_token, resolve_caller};
+use super::cookies::Cookie;
+use super::session::{presented_token, resolve_caller};
 use crate::error::REQUEST_ID;
 use crate::graphql::KeywardSchema;
 use crate::graphql::context::{CookieUpdate, RequestContext};
@@ -96,7 +97,8 @@ pub struct GetParams {
     operation_name: Option<String>,
 }
 
-/// `GET /graphql`: GraphiQL without a query (when enabled), otherwise a read-only query.
+/// `GET /graphql`: GraphiQL without a query (when enabled, only with introspection, under its own
+/// relaxed Content-Security-Policy), otherwise a read-only query.
 pub async fn get(
     State(state): State<GraphqlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -105,7 +107,9 @@ pub async fn get(
 ) -> Response {
     let Some(query) = params.query else {
         if state.app.config.graphiql_enabled() {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+            let page = Html(GraphiQLSource::build().endpoint("/graphql").finish());
+            return ([(header::CONTENT_SECURITY_POLICY, super::headers::GRAPHIQL_CONTENT_SECURITY_POLICY)], page)
+                .into_response();
         }
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_USER_INPUT", "POST GraphQL requests to /graphql");
     };
@@ -128,6 +132,48 @@ pub async fn get(
     execute(state, peer, headers, request, Transport::Get).await
 }
 
+/// Deepest bracket nesting (`{`, `[`, `(`) a query text may have. async-graphql's parser bounds
+/// the depth of selection sets but not of list and object values, and recurses once per level: a
+/// few kilobytes of `[[[[…]]]]` would overflow a worker's stack and abort the whole process.
+pub const MAX_QUERY_NESTING: usize = 64;
+
+/// The deepest bracket nesting in a GraphQL document, not counting brackets in strings, block
+/// strings or comments. One pass, no recursion, whatever the input.
+pub fn nesting_depth(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
 async fn execute(
     state: GraphqlState,
     peer: SocketAddr,
@@ -135,12 +181,28 @@ async fn execute(
     request: async_graphql::Request,
     transport: Transport,
 ) -> Response {
-    let presented = presented_token(&headers);
+    if nesting_depth(&request.query) > MAX_QUERY_NESTING {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &format!("the query nests brackets deeper than {MAX_QUERY_NESTING} levels; send deep values as variables"),
+        );
+    }
+    let config = &state.app.config;
+    let presented = presented_token(config, &headers);
     let (caller, token) = resolve_caller(&state.app, presented.as_ref().map(|(t, _)| t.as_str())).await;
     let cookie = Arc::new(Mutex::new(CookieUpdate::Keep));
+    let other_cookies = Arc::new(Mutex::new(Vec::new()));
     // Behind trusted load balancers, rate limits and the audit trail must see the client, not the proxy.
-    let ip = super::client_ip::client_ip(peer, &headers, &state.app.config.trusted_proxies);
-    let context = RequestContext { caller, token, ip: Some(ip.to_string()), cookie: Arc::clone(&cookie) };
+    let ip = super::client_ip::client_ip(peer, &headers, &config.trusted_proxies);
+    let context = RequestContext {
+        caller,
+        token,
+        ip: Some(ip.to_string()),
+        cookie: Arc::clone(&cookie),
+        sso_binding: Cookie::SsoBinding.presented(config, &headers),
+        other_cookies: Arc::clone(&other_cookies),
+    };
     let request = request.data(context).data(transport);
     let id = request_id(&headers);
     let mut response = REQUEST_ID.scope(id, state.schema.execute(request)).await;
@@ -156,16 +218,31 @@ async fn execute(
     }
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     let mut http = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let update = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
-    match update {
-        CookieUpdate::Keep => {}
-        CookieUpdate::Set(token) => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, Some(&token)));
-        }
-        CookieUpdate::Clear => {
-            http.headers_mut().append(header::SET_COOKIE, cookie_header(&state.app, None));
+    let session = std::mem::take(&mut *cookie.lock().unwrap_or_else(|p| p.into_inner()));
+    let others = std::mem::take(&mut *other_cookies.lock().unwrap_or_else(|p| p.into_inner()));
+    for (cookie, update) in std::iter::once((Cookie::Session, session)).chain(others) {
+        if let Some(value) = cookie.header(config, &update) {
+            http.headers_mut().append(header::SET_COOKIE, value);
         }
     }
     http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        assert_eq!(nesting_depth(""), 0);
+        assert_eq!(nesting_depth("{ viewer { id } }"), 2);
+        assert_eq!(nesting_depth("mutation { f(x: [[1], {a: [2]}]) { id } }"), 5);
+        assert_eq!(nesting_depth(&format!("{{ f(x: {}1{}) }}", "[".repeat(500), "]".repeat(500))), 502);
+        assert_eq!(nesting_depth(r#"{ f(s: "[[[[\"{{{{") }"#), 2, "strings, with escaped quotes");
+        assert_eq!(nesting_depth("{ f(s: \"\"\"[[[ \\\"\"\" ((( \"\"\") }"), 2, "block strings");
+        assert_eq!(nesting_depth("# [[[[[\n{ a }"), 1, "comments");
+        assert_eq!(nesting_depth("]]]]{ a }"), 1, "stray closers do not go negative");
+        assert_eq!(nesting_depth("{ \"unterminated [[[["), 1);
+    }
 }

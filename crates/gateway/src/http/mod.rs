@@ -1,8 +1,11 @@
 //! The HTTP surface: routes, middleware and the SPA.
 
 pub mod client_ip;
+pub mod cookies;
 pub mod graphql;
+pub mod headers;
 pub mod ops;
+pub mod request_meta;
 pub mod session;
 pub mod sso;
 
@@ -22,29 +25,48 @@ use crate::graphql::KeywardSchema;
 use crate::state::AppState;
 use graphql::GraphqlState;
 
-/// The full router.
+/// The public router: the API, the SSO callback, the SPA and a bare `/healthz`.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
     let graphql_state = GraphqlState { app: state.clone(), schema };
     let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        // Named here so that neither falls through to the SPA's index page with a 200, which a
+        // misdirected readiness probe would take for "ready".
+        .route("/readyz", get(ops::on_management_listener))
+        .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
-    Router::new()
-        .merge(api)
-        .merge(ops)
-        .fallback_service(spa(&state))
-        .layer(DefaultBodyLimit::max(body_limit))
+    let public =
+        Router::new().merge(api).merge(ops).fallback_service(spa(&state)).layer(DefaultBodyLimit::max(body_limit));
+    with_common_layers(public, state)
+}
+
+/// The management router, for the loopback `management_listen`: metrics (organization slugs,
+/// session counts) and readiness with the reasons (driver errors) are for operators only.
+pub fn management_router(state: AppState) -> Router {
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state.clone());
+    with_common_layers(ops, state)
+}
+
+fn with_common_layers(router: Router, state: AppState) -> Router {
+    let security = headers::SecurityHeaders::new(&state.config);
+    router
         .layer(middleware::from_fn_with_state(state, record_metrics))
+        // Inside SetRequestIdLayer, so the request ID is already assigned.
+        .layer(middleware::from_fn(request_meta::scope))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(security, headers::add))
 }
 
 fn spa(state: &AppState) -> Router {

@@ -1,4 +1,5 @@
-//! Operational endpoints: liveness, readiness and metrics.
+//! Operational endpoints: liveness (on both listeners), readiness and metrics (on the management
+//! listener only).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,6 +13,13 @@ use crate::state::AppState;
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+}
+
+/// `GET /readyz` and `GET /metrics` on the public listener: 404, they are served on the
+/// management listener only.
+pub async fn on_management_listener() -> Response {
+    let body = r#"{"error":"not found: this endpoint is served on the management listener (management_listen)"}"#;
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// `GET /readyz`: 200 only when the database and the session store answer; 503 with the reasons.

@@ -6,10 +6,10 @@ use chrono::Utc;
 use keyward_domain::access::Caller;
 use keyward_domain::session::SessionToken;
 
+use super::cookies::Cookie;
+use crate::config::Config;
+use crate::graphql::context::CookieUpdate;
 use crate::state::AppState;
-
-/// Name of the session cookie.
-pub const COOKIE_NAME: &str = "keyward_session";
 
 /// Where the token came from: cookie requests need CSRF protection, bearer requests do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,20 +20,14 @@ pub enum TokenSource {
     Cookie,
 }
 
-/// The raw token the request presents, and where it came from.
-pub fn presented_token(headers: &HeaderMap) -> Option<(String, TokenSource)> {
+/// The raw token the request presents, and where it came from. Only the session cookie name in
+/// force counts (see [`Cookie::name`]).
+pub fn presented_token(config: &Config, headers: &HeaderMap) -> Option<(String, TokenSource)> {
     if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or_default();
         return Some((token.trim().to_owned(), TokenSource::Bearer));
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| (value.to_owned(), TokenSource::Cookie))
+    Cookie::Session.presented(config, headers).map(|value| (value, TokenSource::Cookie))
 }
 
 /// Resolves the caller from a presented token.
@@ -58,15 +52,11 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
 
 /// A `Set-Cookie` value that sets or clears the session cookie.
 pub fn cookie_header(state: &AppState, token: Option<&str>) -> HeaderValue {
-    let secure = if state.config.is_local() { "" } else { "; Secure" };
-    let value = match token {
-        Some(token) => format!(
-            "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            state.config.session.absolute_ttl.as_secs()
-        ),
-        None => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    let update = match token {
+        Some(token) => CookieUpdate::Set(token.to_owned()),
+        None => CookieUpdate::Clear,
     };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    Cookie::Session.header(&state.config, &update).unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -77,15 +67,16 @@ mod tests {
     fn bearer_wins_over_cookie() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=b; keyward_session=cookie-token"));
-        assert_eq!(presented_token(&headers), Some(("cookie-token".into(), TokenSource::Cookie)));
+        let config = Config::default();
+        assert_eq!(presented_token(&config, &headers), Some(("cookie-token".into(), TokenSource::Cookie)));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer bearer-token"));
-        assert_eq!(presented_token(&headers), Some(("bearer-token".into(), TokenSource::Bearer)));
+        assert_eq!(presented_token(&config, &headers), Some(("bearer-token".into(), TokenSource::Bearer)));
     }
 
     #[test]
     fn no_token_means_none() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("other=1"));
-        assert_eq!(presented_token(&headers), None);
+        assert_eq!(presented_token(&Config::default(), &headers), None);
     }
 }

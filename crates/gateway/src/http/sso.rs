@@ -1,6 +1,8 @@
 //! `GET /auth/sso/callback`: where the IdP sends the browser back. It finishes the login like
-//! `ssoLoginFinish`, sets the session cookie and redirects into the SPA; failures redirect to the
-//! login screen with the error's stable code. A linking callback goes on to the SPA instead.
+//! `ssoLoginFinish` (with the browser's SSO binding cookie, which it then clears), sets the
+//! session cookie and redirects into the SPA; failures redirect to the login screen with the
+//! error's stable code. A linking callback goes on to the SPA instead, whose `ssoLinkFinish`
+//! carries the binding cookie.
 
 use std::net::SocketAddr;
 
@@ -9,9 +11,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::cookies::Cookie;
 use super::session::cookie_header;
 use crate::auth::sso;
 use crate::error::code_of;
+use crate::graphql::context::CookieUpdate;
 use crate::state::AppState;
 
 /// What the IdP appends to the redirect.
@@ -49,11 +53,12 @@ pub async fn callback(
         return redirect(&format!("/org/sso?{query}"));
     }
     let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
-    let finished = match sso::finish(&app, &code, &state, Some(ip.to_string())).await {
+    let binding = Cookie::SsoBinding.presented(&app.config, &headers);
+    let finished = match sso::finish(&app, &code, &state, binding.as_deref(), Some(ip.to_string())).await {
         Ok(issued) => crate::auth::session::record_if_complete(&app, &issued).await.map(|()| issued),
         Err(err) => Err(err),
     };
-    match finished {
+    let mut response = match finished {
         Ok(issued) => {
             let mut response = redirect("/");
             response.headers_mut().append(header::SET_COOKIE, cookie_header(&app, Some(&issued.token.expose())));
@@ -63,5 +68,10 @@ pub async fn callback(
             tracing::info!(error = %err, "SSO callback refused");
             redirect(&format!("/login?error={}", code_of(&err)))
         }
+    };
+    // The ceremony is single-use, so its binding cookie is spent whatever the outcome.
+    if let Some(clear) = Cookie::SsoBinding.header(&app.config, &CookieUpdate::Clear) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
 }

@@ -1,10 +1,13 @@
 //! Driving logins and WebAuthn ceremonies through GraphQL with software authenticators.
 
+use chrono::Utc;
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::repo::{PolicyKind, PolicyRepo, StoredPolicy};
+use keyward_domain::webauthn_policy::WebauthnPolicy;
+use keyward_testkit::browser;
 use serde_json::{Value, json};
-use url::Url;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::AuthenticatorBackendHashedClientData;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_core::proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 use super::TestApp;
 use super::oidc::{IdpUser, TestIdp};
@@ -20,6 +23,20 @@ pub fn soft_key(uv: bool) -> SoftPasskey {
 }
 
 impl TestApp {
+    /// Stores the organization's WebAuthn policy as is, bypassing the API's checks (a policy
+    /// stored before a rule existed).
+    pub async fn store_webauthn_policy(&self, policy: &WebauthnPolicy) {
+        let body = serde_json::to_string(policy).unwrap();
+        let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: None };
+        self.db.put_policy(self.org, stored, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
+    }
+
+    /// Saves the WebAuthn policy through the API as `token`; returns the whole GraphQL body.
+    pub async fn update_webauthn_policy(&self, token: &str, policy: Value) -> Value {
+        let update = "mutation($p: WebauthnPolicyInput!) { webauthnPolicyUpdate(input: $p) { attestation allowedAaguids deniedAaguids } }";
+        self.graphql(update, json!({ "p": policy }), Some(token)).await.1
+    }
+
     /// Runs a mutation or query and returns `data` (panics on errors).
     pub async fn ok(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         let (_, body) = self.graphql(query, variables, token).await;
@@ -40,6 +57,21 @@ impl TestApp {
         data["backupCredentialsLogin"].clone()
     }
 
+    /// The bootstrap admin, logged in with backup credentials and a newly registered key:
+    /// (token, key).
+    pub async fn admin_with_key(&self) -> (String, SoftPasskey) {
+        let mut token = token_of(&self.backup_login().await);
+        let mut key = soft_key(true);
+        self.register_key(&mut token, &mut key, "Admin key").await;
+        (token, key)
+    }
+
+    /// Whether `token` still names a live session.
+    pub async fn is_live(&self, token: &str) -> bool {
+        let (_, body) = self.graphql("{ viewer { id } }", json!({}), Some(token)).await;
+        body["data"]["viewer"].is_object()
+    }
+
     /// Begins a registration; returns (ceremony ID, options).
     pub async fn registration_begin(&self, token: &str, name: &str) -> (String, Value) {
         let data = self
@@ -53,18 +85,14 @@ impl TestApp {
         (begin["ceremonyId"].as_str().unwrap().to_owned(), begin["options"].clone())
     }
 
-    /// Has `key` answer registration options; returns the response JSON.
-    pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-        let ccr: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let response = key.do_registration(Url::parse(origin).unwrap(), ccr).expect("the soft key registers");
-        serde_json::to_value(response).unwrap()
+    /// Has `key` answer registration options from a browser at `origin`; returns the response JSON.
+    pub fn create(key: &mut impl AuthenticatorBackendHashedClientData, options: &Value, origin: &str) -> Value {
+        browser::create(key, options, origin)
     }
 
-    /// Has `key` answer assertion options; returns the response JSON.
-    pub fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
-        let rcr: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let response = key.do_authentication(Url::parse(origin).unwrap(), rcr).expect("the soft key signs");
-        serde_json::to_value(response).unwrap()
+    /// Has `key` answer assertion options from a browser at `origin`; returns the response JSON.
+    pub fn get(key: &mut impl AuthenticatorBackendHashedClientData, options: &Value, origin: &str) -> Value {
+        browser::get(key, options, origin)
     }
 
     /// Sends a registration response; returns the whole GraphQL body.
@@ -80,7 +108,12 @@ impl TestApp {
 
     /// Registers `key` under `name`; returns the payload. Registering rotates the session, so
     /// `token` becomes the new one, as a client would switch to it.
-    pub async fn register_key(&self, token: &mut String, key: &mut SoftPasskey, name: &str) -> Value {
+    pub async fn register_key(
+        &self,
+        token: &mut String,
+        key: &mut impl AuthenticatorBackendHashedClientData,
+        name: &str,
+    ) -> Value {
         let (ceremony, options) = self.registration_begin(token, name).await;
         let response = Self::create(key, &options, ORIGIN);
         let body = self.registration_finish(token, &ceremony, response).await;
@@ -111,7 +144,7 @@ impl TestApp {
     }
 
     /// Passes the key step with `key`; returns the login payload.
-    pub async fn mfa_login(&self, token: &str, key: &mut SoftPasskey) -> Value {
+    pub async fn mfa_login(&self, token: &str, key: &mut impl AuthenticatorBackendHashedClientData) -> Value {
         let (ceremony, options) = self.mfa_begin(token).await;
         let response = Self::get(key, &options, ORIGIN);
         let body = self.mfa_finish(token, &ceremony, response).await;
@@ -136,17 +169,56 @@ impl TestApp {
         .await;
     }
 
-    /// Starts SSO; returns the authorization URL.
-    pub async fn sso_start(&self) -> String {
-        let data = self
-            .ok("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)
-            .await;
-        data["ssoLoginStart"]["authorizationUrl"].as_str().unwrap().to_owned()
+    /// POSTs a GraphQL request from the test's browser: with its SSO binding cookie, keeping the
+    /// one the response sets or clears, as a browser would. Returns the whole body.
+    pub async fn graphql_in_browser(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request =
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = self.with_sso_cookie(request).send().await.unwrap();
+        self.keep_sso_cookie(response.headers());
+        response.json().await.unwrap_or(Value::Null)
     }
 
-    /// Finishes SSO; returns the whole GraphQL body.
+    /// Changes browsers: from now on the test's browser holds `cookie` as its SSO binding cookie
+    /// (`None`: none). Returns the one it held.
+    pub fn swap_sso_cookie(&self, cookie: Option<String>) -> Option<String> {
+        std::mem::replace(&mut *self.sso_cookie.lock().unwrap(), cookie)
+    }
+
+    fn sso_cookie_name(&self) -> &'static str {
+        keyward_gateway::http::cookies::Cookie::SsoBinding.name(&self.running.state.config)
+    }
+
+    fn with_sso_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.sso_cookie.lock().unwrap().clone() {
+            Some(value) => request.header("cookie", format!("{}={value}", self.sso_cookie_name())),
+            None => request,
+        }
+    }
+
+    fn keep_sso_cookie(&self, headers: &reqwest::header::HeaderMap) {
+        let prefix = format!("{}=", self.sso_cookie_name());
+        for set in headers.get_all("set-cookie") {
+            if let Some(rest) = set.to_str().unwrap().strip_prefix(&prefix) {
+                let value = rest.split(';').next().unwrap_or_default();
+                self.swap_sso_cookie((!value.is_empty()).then(|| value.to_owned()));
+            }
+        }
+    }
+
+    /// Starts SSO in the test's browser; returns the authorization URL.
+    pub async fn sso_start(&self) -> String {
+        let query = "mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }";
+        let body = self.graphql_in_browser(query, json!({}), None).await;
+        body["data"]["ssoLoginStart"]["authorizationUrl"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned()
+    }
+
+    /// Finishes SSO in the test's browser; returns the whole GraphQL body.
     pub async fn sso_finish(&self, code: &str, state: &str) -> Value {
-        self.graphql(
+        self.graphql_in_browser(
             &format!(
                 "mutation($c: String!, $s: String!) {{ ssoLoginFinish(code: $c, state: $s) {{ {LOGIN_FIELDS} }} }}"
             ),
@@ -154,18 +226,15 @@ impl TestApp {
             None,
         )
         .await
-        .1
     }
 
-    /// The browser's return from the IdP: `GET /auth/sso/callback`, redirects not followed.
+    /// The test browser's return from the IdP: `GET /auth/sso/callback`, redirects not followed.
     pub async fn sso_callback(&self, code: &str, state: &str) -> reqwest::Response {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        client
-            .get(format!("{}/auth/sso/callback", self.url))
-            .query(&[("code", code), ("state", state)])
-            .send()
-            .await
-            .unwrap()
+        let request = client.get(format!("{}/auth/sso/callback", self.url)).query(&[("code", code), ("state", state)]);
+        let response = self.with_sso_cookie(request).send().await.unwrap();
+        self.keep_sso_cookie(response.headers());
+        response
     }
 
     /// Logs `user` in by SSO; returns the login payload.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod authn;
+pub mod flagkey;
 pub mod oidc;
 
 use std::sync::Arc;
@@ -29,15 +30,24 @@ pub enum Store {
 pub struct TestApp {
     pub running: Running,
     pub url: String,
+    /// The management listener (`/metrics`, `/readyz`).
+    pub management_url: String,
     pub client: reqwest::Client,
     pub db: Arc<Database>,
     pub org: OrgId,
     _test_db: TestDb,
     redis: Option<keyward_storage::RedisStore>,
+    /// The test browser's SSO binding cookie (see `graphql_in_browser`).
+    sso_cookie: std::sync::Mutex<Option<String>>,
 }
 
 pub fn test_config() -> Config {
-    Config { listen: "127.0.0.1:0".parse().unwrap(), static_dir: "/nonexistent".into(), ..Config::default() }
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        management_listen: "127.0.0.1:0".parse().unwrap(),
+        static_dir: "/nonexistent".into(),
+        ..Config::default()
+    }
 }
 
 impl TestApp {
@@ -66,8 +76,11 @@ impl TestApp {
         let db = Arc::clone(&test_db.db);
         let running = keyward_gateway::start_with(config, listener, Arc::clone(&db), stores).await.unwrap();
         let url = format!("http://{}", running.addr);
+        let management_url = format!("http://{}", running.management_addr);
         let org = db.organizations().await.unwrap()[0].id;
-        Self { running, url, client: reqwest::Client::new(), db, org, _test_db: test_db, redis }
+        let sso_cookie = Default::default();
+        let client = reqwest::Client::new();
+        Self { running, url, management_url, client, db, org, _test_db: test_db, redis, sso_cookie }
     }
 
     /// An app whose Redis traffic goes through a [`TcpProxy`](keyward_testkit::proxy::TcpProxy)

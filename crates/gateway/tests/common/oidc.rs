@@ -60,6 +60,7 @@ struct IdpState {
     signing_key: u8,
     published: Vec<u8>,
     tamper: Option<Tamper>,
+    discovery_overrides: serde_json::Map<String, Value>,
 }
 
 pub struct TestIdp {
@@ -93,6 +94,7 @@ impl TestIdp {
             signing_key: 1,
             published: vec![1],
             tamper: None,
+            discovery_overrides: Default::default(),
         }));
         let app = axum::Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -123,6 +125,11 @@ impl TestIdp {
         self.state.lock().unwrap().tamper = Some(tamper);
     }
 
+    /// Serves `value` as `field` of the discovery document from now on.
+    pub fn serve_in_discovery(&self, field: &str, value: &str) {
+        self.state.lock().unwrap().discovery_overrides.insert(field.into(), json!(value));
+    }
+
     /// Signs with a second key from now on and publishes both (a key rotation).
     pub fn rotate_key(&self) {
         let mut state = self.state.lock().unwrap();
@@ -132,8 +139,11 @@ impl TestIdp {
 }
 
 async fn discovery(State(state): State<Arc<Mutex<IdpState>>>) -> Json<Value> {
-    let issuer = state.lock().unwrap().issuer.clone();
-    Json(json!({
+    let (issuer, overrides) = {
+        let state = state.lock().unwrap();
+        (state.issuer.clone(), state.discovery_overrides.clone())
+    };
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -144,7 +154,9 @@ async fn discovery(State(state): State<Arc<Mutex<IdpState>>>) -> Json<Value> {
         "scopes_supported": ["openid", "email", "profile", "groups"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-    }))
+    });
+    document.as_object_mut().unwrap().extend(overrides);
+    Json(document)
 }
 
 async fn jwks(State(state): State<Arc<Mutex<IdpState>>>) -> Json<Value> {

@@ -76,6 +76,12 @@ pub(crate) fn audit_from(row: audit_event::Model) -> Result<AuditEvent, StoreErr
         outcome: row.outcome,
         ip: row.ip,
         details: serde_json::from_str(&row.details).map_err(|e| corrupt("audit details", e))?,
+        // An out-of-range version cannot verify; 0 makes the verifier say so.
+        hash_version: u8::try_from(row.hash_version).unwrap_or(0),
+        user_agent: row.user_agent,
+        request_id: row.request_id,
+        actor_name: row.actor_name,
+        target_name: row.target_name,
         prev_hash: row.prev_hash,
         hash: row.hash,
     })

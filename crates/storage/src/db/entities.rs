@@ -189,6 +189,11 @@ pub mod audit_event {
         pub outcome: String,
         pub ip: Option<String>,
         pub details: String,
+        pub hash_version: i16,
+        pub user_agent: Option<String>,
+        pub request_id: Option<String>,
+        pub actor_name: Option<String>,
+        pub target_name: Option<String>,
         pub prev_hash: String,
         pub hash: String,
     }

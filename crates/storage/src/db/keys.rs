@@ -4,15 +4,15 @@ use async_trait::async_trait;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
-use keyward_domain::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
+use keyward_domain::security_key::{KeyUse, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey, StoredSecurityKey};
 use keyward_domain::{DomainError, StoreError};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set, TransactionTrait,
 };
 
-use super::audit::append_in;
+use super::audit::{append_in, resolve_names};
 use super::convert::key_from;
 use super::entities::{member, organization, security_key};
 use super::{Database, map_err};
@@ -156,6 +156,8 @@ impl SecurityKeyRepo for Database {
             .map_err(map_err)?
             .is_some_and(|org| org.mfa_enforced);
         key_deletion_allowed(by, enforced, keys_before)?;
+        // The snapshot of the key's name must be taken while the key is still there.
+        let audit = resolve_names(&txn, org, audit).await?;
         security_key::Entity::delete_by_id(id.0).exec(&txn).await.map_err(map_err)?;
         append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
@@ -172,47 +174,62 @@ impl SecurityKeyRepo for Database {
         member_id: MemberId,
         key: SecurityKeyId,
         used: KeyUse,
-        audit: AuditRecord,
+        audit: Vec<AuditRecord>,
     ) -> Result<(), StoreError> {
         let at = used.at;
         let txn = self.conn.begin().await.map_err(map_err)?;
         update_key_use(&txn, org, key, used).await?;
-        let result = member::Entity::update_many()
-            .col_expr(member::Column::LastLoginAt, Expr::value(at))
-            .filter(member::Column::Id.eq(member_id.0))
-            .filter(member::Column::OrgId.eq(org.0))
-            .exec(&txn)
-            .await
-            .map_err(map_err)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
+        // RETURNING hands the audit snapshot the username in the same round trip, so the login
+        // path pays no extra query for it.
+        let update = Query::update()
+            .table(member::Entity)
+            .value(member::Column::LastLoginAt, Expr::value(at))
+            .and_where(member::Column::Id.eq(member_id.0))
+            .and_where(member::Column::OrgId.eq(org.0))
+            // A member deactivated while their login was in flight finishes no login: the whole
+            // transaction (key use, audit) rolls back.
+            .and_where(member::Column::DeactivatedAt.is_null())
+            .returning_col(member::Column::Username)
+            .to_owned();
+        let row = txn.query_one(&update).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
+        let username: String = row.try_get("", "username").map_err(map_err)?;
+        for record in audit {
+            append_in(&txn, org, record.with_member_name(member_id, &username)).await?;
         }
-        append_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)
     }
 }
 
+/// The key's use as a compare-and-set on its counter: a concurrent assertion that got there first
+/// makes this one write nothing, so the counter can never move backwards.
 async fn update_key_use(
     conn: &impl ConnectionTrait,
     org: OrgId,
     id: SecurityKeyId,
     used: KeyUse,
 ) -> Result<(), StoreError> {
+    let expected = i64::from(used.expected_sign_count);
     let result = security_key::Entity::update_many()
         .set(security_key::ActiveModel {
             last_used_at: Set(Some(used.at)),
-            sign_count: Set(i64::from(used.sign_count)),
+            sign_count: Set(i64::from(used.sign_count.max(used.expected_sign_count))),
             backed_up: Set(used.backed_up),
             credential: Set(used.credential),
             ..Default::default()
         })
         .filter(security_key::Column::Id.eq(id.0))
         .filter(security_key::Column::OrgId.eq(org.0))
+        .filter(security_key::Column::SignCount.eq(expected))
         .exec(conn)
         .await
         .map_err(map_err)?;
     if result.rows_affected == 0 {
-        return Err(StoreError::NotFound);
+        let exists = security_key::Entity::find_by_id(id.0)
+            .filter(security_key::Column::OrgId.eq(org.0))
+            .count(conn)
+            .await
+            .map_err(map_err)?;
+        return Err(if exists == 0 { StoreError::NotFound } else { StoreError::Conflict(SIGN_COUNT_CHANGED.into()) });
     }
     Ok(())
 }

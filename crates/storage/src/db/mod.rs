@@ -14,7 +14,7 @@ use keyward_domain::StoreError;
 use keyward_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr};
 
-pub use audit::verify_chain;
+pub use audit::{verify_chain, verify_chain_expecting};
 
 /// Which database engine a URL points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

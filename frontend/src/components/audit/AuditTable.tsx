@@ -2,7 +2,7 @@ import { Fragment, useState } from 'react'
 import type { AuditEventFieldsFragment } from '../../gql/graphql'
 import { Time } from '../Time'
 
-const COLUMNS = ['Seq', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'IP'] as const
+const COLUMNS = ['Seq', 'Time', 'Event', 'Actor', 'Action', 'Target', 'Outcome', 'IP'] as const
 
 /** Audit events, one row each, with a disclosure for everything else that was recorded. */
 export function AuditTable({ events, caption }: { events: AuditEventFieldsFragment[]; caption: string }) {
@@ -43,6 +43,7 @@ export function AuditTable({ events, caption }: { events: AuditEventFieldsFragme
                 <td data-label="Time">
                   <Time iso={event.at} />
                 </td>
+                <td data-label="Event">{event.summary}</td>
                 <td data-label="Actor">
                   <code>{event.actor}</code>
                 </td>
@@ -96,6 +97,10 @@ function EventDetails({ event }: { event: AuditEventFieldsFragment }) {
         {JSON.stringify(event.details, null, 2)}
       </pre>
       <dl className="facts wrap-facts">
+        <dt>Request</dt>
+        <dd>{event.requestId ? <code>{event.requestId}</code> : <span className="muted">not recorded</span>}</dd>
+        <dt>User agent</dt>
+        <dd>{event.userAgent ?? <span className="muted">not recorded</span>}</dd>
         <dt>Previous hash</dt>
         <dd>
           <code>{event.prevHash}</code>

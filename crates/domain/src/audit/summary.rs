@@ -1,0 +1,132 @@
+//! One readable sentence per event, from its action, details and the name snapshots taken when it
+//! was written: "alice deleted key YubiKey 5C of bob".
+
+use serde_json::Value;
+
+use super::{AuditEvent, Outcome};
+
+impl AuditEvent {
+    /// Who, as a person reads it: the username snapshot, else the raw actor.
+    pub fn actor_display(&self) -> String {
+        match (self.actor_name.as_deref(), self.actor.as_str()) {
+            (Some(name), _) => name.to_owned(),
+            (None, "system") => "Keyward".to_owned(),
+            (None, "anonymous") => "Someone".to_owned(),
+            (None, raw) => raw.to_owned(),
+        }
+    }
+
+    /// On what, as a person reads it: the name snapshot, else the raw target.
+    pub fn target_display(&self) -> Option<String> {
+        self.target_name.clone().or_else(|| self.target.clone())
+    }
+
+    /// The event as one sentence.
+    pub fn summary(&self) -> String {
+        let actor = self.actor_display();
+        let target = self.target_display().unwrap_or_else(|| "nothing".to_owned());
+        let detail = |key: &str| match self.details.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => "?".to_owned(),
+            Some(other) => other.to_string(),
+        };
+        let failed = self.outcome == Outcome::Failure.as_str();
+        let (done, tried) = match self.action.as_str() {
+            "org.bootstrapped" => (format!("created organization {target}"), None),
+            "org.sso.configured" => ("configured single sign-on".to_owned(), None),
+            "org.webauthn_policy.updated" => ("updated the WebAuthn policy".to_owned(), None),
+            "org.mfa_enforcement.enabled" => ("turned MFA enforcement on".to_owned(), None),
+            "org.mfa_enforcement.disabled" => ("turned MFA enforcement off".to_owned(), None),
+            "org.mfa_enforcement.updated" => ("changed MFA enforcement".to_owned(), None),
+            "backup_credentials.rotated" => ("rotated the backup credentials".to_owned(), None),
+            "backup_credentials.login" => login("backup credentials"),
+            "sso.login" => login("single sign-on"),
+            "mfa.login" => login("a security key"),
+            "recovery_code.login" => login("a recovery code"),
+            "session.logout" => ("logged out".to_owned(), None),
+            "recovery_codes.generated" => ("generated recovery codes".to_owned(), None),
+            "security_key.registered" => (format!("registered key {target}"), None),
+            "security_key.renamed" => (format!("renamed key {} to {}", detail("from"), detail("to")), None),
+            "security_key.deleted" => (format!("deleted key {target}"), None),
+            "security_key.counter_anomaly" => {
+                (format!("used key {target} with a signature counter that went backwards"), None)
+            }
+            "member.security_key.deleted" => (format!("deleted key {} of {target}", detail("keyName")), None),
+            "member.sessions.revoked" => (format!("ended {} session(s) of {target}", detail("revokedSessions")), None),
+            "member.role.changed" => {
+                (format!("changed the role of {target} from {} to {}", detail("from"), detail("to")), None)
+            }
+            "member.provisioned" => (format!("provisioned member {}", detail("username")), None),
+            "member.created" => (format!("added member {target}"), None),
+            "member.sso.linked" => (format!("linked an SSO identity to {target}"), None),
+            other if self.target.is_some() => (format!("{other} on {target}"), None),
+            other => (other.to_owned(), None),
+        };
+        match (failed, tried) {
+            (false, _) => format!("{actor} {done}"),
+            (true, Some(tried)) => format!("{actor} {tried}"),
+            (true, None) => format!("{actor} {done} (failed)"),
+        }
+    }
+}
+
+fn login(with: &str) -> (String, Option<String>) {
+    (format!("logged in with {with}"), Some(format!("failed to log in with {with}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use crate::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH};
+    use crate::ids::{MemberId, OrgId};
+
+    fn event(record: AuditRecord) -> AuditEvent {
+        AuditEvent::seal(OrgId::new(), 1, GENESIS_HASH, Utc::now(), record)
+    }
+
+    #[test]
+    fn an_admin_deleting_a_members_key_reads_as_a_sentence() {
+        let bob = MemberId::new();
+        let e = event(
+            AuditRecord::new(Actor::Member(MemberId::new()), "member.security_key.deleted")
+                .target(format!("member:{bob}"))
+                .details(json!({ "keyName": "YubiKey 5C" }))
+                .actor_name("alice")
+                .target_name("bob"),
+        );
+        assert_eq!(e.summary(), "alice deleted key YubiKey 5C of bob");
+        let own = event(
+            AuditRecord::new(Actor::Member(bob), "security_key.deleted")
+                .target("security_key:x")
+                .actor_name("bob")
+                .target_name("Backup key"),
+        );
+        assert_eq!(own.summary(), "bob deleted key Backup key");
+    }
+
+    #[test]
+    fn failures_unnamed_actors_and_unknown_actions_still_read() {
+        let failed = event(
+            AuditRecord::new(Actor::Anonymous, "recovery_code.login").target("member:x").target_name("bob").failed(),
+        );
+        assert_eq!(failed.summary(), "Someone failed to log in with a recovery code");
+        let system = event(
+            AuditRecord::new(Actor::System, "member.role.changed")
+                .target("member:x")
+                .details(json!({ "from": "MEMBER", "to": "ADMIN" })),
+        );
+        assert_eq!(system.summary(), "Keyward changed the role of member:x from MEMBER to ADMIN");
+        let member = MemberId::new();
+        let unknown = event(AuditRecord::new(Actor::Member(member), "api_key.created").target("api_key:1").failed());
+        assert_eq!(unknown.summary(), format!("member:{member} api_key.created on api_key:1 (failed)"));
+        let revoked = event(
+            AuditRecord::new(Actor::System, "member.sessions.revoked")
+                .target_name("carol")
+                .target("member:c")
+                .details(json!({ "revokedSessions": 2 })),
+        );
+        assert_eq!(revoked.summary(), "Keyward ended 2 session(s) of carol");
+    }
+}

@@ -1,0 +1,41 @@
+//! Request-scoped audit context: every request runs inside
+//! [`keyward_storage::request_context::scope`] with its request ID (the `X-Request-Id` that
+//! `SetRequestIdLayer` assigned or kept) and `User-Agent`, so every audit event the request
+//! writes records both, whichever resolver or handler builds the record.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use keyward_domain::audit::RequestMeta;
+
+/// What the audit trail records about the request these headers came with.
+pub fn request_meta(headers: &HeaderMap) -> RequestMeta {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    RequestMeta::new(request_id, user_agent.as_deref())
+}
+
+/// Middleware: runs the rest of the request inside its audit context.
+pub async fn scope(request: Request, next: Next) -> Response {
+    let meta = request_meta(request.headers());
+    keyward_storage::request_context::scope(meta, next.run(request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn the_request_id_and_user_agent_are_taken_from_the_headers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(request_meta(&headers), RequestMeta::default());
+        headers.insert("x-request-id", HeaderValue::from_static("3f1c"));
+        headers.insert(header::USER_AGENT, HeaderValue::from_bytes(b"Agent \xff/1").unwrap());
+        let meta = request_meta(&headers);
+        assert_eq!(meta.request_id.as_deref(), Some("3f1c"));
+        assert_eq!(meta.user_agent.as_deref(), Some("Agent \u{fffd}/1"));
+    }
+}
