@@ -15,6 +15,11 @@ test('journey 1: first admin: backup credentials, SSO setup, link, a key, then S
   const page = admin.page;
 
   await admin.gotoLogin();
+  // Every journey runs the SPA under the gateway's strict CSP, and a violation fails it (support.ts).
+  const csp = (await page.request.get('/login')).headers()['content-security-policy'];
+  expect(csp).toContain("script-src 'self'");
+  expect(csp).toContain("style-src 'self'");
+  expect(csp).not.toContain('unsafe-inline');
   await admin.screens('login');
   await page.getByRole('button', { name: 'Use backup credentials' }).click();
   await page.getByRole('textbox', { name: 'Username' }).fill('admin');
