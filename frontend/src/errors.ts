@@ -45,6 +45,8 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
         : 'Too many attempts. Wait a moment and try again.'
     case 'SSO_ALREADY_LINKED':
       return 'That IdP account already belongs to another member.'
+    case 'SSO_STATE_MISMATCH':
+      return 'This sign-in was started in another browser or took too long. Start it again here.'
     case 'MEMBER_DEACTIVATED':
       return 'Your account in this organization is deactivated. Ask an admin.'
     case 'LAST_ACTIVE_ADMIN':
@@ -78,6 +80,7 @@ export function messageForSsoCallback(code: string): string {
     case 'UNAUTHENTICATED':
       return 'Single sign-on could not confirm who you are. Start again.'
     case 'MEMBER_DEACTIVATED':
+    case 'SSO_STATE_MISMATCH':
       return messageForCode(code)
     default:
       return `Single sign-on did not complete. ${messageForCode(code)}`
@@ -88,6 +91,7 @@ export function messageForSsoCallback(code: string): string {
 export function messageForSsoLink(code: string): string {
   switch (code) {
     case 'SSO_ALREADY_LINKED':
+    case 'SSO_STATE_MISMATCH':
       return messageForCode(code)
     case 'CEREMONY_EXPIRED':
       return 'Linking took too long or was already used. Start again.'
