@@ -267,13 +267,16 @@ pub async fn set_webauthn_policy(
         StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
     app.db.put_policy(session.org_id, stored, record).await?;
     // Sessions confirmed by a key the policy now refuses must not outlive the policy change.
-    let mut holders: Vec<MemberId> = app.db.keys_in_org(session.org_id).await?.iter().map(|k| k.member_id).collect();
-    holders.sort_unstable_by_key(|m| m.0);
-    holders.dedup();
+    // One query for every key; the verified models are read per member only when the policy lists
+    // models (verified_models answers at once otherwise).
+    let mut by_member: std::collections::BTreeMap<uuid::Uuid, Vec<SecurityKey>> = std::collections::BTreeMap::new();
+    for key in app.db.keys_in_org(session.org_id).await? {
+        by_member.entry(key.member_id.0).or_default().push(key);
+    }
     let mut refused = Vec::new();
-    for member in holders {
+    for (member, keys) in by_member {
+        let member = MemberId(member);
         let models = verified_models(app, &policy, session.org_id, member).await?;
-        let keys = app.db.keys_of(session.org_id, member).await?;
         if keys.iter().any(|key| policy.check(&key_facts(key, &models)).is_err()) {
             refused.push(member);
         }
