@@ -7,6 +7,7 @@
 //! applies the resulting [`Plan`] through the session store's O(1) epochs.
 
 use crate::ids::MemberId;
+use crate::org::EnforcementChange;
 use crate::session::{Session, TokenHash};
 
 /// A change to what a member may do.
@@ -56,6 +57,16 @@ pub struct Plan {
 }
 
 impl AuthzChange {
+    /// What changing the enforcement setting does to live sessions, beyond switching it on (which
+    /// flushes the whole organization in the same step): a new, ended or lifted grace period
+    /// reaches the sessions that never touched a key.
+    pub fn of_enforcement(change: EnforcementChange) -> Option<AuthzChange> {
+        match change {
+            EnforcementChange::Update | EnforcementChange::Disable => Some(AuthzChange::GraceChanged),
+            EnforcementChange::None | EnforcementChange::Enable => None,
+        }
+    }
+
     /// The sessions this change ends when `actor` (the session making it, if any) makes it.
     pub fn plan(&self, actor: Option<&Session>) -> Plan {
         let reach = match self {
@@ -145,6 +156,14 @@ mod tests {
         assert_eq!(plan.keep, Some(actor.token_hash));
         assert!(!plan.rotate, "a policy change re-stamps the admin's session without rotating it");
         assert!(AuthzChange::KeyDeleted(alice).plan(Some(&session(alice, true))).rotate);
+    }
+
+    #[test]
+    fn enforcement_changes_other_than_switching_on_reach_keyless_sessions() {
+        assert_eq!(AuthzChange::of_enforcement(EnforcementChange::Update), Some(AuthzChange::GraceChanged));
+        assert_eq!(AuthzChange::of_enforcement(EnforcementChange::Disable), Some(AuthzChange::GraceChanged));
+        assert_eq!(AuthzChange::of_enforcement(EnforcementChange::Enable), None, "the org flush covers it");
+        assert_eq!(AuthzChange::of_enforcement(EnforcementChange::None), None);
     }
 
     #[test]

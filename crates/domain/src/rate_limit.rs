@@ -80,11 +80,14 @@ impl<'a> FailureBudget<'a> {
     ) -> Result<FailureBudget<'a>, DomainError> {
         let mut budget = FailureBudget { limiter, buckets: Vec::with_capacity(buckets.len()) };
         for (bucket, limit) in buckets {
-            let (count, resets_in) = limiter.hit(bucket, *limit, now).await?;
+            let outcome = check(limiter, bucket, *limit, now).await;
+            if let Err(DomainError::Store(unavailable)) = outcome {
+                return Err(unavailable.into());
+            }
             budget.buckets.push(bucket.clone());
-            if count > limit.max {
+            if let Err(refused) = outcome {
                 budget.succeeded().await?;
-                return Err(DomainError::RateLimited { retry_after_seconds: resets_in.max(1) });
+                return Err(refused);
             }
         }
         Ok(budget)

@@ -193,6 +193,34 @@ impl Session {
         self.absolute_expires_at = absolute_end(stage, self.created_at, now, lifetimes);
     }
 
+    /// The session after a touch of `key` at `now` (a login assertion, or registering the key
+    /// from a session no key confirmed yet): fully authenticated, confirmed by that key, with no
+    /// grace period left to remind of.
+    pub fn confirmed_by_key(&self, key: SecurityKeyId, lifetimes: SessionLifetimes, now: DateTime<Utc>) -> Session {
+        let mut next = self.clone();
+        next.advance(SessionStage::Authenticated, lifetimes, now);
+        next.mfa_verified_at = Some(now);
+        next.key_id = Some(key);
+        next.grace_period_ends_at = None;
+        next.add_method(AuthMethod::SecurityKey);
+        next
+    }
+
+    /// The session after a recovery code stood in for the lost key at `now`: it may only
+    /// register a new key, for at most `lifetimes.pending`.
+    pub fn recovered(&self, lifetimes: SessionLifetimes, now: DateTime<Utc>) -> Session {
+        let mut next = self.clone();
+        next.advance(SessionStage::MfaRegistrationRequired, lifetimes, now);
+        next.add_method(AuthMethod::RecoveryCode);
+        next
+    }
+
+    fn add_method(&mut self, method: AuthMethod) {
+        if !self.methods.contains(&method) {
+            self.methods.push(method);
+        }
+    }
+
     /// When the session ends if nothing more happens.
     pub fn deadline(&self) -> DateTime<Utc> {
         let idle_end = self.last_seen_at + Duration::seconds(i64::from(self.idle_timeout_secs));
@@ -415,6 +443,32 @@ mod tests {
         let mut old = session(now);
         old.advance(SessionStage::MfaRequired, LIFETIMES, now + Duration::hours(11) + Duration::minutes(55));
         assert_eq!(old.absolute_expires_at, now + Duration::hours(12), "never beyond the absolute limit");
+    }
+
+    #[test]
+    fn a_key_touch_confirms_and_a_recovery_code_only_lets_register() {
+        let now = Utc::now();
+        let mut pending = session(now);
+        pending.stage = SessionStage::MfaRequired;
+        pending.grace_period_ends_at = Some(now + Duration::days(1));
+        let key = SecurityKeyId::new();
+        let later = now + Duration::minutes(1);
+        let confirmed = pending.confirmed_by_key(key, LIFETIMES, later);
+        assert_eq!(confirmed.stage, SessionStage::Authenticated);
+        assert_eq!(
+            (confirmed.key_id, confirmed.mfa_verified_at, confirmed.grace_period_ends_at),
+            (Some(key), Some(later), None)
+        );
+        assert_eq!(confirmed.absolute_expires_at, now + LIFETIMES.absolute);
+        assert_eq!(
+            confirmed.confirmed_by_key(key, LIFETIMES, later).methods,
+            vec![AuthMethod::Sso, AuthMethod::SecurityKey]
+        );
+        let recovered = pending.recovered(LIFETIMES, later);
+        assert_eq!(recovered.stage, SessionStage::MfaRegistrationRequired);
+        assert_eq!(recovered.methods, vec![AuthMethod::Sso, AuthMethod::RecoveryCode]);
+        assert_eq!(recovered.absolute_expires_at, later + LIFETIMES.pending);
+        assert!(recovered.is_keyless());
     }
 
     #[test]

@@ -76,9 +76,8 @@ pub async fn set_enforcement(
             }))
         });
         let outcome = app.db.set_enforcement(org_id, requested, now, flush, audit).await?;
-        if matches!(change, EnforcementChange::Update | EnforcementChange::Disable) {
-            // Sessions that never touched a key carry the old grace deadline (or the old rule).
-            changes::apply(app, org_id, &AuthzChange::GraceChanged, Some(session), None, now).await?;
+        if let Some(sessions_change) = AuthzChange::of_enforcement(change) {
+            changes::apply(app, org_id, &sessions_change, Some(session), None, now).await?;
         }
         outcome
     };

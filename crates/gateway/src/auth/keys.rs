@@ -9,7 +9,7 @@ use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{DeletedBy, MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{NewSecurityKey, SecurityKey, normalize_key_name};
-use keyward_domain::session::{AuthMethod, Session, SessionStage};
+use keyward_domain::session::Session;
 use keyward_domain::webauthn_policy::CredentialFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
@@ -131,18 +131,10 @@ pub async fn finish_registration(
             StoreError::Conflict(_) => DomainError::KeyAlreadyRegistered,
             other => other.into(),
         })?;
-    let mut changed = session.clone();
-    if session.is_keyless() {
-        // Registering proved possession of the new key (with user verification when the policy
-        // asks for it): it now confirms this session.
-        changed.advance(SessionStage::Authenticated, app.lifetimes, now);
-        changed.mfa_verified_at = Some(now);
-        changed.key_id = Some(key.id);
-        changed.grace_period_ends_at = None;
-        if !changed.methods.contains(&AuthMethod::SecurityKey) {
-            changed.methods.push(AuthMethod::SecurityKey);
-        }
-    }
+    // Registering proved possession of the new key (with user verification when the policy asks
+    // for it): it confirms a session no key confirmed yet.
+    let changed =
+        if session.is_keyless() { session.confirmed_by_key(key.id, app.lifetimes, now) } else { session.clone() };
     let change = AuthzChange::KeyRegistered(session.member_id);
     let applied = changes::apply(app, session.org_id, &change, Some(session), Some(changed), now).await?;
     let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;

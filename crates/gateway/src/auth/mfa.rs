@@ -10,7 +10,7 @@ use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{
     BackupFlags, CounterCheck, KeyUse, SIGN_COUNT_CHANGED, SecurityKey, check_backup_flags, check_counter,
 };
-use keyward_domain::session::{AuthMethod, Session, SessionStage};
+use keyward_domain::session::Session;
 use keyward_domain::webauthn_policy::CredentialFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
@@ -240,14 +240,7 @@ async fn verify(
                 .details(json!({ "keyId": stored.key.id.to_string(), "from": stored.key.backed_up, "to": backed_up })),
         );
     }
-    let mut changed = session.clone();
-    changed.advance(SessionStage::Authenticated, app.lifetimes, now);
-    changed.mfa_verified_at = Some(now);
-    changed.key_id = Some(stored.key.id);
-    if !changed.methods.contains(&AuthMethod::SecurityKey) {
-        changed.methods.push(AuthMethod::SecurityKey);
-    }
-    let issued = rotate(app, session, changed, now).await?;
+    let issued = rotate(app, session, session.confirmed_by_key(stored.key.id, app.lifetimes, now), now).await?;
     Ok(Verified {
         issued,
         key: stored.key,

@@ -9,7 +9,7 @@ use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::change::AuthzChange;
 use keyward_domain::rate_limit::{FailureBudget, limits, network_of};
 use keyward_domain::repo::{AuditRepo, RecoveryCodeRepo};
-use keyward_domain::session::{AuthMethod, Session, SessionStage};
+use keyward_domain::session::Session;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -79,12 +79,8 @@ pub async fn finish(app: &AppState, session: &Session, code: &str, ip: Option<St
         return Err(DomainError::bad_input("code", "that recovery code is not valid or was already used"));
     }
     budget.succeeded().await?;
-    let mut next = session.clone();
-    next.advance(SessionStage::MfaRegistrationRequired, app.lifetimes, now);
-    if !next.methods.contains(&AuthMethod::RecoveryCode) {
-        next.methods.push(AuthMethod::RecoveryCode);
-    }
     let change = AuthzChange::RecoveryCodeUsed(session.member_id);
+    let next = session.recovered(app.lifetimes, now);
     let applied = changes::apply(app, session.org_id, &change, Some(session), Some(next), now).await?;
     let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;
     let record = AuditRecord::new(actor, "member.sessions.revoked")
