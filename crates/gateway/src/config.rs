@@ -217,7 +217,7 @@ impl Config {
                         )]));
                     }
                 },
-                None => (var.as_str(), raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw.clone()))),
+                None => (var.as_str(), env_value(raw)),
             };
             figment =
                 figment.merge(Setting { origin: format!("environment variable {var}"), key: setting_key(stem), value });
@@ -340,6 +340,16 @@ impl Config {
     }
 }
 
+/// An environment variable's value as figment would read it (numbers, booleans, arrays, quoted
+/// strings), or the text itself. figment 0.10's unescaping indexes bytes by character count and
+/// panics on a backslash after a non-ASCII character, so such values are taken as plain text.
+fn env_value(raw: &str) -> Value {
+    if !raw.is_ascii() && raw.contains('\\') {
+        return Value::from(raw.to_owned());
+    }
+    raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw.to_owned()))
+}
+
 /// Environment variables that are settings: `KEYWARD_CONFIG` names the file, and `KEYWARD_TEST_*`
 /// belongs to the test suite.
 fn is_setting(var: &str) -> bool {
@@ -417,6 +427,19 @@ mod duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backslash_after_non_ascii_text_loads_as_text() {
+        // The quoted value is what the property test found: figment's unescaping panicked on it.
+        for raw in
+            ["\"J\u{105ce}&\u{11c65}\u{acd}\u{a830}/<\\\u{188f}\"", "J\u{105ce}&\u{11c65}\u{acd}\u{a830}/<\\\u{188f}"]
+        {
+            assert_eq!(env_value(raw), Value::from(raw.to_owned()), "{raw}");
+            let vars = vec![("KEYWARD_WEBAUTHN__RP_NAME".to_owned(), raw.to_owned())];
+            assert_eq!(Config::from_sources(None, &vars).unwrap().webauthn.rp_name, raw);
+        }
+        assert_eq!(env_value("[1, 2]"), "[1, 2]".parse::<Value>().unwrap(), "ASCII values still parse");
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
