@@ -94,7 +94,7 @@ export function StepUpPage() {
             <StepUpWhat action={params.action} resource={params.resource} />
           </p>
           {params.returnTo && (
-            <p className="hint">
+            <p className="hint step-up-return">
               Afterwards you go back to <code>{params.returnTo}</code>.
             </p>
           )}

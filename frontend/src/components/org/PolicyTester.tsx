@@ -24,7 +24,7 @@ export function sampleInput(viewer: ViewerFieldsFragment | null, now: Date = new
       id_hash: 'example',
       age_seconds: 1200,
       mfa_age_seconds: 1200,
-      methods: ['SSO', 'SECURITY_KEY'],
+      methods: ['sso', 'security_key'],
       key: {
         aaguid: '00000000-0000-0000-0000-000000000000',
         model: null,
@@ -34,8 +34,8 @@ export function sampleInput(viewer: ViewerFieldsFragment | null, now: Date = new
       },
     },
     request: {
-      time: now.toISOString(),
-      weekday: now.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' }),
+      time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      weekday: now.toLocaleDateString('en-US', { weekday: 'short', timeZone: 'UTC' }),
       ip: '203.0.113.10',
       user_agent: 'Mozilla/5.0',
       ip_changed_since_login: false,

@@ -79,11 +79,13 @@ export function RegoEditor({ label, hint, value, onChange, error, disabled }: Re
       <label htmlFor={id}>{label}</label>
       <div className={error ? 'code-editor code-editor-invalid' : 'code-editor'} data-testid="rego-editor">
         <div className="code-gutter" ref={gutter} aria-hidden="true">
-          {Array.from({ length: lines }, (_, i) => (
-            <span key={i} className={i + 1 === errorLine ? 'code-line-number code-line-error' : 'code-line-number'} data-line={i + 1}>
-              {i + 1}
-            </span>
-          ))}
+          <div className="code-gutter-lines">
+            {Array.from({ length: lines }, (_, i) => (
+              <span key={i} className={i + 1 === errorLine ? 'code-line-number code-line-error' : 'code-line-number'} data-line={i + 1}>
+                {i + 1}
+              </span>
+            ))}
+          </div>
         </div>
         <div className="code-body">
           {errorLine && <div className="code-error-band" ref={band} aria-hidden="true" data-testid="rego-error-band" />}
