@@ -2,6 +2,7 @@
 
 pub mod client_ip;
 pub mod cookies;
+pub mod forward_auth;
 pub mod graphql;
 pub mod headers;
 pub mod ops;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/readyz", get(ops::on_management_listener))
         .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
+        .route("/auth/verify", get(forward_auth::verify))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -98,6 +100,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/auth/sso/callback" => "/auth/sso/callback",
+        "/auth/verify" => "/auth/verify",
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
