@@ -63,6 +63,8 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
       return 'Keyward could not be reached. Check your connection and try again.'
     case 'WEBAUTHN_CANCELLED':
       return 'The security key request was cancelled or timed out.'
+    case 'NO_SECURITY_KEY':
+      return 'You have no security key to confirm this with; register one under Security keys, then try again.'
     case 'WEBAUTHN_UNSUPPORTED':
       return 'This browser cannot use security keys. Try a current version of Chrome, Firefox, Safari or Edge.'
     default:

@@ -5,7 +5,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser'
 import type { Client } from '@urql/core'
-import { describeError, describeWebauthnError, type UiError } from './errors'
+import { describeError, describeWebauthnError, messageForCode, type UiError } from './errors'
 import {
   MfaLoginBeginDocument,
   MfaLoginFinishDocument,
@@ -78,7 +78,12 @@ export interface StepUpTarget {
 export async function stepUpWithSecurityKey(client: Client, target: StepUpTarget): Promise<Outcome<StepUpGrant>> {
   const variables = { action: target.action, resource: target.resource ?? null, handoff: target.handoff ?? null }
   const begin = await client.mutation(StepUpBeginDocument, variables).toPromise()
-  if (begin.error || !begin.data) return { ok: false, error: begin.error ? describeError(begin.error) : unknownError() }
+  if (begin.error || !begin.data) {
+    // The server refuses to begin for a member without a key (`field: session`): nothing to touch.
+    const noKey = begin.error?.graphQLErrors.some((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.extensions?.field === 'session')
+    if (noKey) return { ok: false, error: { code: 'NO_SECURITY_KEY', message: messageForCode('NO_SECURITY_KEY') } }
+    return { ok: false, error: begin.error ? describeError(begin.error) : unknownError() }
+  }
   const { ceremonyId, options } = begin.data.stepUpBegin
   let response
   try {

@@ -49,7 +49,7 @@ export function useStepUpCeremony(): StepUpCeremony {
 
 /** Errors after which touching the key again cannot help. */
 export function isFinalStepUpError(error: UiError | null): boolean {
-  return error?.code === 'POLICY_DENIED' || error?.code === 'FORBIDDEN'
+  return error?.code === 'POLICY_DENIED' || error?.code === 'FORBIDDEN' || error?.code === 'NO_SECURITY_KEY'
 }
 
 /** What the step-up is for, in words: "Delete security key ‘Desk key’", or the raw action when unknown. */
