@@ -14,7 +14,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 const ROOT = resolve(HERE, '..');
 
-export function keywardBinary(): string {
+function keywardBinary(): string {
   if (process.env.KEYWARD_BIN) return process.env.KEYWARD_BIN;
   const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
   return join(target, 'debug', 'keyward');
@@ -37,7 +37,7 @@ const createdDatabases: string[] = [];
  * A copy of the built SPA for this run, so that rebuilding frontend/dist meanwhile (vite empties it
  * first) cannot make a journey load a half-written app.
  */
-export function spaSnapshot(): string {
+function spaSnapshot(): string {
   const dist = join(ROOT, 'frontend', 'dist');
   if (!existsSync(join(dist, 'index.html'))) {
     throw new Error(`the SPA is not built (${dist}/index.html is missing): run make frontend, or cd frontend && npm ci && npm run build`);

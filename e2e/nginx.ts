@@ -10,13 +10,28 @@
 // database and its own Redis database, with `KEYWARD_PUBLIC_URL` = the nginx URL (the journeys' gateways
 // from global-setup keep theirs). `nginxConf()` is the worked example of the README.
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { keywardBinary, spaSnapshot } from './global-setup';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CEREMONY_TTL_SECONDS } from './stack';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// The binary and the SPA as global-setup finds them (it checked both before any journey ran; it is
+// not imported here, which would load the IdP's modules into the test worker).
+function keywardBinary(): string {
+  return process.env.KEYWARD_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'keyward');
+}
+
+/** A copy of frontend/dist, so a rebuild meanwhile cannot serve a half-written app. */
+function spaSnapshot(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'keyward-e2e-nginx-spa-'));
+  cpSync(join(ROOT, 'frontend', 'dist'), copy, { recursive: true });
+  return copy;
+}
 
 /** What nginx asks Keyward for every request of the tool (the `auth_request` subrequest). */
 export const TOOL_ACTION = 'k8s.exec';
