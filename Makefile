@@ -81,7 +81,9 @@ e2e: e2e-deps
 
 # What the journeys need: Node.js and npm (Vite 8 needs Node.js 20.19 or newer) and Debian's
 # Chromium, installed with apt-get when running as root, otherwise named with the exact command;
-# then the npm packages from the lock files, the SPA build and the keyward binary.
+# Debian's nginx for the forward-auth journey (scripts/install-nginx.sh: apt-get as root or with
+# sudo -n, else it fails naming the command); then the npm packages from the lock files, the SPA
+# build and the keyward binary.
 e2e-tools:
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -100,6 +102,7 @@ e2e-tools:
 	    echo "e2e: Chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; \
 	  fi; \
 	fi
+	scripts/install-nginx.sh
 
 e2e-deps: e2e-tools frontend
 	cd e2e && npm ci --no-audit --no-fund
