@@ -55,6 +55,8 @@ async fn answers_follow_the_auth_request_contract(app: &TestApp) {
         body["stepUpUrl"],
         "http://localhost:8080/step-up?action=k8s.exec&resource=prod%2Fcluster-a&return=%2Fgrafana%2Fd%2F1%3Fx%3D1"
     );
+    let (_, _, headers) = verify(app, CLUSTER, Some(&stale), Some("/grafana/d/1?x=1")).await;
+    assert_eq!(headers["x-keyward-step-up-url"], body["stepUpUrl"].as_str().unwrap(), "for auth_request_set");
     let (_, body, _) = verify(app, CLUSTER, Some(&stale), Some("//evil.example/")).await;
     assert!(!body["stepUpUrl"].as_str().unwrap().contains("evil"), "{body}");
 

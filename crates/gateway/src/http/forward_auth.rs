@@ -5,7 +5,7 @@
 //!
 //! 200 with `X-Keyward-Member`, `X-Keyward-User` and `X-Keyward-Org` when the session meets the
 //! policy; 401 without a (fully logged-in) session; 403 with `{code: "STEP_UP_REQUIRED",
-//! stepUpUrl, …}` when a fresh key touch is needed, or `{code: "POLICY_DENIED", reason}`; 400 for
+//! stepUpUrl, …}` (and the URL in `X-Keyward-Step-Up-Url`) when a fresh key touch is needed, or `{code: "POLICY_DENIED", reason}`; 400 for
 //! a malformed request; 503 when the session store cannot be asked. Never 200 otherwise.
 
 use std::net::SocketAddr;
@@ -134,15 +134,21 @@ fn refused(app: &AppState, params: &Params, headers: &HeaderMap, err: DomainErro
     match err {
         DomainError::StepUpRequired { action, resource, max_age_seconds, reason } => {
             let original = headers.get("x-original-uri").and_then(|v| v.to_str().ok());
+            let url = step_up_url(app, params, original);
             let body = json!({
                 "code": code,
-                "stepUpUrl": step_up_url(app, params, original),
+                "stepUpUrl": url,
                 "action": action,
                 "resource": resource,
                 "maxAgeSeconds": max_age_seconds,
                 "reason": reason,
             });
-            answer(StatusCode::FORBIDDEN, body)
+            // Proxies can read headers of the subrequest but not its body (nginx `auth_request_set`).
+            let mut response = answer(StatusCode::FORBIDDEN, body);
+            if let Ok(value) = HeaderValue::from_str(&url) {
+                response.headers_mut().insert("x-keyward-step-up-url", value);
+            }
+            response
         }
         DomainError::PolicyDenied(reason) | DomainError::StepUpDenied { reason, .. } => {
             answer(StatusCode::FORBIDDEN, json!({ "code": code, "reason": reason }))
