@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ceremony;
 pub mod change;
 pub mod error;
+pub mod handoff;
 pub mod ids;
 pub mod member;
 pub mod org;
