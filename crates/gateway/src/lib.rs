@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod cli_client;
 pub mod config;
 pub mod error;
 pub mod graphql;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use keyward_domain::StoreError;
 use keyward_domain::rate_limit::RateLimiter;
 use keyward_domain::session::SessionLifetimes;
-use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_domain::store::{CeremonyStore, HandoffStore, SessionStore};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -174,12 +175,14 @@ pub struct Stores {
     pub ceremonies: Arc<dyn CeremonyStore>,
     /// Rate limits.
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Terminal hand-offs.
+    pub handoffs: Arc<dyn HandoffStore>,
 }
 
 impl Stores {
-    /// One store for all three (Redis or in-process).
-    pub fn shared<S: SessionStore + CeremonyStore + RateLimiter + 'static>(store: Arc<S>) -> Self {
-        Self { sessions: store.clone(), ceremonies: store.clone(), rate_limiter: store }
+    /// One store for all of them (Redis or in-process).
+    pub fn shared<S: SessionStore + CeremonyStore + RateLimiter + HandoffStore + 'static>(store: Arc<S>) -> Self {
+        Self { sessions: store.clone(), ceremonies: store.clone(), rate_limiter: store.clone(), handoffs: store }
     }
 }
 
@@ -213,6 +216,7 @@ pub async fn start_with(
         sessions: stores.sessions,
         ceremonies: stores.ceremonies,
         rate_limiter: stores.rate_limiter,
+        handoffs: stores.handoffs,
         rp: webauthn::RelyingParty {
             id: config.rp_id(),
             name: config.webauthn.rp_name.clone(),

@@ -1,10 +1,12 @@
-//! `keyward`: serve (default), migrate, schema.
+//! `keyward`: serve (default), migrate, schema, audit; and the terminal commands login, gql and
+//! step-up, which talk to a server and need no configuration.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use keyward_domain::audit::AuditHead;
 use keyward_gateway::bootstrap::banner;
+use keyward_gateway::cli_client::{CliError, ClientCommand};
 use keyward_gateway::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -29,6 +31,42 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Log this terminal in: approve it in the browser with your security key; the session is
+    /// saved in $XDG_CONFIG_HOME/keyward/credentials.json (mode 0600).
+    Login {
+        /// Keyward's URL (its public_url), e.g. https://keyward.example.com
+        #[arg(long)]
+        url: String,
+    },
+    /// Send a GraphQL request with the saved session and print the JSON answer; when the
+    /// request needs a fresh key check (STEP_UP_REQUIRED) approve it in the browser, and the
+    /// request is sent once more. Exits 1 naming the error code on GraphQL errors.
+    Gql {
+        /// The query or mutation.
+        query: String,
+        /// Variables, a JSON object.
+        #[arg(long)]
+        variables: Option<String>,
+    },
+    /// A fresh security-key check for one action, approved in the browser: the grant lands on
+    /// the saved session; with --token a step-up JWT is printed on stdout.
+    StepUp(StepUpArgs),
+}
+
+#[derive(clap::Args)]
+struct StepUpArgs {
+    /// The action, e.g. security_key.delete
+    #[arg(long)]
+    action: String,
+    /// The resource, e.g. security_key:<id>
+    #[arg(long)]
+    resource: Option<String>,
+    /// Print a step-up JWT (ES256) on stdout, for a tool that verifies it offline.
+    #[arg(long)]
+    token: bool,
+    /// Keyward's URL, when no session is saved (or the saved one is another server's).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -90,10 +128,18 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Schema) = cli.command {
-        print!("{}", keyward_gateway::graphql::sdl());
-        return ExitCode::SUCCESS;
-    }
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => {
+            print!("{}", keyward_gateway::graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Command::Login { url } => return run_client(ClientCommand::Login { url }),
+        Command::Gql { query, variables } => return run_client(ClientCommand::Gql { query, variables }),
+        Command::StepUp(StepUpArgs { action, resource, token, url }) => {
+            return run_client(ClientCommand::StepUp { action, resource, token, url });
+        }
+        server => server,
+    };
     let config = match Config::load() {
         Ok(config) => config,
         Err(err) => {
@@ -110,7 +156,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Migrate => migrate(config).await,
             Command::Audit { command } => keyward_gateway::cli::audit(config, command.into()).await,
             _ => serve(config).await,
@@ -120,6 +166,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("keyward: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a terminal command: no configuration, no logging, errors as `keyward: <message>`.
+fn run_client(command: ClientCommand) -> ExitCode {
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(keyward_gateway::cli_client::run(command, None)),
+        Err(err) => Err(CliError::Io(format!("cannot start the async runtime: {err}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: {err}");
             ExitCode::FAILURE
         }
     }

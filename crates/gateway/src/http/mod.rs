@@ -3,6 +3,7 @@
 pub mod client_ip;
 pub mod cookies;
 pub mod graphql;
+pub mod handoff;
 pub mod headers;
 pub mod ops;
 pub mod request_meta;
@@ -16,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -36,6 +37,8 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/readyz", get(ops::on_management_listener))
         .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
+        .route("/cli/handoff", post(handoff::create_route))
+        .route("/cli/handoff/poll", post(handoff::poll_route))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -98,6 +101,8 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/auth/sso/callback" => "/auth/sso/callback",
+        "/cli/handoff" => "/cli/handoff",
+        "/cli/handoff/poll" => "/cli/handoff/poll",
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
