@@ -135,6 +135,9 @@ pub struct Handoff {
     pub poll_secret_hash: String,
     /// The CLI session of a step-up asked for with one.
     pub bound: Option<BoundSession>,
+    /// The terminal's address when it asked: a login's new session starts from there.
+    #[serde(default)]
+    pub client_ip: Option<String>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When it stops being usable.
@@ -203,6 +206,7 @@ impl Handoff {
             user_code: user_code(code_random),
             poll_secret_hash: hash_poll_secret(&poll_secret),
             bound,
+            client_ip: None,
             created_at: now,
             expires_at: now + ttl,
             result: None,
@@ -311,6 +315,7 @@ mod tests {
             stage: SessionStage::Authenticated,
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
+            facts: Default::default(),
         }
         .start(now, lifetimes, Epochs::default())
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod secrets;
 pub mod state;
 pub mod webauthn;
@@ -224,6 +225,7 @@ pub async fn start_with(
             attestation_roots,
         },
         oidc: Default::default(),
+        policies: Default::default(),
         sealer: secrets::Sealer::new(config.secrets_key.as_deref())
             .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?,
         metrics: Default::default(),

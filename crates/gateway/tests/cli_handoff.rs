@@ -179,7 +179,7 @@ async fn bad_requests_get_clear_codes(app: &TestApp) {
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("action")));
     let (_, body) = bad(json!({ "kind": "step_up", "action": "cli.login", "token": true }), None).await;
     assert_eq!(body["field"], "action", "login hand-offs are asked for as such");
-    let (_, body) = bad(json!({ "kind": "step_up", "action": "a.b", "resource": "", "token": true }), None).await;
+    let (_, body) = bad(json!({ "kind": "step_up", "action": "a.b", "resource": "line\nbreak", "token": true }), None).await;
     assert_eq!(body["field"], "resource");
     let (status, body) = bad(json!({ "kind": "step_up", "action": "a.b", "resource": "r:1" }), None).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("token")), "anonymous needs token");

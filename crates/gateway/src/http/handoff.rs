@@ -17,6 +17,7 @@ use keyward_domain::handoff::{
     self, BoundSession, DEFAULT_TTL, Handoff, HandoffId, HandoffKind, LOGIN_ACTION, POLL_INTERVAL_SECONDS,
 };
 use keyward_domain::rate_limit::{self, network_of};
+use keyward_domain::step_up::{validate_action, validate_resource};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -24,11 +25,6 @@ use super::client_ip::client_ip;
 use super::session::resolve_caller;
 use crate::error::code_of;
 use crate::state::AppState;
-
-/// Longest action name accepted.
-const MAX_ACTION_LEN: usize = 128;
-/// Longest resource accepted.
-const MAX_RESOURCE_LEN: usize = 512;
 
 /// `POST /cli/handoff`'s body.
 #[derive(Debug, Deserialize)]
@@ -107,32 +103,13 @@ async fn limit(
     rate_limit::check(app.rate_limiter.as_ref(), &bucket, limit, Utc::now()).await
 }
 
-fn check_action(action: &str) -> Result<(), DomainError> {
-    let valid = !action.is_empty()
-        && action.len() <= MAX_ACTION_LEN
-        && action.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
-    if !valid {
-        return Err(DomainError::bad_input(
-            "action",
-            format!("expected an action like security_key.delete (a-z, 0-9, _ and ., at most {MAX_ACTION_LEN})"),
-        ));
-    }
+/// A step-up's action and resource, as `stepUpBegin` will accept them.
+fn check_target(action: &str, resource: Option<&str>) -> Result<(), DomainError> {
+    validate_action(action)?;
     if action == LOGIN_ACTION {
         return Err(DomainError::bad_input("action", "cli.login is for login hand-offs: use {\"kind\": \"login\"}"));
     }
-    Ok(())
-}
-
-fn check_resource(resource: Option<&str>) -> Result<(), DomainError> {
-    match resource {
-        Some(r) if r.is_empty() || r.len() > MAX_RESOURCE_LEN || r.chars().any(char::is_control) => {
-            Err(DomainError::bad_input(
-                "resource",
-                format!("expected a resource like security_key:<id> (1 to {MAX_RESOURCE_LEN} printable characters)"),
-            ))
-        }
-        _ => Ok(()),
-    }
+    resource.map_or(Ok(()), validate_resource)
 }
 
 /// The CLI session a step-up hand-off is asked for with (`Authorization: Bearer`), if any. A
@@ -168,8 +145,7 @@ async fn create(app: &AppState, peer: SocketAddr, headers: &HeaderMap, body: &[u
     let (kind, bound) = match parse::<CreateRequest>(body)? {
         CreateRequest::Login => (HandoffKind::Login, None),
         CreateRequest::StepUp { action, resource, token } => {
-            check_action(&action)?;
-            check_resource(resource.as_deref())?;
+            check_target(&action, resource.as_deref())?;
             let bound = bound_session(app, headers).await?;
             if bound.is_none() && !token {
                 return Err(DomainError::bad_input(
@@ -181,7 +157,8 @@ async fn create(app: &AppState, peer: SocketAddr, headers: &HeaderMap, body: &[u
         }
     };
     let now = Utc::now();
-    let new = Handoff::create(kind, bound, rand::random(), crate::secrets::random_token_bytes(), now, DEFAULT_TTL);
+    let mut new = Handoff::create(kind, bound, rand::random(), crate::secrets::random_token_bytes(), now, DEFAULT_TTL);
+    new.handoff.client_ip = Some(client_ip(peer, headers, &app.config.trusted_proxies).to_string());
     app.handoffs.create_handoff(&new.handoff, now).await?;
     Ok(json!({
         "id": new.handoff.id.to_string(),

@@ -2,6 +2,7 @@
 
 pub mod client_ip;
 pub mod cookies;
+pub mod forward_auth;
 pub mod graphql;
 pub mod handoff;
 pub mod headers;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/auth/sso/callback", get(sso::callback))
         .route("/cli/handoff", post(handoff::create_route))
         .route("/cli/handoff/poll", post(handoff::poll_route))
+        .route("/auth/verify", get(forward_auth::verify))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -103,6 +105,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/auth/sso/callback" => "/auth/sso/callback",
         "/cli/handoff" => "/cli/handoff",
         "/cli/handoff/poll" => "/cli/handoff/poll",
+        "/auth/verify" => "/auth/verify",
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
