@@ -25,7 +25,7 @@ use crate::graphql::KeywardSchema;
 use crate::state::AppState;
 use graphql::GraphqlState;
 
-/// The public router: the API, the SSO callback, the SPA and a bare `/healthz`.
+/// The public router: the API, the SSO callback, the JWKS, the SPA and a bare `/healthz`.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
     let graphql_state = GraphqlState { app: state.clone(), schema };
     let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
@@ -36,6 +36,7 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/readyz", get(ops::on_management_listener))
         .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
+        .route(crate::tokens::JWKS_PATH, get(crate::tokens::jwks::serve))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -98,6 +99,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/auth/sso/callback" => "/auth/sso/callback",
+        crate::tokens::JWKS_PATH => crate::tokens::JWKS_PATH,
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
