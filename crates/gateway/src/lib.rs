@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod policy;
 pub mod secrets;
 pub mod state;
+pub mod tokens;
 pub mod webauthn;
 
 use std::future::IntoFuture;
@@ -211,6 +212,9 @@ pub async fn start_with(
         idle: chrono::Duration::from_std(config.session.idle_ttl).unwrap_or(chrono::Duration::minutes(30)),
         pending: chrono::Duration::from_std(config.session.pending_ttl).unwrap_or(chrono::Duration::minutes(10)),
     };
+    let sealer = secrets::Sealer::new(config.secrets_key.as_deref())
+        .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?;
+    let tokens = tokens::TokenIssuer::new(db.clone(), sealer.clone(), tokens::TokenSettings::from_config(&config));
     let state = AppState::new(Inner {
         config: config.clone(),
         db,
@@ -226,10 +230,10 @@ pub async fn start_with(
         },
         oidc: Default::default(),
         policies: Default::default(),
-        sealer: secrets::Sealer::new(config.secrets_key.as_deref())
-            .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?,
+        sealer,
         metrics: Default::default(),
         lifetimes,
+        tokens,
     });
     let schema = graphql::build(state.clone(), &config);
     let app = http::router(state.clone(), schema);

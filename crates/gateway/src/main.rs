@@ -54,10 +54,13 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct StepUpArgs {
+    #[command(subcommand)]
+    command: Option<StepUpCommand>,
     /// The action, e.g. security_key.delete
-    #[arg(long)]
-    action: String,
+    #[arg(long, required = true)]
+    action: Option<String>,
     /// The resource, e.g. security_key:<id>
     #[arg(long)]
     resource: Option<String>,
@@ -67,6 +70,29 @@ struct StepUpArgs {
     /// Keyward's URL, when no session is saved (or the saved one is another server's).
     #[arg(long)]
     url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum StepUpCommand {
+    /// Check a step-up JWT offline (signature against the JWKS, issuer, expiry, action,
+    /// resource); print its claims, or exit 1 naming why it is refused.
+    Verify {
+        /// The JWT, or - to read it from stdin.
+        #[arg(long)]
+        token: String,
+        /// The action it must be for.
+        #[arg(long)]
+        action: String,
+        /// The resource it must be for (empty for a token without one).
+        #[arg(long, default_value = "")]
+        resource: String,
+        /// The JWKS: Keyward's <public_url>/.well-known/jwks.json, or a file holding it.
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: String,
+        /// The issuer it must come from: Keyward's public_url without the trailing slash.
+        #[arg(long)]
+        issuer: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,7 +161,11 @@ fn main() -> ExitCode {
         }
         Command::Login { url } => return run_client(ClientCommand::Login { url }),
         Command::Gql { query, variables } => return run_client(ClientCommand::Gql { query, variables }),
-        Command::StepUp(StepUpArgs { action, resource, token, url }) => {
+        Command::StepUp(StepUpArgs { command: Some(StepUpCommand::Verify { token, action, resource, jwks, issuer }), .. }) => {
+            return run_client(ClientCommand::StepUpVerify { token, action, resource, jwks, issuer });
+        }
+        Command::StepUp(StepUpArgs { command: None, action, resource, token, url }) => {
+            let action = action.unwrap_or_default();
             return run_client(ClientCommand::StepUp { action, resource, token, url });
         }
         server => server,

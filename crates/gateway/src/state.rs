@@ -43,6 +43,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Session lifetimes from configuration.
     pub lifetimes: SessionLifetimes,
+    /// Step-up tokens: signing, key rotation, the JWKS.
+    pub tokens: crate::tokens::TokenIssuer,
 }
 
 impl AppState {

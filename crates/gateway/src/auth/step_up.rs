@@ -10,6 +10,7 @@ use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
 use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::session::{KeyFacts, Session};
+use keyward_domain::step_up_token::StepUpTokenInput;
 use keyward_domain::step_up::{
     Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Verdict, add_grant, judge,
     validate_action, validate_resource,
@@ -310,8 +311,16 @@ async fn verify(
 }
 
 /// Signs a step-up JWT for a finished step-up.
-pub async fn issue_token(_app: &AppState, _finished: &Finished) -> Result<String, DomainError> {
-    Err(DomainError::bad_input("issueToken", "step-up tokens are not enabled on this server"))
+pub async fn issue_token(app: &AppState, finished: &Finished) -> Result<String, DomainError> {
+    let input = StepUpTokenInput {
+        member: finished.issued.session.member_id,
+        org: finished.issued.session.org_id,
+        action: finished.action.clone(),
+        resource: finished.resource.clone().unwrap_or_default(),
+        user_verified: finished.user_verified,
+        touched_at: finished.grant.touched_at,
+    };
+    Ok(app.tokens.issue(&input).await?)
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use keyward_domain::step_up_token::StepUpClaims;
+
 use super::api::{Client, HandoffRequest, HandoffResult};
 use super::credentials::Credentials;
 use super::prompt::Prompt;
 use super::CliError;
+use crate::tokens::{load_jwks, verify_offline};
 
 const WHO_AM_I: &str = "{ viewer { member { username } organization { slug } } }";
 
@@ -165,6 +168,21 @@ pub async fn step_up(
         return Err(CliError::Transport("the approval carried no step-up token".into()));
     }
     Ok(result)
+}
+
+/// `keyward step-up verify`: checks a step-up JWT offline against a JWKS (an URL or a file):
+/// signature, issuer (when given), expiry, action and resource. Returns its claims.
+pub async fn verify_token(
+    token: &str,
+    action: &str,
+    resource: &str,
+    jwks: &str,
+    issuer: Option<&str>,
+) -> Result<StepUpClaims, CliError> {
+    let keys = load_jwks(jwks).await.map_err(|e| CliError::Io(format!("--jwks: {e}")))?;
+    let now = chrono::Utc::now().timestamp();
+    verify_offline(token.trim(), action, resource, issuer, &keys, now, None)
+        .map_err(|e| CliError::Refused { code: "TOKEN_REFUSED".into(), message: e.to_string() })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::graphql::KeywardSchema;
 use crate::state::AppState;
 use graphql::GraphqlState;
 
-/// The public router: the API, the SSO callback, the SPA and a bare `/healthz`.
+/// The public router: the API, the SSO callback, the JWKS, the SPA and a bare `/healthz`.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
     let graphql_state = GraphqlState { app: state.clone(), schema };
     let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
@@ -41,6 +41,7 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/cli/handoff", post(handoff::create_route))
         .route("/cli/handoff/poll", post(handoff::poll_route))
         .route("/auth/verify", get(forward_auth::verify))
+        .route(crate::tokens::JWKS_PATH, get(crate::tokens::jwks::serve))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -106,6 +107,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/cli/handoff" => "/cli/handoff",
         "/cli/handoff/poll" => "/cli/handoff/poll",
         "/auth/verify" => "/auth/verify",
+        crate::tokens::JWKS_PATH => crate::tokens::JWKS_PATH,
         _ => "spa",
     };
     let response = next.run(request).await.into_response();
