@@ -288,7 +288,164 @@ async fn the_cli_reports_pending_and_missing_sessions(app: &TestApp) {
     assert_eq!(refused.unwrap_err().code(), Some("BAD_USER_INPUT"));
 }
 
+/// The SPA's part: opens the verification URL as the page would (action, resource and hand-off
+/// from its query), shows the code, and runs stepUpBegin/stepUpFinish with the member's key.
+/// Returns the stepUpFinish payload; `browser_token` becomes the rotated one.
+async fn approve_in_browser(
+    app: &TestApp,
+    browser_token: &mut String,
+    key: &mut impl webauthn_authenticator_rs::AuthenticatorBackendHashedClientData,
+    started: &HandoffStarted,
+) -> Value {
+    let url = url::Url::parse(&started.verification_url).unwrap();
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("code").as_deref(), Some(started.user_code.as_str()), "the page shows the terminal's code");
+    assert_eq!(param("handoff").as_deref(), Some(started.id.as_str()));
+    let begin = app
+        .ok(
+            "mutation($a: String!, $r: String, $h: ID) { stepUpBegin(action: $a, resource: $r, handoff: $h) { ceremonyId options } }",
+            json!({ "a": param("action"), "r": param("resource"), "h": param("handoff") }),
+            Some(browser_token),
+        )
+        .await;
+    let begin = &begin["stepUpBegin"];
+    let response = TestApp::get(key, &begin["options"], common::authn::ORIGIN);
+    let finish = app
+        .ok(
+            "mutation($c: ID!, $r: JSON!) { stepUpFinish(ceremonyId: $c, response: $r) { grant { action resource reuse } sessionToken token } }",
+            json!({ "c": begin["ceremonyId"], "r": response }),
+            Some(browser_token),
+        )
+        .await;
+    let payload = finish["stepUpFinish"].clone();
+    *browser_token = payload["sessionToken"].as_str().unwrap().to_owned();
+    payload
+}
+
+/// `keyward login` approved in the browser: the terminal gets a new key-backed session of its
+/// own (not the browser's), it works for `viewer`, and the login is audited.
+async fn a_terminal_logs_in_through_the_browser(app: &TestApp) {
+    let (mut browser_token, mut key) = app.admin_with_key().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyward").join("credentials.json");
+    let (saved, _) = log_terminal_in(app, &mut browser_token, &mut key, &path).await;
+    assert_ne!(saved.session_token, browser_token);
+    let (_, body) = app
+        .graphql("{ viewer { stage methods keyId mfaVerifiedAt member { username } } }", json!({}), Some(&saved.session_token))
+        .await;
+    let viewer = &body["data"]["viewer"];
+    assert_eq!(viewer["stage"], "AUTHENTICATED", "{body}");
+    assert_eq!(viewer["methods"], json!(["BACKUP_CREDENTIALS", "SECURITY_KEY"]));
+    assert!(viewer["keyId"].is_string() && viewer["mfaVerifiedAt"].is_string(), "{viewer}");
+    assert!(app.is_live(&browser_token).await, "the browser keeps its own session");
+    let events = app.ok("{ auditEvents(first: 5, filter: { action: \"cli.login\" }) { nodes { summary } } }", json!({}), Some(&browser_token)).await;
+    assert_eq!(events["auditEvents"]["nodes"][0]["summary"], "admin logged a terminal in with a security key");
+}
+
+/// Runs `keyward login` against `app`, approved in the browser; returns what was saved and the
+/// browser's stepUpFinish payload.
+async fn log_terminal_in(
+    app: &TestApp,
+    browser_token: &mut String,
+    key: &mut impl webauthn_authenticator_rs::AuthenticatorBackendHashedClientData,
+    path: &std::path::Path,
+) -> (cli_client::Credentials, Value) {
+    let (mut prompt, mut started) = browser();
+    let (url, file) = (app.url.clone(), path.to_owned());
+    let terminal = tokio::spawn(async move { cli_client::login(&url, &file, &mut prompt).await });
+    let handoff = started.recv().await.unwrap();
+    let payload = approve_in_browser(app, browser_token, key, &handoff).await;
+    (terminal.await.unwrap().unwrap(), payload)
+}
+
+/// `keyward gql` meets STEP_UP_REQUIRED: the step-up is approved in the browser, the grant lands
+/// on the terminal's session (whose rotated token is saved), and the request goes through on
+/// the one retry.
+async fn gql_steps_up_in_the_browser_and_retries_once(app: &TestApp) {
+    let (mut browser_token, mut key) = app.admin_with_key().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyward").join("credentials.json");
+    let (saved, _) = log_terminal_in(app, &mut browser_token, &mut key, &path).await;
+    // The terminal's key check is an hour old: admin actions need one within five minutes.
+    let cli = app.live_session(&saved.session_token).await;
+    let mut aged = cli.clone();
+    aged.mfa_verified_at = Some(Utc::now() - Duration::hours(1));
+    assert!(app.running.state.sessions.replace(&cli.token_hash, &aged, Utc::now()).await.unwrap());
+
+    let alice = app.member("alice").await;
+    let query = "mutation($m: ID!) { memberSessionsRevoke(memberId: $m) }";
+    let (_, refused) = app.graphql(query, json!({ "m": alice.id.to_string() }), Some(&saved.session_token)).await;
+    assert_eq!(common::error_code(&refused), "STEP_UP_REQUIRED", "{refused}");
+
+    let (mut prompt, mut started) = browser();
+    let (file, variables) = (path.clone(), json!({ "m": alice.id.to_string() }));
+    let terminal = tokio::spawn(async move { cli_client::gql(&file, query, &variables, &mut prompt).await });
+    let handoff = started.recv().await.unwrap();
+    assert!(handoff.verification_url.contains("action=member.sessions.revoke"), "{}", handoff.verification_url);
+    let payload = approve_in_browser(app, &mut browser_token, &mut key, &handoff).await;
+    assert_eq!(payload["grant"]["action"], "member.sessions.revoke");
+    let outcome = terminal.await.unwrap().unwrap();
+    assert!(outcome.stepped_up);
+    assert_eq!(outcome.body["data"]["memberSessionsRevoke"], 0, "{}", outcome.body);
+    outcome.error().unwrap();
+    let rotated = cli_client::Credentials::load(&path).unwrap().unwrap();
+    assert_ne!(rotated.session_token, saved.session_token, "the grant rotated the terminal's session");
+    assert!(!app.is_live(&saved.session_token).await);
+    assert!(app.is_live(&rotated.session_token).await);
+    assert!(started.try_recv().is_err(), "one step-up, one retry");
+}
+
+/// `keyward step-up --token` without a saved session: the JWT goes to the terminal only (the
+/// browser's stepUpFinish did not ask for one) and verifies offline against the JWKS.
+async fn a_step_up_token_is_delivered_to_the_terminal(app: &TestApp) {
+    let (mut browser_token, mut key) = app.admin_with_key().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = dir.path().join("credentials.json");
+    let (mut prompt, mut started) = browser();
+    let (url, file) = (app.url.clone(), nobody.clone());
+    let terminal = tokio::spawn(async move {
+        cli_client::step_up(Some(&url), &file, "deploy.production", Some("service:api"), true, &mut prompt).await
+    });
+    let handoff = started.recv().await.unwrap();
+    let payload = approve_in_browser(app, &mut browser_token, &mut key, &handoff).await;
+    assert_eq!(payload["token"], Value::Null, "the browser asked for no token");
+    let result = terminal.await.unwrap().unwrap();
+    assert_eq!(result.session_token, None, "no session was bound");
+    let jwt = result.token.unwrap();
+    let jwks = format!("{}/.well-known/jwks.json", app.url);
+    let claims = cli_client::commands::verify_token(&jwt, "deploy.production", "service:api", &jwks, Some("http://localhost:8080"))
+        .await
+        .unwrap();
+    assert_eq!(claims.sub, app.admin().await.id.to_string());
+    let wrong = cli_client::commands::verify_token(&jwt, "deploy.staging", "service:api", &jwks, None).await.unwrap_err();
+    assert!(wrong.to_string().contains("not \"deploy.staging\""), "{wrong}");
+    assert!(!nobody.exists(), "nothing saved without a session");
+}
+
+/// At `stepUpBegin` another member cannot take over a terminal's bound step-up.
+async fn another_member_cannot_approve_a_bound_step_up_in_graphql(app: &TestApp) {
+    let alice = app.member("alice").await;
+    let cli = app.session_for(&alice, SessionStage::Authenticated).await;
+    let request = json!({ "kind": "step_up", "action": "security_key.delete", "resource": "security_key:1", "token": false });
+    let answer = app.create_handoff(request, Some(&cli)).await;
+    let bob = app.member("bob").await;
+    let bob_browser = app.session_for(&bob, SessionStage::Authenticated).await;
+    let (_, body) = app
+        .graphql(
+            "mutation($h: ID) { stepUpBegin(action: \"security_key.delete\", resource: \"security_key:1\", handoff: $h) { ceremonyId } }",
+            json!({ "h": answer["id"] }),
+            Some(&bob_browser),
+        )
+        .await;
+    assert_eq!(common::error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "handoff");
+}
+
 on_both_backends!(
+    a_terminal_logs_in_through_the_browser,
+    gql_steps_up_in_the_browser_and_retries_once,
+    a_step_up_token_is_delivered_to_the_terminal,
+    another_member_cannot_approve_a_bound_step_up_in_graphql,
     a_login_hand_off_is_created_and_polled,
     a_wrong_poll_secret_is_refused,
     a_poll_after_expiry_is_refused,
