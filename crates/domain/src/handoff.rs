@@ -397,7 +397,9 @@ mod tests {
         assert_eq!(new.handoff.check_approval(&browser, "security_key.delete", target, now), Ok(()));
         let colleague = session(org, MemberId::new(), now);
         let refused = new.handoff.check_approval(&colleague, "security_key.delete", target, now);
-        assert!(matches!(refused, Err(DomainError::BadInput { ref message, .. }) if message.contains("another member")));
+        assert!(
+            matches!(refused, Err(DomainError::BadInput { ref message, .. }) if message.contains("another member"))
+        );
         let stranger = session(OrgId::new(), owner, now);
         assert!(new.handoff.check_approval(&stranger, "security_key.delete", target, now).is_err());
         assert!(new.handoff.check_approval(&browser, "security_key.delete", None, now).is_err(), "resource differs");

@@ -96,8 +96,12 @@ pub trait HandoffStore: Send + Sync {
 
     /// Records `result` atomically if the hand-off is still kept and pending; `false` otherwise
     /// (gone, expired, or completed by someone else first).
-    async fn complete_handoff(&self, id: HandoffId, result: &HandoffResult, now: DateTime<Utc>)
-    -> Result<bool, StoreError>;
+    async fn complete_handoff(
+        &self,
+        id: HandoffId,
+        result: &HandoffResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Takes a completed hand-off out atomically: exactly one caller gets it, and it is gone
     /// afterwards. `None` while it is pending, or once it was taken or expired.

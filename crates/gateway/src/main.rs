@@ -161,7 +161,10 @@ fn main() -> ExitCode {
         }
         Command::Login { url } => return run_client(ClientCommand::Login { url }),
         Command::Gql { query, variables } => return run_client(ClientCommand::Gql { query, variables }),
-        Command::StepUp(StepUpArgs { command: Some(StepUpCommand::Verify { token, action, resource, jwks, issuer }), .. }) => {
+        Command::StepUp(StepUpArgs {
+            command: Some(StepUpCommand::Verify { token, action, resource, jwks, issuer }),
+            ..
+        }) => {
             return run_client(ClientCommand::StepUpVerify { token, action, resource, jwks, issuer });
         }
         Command::StepUp(StepUpArgs { command: None, action, resource, token, url }) => {

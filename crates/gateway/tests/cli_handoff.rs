@@ -135,7 +135,11 @@ async fn a_poll_after_expiry_is_refused(app: &TestApp) {
             assert!(store.complete_handoff(old.handoff.id, &result, created).await.unwrap());
         }
         let (status, body) = app.poll_handoff(&old.handoff.id.to_string(), &old.poll_secret).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "completed: {completed}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+            "completed: {completed}"
+        );
         let started = HandoffStarted {
             id: old.handoff.id.to_string(),
             user_code: old.handoff.user_code.clone(),
@@ -172,19 +176,25 @@ async fn a_result_is_delivered_once(app: &TestApp) {
 }
 
 async fn bad_requests_get_clear_codes(app: &TestApp) {
-    let bad = |body: Value, token: Option<&'static str>| async move { app.post_handoff("/cli/handoff", body, token).await };
+    let bad =
+        |body: Value, token: Option<&'static str>| async move { app.post_handoff("/cli/handoff", body, token).await };
     let (status, body) = bad(json!({ "kind": "coffee" }), None).await;
-    assert_eq!((status, body["code"].as_str(), body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("BAD_USER_INPUT"), Some("body")));
+    assert_eq!(
+        (status, body["code"].as_str(), body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BAD_USER_INPUT"), Some("body"))
+    );
     let (status, body) = bad(json!({ "kind": "step_up", "action": "Delete Everything", "token": true }), None).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("action")));
     let (_, body) = bad(json!({ "kind": "step_up", "action": "cli.login", "token": true }), None).await;
     assert_eq!(body["field"], "action", "login hand-offs are asked for as such");
-    let (_, body) = bad(json!({ "kind": "step_up", "action": "a.b", "resource": "line\nbreak", "token": true }), None).await;
+    let (_, body) =
+        bad(json!({ "kind": "step_up", "action": "a.b", "resource": "line\nbreak", "token": true }), None).await;
     assert_eq!(body["field"], "resource");
     let (status, body) = bad(json!({ "kind": "step_up", "action": "a.b", "resource": "r:1" }), None).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("token")), "anonymous needs token");
     assert!(body["message"].as_str().unwrap().contains("\"token\": true"), "{body}");
-    let (status, body) = bad(json!({ "kind": "step_up", "action": "a.b", "token": false }), Some("kw1.dead.token")).await;
+    let (status, body) =
+        bad(json!({ "kind": "step_up", "action": "a.b", "token": false }), Some("kw1.dead.token")).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")));
     let admin = app.admin().await;
     let pending = app.session_for(&admin, SessionStage::MfaRequired).await;
@@ -195,7 +205,11 @@ async fn bad_requests_get_clear_codes(app: &TestApp) {
     let answer = app.create_handoff(json!({ "kind": "step_up", "action": "a.b", "token": true }), None).await;
     assert_eq!(
         answer["verificationUrl"],
-        format!("http://localhost:8080/step-up?action=a.b&handoff={}&code={}", answer["id"].as_str().unwrap(), answer["userCode"].as_str().unwrap()),
+        format!(
+            "http://localhost:8080/step-up?action=a.b&handoff={}&code={}",
+            answer["id"].as_str().unwrap(),
+            answer["userCode"].as_str().unwrap()
+        ),
         "no resource, none in the URL"
     );
 }
@@ -205,7 +219,8 @@ async fn creating_hand_offs_is_rate_limited_per_network(app: &TestApp) {
     for _ in 0..limit {
         app.create_handoff(json!({ "kind": "login" }), None).await;
     }
-    let response = app.client.post(format!("{}/cli/handoff", app.url)).json(&json!({ "kind": "login" })).send().await.unwrap();
+    let response =
+        app.client.post(format!("{}/cli/handoff", app.url)).json(&json!({ "kind": "login" })).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     let body: Value = response.json().await.unwrap();
@@ -218,7 +233,8 @@ async fn creating_hand_offs_is_rate_limited_per_network(app: &TestApp) {
 async fn a_bound_hand_off_is_refused_to_another_member(app: &TestApp) {
     let alice = app.member("alice").await;
     let cli = app.session_for(&alice, SessionStage::Authenticated).await;
-    let request = json!({ "kind": "step_up", "action": "security_key.delete", "resource": "security_key:1", "token": false });
+    let request =
+        json!({ "kind": "step_up", "action": "security_key.delete", "resource": "security_key:1", "token": false });
     let answer = app.create_handoff(request, Some(&cli)).await;
     let id = answer["id"].as_str().unwrap();
     let (state, now) = (&app.running.state, Utc::now());
@@ -234,14 +250,20 @@ async fn a_bound_hand_off_is_refused_to_another_member(app: &TestApp) {
         other => panic!("expected a refusal, got {other:?}"),
     }
     let admin_browser = app.live_session(&app.session_for(&app.admin().await, SessionStage::Authenticated).await).await;
-    assert!(approval::check(state, &admin_browser, "security_key.delete", Some("security_key:1"), id, now).await.is_err(), "not even an admin");
+    assert!(
+        approval::check(state, &admin_browser, "security_key.delete", Some("security_key:1"), id, now).await.is_err(),
+        "not even an admin"
+    );
 
     let alice_browser = app.live_session(&app.session_for(&alice, SessionStage::Authenticated).await).await;
-    let approved = approval::check(state, &alice_browser, "security_key.delete", Some("security_key:1"), id, now).await.unwrap();
+    let approved =
+        approval::check(state, &alice_browser, "security_key.delete", Some("security_key:1"), id, now).await.unwrap();
     assert!(approved.bound && !approved.login && !approved.want_token);
-    let wrong_resource = approval::check(state, &alice_browser, "security_key.delete", Some("security_key:2"), id, now).await;
+    let wrong_resource =
+        approval::check(state, &alice_browser, "security_key.delete", Some("security_key:2"), id, now).await;
     assert!(matches!(wrong_resource, Err(keyward_domain::DomainError::BadInput { .. })));
-    let unknown = approval::check(state, &alice_browser, "security_key.delete", None, &HandoffId::new().to_string(), now).await;
+    let unknown =
+        approval::check(state, &alice_browser, "security_key.delete", None, &HandoffId::new().to_string(), now).await;
     assert!(matches!(unknown, Err(keyward_domain::DomainError::BadInput { .. })));
 }
 
@@ -331,14 +353,24 @@ async fn a_terminal_logs_in_through_the_browser(app: &TestApp) {
     let (saved, _) = log_terminal_in(app, &mut browser_token, &mut key, &path).await;
     assert_ne!(saved.session_token, browser_token);
     let (_, body) = app
-        .graphql("{ viewer { stage methods keyId mfaVerifiedAt member { username } } }", json!({}), Some(&saved.session_token))
+        .graphql(
+            "{ viewer { stage methods keyId mfaVerifiedAt member { username } } }",
+            json!({}),
+            Some(&saved.session_token),
+        )
         .await;
     let viewer = &body["data"]["viewer"];
     assert_eq!(viewer["stage"], "AUTHENTICATED", "{body}");
     assert_eq!(viewer["methods"], json!(["BACKUP_CREDENTIALS", "SECURITY_KEY"]));
     assert!(viewer["keyId"].is_string() && viewer["mfaVerifiedAt"].is_string(), "{viewer}");
     assert!(app.is_live(&browser_token).await, "the browser keeps its own session");
-    let events = app.ok("{ auditEvents(first: 5, filter: { action: \"cli.login\" }) { nodes { summary } } }", json!({}), Some(&browser_token)).await;
+    let events = app
+        .ok(
+            "{ auditEvents(first: 5, filter: { action: \"cli.login\" }) { nodes { summary } } }",
+            json!({}),
+            Some(&browser_token),
+        )
+        .await;
     assert_eq!(events["auditEvents"]["nodes"][0]["summary"], "admin logged a terminal in with a security key");
 }
 
@@ -413,11 +445,18 @@ async fn a_step_up_token_is_delivered_to_the_terminal(app: &TestApp) {
     assert_eq!(result.session_token, None, "no session was bound");
     let jwt = result.token.unwrap();
     let jwks = format!("{}/.well-known/jwks.json", app.url);
-    let claims = cli_client::commands::verify_token(&jwt, "deploy.production", "service:api", &jwks, Some("http://localhost:8080"))
-        .await
-        .unwrap();
+    let claims = cli_client::commands::verify_token(
+        &jwt,
+        "deploy.production",
+        "service:api",
+        &jwks,
+        Some("http://localhost:8080"),
+    )
+    .await
+    .unwrap();
     assert_eq!(claims.sub, app.admin().await.id.to_string());
-    let wrong = cli_client::commands::verify_token(&jwt, "deploy.staging", "service:api", &jwks, None).await.unwrap_err();
+    let wrong =
+        cli_client::commands::verify_token(&jwt, "deploy.staging", "service:api", &jwks, None).await.unwrap_err();
     assert!(wrong.to_string().contains("not \"deploy.staging\""), "{wrong}");
     assert!(!nobody.exists(), "nothing saved without a session");
 }
@@ -426,7 +465,8 @@ async fn a_step_up_token_is_delivered_to_the_terminal(app: &TestApp) {
 async fn another_member_cannot_approve_a_bound_step_up_in_graphql(app: &TestApp) {
     let alice = app.member("alice").await;
     let cli = app.session_for(&alice, SessionStage::Authenticated).await;
-    let request = json!({ "kind": "step_up", "action": "security_key.delete", "resource": "security_key:1", "token": false });
+    let request =
+        json!({ "kind": "step_up", "action": "security_key.delete", "resource": "security_key:1", "token": false });
     let answer = app.create_handoff(request, Some(&cli)).await;
     let bob = app.member("bob").await;
     let bob_browser = app.session_for(&bob, SessionStage::Authenticated).await;

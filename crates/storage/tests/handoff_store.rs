@@ -10,7 +10,14 @@ use keyward_domain::session::TokenHash;
 use keyward_domain::store::HandoffStore;
 
 fn login(now: DateTime<Utc>) -> NewHandoff {
-    Handoff::create(HandoffKind::Login, None, rand::random(), rand::random::<[u8; POLL_SECRET_BYTES]>(), now, DEFAULT_TTL)
+    Handoff::create(
+        HandoffKind::Login,
+        None,
+        rand::random(),
+        rand::random::<[u8; POLL_SECRET_BYTES]>(),
+        now,
+        DEFAULT_TTL,
+    )
 }
 
 fn result(token: &str) -> HandoffResult {
@@ -25,7 +32,8 @@ fn result(token: &str) -> HandoffResult {
 
 async fn pending_then_completed_once_then_delivered_once(store: &dyn HandoffStore) {
     let now = Utc::now();
-    let kind = HandoffKind::StepUp { action: "security_key.delete".into(), resource: Some("k:1".into()), want_token: true };
+    let kind =
+        HandoffKind::StepUp { action: "security_key.delete".into(), resource: Some("k:1".into()), want_token: true };
     let bound = BoundSession { org_id: OrgId::new(), member_id: MemberId::new(), token_hash: TokenHash("cli".into()) };
     let new = Handoff::create(kind, Some(bound), rand::random(), rand::random(), now, DEFAULT_TTL);
     let h = new.handoff;

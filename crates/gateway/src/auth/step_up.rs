@@ -6,15 +6,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
-use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::session::{KeyFacts, Session};
-use keyward_domain::step_up_token::StepUpTokenInput;
 use keyward_domain::step_up::{
     Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Verdict, add_grant, judge,
     validate_action, validate_resource,
 };
+use keyward_domain::step_up_token::StepUpTokenInput;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -192,10 +192,9 @@ impl Client {
             .await
             .map_err(transport)?;
         let status = response.status();
-        response
-            .json()
-            .await
-            .map_err(|_| CliError::Transport(format!("unexpected answer from Keyward (HTTP {status}); is the URL right?")))
+        response.json().await.map_err(|_| {
+            CliError::Transport(format!("unexpected answer from Keyward (HTTP {status}); is the URL right?"))
+        })
     }
 }
 

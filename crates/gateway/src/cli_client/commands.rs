@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use keyward_domain::step_up_token::StepUpClaims;
 
+use super::CliError;
 use super::api::{Client, HandoffRequest, HandoffResult};
 use super::credentials::Credentials;
 use super::prompt::Prompt;
-use super::CliError;
 use crate::tokens::{load_jwks, verify_offline};
 
 const WHO_AM_I: &str = "{ viewer { member { username } organization { slug } } }";
@@ -152,13 +152,11 @@ pub async fn step_up(
             "without a saved session (keyward login) the step-up can only deliver a token: add --token".into(),
         ));
     }
-    let url = url.map(str::to_owned).or_else(|| session.as_ref().map(|s| s.url.clone())).ok_or(CliError::NotLoggedIn)?;
+    let url =
+        url.map(str::to_owned).or_else(|| session.as_ref().map(|s| s.url.clone())).ok_or(CliError::NotLoggedIn)?;
     let client = Client::new(&url)?;
-    let request = HandoffRequest::StepUp {
-        action: action.to_owned(),
-        resource: resource.map(str::to_owned),
-        token: want_token,
-    };
+    let request =
+        HandoffRequest::StepUp { action: action.to_owned(), resource: resource.map(str::to_owned), token: want_token };
     let bound = session.as_ref().map(|s| s.session_token.as_str());
     let result = client.hand_off(&request, bound, prompt).await?;
     if let (Some(saved), Some(token)) = (session.as_mut(), result.session_token.clone()) {

@@ -35,7 +35,9 @@ fn path_in(xdg_config_home: Option<OsString>, home: Option<OsString>) -> Result<
         .filter(|dir| Path::new(dir).is_absolute())
         .map(PathBuf::from)
         .or_else(|| home.filter(|home| !home.is_empty()).map(|home| Path::new(&home).join(".config")))
-        .ok_or_else(|| CliError::Io("neither XDG_CONFIG_HOME nor HOME is set: cannot find the credentials file".into()))?;
+        .ok_or_else(|| {
+            CliError::Io("neither XDG_CONFIG_HOME nor HOME is set: cannot find the credentials file".into())
+        })?;
     Ok(config_home.join("keyward").join("credentials.json"))
 }
 
@@ -52,7 +54,10 @@ impl Credentials {
             Err(err) => return Err(io(path, "cannot read", err)),
         };
         serde_json::from_str(&text).map(Some).map_err(|e| {
-            CliError::Io(format!("{} is not a Keyward credentials file ({e}); run `keyward login` again", path.display()))
+            CliError::Io(format!(
+                "{} is not a Keyward credentials file ({e}); run `keyward login` again",
+                path.display()
+            ))
         })
     }
 

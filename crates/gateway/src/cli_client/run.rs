@@ -59,7 +59,9 @@ fn token_argument(token: String) -> Result<String, CliError> {
         return Ok(token);
     }
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| CliError::Io(format!("cannot read the token from stdin: {e}")))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Io(format!("cannot read the token from stdin: {e}")))?;
     Ok(line.trim().to_owned())
 }
 
@@ -80,8 +82,9 @@ pub async fn run(command: ClientCommand, credentials: Option<PathBuf>) -> Result
         }
         ClientCommand::Gql { query, variables } => {
             let variables: Value = match variables {
-                Some(json) => serde_json::from_str(&json)
-                    .map_err(|e| CliError::Usage(format!("--variables is not JSON: {e}")))?,
+                Some(json) => {
+                    serde_json::from_str(&json).map_err(|e| CliError::Usage(format!("--variables is not JSON: {e}")))?
+                }
                 None => Value::Object(Default::default()),
             };
             if !variables.is_object() {
