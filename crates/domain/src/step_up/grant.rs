@@ -90,13 +90,28 @@ pub enum Verdict {
     Denied(String),
 }
 
-/// Decides whether a session whose login touched its key at `mfa_verified_at`, holding `grants`,
-/// may do `action` on `resource` at `now` under `decision`. The login's touch counts while it is
-/// fresh; a step-up never refreshes it, it only adds a grant.
+/// How the session stands towards step-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Touch<'a> {
+    /// When the login's key check happened.
+    pub mfa_verified_at: Option<DateTime<Utc>>,
+    /// Whether the session is keyless (its member had no key at login and has registered none
+    /// since: registering one confirms the session or ends it) and the action is one of
+    /// Keyward's own, where registering a key is one step away and would satisfy the check.
+    pub keyless_own_action: bool,
+    /// The session's grants.
+    pub grants: &'a [Grant],
+}
+
+/// Decides whether a session standing at `touch` may do `action` on `resource` at `now` under
+/// `decision`. The login's touch counts while it is fresh; a step-up never refreshes it, it only
+/// adds a grant. For Keyward's own actions a keyless session has nothing to touch and could
+/// register a key at will, so asking it for a touch would only be friction: step-up does not
+/// apply to it there (MFA enforcement is the control for members without keys), but a policy's
+/// `deny` still does. For the tools behind Keyward it must register a key and touch it.
 pub fn judge(
     decision: &Decision,
-    mfa_verified_at: Option<DateTime<Utc>>,
-    grants: &[Grant],
+    touch: Touch<'_>,
     action: &str,
     resource: Option<&str>,
     now: DateTime<Utc>,
@@ -106,9 +121,10 @@ pub fn judge(
             decision.reason.clone().unwrap_or_else(|| "the step-up policy denies this action".into()),
         );
     }
-    if !decision.require_mfa {
+    if !decision.require_mfa || touch.keyless_own_action {
         return Verdict::Allowed;
     }
+    let (mfa_verified_at, grants) = (touch.mfa_verified_at, touch.grants);
     let max_age = Duration::seconds(decision.max_age_seconds as i64);
     let login_fresh = mfa_verified_at.is_some_and(|at| now - at <= max_age && at <= now);
     if login_fresh || grants.iter().any(|g| g.covers(action, resource, max_age, now)) {
@@ -142,6 +158,10 @@ mod tests {
         Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
     }
 
+    fn touched(at: Option<DateTime<Utc>>, grants: &[Grant]) -> Touch<'_> {
+        Touch { mfa_verified_at: at, keyless_own_action: false, grants }
+    }
+
     fn decision(max_age_seconds: u64, reuse: Reuse) -> Decision {
         Decision { max_age_seconds, reuse, ..Decision::default() }
     }
@@ -150,13 +170,14 @@ mod tests {
     fn the_window_boundary_is_exact() {
         let d = decision(300, Reuse::Action);
         let grant = Grant::earned(&d, "security_key.delete", Some("security_key:1"), at(0));
-        let ask =
-            |now| judge(&d, None, std::slice::from_ref(&grant), "security_key.delete", Some("security_key:1"), now);
+        let ask = |now| {
+            judge(&d, touched(None, std::slice::from_ref(&grant)), "security_key.delete", Some("security_key:1"), now)
+        };
         assert_eq!(ask(at(299)), Verdict::Allowed);
         assert_eq!(ask(at(300)), Verdict::Allowed);
         assert!(matches!(ask(at(301)), Verdict::StepUpRequired { max_age_seconds: 300, .. }));
         // The login's own touch follows the same boundary.
-        let login = |now| judge(&d, Some(at(0)), &[], "org.sso.configure", None, now);
+        let login = |now| judge(&d, touched(Some(at(0)), &[]), "org.sso.configure", None, now);
         assert_eq!(login(at(299)), Verdict::Allowed);
         assert!(matches!(login(at(301)), Verdict::StepUpRequired { .. }));
     }
@@ -165,7 +186,7 @@ mod tests {
     fn an_action_grant_serves_only_its_action_and_resource() {
         let d = decision(300, Reuse::Action);
         let grants = [Grant::earned(&d, "security_key.delete", Some("security_key:1"), at(0))];
-        let ask = |action, resource| judge(&d, None, &grants, action, resource, at(10));
+        let ask = |action, resource| judge(&d, touched(None, &grants), action, resource, at(10));
         assert_eq!(ask("security_key.delete", Some("security_key:1")), Verdict::Allowed);
         assert!(matches!(ask("security_key.rename", Some("security_key:1")), Verdict::StepUpRequired { .. }));
         assert!(matches!(ask("security_key.delete", Some("security_key:2")), Verdict::StepUpRequired { .. }));
@@ -176,7 +197,7 @@ mod tests {
     fn a_class_grant_serves_the_class_on_any_resource_and_nothing_else() {
         let d = decision(900, Reuse::Class);
         let grants = [Grant::earned(&d, "member.security_key.delete", Some("security_key:1"), at(0))];
-        let ask = |action, resource| judge(&d, None, &grants, action, resource, at(10));
+        let ask = |action, resource| judge(&d, touched(None, &grants), action, resource, at(10));
         assert_eq!(ask("member.security_key.delete", Some("security_key:9")), Verdict::Allowed);
         assert!(matches!(ask("member.sessions.revoke", Some("member:1")), Verdict::StepUpRequired { .. }));
         assert!(matches!(ask("security_key.delete", Some("security_key:1")), Verdict::StepUpRequired { .. }));
@@ -187,7 +208,7 @@ mod tests {
         let grants = [Grant::earned(&decision(900, Reuse::Action), "db.restart", Some("prod"), at(0))];
         let now_stricter = decision(60, Reuse::Action);
         assert!(matches!(
-            judge(&now_stricter, None, &grants, "db.restart", Some("prod"), at(61)),
+            judge(&now_stricter, touched(None, &grants), "db.restart", Some("prod"), at(61)),
             Verdict::StepUpRequired { .. }
         ));
     }
@@ -196,17 +217,25 @@ mod tests {
     fn deny_wins_and_no_requirement_allows() {
         let deny = Decision { deny: true, reason: Some("no prod on Fridays".into()), ..Decision::default() };
         assert_eq!(
-            judge(&deny, Some(at(0)), &[], "db.restart", None, at(1)),
+            judge(&deny, touched(Some(at(0)), &[]), "db.restart", None, at(1)),
             Verdict::Denied("no prod on Fridays".into())
         );
         let open = Decision { require_mfa: false, ..Decision::default() };
-        assert_eq!(judge(&open, None, &[], "db.restart", None, at(1)), Verdict::Allowed);
+        assert_eq!(judge(&open, touched(None, &[]), "db.restart", None, at(1)), Verdict::Allowed);
+    }
+
+    #[test]
+    fn a_keyless_session_is_not_asked_for_a_touch_but_still_denied() {
+        let keyless = Touch { mfa_verified_at: None, keyless_own_action: true, grants: &[] };
+        assert_eq!(judge(&Decision::default(), keyless, "org.sso.configure", None, at(0)), Verdict::Allowed);
+        let deny = Decision { deny: true, ..Decision::default() };
+        assert!(matches!(judge(&deny, keyless, "org.sso.configure", None, at(0)), Verdict::Denied(_)));
     }
 
     #[test]
     fn a_touch_in_the_future_is_not_fresh() {
         let d = decision(300, Reuse::Action);
-        assert!(matches!(judge(&d, Some(at(100)), &[], "x.y", None, at(0)), Verdict::StepUpRequired { .. }));
+        assert!(matches!(judge(&d, touched(Some(at(100)), &[]), "x.y", None, at(0)), Verdict::StepUpRequired { .. }));
     }
 
     #[test]

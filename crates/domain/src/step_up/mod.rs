@@ -11,7 +11,7 @@ pub use action::{
     MAX_ACTION_LEN, MAX_RESOURCE_LEN, ResourceView, class_of, describe, validate_action, validate_resource,
 };
 pub use decision::{ADMIN_MAX_AGE_SECONDS, DEFAULT_POLICY, Decision, OWN_ACCOUNT_MAX_AGE_SECONDS, Reuse};
-pub use grant::{Grant, GrantScope, MAX_GRANTS, Verdict, add_grant, judge};
+pub use grant::{Grant, GrantScope, MAX_GRANTS, Touch, Verdict, add_grant, judge};
 pub use input::{PolicyInput, RequestFacts};
 
 /// The action whose policy is never the organization's own: changing the step-up policy always

@@ -11,7 +11,7 @@ use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
 use keyward_domain::session::{KeyFacts, Session};
 use keyward_domain::step_up::{
-    Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Verdict, add_grant, judge,
+    Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Touch, Verdict, add_grant, judge,
     validate_action, validate_resource,
 };
 use keyward_domain::step_up_token::StepUpTokenInput;
@@ -29,6 +29,8 @@ use crate::webauthn;
 /// What is asked: an action on a resource, with labels for the policy (forward auth).
 #[derive(Clone, Debug, Default)]
 pub struct Ask<'a> {
+    /// Whether this is one of Keyward's own mutations (not a tool behind it).
+    pub own: bool,
     /// The action, e.g. `k8s.exec`.
     pub action: &'a str,
     /// The resource, e.g. `prod/cluster-a`.
@@ -38,9 +40,14 @@ pub struct Ask<'a> {
 }
 
 impl<'a> Ask<'a> {
+    /// One of Keyward's own mutations.
+    pub fn own(action: &'a str, resource: Option<&'a str>) -> Self {
+        Ask { own: true, ..Ask::new(action, resource) }
+    }
+
     /// An action on a resource, without labels.
     pub fn new(action: &'a str, resource: Option<&'a str>) -> Self {
-        Ask { action, resource, labels: serde_json::Map::new() }
+        Ask { own: false, action, resource, labels: serde_json::Map::new() }
     }
 
     fn validate(&self) -> Result<(), DomainError> {
@@ -103,7 +110,12 @@ pub async fn require(
 ) -> Result<(), DomainError> {
     ask.validate()?;
     let decided = decide(app, session, ask, request, now).await?;
-    let verdict = judge(&decided.decision, session.mfa_verified_at, &session.grants, ask.action, ask.resource, now);
+    let touch = Touch {
+        mfa_verified_at: session.mfa_verified_at,
+        keyless_own_action: ask.own && session.is_keyless(),
+        grants: &session.grants,
+    };
+    let verdict = judge(&decided.decision, touch, ask.action, ask.resource, now);
     if let Verdict::Denied(reason) = &verdict
         && !decided.engine_failed
     {

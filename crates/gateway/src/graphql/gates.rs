@@ -172,7 +172,7 @@ impl ChokePointExtension {
         };
         let app = ctx.data::<AppState>().map_err(|_| DomainError::Unauthenticated)?;
         let facts = request.facts();
-        let ask = crate::auth::step_up::Ask::new(action, Some(&resource));
+        let ask = crate::auth::step_up::Ask::own(action, Some(&resource));
         crate::auth::step_up::require(app, session, &ask, &facts, chrono::Utc::now()).await
     }
 }

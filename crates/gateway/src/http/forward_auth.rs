@@ -109,7 +109,8 @@ pub async fn verify(
     let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
     let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let facts = RequestFacts { ip: Some(ip.to_string()), user_agent };
-    let ask = Ask { action: &params.action, resource: params.resource.as_deref(), labels: params.labels.clone() };
+    let ask =
+        Ask { own: false, action: &params.action, resource: params.resource.as_deref(), labels: params.labels.clone() };
     match require(&app, session, &ask, &facts, Utc::now()).await {
         Ok(()) => {
             let mut response = answer(StatusCode::OK, json!({ "code": "OK" }));

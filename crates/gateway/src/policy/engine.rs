@@ -16,8 +16,8 @@ pub const PACKAGE: &str = "keyward.step_up";
 const RULE: &str = "data.keyward.step_up.decision";
 /// The file name errors point into.
 const FILE: &str = "step_up.rego";
-/// The largest policy accepted on save.
-pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+/// The largest policy accepted on save (below `limits.body_bytes`, so the request carrying it fits).
+pub const MAX_POLICY_BYTES: usize = 32 * 1024;
 /// How long one evaluation may run before it is stopped and denied.
 pub const EVALUATION_LIMIT: Duration = Duration::from_millis(50);
 
