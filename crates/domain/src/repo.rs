@@ -386,19 +386,6 @@ impl<T> Repositories for T where
 {
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owners_keep_their_last_key_only_while_enforced() {
-        assert_eq!(key_deletion_allowed(DeletedBy::Owner, true, 1), Err(DomainError::LastKeyEnforced));
-        assert!(key_deletion_allowed(DeletedBy::Owner, true, 2).is_ok());
-        assert!(key_deletion_allowed(DeletedBy::Owner, false, 1).is_ok());
-        assert!(key_deletion_allowed(DeletedBy::Admin, true, 1).is_ok());
-    }
-}
-
 /// Signing keys of step-up tokens, shared by every gateway instance (see
 /// [`crate::step_up_token`] for when keys are created, sign, and stop being published).
 #[async_trait]
@@ -415,4 +402,17 @@ pub trait SigningKeyRepo: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes the keys retired at or before `cutoff` (no longer published); returns how many.
     async fn delete_signing_keys_retired_by(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_keep_their_last_key_only_while_enforced() {
+        assert_eq!(key_deletion_allowed(DeletedBy::Owner, true, 1), Err(DomainError::LastKeyEnforced));
+        assert!(key_deletion_allowed(DeletedBy::Owner, true, 2).is_ok());
+        assert!(key_deletion_allowed(DeletedBy::Owner, false, 1).is_ok());
+        assert!(key_deletion_allowed(DeletedBy::Admin, true, 1).is_ok());
+    }
 }
