@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { useClient, useQuery } from 'urql'
+import { clearAfterLogin, pendingAfterLogin, rememberAfterLogin } from './afterLogin'
 import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
 import { describeError, hasCode } from './errors'
 import { clearRecovered, hasRecovered } from './recovery'
@@ -9,6 +10,7 @@ import { SessionContext, type Session } from './session'
 import { ErrorAlert } from './components/ErrorAlert'
 import { GraceBanner } from './components/GraceBanner'
 import { OrgNav } from './components/OrgPage'
+import { StepUpHost } from './components/StepUp'
 import { HomePage } from './pages/Home'
 import { LoginPage } from './pages/Login'
 import { MfaSettingsPage } from './pages/MfaSettings'
@@ -18,8 +20,10 @@ import { OrgMemberPage } from './pages/OrgMember'
 import { OrgMfaPage } from './pages/OrgMfa'
 import { OrgPolicyPage } from './pages/OrgPolicy'
 import { OrgSsoPage } from './pages/OrgSso'
+import { OrgStepUpPolicyPage } from './pages/OrgStepUpPolicy'
 import { RegisterKeyPage } from './pages/RegisterKey'
 import { SecurityKeyStep } from './pages/SecurityKeyStep'
+import { StepUpPage } from './pages/StepUp'
 
 const SESSION_ENDED_NOTICE = 'Your session ended; log in again.'
 
@@ -27,6 +31,9 @@ const SESSION_ENDED_NOTICE = 'Your session ended; log in again.'
 function redirectFor(viewer: ViewerFieldsFragment | null, path: string): string | null {
   if (!viewer || viewer.stage === 'MFA_REQUIRED') return path === '/login' ? null : '/login'
   if (viewer.stage === 'MFA_REGISTRATION_REQUIRED') return path === '/register-key' ? null : '/register-key'
+  // A /step-up page sent the user to log in (SSO comes back to "/"): back there now.
+  const back = path === '/login' || path === '/' || path === '/register-key' ? pendingAfterLogin() : null
+  if (back) return back
   if (path === '/login') return '/'
   // After a recovery code, the new key is registered: the keys page suggests deleting the lost one.
   if (path === '/register-key') return hasRecovered(viewer.member.id) ? '/settings/mfa' : '/'
@@ -49,6 +56,7 @@ export function App() {
   const logout = useCallback(async () => {
     hadViewer.current = false
     clearRecovered()
+    clearAfterLogin()
     await client.mutation(LogoutDocument, {}).toPromise()
     setNotice(null)
     navigate('/login')
@@ -88,8 +96,11 @@ export function App() {
 
   const target = settled ? redirectFor(viewer, path) : null
   useEffect(() => {
-    if (target) navigate(target, { replace: true })
-  }, [target])
+    if (!target) return
+    // Logging in (or registering a forced key) first: come back to this step-up page afterwards.
+    if (path === '/step-up') rememberAfterLogin(window.location.pathname + window.location.search)
+    navigate(target, { replace: true })
+  }, [target, path])
 
   const session: Session = useMemo(() => ({ viewer, refresh, logout }), [viewer, refresh, logout])
 
@@ -118,6 +129,7 @@ export function App() {
       {viewer?.stage === 'AUTHENTICATED' && <TopBar viewer={viewer} path={path} onLogout={logout} />}
       {viewer?.stage === 'AUTHENTICATED' && viewer.role === 'ADMIN' && path.startsWith('/org/') && <OrgNav path={path} />}
       <Screen viewer={viewer} path={path} notice={notice} />
+      {viewer?.stage === 'AUTHENTICATED' && <StepUpHost />}
     </SessionContext.Provider>
   )
 }
@@ -131,6 +143,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
       return <HomePage />
     case '/settings/mfa':
       return <MfaSettingsPage />
+    case '/step-up':
+      return <StepUpPage />
   }
   if (viewer.role === 'ADMIN') {
     switch (path) {
@@ -140,6 +154,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
         return <OrgSsoPage />
       case '/org/policy':
         return <OrgPolicyPage />
+      case '/org/step-up':
+        return <OrgStepUpPolicyPage />
       case '/org/audit':
         return <OrgAuditPage />
     }

@@ -1,4 +1,5 @@
 import { Client, cacheExchange, fetchExchange, getOperationName, mapExchange } from '@urql/core'
+import { fetchWithStepUp } from './stepUp'
 
 /** Fired when the server says the session is gone (e.g. the org enforced MFA and ended sessions). */
 export const SESSION_ENDED_EVENT = 'keyward:session-ended'
@@ -12,6 +13,8 @@ export const client = new Client({
   url: '/graphql',
   // The server refuses GET for mutations and requires JSON (its CSRF defence): always POST JSON.
   preferGetMethod: false,
+  // A mutation answered with STEP_UP_REQUIRED waits for a key touch in the step-up dialog, then runs again.
+  fetch: fetchWithStepUp(),
   fetchOptions: {
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json' },

@@ -5,6 +5,8 @@ export interface UiError {
   code: string
   message: string
   detail?: string
+  /** For POLICY_DENIED: the step-up action the organization's step-up policy refused (not a key or setting). */
+  stepUpAction?: string
 }
 
 /** Codes whose server message is written for users and worth showing as detail. */
@@ -26,7 +28,7 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
     case 'MFA_REGISTRATION_REQUIRED':
       return 'Your organization requires a security key. Register one to continue.'
     case 'STEP_UP_REQUIRED':
-      return 'This action needs a fresh security key check.'
+      return 'This action needs a fresh security key check. Try again, and touch your security key when asked.'
     case 'LAST_KEY_ENFORCED':
       return 'Your organization requires a security key, so you cannot delete your last one. Add another key first, or ask an admin.'
     case 'KEY_ALREADY_REGISTERED':
@@ -36,7 +38,7 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
     case 'CEREMONY_FAILED':
       return 'The security key check failed.'
     case 'POLICY_DENIED':
-      return "Your organization's security policy does not allow this security key."
+      return "Your organization's security policy does not allow this."
     case 'SSO_NOT_CONFIGURED':
       return 'Single sign-on is not set up for this organization yet. Use backup credentials or ask an admin.'
     case 'RATE_LIMITED':
@@ -61,6 +63,8 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
       return 'Keyward could not be reached. Check your connection and try again.'
     case 'WEBAUTHN_CANCELLED':
       return 'The security key request was cancelled or timed out.'
+    case 'NO_SECURITY_KEY':
+      return 'You have no security key to confirm this with; register one under Security keys, then try again.'
     case 'WEBAUTHN_UNSUPPORTED':
       return 'This browser cannot use security keys. Try a current version of Chrome, Firefox, Safari or Edge.'
     default:
@@ -140,7 +144,37 @@ export function describeError(error: CombinedError): UiError {
   const retry = first?.extensions?.retryAfterSeconds
   const ui: UiError = { code, message: messageForCode(code, typeof retry === 'number' ? retry : undefined) }
   if (first && USER_FACING_DETAIL.has(code) && first.message) ui.detail = first.message
+  const action = first?.extensions?.action
+  if (code === 'POLICY_DENIED' && typeof action === 'string') ui.stepUpAction = action
   return ui
+}
+
+/** The policy's reason quoted inside a sentence (without its own closing full stop), or nothing. */
+function quotedReason(reason: string | undefined): string {
+  const trimmed = (reason ?? '').trim().replace(/[.!]+$/, '')
+  return trimmed ? ` (“${trimmed}”)` : ''
+}
+
+/**
+ * A failure at the key step of a step-up, said in one sentence with what to do next (the dialog and the
+ * /step-up page). `touchLabel` is the button that tries again.
+ */
+export function describeStepUpError(error: UiError, touchLabel: string): UiError {
+  switch (error.code) {
+    case 'CEREMONY_FAILED':
+      return { code: error.code, message: `Your security key was not accepted; press “${touchLabel}” and use a key registered to your account.` }
+    case 'CEREMONY_EXPIRED':
+      return { code: error.code, message: `The request expired before your key answered; press “${touchLabel}” to start a new one.` }
+    case 'WEBAUTHN_CANCELLED':
+      return { code: error.code, message: `The security key request was cancelled or timed out; press “${touchLabel}” to try again.` }
+    case 'POLICY_DENIED':
+      return {
+        code: error.code,
+        message: `Your organization's policy does not allow this${quotedReason(error.detail)}; ask an admin if you need it.`,
+      }
+    default:
+      return error
+  }
 }
 
 /** Errors thrown by the browser's WebAuthn API (via @simplewebauthn/browser). */

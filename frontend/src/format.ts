@@ -45,3 +45,17 @@ export function shortKeyId(keyId: string): string {
 export function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`
 }
+
+/** A length of time for people: "20 seconds", "5 minutes", "1 hour 30 minutes". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  if (s < 60) return plural(s, 'second', 'seconds')
+  if (s < 3600) {
+    const minutes = Math.floor(s / 60)
+    const rest = s % 60
+    return rest ? `${plural(minutes, 'minute', 'minutes')} ${plural(rest, 'second', 'seconds')}` : plural(minutes, 'minute', 'minutes')
+  }
+  const hours = Math.floor(s / 3600)
+  const minutes = Math.floor((s % 3600) / 60)
+  return minutes ? `${plural(hours, 'hour', 'hours')} ${plural(minutes, 'minute', 'minutes')}` : plural(hours, 'hour', 'hours')
+}

@@ -5,14 +5,17 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser'
 import type { Client } from '@urql/core'
-import { describeError, describeWebauthnError, type UiError } from './errors'
+import { describeError, describeWebauthnError, messageForCode, type UiError } from './errors'
 import {
   MfaLoginBeginDocument,
   MfaLoginFinishDocument,
   SecurityKeyRegistrationBeginDocument,
   SecurityKeyRegistrationFinishDocument,
+  StepUpBeginDocument,
+  StepUpFinishDocument,
   type LoginResultFragment,
   type SecurityKeyRegistrationFinishMutation,
+  type StepUpFinishMutation,
 } from './gql/graphql'
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: UiError }
@@ -57,6 +60,40 @@ export async function registerSecurityKey(client: Client, name: string): Promise
   const finish = await client.mutation(SecurityKeyRegistrationFinishDocument, { ceremonyId, response }).toPromise()
   if (finish.error || !finish.data) return { ok: false, error: finish.error ? describeError(finish.error) : unknownError() }
   return { ok: true, value: finish.data.securityKeyRegistrationFinish }
+}
+
+export type StepUpGrant = StepUpFinishMutation['stepUpFinish']['grant']
+
+/** What a step-up asks the key for: an action, the resource it acts on, and a CLI hand-off it completes. */
+export interface StepUpTarget {
+  action: string
+  resource?: string | null
+  handoff?: string | null
+}
+
+/**
+ * Step-up: begin (the server decides the challenge for `action` on `resource`), touch the key, finish. On
+ * success the session holds a grant for the action (or the CLI hand-off gets it) and the cookie is rotated.
+ */
+export async function stepUpWithSecurityKey(client: Client, target: StepUpTarget): Promise<Outcome<StepUpGrant>> {
+  const variables = { action: target.action, resource: target.resource ?? null, handoff: target.handoff ?? null }
+  const begin = await client.mutation(StepUpBeginDocument, variables).toPromise()
+  if (begin.error || !begin.data) {
+    // The server refuses to begin for a member without a key (`field: session`): nothing to touch.
+    const noKey = begin.error?.graphQLErrors.some((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.extensions?.field === 'session')
+    if (noKey) return { ok: false, error: { code: 'NO_SECURITY_KEY', message: messageForCode('NO_SECURITY_KEY') } }
+    return { ok: false, error: begin.error ? describeError(begin.error) : unknownError() }
+  }
+  const { ceremonyId, options } = begin.data.stepUpBegin
+  let response
+  try {
+    response = await startAuthentication({ optionsJSON: unwrapOptions<PublicKeyCredentialRequestOptionsJSON>(options) })
+  } catch (err) {
+    return { ok: false, error: describeWebauthnError(err) }
+  }
+  const finish = await client.mutation(StepUpFinishDocument, { ceremonyId, response }).toPromise()
+  if (finish.error || !finish.data) return { ok: false, error: finish.error ? describeError(finish.error) : unknownError() }
+  return { ok: true, value: finish.data.stepUpFinish.grant }
 }
 
 function unknownError(): UiError {

@@ -27,14 +27,14 @@ struct Floor {
     key: String,
 }
 
-/// `serve-baseline`: `POST /` answers with the length of one Redis GET of `BENCH_KEY`, in the
+/// `serve-baseline`: `POST /` and `GET /` answer with the length of one Redis GET of `BENCH_KEY`, in the
 /// shape of a `viewer` response.
 pub async fn serve_baseline() {
     let url = std::env::var("BENCH_REDIS_URL").expect("BENCH_REDIS_URL");
     let key = std::env::var("BENCH_KEY").expect("BENCH_KEY");
     let client = redis::Client::open(url).expect("redis url");
     let redis = ConnectionManager::new(client).await.expect("Redis is reachable");
-    let app = Router::new().route("/", post(floor)).with_state(Floor { redis, key });
+    let app = Router::new().route("/", post(floor).get(floor)).with_state(Floor { redis, key });
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     println!("listening on {}", listener.local_addr().expect("local address"));
     axum::serve(listener, app).await.expect("serve");

@@ -1,7 +1,7 @@
 //! `keyward-bench`: measures Keyward against physical floors measured in the same run, and writes
 //! `bench/report.md` and `bench/report.json`. Run it through `make bench`.
 //!
-//! `keyward-bench [--quick] [--only session|login|flush|storage] [--out PREFIX] [--criterion DIR]`
+//! `keyward-bench [--quick] [--only session|login|flush|step-up|storage] [--out PREFIX] [--criterion DIR]`
 //! runs every scenario (or one); the
 //! `serve-gateway` and `serve-baseline` subcommands are the servers under test, started as child
 //! processes of the run so their memory can be read on their own.
@@ -14,6 +14,7 @@ mod micro;
 mod report;
 mod session_check;
 mod stack;
+mod step_up;
 mod storage;
 
 use std::path::PathBuf;
@@ -62,6 +63,10 @@ async fn run(args: &[String]) {
     if wanted("flush") {
         eprintln!("[bench] enforcement flush (10, 1,000 and 100,000 live sessions) and Redis bytes per session");
         figures.extend(flush::run(scale).await);
+    }
+    if wanted("step-up") {
+        eprintln!("[bench] step-up (forward auth against the session-check floor, Rego policy against built-in)");
+        figures.extend(step_up::run(scale).await);
     }
     if wanted("storage") {
         eprintln!("[bench] storage (member listing at 10,000 members against hand-written SQL)");

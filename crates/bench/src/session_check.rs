@@ -127,7 +127,8 @@ async fn session_record_bytes(stack: &Stack, token: &str) -> usize {
     fields.iter().map(Vec::len).sum()
 }
 
-async fn set_value(key: &str, size: usize) {
+/// Stores `size` bytes under `key` (the floor server's value).
+pub(crate) async fn set_value(key: &str, size: usize) {
     let mut conn = connection().await;
     let _: () = redis::cmd("SET").arg(key).arg(vec![b'x'; size]).query_async(&mut conn).await.expect("SET");
 }

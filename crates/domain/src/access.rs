@@ -90,6 +90,7 @@ mod tests {
             stage,
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
+            facts: Default::default(),
         }
         .start(
             Utc::now(),

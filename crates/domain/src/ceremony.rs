@@ -23,6 +23,12 @@ pub enum CeremonyPurpose {
     StepUp {
         /// The action, e.g. `security_key.delete`.
         action: String,
+        /// The resource it acts on.
+        resource: Option<String>,
+        /// The server nonce the challenge was derived from, base64url.
+        nonce: String,
+        /// The terminal hand-off this step-up completes, if any.
+        handoff: Option<String>,
     },
     /// Approving one pipeline request.
     Approval {
@@ -132,7 +138,12 @@ mod tests {
 
     #[test]
     fn purposes_serialize_with_their_kind() {
-        let purpose = CeremonyPurpose::StepUp { action: "security_key.delete".into() };
+        let purpose = CeremonyPurpose::StepUp {
+            action: "security_key.delete".into(),
+            resource: None,
+            nonce: "n".into(),
+            handoff: None,
+        };
         let json = serde_json::to_value(&purpose).unwrap();
         assert_eq!(json["kind"], "STEP_UP");
         assert_eq!(serde_json::from_value::<CeremonyPurpose>(json).unwrap(), purpose);

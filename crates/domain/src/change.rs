@@ -114,6 +114,7 @@ mod tests {
             stage: SessionStage::Authenticated,
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
+            facts: Default::default(),
         }
         .start(Utc::now(), lifetimes, Epochs::default());
         s.key_id = keyed.then(SecurityKeyId::new);

@@ -42,6 +42,8 @@ pub enum DomainError {
         field: String,
         /// What is wrong with it and what is expected.
         message: String,
+        /// For text inputs such as a policy: the line at fault.
+        line: Option<u32>,
     },
     /// The session has passed SSO but not yet the security key.
     #[error("a security-key check is required to finish logging in")]
@@ -54,8 +56,12 @@ pub enum DomainError {
     StepUpRequired {
         /// The action that needs it.
         action: String,
+        /// The resource it acts on.
+        resource: Option<String>,
         /// How old the last key check may be.
         max_age_seconds: u64,
+        /// The policy's reason, if it gave one.
+        reason: Option<String>,
     },
     /// The member would be left with no key while MFA is enforced.
     #[error("MFA is enforced: you cannot delete your last security key")]
@@ -102,6 +108,11 @@ pub enum DomainError {
 impl DomainError {
     /// Shorthand for [`DomainError::BadInput`].
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput { field: field.into(), message: message.into() }
+        Self::BadInput { field: field.into(), message: message.into(), line: None }
+    }
+
+    /// [`DomainError::BadInput`] pointing at a line of a text input.
+    pub fn bad_input_at(field: impl Into<String>, line: u32, message: impl Into<String>) -> Self {
+        Self::BadInput { field: field.into(), message: message.into(), line: Some(line) }
     }
 }

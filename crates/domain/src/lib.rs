@@ -17,6 +17,7 @@ pub mod repo;
 pub mod security_key;
 pub mod session;
 pub mod sso;
+pub mod step_up;
 pub mod step_up_token;
 pub mod store;
 pub mod webauthn_policy;

@@ -287,6 +287,8 @@ pub struct StoredPolicy {
     pub updated_at: DateTime<Utc>,
     /// Who changed it.
     pub updated_by: Option<MemberId>,
+    /// How many times it was saved (the first save is version 1).
+    pub version: u64,
 }
 
 /// Organization policies.
@@ -294,8 +296,16 @@ pub struct StoredPolicy {
 pub trait PolicyRepo: Send + Sync {
     /// A policy, if set.
     async fn policy(&self, org: OrgId, kind: PolicyKind) -> Result<Option<StoredPolicy>, StoreError>;
-    /// Sets a policy.
-    async fn put_policy(&self, org: OrgId, policy: StoredPolicy, audit: AuditRecord) -> Result<(), StoreError>;
+    /// Saves a new version of a policy over `expected_version` (0: none saved yet), keeping the
+    /// text of every version, with its audit event in the same transaction. Returns the new
+    /// version; `Conflict` when another save got there first.
+    async fn put_policy(
+        &self,
+        org: OrgId,
+        policy: StoredPolicy,
+        expected_version: u64,
+        audit: AuditRecord,
+    ) -> Result<u64, StoreError>;
 }
 
 /// An organization's break-glass login.

@@ -10,6 +10,7 @@ use crate::error::DomainError;
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::Role;
 use crate::org::Enforcement;
+use crate::step_up::Grant;
 
 /// Bytes of randomness in a session token.
 pub const TOKEN_SECRET_BYTES: usize = 32;
@@ -152,6 +153,39 @@ pub struct Session {
     /// The organization's keyless epoch when the session was stamped; it matters only while the
     /// session has not been confirmed with a security key ([`Session::is_keyless`]).
     pub keyless_epoch: u64,
+    /// How the session was established, for the step-up policy's input.
+    pub facts: SessionFacts,
+    /// Step-up grants this session earned (DESIGN §8); they die with the session.
+    pub grants: Vec<Grant>,
+    /// The organization's step-up policy version, read with the session like the epochs (not
+    /// stored on it): `Some(0)` for the built-in policy, `None` when the store does not know.
+    pub policy_version: Option<u64>,
+}
+
+/// Facts of the login that created a session: the step-up policy's view of who and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFacts {
+    /// The member's username at login.
+    pub username: String,
+    /// The IdP groups at login (empty for backup credentials).
+    pub groups: Vec<String>,
+    /// The client's address at login.
+    pub login_ip: Option<String>,
+    /// The security key the session's key check used.
+    pub key: Option<KeyFacts>,
+}
+
+/// What the session's key check showed of the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFacts {
+    /// The verified model's AAGUID, when attested.
+    pub aaguid: Option<uuid::Uuid>,
+    /// Whether the credential may be synced (a passkey).
+    pub backup_eligible: bool,
+    /// Whether it is currently synced.
+    pub backup_state: bool,
+    /// Whether the authenticator verified the user (PIN or biometric).
+    pub user_verified: bool,
 }
 
 /// The current epochs a session is checked against (DESIGN §4): moving one ends, in O(1), every
@@ -196,8 +230,15 @@ impl Session {
     /// The session after a touch of `key` at `now` (a login assertion, or registering the key
     /// from a session no key confirmed yet): fully authenticated, confirmed by that key, with no
     /// grace period left to remind of.
-    pub fn confirmed_by_key(&self, key: SecurityKeyId, lifetimes: SessionLifetimes, now: DateTime<Utc>) -> Session {
+    pub fn confirmed_by_key(
+        &self,
+        key: SecurityKeyId,
+        facts: KeyFacts,
+        lifetimes: SessionLifetimes,
+        now: DateTime<Utc>,
+    ) -> Session {
         let mut next = self.clone();
+        next.facts.key = Some(facts);
         next.advance(SessionStage::Authenticated, lifetimes, now);
         next.mfa_verified_at = Some(now);
         next.key_id = Some(key);
@@ -281,6 +322,8 @@ pub struct NewSession {
     pub methods: Vec<AuthMethod>,
     /// Grace-period deadline to remind the member of.
     pub grace_period_ends_at: Option<DateTime<Utc>>,
+    /// How the session is being established.
+    pub facts: SessionFacts,
 }
 
 /// Session lifetimes from configuration.
@@ -328,6 +371,9 @@ impl NewSession {
             org_epoch: epochs.org,
             member_epoch: epochs.member,
             keyless_epoch: epochs.keyless,
+            facts: self.facts,
+            grants: Vec::new(),
+            policy_version: None,
         }
     }
 }
@@ -345,6 +391,7 @@ mod tests {
             stage: SessionStage::Authenticated,
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
+            facts: Default::default(),
         }
         .start(now, LIFETIMES, Epochs { org: 3, member: 1, keyless: 0 })
     }
@@ -432,6 +479,7 @@ mod tests {
             stage: SessionStage::MfaRequired,
             methods: vec![AuthMethod::Sso],
             grace_period_ends_at: None,
+            facts: Default::default(),
         }
         .start(now, LIFETIMES, Epochs::default());
         assert_eq!(pending.absolute_expires_at, now + Duration::minutes(10));
@@ -453,7 +501,7 @@ mod tests {
         pending.grace_period_ends_at = Some(now + Duration::days(1));
         let key = SecurityKeyId::new();
         let later = now + Duration::minutes(1);
-        let confirmed = pending.confirmed_by_key(key, LIFETIMES, later);
+        let confirmed = pending.confirmed_by_key(key, KeyFacts::default(), LIFETIMES, later);
         assert_eq!(confirmed.stage, SessionStage::Authenticated);
         assert_eq!(
             (confirmed.key_id, confirmed.mfa_verified_at, confirmed.grace_period_ends_at),
@@ -461,7 +509,7 @@ mod tests {
         );
         assert_eq!(confirmed.absolute_expires_at, now + LIFETIMES.absolute);
         assert_eq!(
-            confirmed.confirmed_by_key(key, LIFETIMES, later).methods,
+            confirmed.confirmed_by_key(key, KeyFacts::default(), LIFETIMES, later).methods,
             vec![AuthMethod::Sso, AuthMethod::SecurityKey]
         );
         let recovered = pending.recovered(LIFETIMES, later);

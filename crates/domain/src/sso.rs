@@ -102,6 +102,18 @@ impl SsoConfig {
         }
     }
 
+    /// The IdP groups in the ID token's `claims` (the configured group claim, else `groups`), for
+    /// the step-up policy: at most 50, each at most 200 characters.
+    pub fn groups_from_claims(&self, claims: &Value) -> Vec<String> {
+        let claim = self.admin_group_claim.as_deref().unwrap_or("groups");
+        let groups: Vec<&str> = match claims.get(claim) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(s)) => vec![s.as_str()],
+            _ => Vec::new(),
+        };
+        groups.into_iter().take(50).map(|g| g.chars().take(200).collect()).collect()
+    }
+
     /// The role the ID token's `claims` give, or `None` when no admin group is configured (then
     /// the IdP does not decide roles).
     pub fn role_from_claims(&self, claims: &Value) -> Option<Role> {

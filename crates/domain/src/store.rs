@@ -65,6 +65,12 @@ pub trait SessionStore: Send + Sync {
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Announces the organization's step-up policy version (0: the built-in policy) to every
+    /// instance: [`SessionStore::lookup`] returns it as [`Session::policy_version`]. With
+    /// `if_unknown` it is only set when no version is known yet (a read-through from the
+    /// database must never overwrite a newer save).
+    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError>;
 }
 
 /// Short-lived ceremony state, taken exactly once.

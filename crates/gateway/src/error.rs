@@ -89,10 +89,17 @@ impl ErrorExtensions for ApiError {
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code);
             match &self.0 {
-                DomainError::BadInput { field, .. } => ext.set("field", field.as_str()),
-                DomainError::StepUpRequired { action, max_age_seconds } => {
+                DomainError::BadInput { field, line, .. } => {
+                    ext.set("field", field.as_str());
+                    if let Some(line) = line {
+                        ext.set("line", *line);
+                    }
+                }
+                DomainError::StepUpRequired { action, resource, max_age_seconds, reason } => {
                     ext.set("action", action.as_str());
+                    ext.set("resource", resource.clone());
                     ext.set("maxAgeSeconds", *max_age_seconds);
+                    ext.set("reason", reason.clone());
                 }
                 DomainError::RateLimited { retry_after_seconds } => {
                     ext.set("retryAfterSeconds", *retry_after_seconds);
@@ -123,11 +130,16 @@ mod tests {
     fn every_domain_error_has_a_stable_code() {
         let (_, ext) = extensions(DomainError::LastKeyEnforced);
         assert_eq!(ext["code"], "LAST_KEY_ENFORCED");
-        let (_, ext) =
-            extensions(DomainError::StepUpRequired { action: "org.mfa_enforcement.set".into(), max_age_seconds: 300 });
+        let (_, ext) = extensions(DomainError::StepUpRequired {
+            action: "org.mfa_enforcement.set".into(),
+            resource: Some("org:1".into()),
+            max_age_seconds: 300,
+            reason: None,
+        });
         assert_eq!(ext["code"], "STEP_UP_REQUIRED");
         assert_eq!(ext["action"], "org.mfa_enforcement.set");
         assert_eq!(ext["maxAgeSeconds"], 300);
+        assert_eq!(ext["resource"], "org:1");
         let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
         assert_eq!(extensions(DomainError::SsoStateMismatch).1["code"], "SSO_STATE_MISMATCH");

@@ -9,6 +9,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod secrets;
 pub mod state;
 pub mod tokens;
@@ -224,6 +225,7 @@ pub async fn start_with(
             attestation_roots,
         },
         oidc: Default::default(),
+        policies: Default::default(),
         sealer,
         metrics: Default::default(),
         lifetimes,

@@ -33,6 +33,8 @@ pub struct Inner {
     pub rp: RelyingParty,
     /// OIDC discovery and JWKS cache.
     pub oidc: OidcProviders,
+    /// Compiled step-up policies, per organization.
+    pub policies: crate::policy::PolicyCache,
     /// Seals secrets stored in the database.
     pub sealer: crate::secrets::Sealer,
     /// Prometheus metrics.

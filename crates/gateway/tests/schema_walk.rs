@@ -18,14 +18,24 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
     match (root, field) {
         ("Query", "viewer") => "optional",
         ("Query", "securityKeys") => "member",
-        ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => "admin",
+        (
+            "Query",
+            "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify" | "stepUpPolicy"
+            | "policyEvaluate",
+        ) => "admin",
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => "key-registration",
         (
             "Mutation",
-            "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate" | "ssoLinkStart" | "ssoLinkFinish",
+            "securityKeyRename"
+            | "securityKeyDelete"
+            | "recoveryCodesGenerate"
+            | "ssoLinkStart"
+            | "ssoLinkFinish"
+            | "stepUpBegin"
+            | "stepUpFinish",
         ) => "member",
         (
             "Mutation",
@@ -36,9 +46,44 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
             | "memberSessionsRevoke"
             | "memberDeactivate"
             | "memberReactivate"
-            | "webauthnPolicyUpdate",
+            | "webauthnPolicyUpdate"
+            | "stepUpPolicySet",
         ) => "admin",
         _ => panic!("{root}.{field} is new: add it to the schema walk with the gate it must have"),
+    }
+}
+
+/// The step-up action each mutation must name, or `None` for the exempt ones (login ceremonies,
+/// logout, key registration, the second half of a checked ceremony, step-up itself). Kept by
+/// hand, apart from the gate table, so that the two must agree.
+fn expected_action(field: &str) -> Option<&'static str> {
+    match field {
+        "ssoLoginStart"
+        | "ssoLoginFinish"
+        | "backupCredentialsLogin"
+        | "mfaLoginBegin"
+        | "mfaLoginFinish"
+        | "mfaRecoveryCodeFinish"
+        | "logout"
+        | "securityKeyRegistrationBegin"
+        | "securityKeyRegistrationFinish"
+        | "ssoLinkFinish"
+        | "stepUpBegin"
+        | "stepUpFinish" => None,
+        "securityKeyDelete" => Some("security_key.delete"),
+        "securityKeyRename" => Some("security_key.rename"),
+        "recoveryCodesGenerate" => Some("recovery_codes.generate"),
+        "ssoLinkStart" => Some("sso.link"),
+        "memberSecurityKeyDelete" => Some("member.security_key.delete"),
+        "memberSessionsRevoke" => Some("member.sessions.revoke"),
+        "memberDeactivate" => Some("member.deactivate"),
+        "memberReactivate" => Some("member.reactivate"),
+        "mfaEnforcementSet" => Some("org.mfa_enforcement.set"),
+        "ssoConfigure" => Some("org.sso.configure"),
+        "webauthnPolicyUpdate" => Some("org.webauthn_policy.set"),
+        "stepUpPolicySet" => Some("org.step_up_policy.set"),
+        "backupCredentialsRotate" => Some("backup_credentials.rotate"),
+        other => panic!("Mutation.{other} is new: add its step-up action (or why it is exempt) to the walk"),
     }
 }
 
@@ -200,6 +245,28 @@ async fn every_field_is_gated(app: &TestApp) {
     }
 }
 
+/// Every mutation with an action asks a stale key-backed admin for a step-up before its resolver
+/// runs, naming that action; the exempt ones never do.
+async fn every_mutation_names_its_action(app: &TestApp) {
+    let admin = app.admin().await;
+    for (root, field, operation) in operations() {
+        if root != "Mutation" {
+            continue;
+        }
+        let stale = app.key_session_for(&admin, chrono::Duration::hours(2)).await;
+        let (_, body) = app.graphql(&operation, Value::Null, Some(&stale)).await;
+        let code = body["errors"][0]["extensions"]["code"].as_str();
+        match expected_action(&field) {
+            Some(action) => {
+                assert_eq!(code, Some("STEP_UP_REQUIRED"), "{operation}: {body}");
+                assert_eq!(body["errors"][0]["extensions"]["action"], action, "{operation}: {body}");
+            }
+            None => assert_ne!(code, Some("STEP_UP_REQUIRED"), "{operation} is exempt: {body}"),
+        }
+    }
+}
+
 on_both_backends! {
     every_field_is_gated,
+    every_mutation_names_its_action,
 }

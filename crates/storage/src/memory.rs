@@ -22,6 +22,7 @@ struct State {
     org_epochs: HashMap<OrgId, u64>,
     member_epochs: HashMap<(OrgId, MemberId), u64>,
     keyless_epochs: HashMap<OrgId, u64>,
+    policy_versions: HashMap<OrgId, u64>,
     ceremonies: HashMap<(OrgId, CeremonyId), Ceremony>,
     rate_windows: HashMap<String, (u32, DateTime<Utc>)>,
 }
@@ -107,19 +108,19 @@ impl SessionStore for MemoryStore {
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
         let mut state = self.lock();
-        let Some(session) = state.live(org, hash, now).cloned() else {
+        let policy_version = state.policy_versions.get(&org).copied();
+        let Some(mut session) = state.live(org, hash, now).cloned() else {
             if state.sessions.get(hash).is_some_and(|s| s.org_id == org) {
                 state.remove(hash);
             }
             return Ok(None);
         };
-        if !session.needs_touch(now) {
-            return Ok(Some(session));
+        if session.needs_touch(now) {
+            session.last_seen_at = now;
+            state.insert(session.clone());
         }
-        let mut touched = session;
-        touched.last_seen_at = now;
-        state.insert(touched.clone());
-        Ok(Some(touched))
+        session.policy_version = policy_version;
+        Ok(Some(session))
     }
 
     async fn replace(&self, old: &TokenHash, next: &Session, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -224,6 +225,14 @@ impl SessionStore for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if !(if_unknown && state.policy_versions.contains_key(&org)) {
+            state.policy_versions.insert(org, version);
+        }
         Ok(())
     }
 }

@@ -423,13 +423,18 @@ async fn settings_round_trip(t: TestDb) {
         body: "package keyward".into(),
         updated_at: Utc::now(),
         updated_by: Some(admin.id),
+        version: 1,
     };
-    t.db.put_policy(org.id, policy.clone(), audit("org.policy.set")).await.unwrap();
-    t.db.put_policy(org.id, StoredPolicy { body: "package keyward.v2".into(), ..policy }, audit("org.policy.set"))
-        .await
-        .unwrap();
+    assert_eq!(t.db.put_policy(org.id, policy.clone(), 0, audit("org.policy.set")).await.unwrap(), 1);
+    // A save over a version that is no longer current loses, whether first or later.
+    for stale in [0, 2] {
+        let err = t.db.put_policy(org.id, policy.clone(), stale, audit("org.policy.set")).await.unwrap_err();
+        assert!(matches!(err, keyward_domain::StoreError::Conflict(_)), "{err:?}");
+    }
+    let next = StoredPolicy { body: "package keyward.v2".into(), version: 2, ..policy };
+    assert_eq!(t.db.put_policy(org.id, next, 1, audit("org.policy.set")).await.unwrap(), 2);
     let stored = t.db.policy(org.id, PolicyKind::StepUp).await.unwrap().unwrap();
-    assert_eq!(stored.body, "package keyward.v2");
+    assert_eq!((stored.body.as_str(), stored.version), ("package keyward.v2", 2));
     assert!(t.db.policy(org.id, PolicyKind::Approval).await.unwrap().is_none());
 
     let rotated =

@@ -28,6 +28,7 @@ fn new_session(org: OrgId, member: MemberId) -> NewSession {
         stage: SessionStage::Authenticated,
         methods: vec![AuthMethod::Sso],
         grace_period_ends_at: None,
+        facts: Default::default(),
     }
 }
 
@@ -211,7 +212,12 @@ fn ceremony(org: OrgId, session: Option<TokenHash>, now: DateTime<Utc>) -> Cerem
         id: CeremonyId::new(),
         org_id: org,
         session,
-        purpose: CeremonyPurpose::StepUp { action: "security_key.delete".into() },
+        purpose: CeremonyPurpose::StepUp {
+            action: "security_key.delete".into(),
+            resource: None,
+            nonce: "n".into(),
+            handoff: None,
+        },
         state: serde_json::json!({"challenge": "xyz", "n": 1}),
         created_at: now,
         expires_at: now + Duration::minutes(5),

@@ -192,6 +192,7 @@ pub fn sso_session(member: &Member, stage: SessionStage) -> (SessionToken, NewSe
         stage,
         methods: vec![AuthMethod::Sso],
         grace_period_ends_at: None,
+        facts: Default::default(),
     };
     (token, new)
 }

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react'
 import type { OperationResult } from '@urql/core'
 import type { UiError } from '../errors'
 import type { SecurityKeyFieldsFragment } from '../gql/graphql'
+import { useRememberName } from '../names'
 import { ActionDialog } from './Dialog'
 import { shortKeyId } from '../format'
 import { CopyButton } from './CopyButton'
@@ -31,6 +32,8 @@ export function KeysTable({ caption, children }: { caption: string; children: Re
 
 /** The read-only cells of a key's row: key ID (shortened, with copy), created, last used, model. */
 export function KeyDetailCells({ securityKey: key }: { securityKey: SecurityKeyFieldsFragment }) {
+  // The step-up dialog names the key ("Delete security key ‘Desk key’") when an action on it needs a touch.
+  useRememberName(`security_key:${key.id}`, key.name)
   return (
     <>
       <td data-label="Key ID">

@@ -6,6 +6,7 @@ export const ORG_SECTIONS = [
   { to: '/org/mfa', label: 'MFA' },
   { to: '/org/sso', label: 'Single sign-on' },
   { to: '/org/policy', label: 'WebAuthn policy' },
+  { to: '/org/step-up', label: 'Step-up policy' },
   { to: '/org/audit', label: 'Audit log' },
 ] as const
 

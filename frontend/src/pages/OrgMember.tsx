@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { hasCode } from '../errors'
 import { plural } from '../format'
@@ -8,6 +8,7 @@ import {
   MemberSessionsRevokeDocument,
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
+import { rememberName } from '../names'
 import { Link } from '../router'
 import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
 import { ActionDialog } from '../components/Dialog'
@@ -32,6 +33,11 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
   const reload = () => reexecute({ requestPolicy: 'network-only' })
   const detail = data?.member
   const notFound = hasCode(error, 'NOT_FOUND')
+  // The step-up dialog names the member ("Deactivate ‘Alice Member’") for the actions on this page.
+  const shownMember = detail?.member
+  useEffect(() => {
+    if (shownMember) rememberName(`member:${shownMember.id}`, shownMember.displayName || shownMember.username)
+  }, [shownMember])
 
   const back = (
     <p className="breadcrumb">

@@ -262,9 +262,15 @@ pub async fn set_webauthn_policy(
         .target(format!("org:{}", session.org_id))
         .ip(ip)
         .details(serde_json::to_value(&policy).unwrap_or_default());
-    let stored =
-        StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: Some(session.member_id) };
-    app.db.put_policy(session.org_id, stored, record).await?;
+    let current = app.db.policy(session.org_id, PolicyKind::Webauthn).await?.map_or(0, |p| p.version);
+    let stored = StoredPolicy {
+        kind: PolicyKind::Webauthn,
+        body,
+        updated_at: Utc::now(),
+        updated_by: Some(session.member_id),
+        version: current + 1,
+    };
+    app.db.put_policy(session.org_id, stored, current, record).await?;
     // Sessions confirmed by a key the policy now refuses must not outlive the policy change.
     // One query for every key; the verified models are read per member only when the policy lists
     // models (verified_models answers at once otherwise).

@@ -65,7 +65,8 @@ pub async fn login(
     };
     budget.succeeded().await?;
     let member = app.db.member(org.id, credential.member_id).await?.ok_or(DomainError::InvalidCredentials)?;
-    let issued = session::start(app, org, &member, AuthMethod::BackupCredentials, now).await?;
+    let origin = session::LoginOrigin { ip: ip.clone(), groups: Vec::new() };
+    let issued = session::start(app, org, &member, AuthMethod::BackupCredentials, origin, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "backup_credentials.login")
         .target(format!("member:{}", member.id))
         .ip(ip)

@@ -9,7 +9,7 @@ use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{DeletedBy, MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::{NewSecurityKey, SecurityKey, normalize_key_name};
-use keyward_domain::session::Session;
+use keyward_domain::session::{KeyFacts, Session};
 use keyward_domain::webauthn_policy::CredentialFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
@@ -133,8 +133,17 @@ pub async fn finish_registration(
         })?;
     // Registering proved possession of the new key (with user verification when the policy asks
     // for it): it confirms a session no key confirmed yet.
-    let changed =
-        if session.is_keyless() { session.confirmed_by_key(key.id, app.lifetimes, now) } else { session.clone() };
+    let touched = KeyFacts {
+        aaguid: facts.aaguid,
+        backup_eligible: key.backup_eligible,
+        backup_state: key.backed_up,
+        user_verified: key.user_verified,
+    };
+    let changed = if session.is_keyless() {
+        session.confirmed_by_key(key.id, touched, app.lifetimes, now)
+    } else {
+        session.clone()
+    };
     let change = AuthzChange::KeyRegistered(session.member_id);
     let applied = changes::apply(app, session.org_id, &change, Some(session), Some(changed), now).await?;
     let issued = applied.rotated.ok_or(DomainError::Unauthenticated)?;

@@ -1,24 +1,20 @@
 //! The security-key step of login: an assertion that never depends on the IdP.
 
-use std::time::SystemTime;
-
 use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::CeremonyId;
 use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
-use keyward_domain::security_key::{
-    BackupFlags, CounterCheck, KeyUse, SIGN_COUNT_CHANGED, SecurityKey, check_backup_flags, check_counter,
-};
+use keyward_domain::security_key::{BackupFlags, KeyUse, SIGN_COUNT_CHANGED, SecurityKey};
 use keyward_domain::session::Session;
-use keyward_domain::webauthn_policy::CredentialFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
-use webauthn_rs_core::proto::{AuthenticationState, Credential, PublicKeyCredential};
+use webauthn_rs_core::proto::Credential;
 
+use super::assertion::Asserted;
 use super::session::{Issued, rotate};
 use crate::state::AppState;
-use crate::webauthn::{self, precheck};
+use crate::webauthn;
 
 /// A ceremony begun: its ID and the options for `navigator.credentials.get` / `.create`.
 pub struct Challenge {
@@ -124,7 +120,8 @@ async fn record(app: &AppState, session: &Session, v: Verified, ip: Option<Strin
             Err(StoreError::Conflict(what)) if what == SIGN_COUNT_CHANGED => {
                 let current = app.db.key(session.org_id, v.key.id).await?.ok_or(DomainError::NotFound)?.key.sign_count;
                 if let Err(err) =
-                    judge_counter(app, session, &v.key, current, v.received, v.reject_regression, &ip).await
+                    super::assertion::judge_counter(app, session, &v.key, current, v.received, v.reject_regression, &ip)
+                        .await
                 {
                     abandon(app, &v.issued).await;
                     return Err(err);
@@ -152,33 +149,6 @@ async fn abandon(app: &AppState, issued: &Issued) {
     let _ = app.sessions.revoke(issued.session.org_id, &issued.session.token_hash, Utc::now()).await;
 }
 
-/// The counter rule (DESIGN §5): a counter that did not move forward is audited as an anomaly and
-/// refused when the policy says so.
-async fn judge_counter(
-    app: &AppState,
-    session: &Session,
-    key: &SecurityKey,
-    stored: u32,
-    received: u32,
-    reject: bool,
-    ip: &Option<String>,
-) -> Result<(), DomainError> {
-    if check_counter(stored, received) == CounterCheck::Ok {
-        return Ok(());
-    }
-    let record = AuditRecord::new(Actor::Member(session.member_id), "security_key.counter_anomaly")
-        .target(format!("security_key:{}", key.id))
-        .ip(ip.clone())
-        .details(json!({ "stored": stored, "received": received, "rejected": reject }));
-    app.db.append_audit(session.org_id, record).await?;
-    if reject {
-        return Err(DomainError::PolicyDenied(
-            "this key's signature counter went backwards, which suggests a cloned key".into(),
-        ));
-    }
-    Ok(())
-}
-
 async fn verify(
     app: &AppState,
     session: &Session,
@@ -189,61 +159,32 @@ async fn verify(
     let now = Utc::now();
     let ceremony =
         super::take_ceremony(app, session.org_id, ceremony_id, "LOGIN", Some(&session.token_hash), now).await?;
-    let checked = precheck::precheck(response, precheck::Kind::Assertion, &session.member_id.0, &app.rp.origins)?;
-    let parsed: PublicKeyCredential = serde_json::from_value(response.clone())
-        .map_err(|e| DomainError::bad_input("response", format!("not a PublicKeyCredential: {e}")))?;
-    let state: AuthenticationState = serde_json::from_value(ceremony.state["state"].clone())
-        .map_err(|e| DomainError::CeremonyFailed(format!("corrupt ceremony state: {e}")))?;
-    let stored = app
-        .db
-        .key_by_credential(&checked.credential_id)
-        .await?
-        .ok_or_else(|| DomainError::CeremonyFailed("this security key is not registered".into()))?;
-    if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
-        return Err(DomainError::CeremonyFailed("this key belongs to another account".into()));
-    }
-    let policy = super::webauthn_policy(app, session.org_id).await?;
-    let result = webauthn::finish_authentication(&app.rp, &policy, &parsed, &state)?;
-    let backup = check_backup_flags(&stored.key, result.backup_eligible(), result.backup_state())?;
-    let mut credential: Credential = serde_json::from_str(&stored.credential)
-        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
-    // The model comes from the attestation verified at registration, never from the key's claim.
-    let model = webauthn::verified_model(&app.rp, &policy, &credential, SystemTime::from(stored.key.created_at))?;
-    let facts = CredentialFacts {
-        aaguid: model,
-        backup_eligible: result.backup_eligible(),
-        user_verified: result.user_verified(),
-    };
-    policy.check(&facts).map_err(DomainError::PolicyDenied)?;
-    let reject_regression = policy.reject_counter_regression;
-    judge_counter(app, session, &stored.key, stored.key.sign_count, result.counter(), reject_regression, &ip).await?;
-    credential.counter = result.counter().max(credential.counter);
-    credential.backup_state = result.backup_state();
-    let credential = serde_json::to_string(&credential).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
+    let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, &ip).await?;
+    let Asserted { key, result, credential, facts, backup, reject_regression } = asserted;
     let actor = Actor::Member(session.member_id);
     let mut events = vec![
         AuditRecord::new(actor.clone(), "mfa.login")
             .target(format!("member:{}", session.member_id))
             .ip(ip.clone())
             .details(json!({
-                "keyId": stored.key.id.to_string(),
-                "keyName": stored.key.name,
-                "aaguid": stored.key.aaguid.map(|a| a.to_string()),
+                "keyId": key.id.to_string(),
+                "keyName": key.name,
+                "aaguid": key.aaguid.map(|a| a.to_string()),
                 "userVerified": result.user_verified(),
             })),
     ];
     if let BackupFlags::BackupStateChanged { backed_up } = backup {
         events.push(
             AuditRecord::new(actor, "security_key.backup_state_changed")
-                .target(format!("security_key:{}", stored.key.id))
+                .target(format!("security_key:{}", key.id))
                 .ip(ip)
-                .details(json!({ "keyId": stored.key.id.to_string(), "from": stored.key.backed_up, "to": backed_up })),
+                .details(json!({ "keyId": key.id.to_string(), "from": key.backed_up, "to": backed_up })),
         );
     }
-    let issued = rotate(app, session, session.confirmed_by_key(stored.key.id, app.lifetimes, now), now).await?;
+    let issued = rotate(app, session, session.confirmed_by_key(key.id, facts, app.lifetimes, now), now).await?;
     Ok(Verified {
         issued,
-        key: stored.key,
+        key,
         at: now,
         received: result.counter(),
         reject_regression,

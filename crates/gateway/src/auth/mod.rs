@@ -2,6 +2,7 @@
 //! stores and the verifiers, so resolvers stay thin.
 
 pub mod admin;
+pub mod assertion;
 pub mod audit;
 pub mod backup;
 pub mod changes;
@@ -12,6 +13,8 @@ pub mod recovery;
 pub mod session;
 pub mod sso;
 pub mod sso_link;
+pub mod step_up;
+pub mod step_up_policy;
 
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;

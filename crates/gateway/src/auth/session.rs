@@ -5,7 +5,9 @@ use keyward_domain::DomainError;
 use keyward_domain::member::Member;
 use keyward_domain::org::Organization;
 use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
-use keyward_domain::session::{AuthMethod, NewSession, Session, SessionStage, SessionToken, initial_stage};
+use keyward_domain::session::{
+    AuthMethod, NewSession, Session, SessionFacts, SessionStage, SessionToken, initial_stage,
+};
 
 use crate::secrets::random_token_bytes;
 use crate::state::AppState;
@@ -27,6 +29,15 @@ pub async fn record_if_complete(app: &AppState, issued: &Issued) -> Result<(), D
     Ok(())
 }
 
+/// Where a login came from: what the session keeps for the step-up policy.
+#[derive(Clone, Debug, Default)]
+pub struct LoginOrigin {
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The IdP groups (SSO only).
+    pub groups: Vec<String>,
+}
+
 /// Starts a session after a first factor, at the stage the rules give (DESIGN §4). Every login
 /// path comes through here, so a deactivated member is refused here for all of them.
 pub async fn start(
@@ -34,6 +45,7 @@ pub async fn start(
     org: &Organization,
     member: &Member,
     method: AuthMethod,
+    origin: LoginOrigin,
     now: DateTime<Utc>,
 ) -> Result<Issued, DomainError> {
     member.ensure_active()?;
@@ -52,6 +64,12 @@ pub async fn start(
                 stage,
                 methods: vec![method],
                 grace_period_ends_at: grace,
+                facts: SessionFacts {
+                    username: member.username.clone(),
+                    groups: origin.groups,
+                    login_ip: origin.ip,
+                    key: None,
+                },
             },
             app.lifetimes,
             now,

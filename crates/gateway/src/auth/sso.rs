@@ -253,7 +253,8 @@ pub async fn finish(
     };
     config.check_email(identity.email.as_deref(), identity.email_verified)?;
     let member = provision(app, &org, &config, &identity).await?;
-    let issued = session::start(app, &org, &member, AuthMethod::Sso, now).await?;
+    let origin = session::LoginOrigin { ip: ip.clone(), groups: config.groups_from_claims(&identity.raw) };
+    let issued = session::start(app, &org, &member, AuthMethod::Sso, origin, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "sso.login")
         .target(format!("member:{}", member.id))
         .ip(ip)

@@ -54,6 +54,14 @@ impl RequestContext {
         token
     }
 
+    /// What the step-up policy sees of this request.
+    pub fn facts(&self) -> keyward_domain::step_up::RequestFacts {
+        keyward_domain::step_up::RequestFacts {
+            ip: self.ip.clone(),
+            user_agent: keyward_storage::request_context::current().and_then(|meta| meta.user_agent),
+        }
+    }
+
     /// Records a change to another cookie for the response.
     pub fn set_other_cookie(&self, cookie: Cookie, update: CookieUpdate) {
         self.other_cookies.lock().unwrap_or_else(|p| p.into_inner()).push((cookie, update));

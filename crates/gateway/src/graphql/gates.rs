@@ -14,20 +14,31 @@ use keyward_domain::access::{Gate, authorize};
 
 use super::context::RequestContext;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The gate of a root field, or `None` for a field nobody registered (refused).
 pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
     let gate = match (root, field) {
         ("Query", "viewer") => Gate::OptionalSession,
         ("Query", "securityKeys") => Gate::Member,
-        ("Query", "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify") => Gate::Admin,
+        (
+            "Query",
+            "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify" | "stepUpPolicy"
+            | "policyEvaluate",
+        ) => Gate::Admin,
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
         ("Mutation", "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish") => Gate::KeyRegistration,
         (
             "Mutation",
-            "securityKeyRename" | "securityKeyDelete" | "recoveryCodesGenerate" | "ssoLinkStart" | "ssoLinkFinish",
+            "securityKeyRename"
+            | "securityKeyDelete"
+            | "recoveryCodesGenerate"
+            | "ssoLinkStart"
+            | "ssoLinkFinish"
+            | "stepUpBegin"
+            | "stepUpFinish",
         ) => Gate::Member,
         (
             "Mutation",
@@ -38,11 +49,67 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
             | "memberSessionsRevoke"
             | "memberDeactivate"
             | "memberReactivate"
-            | "webauthnPolicyUpdate",
+            | "webauthnPolicyUpdate"
+            | "stepUpPolicySet",
         ) => Gate::Admin,
         _ => return None,
     };
     Some(gate)
+}
+
+/// Where a step-up action's resource comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceOf {
+    /// `<prefix>:<value of argument>`, e.g. `security_key:<id>`.
+    Argument(&'static str, &'static str),
+    /// The caller's own member record: `member:<id>`.
+    SelfMember,
+    /// The caller's organization: `org:<id>`.
+    Organization,
+}
+
+/// What a root mutation demands beyond its gate (DESIGN §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepUp {
+    /// A sensitive action: the step-up policy decides before the resolver runs.
+    Action(&'static str, ResourceOf),
+    /// No step-up, and why: login ceremonies, logout, the second half of a ceremony whose first
+    /// half was checked, and step-up itself.
+    Exempt(&'static str),
+}
+
+/// The step-up rule of a root mutation, or `None` for one nobody registered (refused).
+pub fn step_up_for(field: &str) -> Option<StepUp> {
+    use ResourceOf::{Argument, Organization, SelfMember};
+    let rule = match field {
+        "ssoLoginStart"
+        | "ssoLoginFinish"
+        | "backupCredentialsLogin"
+        | "mfaLoginBegin"
+        | "mfaLoginFinish"
+        | "mfaRecoveryCodeFinish" => StepUp::Exempt("a login ceremony"),
+        "logout" => StepUp::Exempt("ending a session never needs more than the session"),
+        "securityKeyRegistrationBegin" | "securityKeyRegistrationFinish" => {
+            StepUp::Exempt("binding a key already needs the member's key (or none registered)")
+        }
+        "ssoLinkFinish" => StepUp::Exempt("finishes the ceremony ssoLinkStart checked"),
+        "stepUpBegin" | "stepUpFinish" => StepUp::Exempt("the step-up ceremony itself"),
+        "securityKeyDelete" => StepUp::Action("security_key.delete", Argument("security_key", "id")),
+        "securityKeyRename" => StepUp::Action("security_key.rename", Argument("security_key", "id")),
+        "recoveryCodesGenerate" => StepUp::Action("recovery_codes.generate", SelfMember),
+        "ssoLinkStart" => StepUp::Action("sso.link", SelfMember),
+        "memberSecurityKeyDelete" => StepUp::Action("member.security_key.delete", Argument("security_key", "id")),
+        "memberSessionsRevoke" => StepUp::Action("member.sessions.revoke", Argument("member", "memberId")),
+        "memberDeactivate" => StepUp::Action("member.deactivate", Argument("member", "id")),
+        "memberReactivate" => StepUp::Action("member.reactivate", Argument("member", "id")),
+        "mfaEnforcementSet" => StepUp::Action("org.mfa_enforcement.set", Organization),
+        "ssoConfigure" => StepUp::Action("org.sso.configure", Organization),
+        "webauthnPolicyUpdate" => StepUp::Action("org.webauthn_policy.set", Organization),
+        "stepUpPolicySet" => StepUp::Action(keyward_domain::step_up::POLICY_SET_ACTION, Organization),
+        "backupCredentialsRotate" => StepUp::Action("backup_credentials.rotate", Organization),
+        _ => return None,
+    };
+    Some(rule)
 }
 
 /// How the request arrived: GET requests may only read.
@@ -59,11 +126,56 @@ pub struct ChokePoint;
 
 impl ExtensionFactory for ChokePoint {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ChokePointExtension)
+        Arc::new(ChokePointExtension::default())
     }
 }
 
-struct ChokePointExtension;
+/// One per request: it keeps the request's variables to read step-up resources from arguments.
+#[derive(Default)]
+struct ChokePointExtension {
+    variables: std::sync::Mutex<Variables>,
+}
+
+impl ChokePointExtension {
+    /// The string value of argument `name` of `info`'s field, variables resolved.
+    fn argument(&self, info: &ResolveInfo<'_>, name: &str) -> Option<String> {
+        let value = info.field.get_argument(name)?.node.clone();
+        let variables = self.variables.lock().unwrap_or_else(|p| p.into_inner());
+        match value.into_const_with(|var| variables.get(&var).cloned().ok_or(())).ok()? {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The step-up check of a root mutation, before its resolver runs.
+    async fn step_up(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: &ResolveInfo<'_>,
+        request: &RequestContext,
+    ) -> Result<(), DomainError> {
+        let Some(rule) = step_up_for(info.name) else {
+            tracing::error!(field = info.name, "mutation has no step-up rule");
+            return Err(DomainError::Forbidden);
+        };
+        let StepUp::Action(action, resource_of) = rule else {
+            return Ok(());
+        };
+        let session = request.caller.session().ok_or(DomainError::Unauthenticated)?;
+        let resource = match resource_of {
+            ResourceOf::Argument(prefix, name) => {
+                let value = self.argument(info, name).unwrap_or_default();
+                format!("{prefix}:{value}")
+            }
+            ResourceOf::SelfMember => format!("member:{}", session.member_id),
+            ResourceOf::Organization => format!("org:{}", session.org_id),
+        };
+        let app = ctx.data::<AppState>().map_err(|_| DomainError::Unauthenticated)?;
+        let facts = request.facts();
+        let ask = crate::auth::step_up::Ask::own(action, Some(&resource));
+        crate::auth::step_up::require(app, session, &ask, &facts, chrono::Utc::now()).await
+    }
+}
 
 fn refuse(err: DomainError, pos: async_graphql::Pos) -> ServerError {
     async_graphql::Error::from(ApiError(err)).into_server_error(pos)
@@ -78,6 +190,7 @@ impl Extension for ChokePointExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        *self.variables.lock().unwrap_or_else(|p| p.into_inner()) = variables.clone();
         let document = next.run(ctx, query, variables).await?;
         let over_get = ctx.data_opt::<Transport>() == Some(&Transport::Get);
         let has_mutation = document.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query);
@@ -104,6 +217,9 @@ impl Extension for ChokePointExtension {
                 refuse(DomainError::Forbidden, pos)
             })?;
             authorize(&request.caller, gate).map_err(|err| refuse(err, pos))?;
+            if info.parent_type == "Mutation" {
+                self.step_up(ctx, &info, request).await.map_err(|err| refuse(err, pos))?;
+            }
         }
         next.run(ctx, info).await
     }
@@ -133,10 +249,35 @@ mod tests {
                 for field in &object.fields {
                     let field_name = field.node.name.node.to_string();
                     assert!(gate_for(&name, &field_name).is_some(), "{name}.{field_name} has no gate");
+                    if name == "Mutation" {
+                        assert!(
+                            step_up_for(&field_name).is_some(),
+                            "Mutation.{field_name} names no action and is not exempt"
+                        );
+                    }
                     checked += 1;
                 }
             }
         }
         assert!(checked >= 2);
+    }
+
+    #[test]
+    fn every_admin_mutation_is_a_step_up_action() {
+        let sdl = crate::graphql::sdl();
+        let doc = parse_schema(&sdl).unwrap();
+        for def in doc.definitions {
+            let TypeSystemDefinition::Type(ty) = def else { continue };
+            if ty.node.name.node != "Mutation" {
+                continue;
+            }
+            let TypeKind::Object(object) = &ty.node.kind else { continue };
+            for field in &object.fields {
+                let name = field.node.name.node.to_string();
+                if gate_for("Mutation", &name) == Some(Gate::Admin) {
+                    assert!(matches!(step_up_for(&name), Some(StepUp::Action(..))), "admin mutation {name} is exempt");
+                }
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod login;
 pub mod members;
 pub mod org;
 pub mod roots;
+pub mod step_up;
 pub mod types;
 
 use async_graphql::{EmptySubscription, Schema};

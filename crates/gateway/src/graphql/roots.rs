@@ -9,6 +9,7 @@ use super::keys::{KeyMutations, KeyQueries};
 use super::login::{LoginMutations, LoginSettingsMutations};
 use super::members::MemberMutations;
 use super::org::{OrgMutations, OrgQueries};
+use super::step_up::{StepUpMutations, StepUpQueries};
 use super::types::Viewer;
 use crate::error::ApiResult;
 
@@ -28,9 +29,16 @@ impl SessionQueries {
 /// Read operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries);
+pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries, StepUpQueries);
 
 /// Write operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(LoginMutations, LoginSettingsMutations, KeyMutations, OrgMutations, MemberMutations);
+pub struct MutationRoot(
+    LoginMutations,
+    LoginSettingsMutations,
+    KeyMutations,
+    OrgMutations,
+    MemberMutations,
+    StepUpMutations,
+);

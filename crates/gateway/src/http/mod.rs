@@ -2,6 +2,7 @@
 
 pub mod client_ip;
 pub mod cookies;
+pub mod forward_auth;
 pub mod graphql;
 pub mod headers;
 pub mod ops;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/readyz", get(ops::on_management_listener))
         .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
+        .route("/auth/verify", get(forward_auth::verify))
         .route(crate::tokens::JWKS_PATH, get(crate::tokens::jwks::serve))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
@@ -99,6 +101,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/auth/sso/callback" => "/auth/sso/callback",
+        "/auth/verify" => "/auth/verify",
         crate::tokens::JWKS_PATH => crate::tokens::JWKS_PATH,
         _ => "spa",
     };

@@ -27,8 +27,15 @@ impl TestApp {
     /// stored before a rule existed).
     pub async fn store_webauthn_policy(&self, policy: &WebauthnPolicy) {
         let body = serde_json::to_string(policy).unwrap();
-        let stored = StoredPolicy { kind: PolicyKind::Webauthn, body, updated_at: Utc::now(), updated_by: None };
-        self.db.put_policy(self.org, stored, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
+        let current = self.db.policy(self.org, PolicyKind::Webauthn).await.unwrap().map_or(0, |p| p.version);
+        let stored = StoredPolicy {
+            kind: PolicyKind::Webauthn,
+            body,
+            updated_at: Utc::now(),
+            updated_by: None,
+            version: current + 1,
+        };
+        self.db.put_policy(self.org, stored, current, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
     }
 
     /// Saves the WebAuthn policy through the API as `token`; returns the whole GraphQL body.

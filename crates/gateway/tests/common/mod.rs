@@ -127,6 +127,24 @@ impl TestApp {
         token.expose()
     }
 
+    /// A fully logged-in session for `member` whose login key touch was `touched_ago` ago (so
+    /// step-up counts it fresh or stale), created straight in the store; returns its token.
+    pub async fn key_session_for(&self, member: &Member, touched_ago: chrono::Duration) -> String {
+        let (token, new) = keyward_testkit::sso_session(member, SessionStage::Authenticated);
+        let now = Utc::now();
+        let sessions = &self.running.state.sessions;
+        let created = sessions.create(new, self.running.state.lifetimes, now).await.unwrap();
+        let next_token = keyward_domain::session::SessionToken::from_random(member.org_id, rand::random());
+        let mut touched = created.clone();
+        touched.token_hash = next_token.hash();
+        touched.key_id = Some(keyward_domain::ids::SecurityKeyId::new());
+        touched.mfa_verified_at = Some(now - touched_ago);
+        touched.methods.push(keyward_domain::session::AuthMethod::SecurityKey);
+        assert!(sessions.replace(&created.token_hash, &touched, now).await.unwrap());
+        let _ = token;
+        next_token.expose()
+    }
+
     /// A new member (role MEMBER).
     pub async fn member(&self, username: &str) -> Member {
         keyward_testkit::member(&self.db, self.org, username).await

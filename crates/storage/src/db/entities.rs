@@ -138,6 +138,26 @@ pub mod org_policy {
         pub body: String,
         pub updated_at: DateTimeUtc,
         pub updated_by: Option<Uuid>,
+        pub version: i64,
+    }
+    no_relations!();
+}
+
+pub mod org_policy_version {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_policy_versions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub body: String,
+        pub created_at: DateTimeUtc,
+        pub created_by: Option<Uuid>,
     }
     no_relations!();
 }

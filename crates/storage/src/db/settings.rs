@@ -14,7 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 
 use super::audit::append_in;
 use super::convert::corrupt;
-use super::entities::{backup_credential, org_policy, recovery_code, sso_config};
+use super::entities::{backup_credential, org_policy, org_policy_version, recovery_code, sso_config};
 use super::{Database, map_err};
 
 fn to_json(value: &[String]) -> String {
@@ -144,6 +144,9 @@ impl SsoConfigRepo for Database {
     }
 }
 
+/// The `Conflict` of a policy save that lost a race with another save.
+pub const POLICY_CHANGED: &str = "the policy was changed by someone else meanwhile: reload it and save again";
+
 #[async_trait]
 impl PolicyRepo for Database {
     async fn policy(&self, org: OrgId, kind: PolicyKind) -> Result<Option<StoredPolicy>, StoreError> {
@@ -154,25 +157,66 @@ impl PolicyRepo for Database {
             body: row.body,
             updated_at: row.updated_at,
             updated_by: row.updated_by.map(MemberId),
+            version: u64::try_from(row.version).unwrap_or_default(),
         }))
     }
 
-    async fn put_policy(&self, org: OrgId, policy: StoredPolicy, audit: AuditRecord) -> Result<(), StoreError> {
+    async fn put_policy(
+        &self,
+        org: OrgId,
+        policy: StoredPolicy,
+        expected_version: u64,
+        audit: AuditRecord,
+    ) -> Result<u64, StoreError> {
         use org_policy::Column;
-        let row = org_policy::ActiveModel {
-            org_id: Set(org.0),
-            kind: Set(policy.kind.as_str().to_owned()),
-            body: Set(policy.body),
-            updated_at: Set(policy.updated_at),
-            updated_by: Set(policy.updated_by.map(|id| id.0)),
+        let stale = || StoreError::Conflict(POLICY_CHANGED.into());
+        let unique_is_stale = |err| match map_err(err) {
+            StoreError::Conflict(_) => stale(),
+            other => other,
         };
-        let upsert = OnConflict::columns([Column::OrgId, Column::Kind])
-            .update_columns([Column::Body, Column::UpdatedAt, Column::UpdatedBy])
-            .to_owned();
+        let expected = i64::try_from(expected_version).map_err(|_| stale())?;
+        let version = expected + 1;
+        let kind = policy.kind.as_str().to_owned();
         let txn = self.conn.begin().await.map_err(map_err)?;
-        org_policy::Entity::insert(row).on_conflict(upsert).exec(&txn).await.map_err(map_err)?;
+        if expected == 0 {
+            let row = org_policy::ActiveModel {
+                org_id: Set(org.0),
+                kind: Set(kind.clone()),
+                body: Set(policy.body.clone()),
+                updated_at: Set(policy.updated_at),
+                updated_by: Set(policy.updated_by.map(|id| id.0)),
+                version: Set(version),
+            };
+            // A concurrent first save hits the primary key: the loser is told to reload.
+            org_policy::Entity::insert(row).exec(&txn).await.map_err(unique_is_stale)?;
+        } else {
+            let updated = org_policy::Entity::update_many()
+                .col_expr(Column::Body, Expr::value(policy.body.clone()))
+                .col_expr(Column::UpdatedAt, Expr::value(policy.updated_at))
+                .col_expr(Column::UpdatedBy, Expr::value(policy.updated_by.map(|id| id.0)))
+                .col_expr(Column::Version, Expr::value(version))
+                .filter(Column::OrgId.eq(org.0))
+                .filter(Column::Kind.eq(kind.clone()))
+                .filter(Column::Version.eq(expected))
+                .exec(&txn)
+                .await
+                .map_err(map_err)?;
+            if updated.rows_affected != 1 {
+                return Err(stale());
+            }
+        }
+        let history = org_policy_version::ActiveModel {
+            org_id: Set(org.0),
+            kind: Set(kind),
+            version: Set(version),
+            body: Set(policy.body),
+            created_at: Set(policy.updated_at),
+            created_by: Set(policy.updated_by.map(|id| id.0)),
+        };
+        org_policy_version::Entity::insert(history).exec(&txn).await.map_err(unique_is_stale)?;
         append_in(&txn, org, audit).await?;
-        txn.commit().await.map_err(map_err)
+        txn.commit().await.map_err(map_err)?;
+        Ok(expected_version + 1)
     }
 }
 

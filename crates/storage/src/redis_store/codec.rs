@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::member::Role;
-use keyward_domain::session::{AuthMethod, Session, SessionStage, TokenHash};
+use keyward_domain::session::{AuthMethod, KeyFacts, Session, SessionFacts, SessionStage, TokenHash};
+use keyward_domain::step_up::{Grant, GrantScope};
 
 fn role_code(role: Role) -> &'static str {
     match role {
@@ -40,9 +41,10 @@ fn opt_ms(at: Option<DateTime<Utc>>) -> String {
     at.map(ms).unwrap_or_default()
 }
 
-/// The session's fields, without the epochs (the scripts stamp those).
+/// The session's fields, without the epochs (the scripts stamp those). Optional facts are left
+/// out when empty, so a session costs only what it uses.
 pub fn encode(session: &Session) -> Vec<(&'static str, String)> {
-    vec![
+    let mut fields = vec![
         ("m", session.member_id.0.simple().to_string()),
         ("r", role_code(session.role).to_owned()),
         ("st", stage_code(session.stage).to_owned()),
@@ -54,7 +56,83 @@ pub fn encode(session: &Session) -> Vec<(&'static str, String)> {
         ("mv", opt_ms(session.mfa_verified_at)),
         ("k", session.key_id.map(|k| k.0.simple().to_string()).unwrap_or_default()),
         ("g", opt_ms(session.grace_period_ends_at)),
-    ]
+    ];
+    let facts = &session.facts;
+    if !facts.username.is_empty() {
+        fields.push(("u", facts.username.clone()));
+    }
+    if !facts.groups.is_empty() {
+        fields.push(("gp", serde_json::Value::from(facts.groups.clone()).to_string()));
+    }
+    if let Some(ip) = &facts.login_ip {
+        fields.push(("ip", ip.clone()));
+    }
+    if let Some(key) = &facts.key {
+        fields.push(("kf", encode_key_facts(key)));
+    }
+    if !session.grants.is_empty() {
+        fields.push(("gr", encode_grants(&session.grants)));
+    }
+    fields
+}
+
+fn encode_key_facts(key: &KeyFacts) -> String {
+    let aaguid = key.aaguid.map(|a| a.simple().to_string()).unwrap_or_default();
+    let flags: String = [(key.backup_eligible, 'E'), (key.backup_state, 'B'), (key.user_verified, 'U')]
+        .into_iter()
+        .filter_map(|(set, flag)| set.then_some(flag))
+        .collect();
+    format!("{aaguid},{flags}")
+}
+
+fn decode_key_facts(text: &str) -> Result<KeyFacts, StoreError> {
+    let (aaguid, flags) = text.split_once(',').ok_or_else(|| corrupt("kf"))?;
+    Ok(KeyFacts {
+        aaguid: match aaguid {
+            "" => None,
+            a => Some(a.parse().map_err(|_| corrupt("kf"))?),
+        },
+        backup_eligible: flags.contains('E'),
+        backup_state: flags.contains('B'),
+        user_verified: flags.contains('U'),
+    })
+}
+
+/// Grants as a compact JSON array of `[kind, name, resource, touched ms, expires ms]`.
+fn encode_grants(grants: &[Grant]) -> String {
+    let rows: Vec<serde_json::Value> = grants
+        .iter()
+        .map(|g| {
+            let (kind, name) = match &g.scope {
+                GrantScope::Action(action) => ("a", action),
+                GrantScope::Class(class) => ("c", class),
+            };
+            serde_json::json!([
+                kind,
+                name,
+                g.resource,
+                g.touched_at.timestamp_millis(),
+                g.expires_at.timestamp_millis()
+            ])
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
+}
+
+fn decode_grants(text: &str) -> Result<Vec<Grant>, StoreError> {
+    type Row = (String, String, Option<String>, i64, i64);
+    let rows: Vec<Row> = serde_json::from_str(text).map_err(|_| corrupt("gr"))?;
+    rows.into_iter()
+        .map(|(kind, name, resource, touched, expires)| {
+            let scope = match kind.as_str() {
+                "a" => GrantScope::Action(name),
+                "c" => GrantScope::Class(name),
+                _ => return Err(corrupt("gr")),
+            };
+            let time = |ms| DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("gr"));
+            Ok(Grant { scope, resource, touched_at: time(touched)?, expires_at: time(expires)? })
+        })
+        .collect()
 }
 
 fn corrupt(field: &str) -> StoreError {
@@ -139,6 +217,18 @@ pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Resul
             Some(_) => f.number("ke")?,
             None => 0,
         },
+        // Sessions written before step-up carry none of these: they read as empty.
+        facts: SessionFacts {
+            username: f.0.get("u").cloned().unwrap_or_default(),
+            groups: match f.0.get("gp") {
+                Some(text) => serde_json::from_str(text).map_err(|_| corrupt("gp"))?,
+                None => Vec::new(),
+            },
+            login_ip: f.0.get("ip").cloned(),
+            key: f.0.get("kf").map(|text| decode_key_facts(text)).transpose()?,
+        },
+        grants: f.0.get("gr").map(|text| decode_grants(text)).transpose()?.unwrap_or_default(),
+        policy_version: f.0.get("pv").map(|v| v.parse().map_err(|_| corrupt("pv"))).transpose()?,
     })
 }
 
@@ -159,6 +249,7 @@ mod tests {
             stage: SessionStage::MfaRequired,
             methods: vec![AuthMethod::BackupCredentials, AuthMethod::SecurityKey],
             grace_period_ends_at: Some(now + Duration::days(2)),
+            facts: Default::default(),
         }
         .start(
             now,
@@ -171,9 +262,55 @@ mod tests {
         );
         session.mfa_verified_at = Some(now);
         session.key_id = Some(SecurityKeyId::new());
+        session.facts = SessionFacts {
+            username: "alice".into(),
+            groups: vec!["platform".into(), "on,call".into()],
+            login_ip: Some("2001:db8::1".into()),
+            key: Some(KeyFacts {
+                aaguid: Some(uuid::Uuid::new_v4()),
+                backup_eligible: true,
+                backup_state: false,
+                user_verified: true,
+            }),
+        };
+        session.grants = vec![
+            Grant {
+                scope: GrantScope::Action("k8s.exec".into()),
+                resource: Some("prod/a,\"b\"".into()),
+                touched_at: now,
+                expires_at: now + Duration::minutes(5),
+            },
+            Grant { scope: GrantScope::Class("security_key".into()), resource: None, touched_at: now, expires_at: now },
+        ];
         let mut list: Vec<String> = encode(&session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect();
         list.extend(["oe".into(), "4".into(), "me".into(), "2".into(), "ke".into(), "1".into()]);
-        let decoded = decode(session.org_id, &session.token_hash, list).unwrap();
+        let decoded = decode(session.org_id, &session.token_hash, list.clone()).unwrap();
         assert_eq!(decoded, session);
+        list.extend(["pv".into(), "7".into()]);
+        assert_eq!(decode(session.org_id, &session.token_hash, list).unwrap().policy_version, Some(7));
+    }
+
+    #[test]
+    fn sessions_written_before_step_up_read_with_empty_facts() {
+        let list: Vec<String> = [
+            ("m", MemberId::new().0.simple().to_string()),
+            ("r", "M".into()),
+            ("st", "A".into()),
+            ("mt", "S".into()),
+            ("c", "1".into()),
+            ("ls", "1".into()),
+            ("ab", "2".into()),
+            ("it", "60".into()),
+            ("mv", String::new()),
+            ("k", String::new()),
+            ("g", String::new()),
+            ("oe", "0".into()),
+            ("me", "0".into()),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [k.to_owned(), v])
+        .collect();
+        let session = decode(OrgId::new(), &TokenHash("h".into()), list).unwrap();
+        assert_eq!((session.facts, session.grants, session.policy_version), (SessionFacts::default(), vec![], None));
     }
 }

@@ -317,6 +317,16 @@ impl SessionStore for RedisStore {
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(map_err)?;
         Ok(())
     }
+
+    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command.arg(format!("{}spv", self.prefix(org))).arg(version).arg("PX").arg(self.epoch_retention_ms);
+        if if_unknown {
+            command.arg("NX");
+        }
+        let _: Option<String> = command.query_async(&mut self.conn.clone()).await.map_err(map_err)?;
+        Ok(())
+    }
 }
 
 #[async_trait]

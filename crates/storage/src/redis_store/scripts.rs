@@ -4,7 +4,8 @@
 //! share one Redis Cluster slot. Layout under that prefix:
 //! `epoch` (org epoch), `me:<member>` (member epoch), `ke` (keyless epoch), `s:<hash>` (session hash),
 //! `live` (zset of current-epoch sessions by deadline), `ml:<member>` (zset of a member's sessions),
-//! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state).
+//! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state),
+//! `spv` (the step-up policy version in force).
 //!
 //! Nothing is kept forever: every key has a TTL. Indexes live as long as their longest-lived
 //! session and shed expired entries as sessions are created; an epoch key lives as long as any
@@ -66,7 +67,8 @@ keep_for(pfx .. 'ke', abs_ttl)
 return {oe, me, ke}
 ";
 
-/// ARGV: prefix, hash, now. Returns the session's field list, or false when it is not live.
+/// ARGV: prefix, hash, now. Returns the session's field list, plus `pv` (the organization's
+/// step-up policy version, when known), or false when it is not live.
 pub const LOOKUP: &str = r"
 local pfx, h, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local sk = pfx .. 's:' .. h
@@ -88,6 +90,11 @@ if now - tonumber(s.ls) >= idle / 20 then
   for i = 1, #list, 2 do
     if list[i] == 'ls' then list[i + 1] = ARGV[3] end
   end
+end
+local pv = redis.call('GET', pfx .. 'spv')
+if pv then
+  list[#list + 1] = 'pv'
+  list[#list + 1] = pv
 end
 return list
 ";

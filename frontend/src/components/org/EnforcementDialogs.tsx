@@ -13,15 +13,16 @@ const GRACE_MAX_DAYS = 90
 
 type Preview = EnforcementPreviewQuery['enforcementPreview']
 
-/** An error from the organization operations; POLICY_DENIED means the admin has no usable key yet. */
+/** An error from the organization operations; POLICY_DENIED (not from step-up) means the admin has no usable key yet. */
 export function OrgErrorAlert({ error, children }: { error: UiError; children?: ReactNode }) {
-  const shown: UiError =
-    error.code === 'POLICY_DENIED'
-      ? { code: error.code, message: 'You need a security key of your own before you can enforce MFA, or you would lock yourself out.' }
-      : error
+  // A refusal by the step-up policy is not about the admin's own key: it is shown as it came.
+  const noKey = error.code === 'POLICY_DENIED' && !error.stepUpAction
+  const shown: UiError = noKey
+    ? { code: error.code, message: 'You need a security key of your own before you can enforce MFA, or you would lock yourself out.' }
+    : error
   return (
     <ErrorAlert error={shown}>
-      {error.code === 'POLICY_DENIED' && (
+      {noKey && (
         <p>
           <Link to="/settings/mfa">Register a security key</Link> that the organization&apos;s policy accepts, then try again.
         </p>

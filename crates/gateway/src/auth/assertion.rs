@@ -1,0 +1,108 @@
+//! Checking a security-key assertion against a member's registered keys, the organization's
+//! WebAuthn policy and the signature counter: shared by the login step and step-up.
+
+use std::time::SystemTime;
+
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
+use keyward_domain::security_key::{BackupFlags, CounterCheck, SecurityKey, check_backup_flags, check_counter};
+use keyward_domain::session::{KeyFacts, Session};
+use keyward_domain::webauthn_policy::CredentialFacts;
+use keyward_domain::{DomainError, StoreError};
+use serde_json::{Value, json};
+use webauthn_rs_core::proto::{AuthenticationResult, AuthenticationState, Credential, PublicKeyCredential};
+
+use crate::state::AppState;
+use crate::webauthn::{self, precheck};
+
+/// An assertion that verified: the key, what the authenticator reported, and the credential to
+/// store back (its counter and backup state moved forward).
+pub struct Asserted {
+    /// The key used.
+    pub key: SecurityKey,
+    /// The authenticator's report.
+    pub result: AuthenticationResult,
+    /// The updated serialized credential.
+    pub credential: String,
+    /// What the session records of the key.
+    pub facts: KeyFacts,
+    /// Whether the backup state changed since the last use.
+    pub backup: BackupFlags,
+    /// Whether the policy refuses a counter that went backwards.
+    pub reject_regression: bool,
+}
+
+/// Verifies `response` against the ceremony's `state` for `session`'s member.
+pub async fn check(
+    app: &AppState,
+    session: &Session,
+    state: &Value,
+    response: &Value,
+    ip: &Option<String>,
+) -> Result<Asserted, DomainError> {
+    let checked = precheck::precheck(response, precheck::Kind::Assertion, &session.member_id.0, &app.rp.origins)?;
+    let parsed: PublicKeyCredential = serde_json::from_value(response.clone())
+        .map_err(|e| DomainError::bad_input("response", format!("not a PublicKeyCredential: {e}")))?;
+    let state: AuthenticationState = serde_json::from_value(state.clone())
+        .map_err(|e| DomainError::CeremonyFailed(format!("corrupt ceremony state: {e}")))?;
+    let stored = app
+        .db
+        .key_by_credential(&checked.credential_id)
+        .await?
+        .ok_or_else(|| DomainError::CeremonyFailed("this security key is not registered".into()))?;
+    if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
+        return Err(DomainError::CeremonyFailed("this key belongs to another account".into()));
+    }
+    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let result = webauthn::finish_authentication(&app.rp, &policy, &parsed, &state)?;
+    let backup = check_backup_flags(&stored.key, result.backup_eligible(), result.backup_state())?;
+    let mut credential: Credential = serde_json::from_str(&stored.credential)
+        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
+    // The model comes from the attestation verified at registration, never from the key's claim.
+    let model = webauthn::verified_model(&app.rp, &policy, &credential, SystemTime::from(stored.key.created_at))?;
+    let facts = CredentialFacts {
+        aaguid: model,
+        backup_eligible: result.backup_eligible(),
+        user_verified: result.user_verified(),
+    };
+    policy.check(&facts).map_err(DomainError::PolicyDenied)?;
+    let reject_regression = policy.reject_counter_regression;
+    judge_counter(app, session, &stored.key, stored.key.sign_count, result.counter(), reject_regression, ip).await?;
+    credential.counter = result.counter().max(credential.counter);
+    credential.backup_state = result.backup_state();
+    let credential = serde_json::to_string(&credential).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
+    let facts = KeyFacts {
+        aaguid: facts.aaguid,
+        backup_eligible: result.backup_eligible(),
+        backup_state: result.backup_state(),
+        user_verified: result.user_verified(),
+    };
+    Ok(Asserted { key: stored.key, result, credential, facts, backup, reject_regression })
+}
+
+/// The counter rule (DESIGN §5): a counter that did not move forward is audited as an anomaly and
+/// refused when the policy says so.
+pub async fn judge_counter(
+    app: &AppState,
+    session: &Session,
+    key: &SecurityKey,
+    stored: u32,
+    received: u32,
+    reject: bool,
+    ip: &Option<String>,
+) -> Result<(), DomainError> {
+    if check_counter(stored, received) == CounterCheck::Ok {
+        return Ok(());
+    }
+    let record = AuditRecord::new(Actor::Member(session.member_id), "security_key.counter_anomaly")
+        .target(format!("security_key:{}", key.id))
+        .ip(ip.clone())
+        .details(json!({ "stored": stored, "received": received, "rejected": reject }));
+    app.db.append_audit(session.org_id, record).await?;
+    if reject {
+        return Err(DomainError::PolicyDenied(
+            "this key's signature counter went backwards, which suggests a cloned key".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Step-up (DESIGN §8): the decision the choke point asks before a sensitive action, and the
+//! ceremony that earns a grant on the one session that ran it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use keyward_domain::audit::{Actor, AuditRecord};
+use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
+use keyward_domain::security_key::KeyUse;
+use keyward_domain::session::Session;
+use keyward_domain::step_up::{
+    Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Touch, Verdict, add_grant, judge,
+    validate_action, validate_resource,
+};
+use keyward_domain::{DomainError, StoreError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use webauthn_rs_core::proto::Credential;
+
+use super::mfa::Challenge;
+use super::session::{Issued, rotate};
+use crate::policy::{self, ActivePolicy};
+use crate::state::AppState;
+use crate::webauthn;
+
+/// What is asked: an action on a resource, with labels for the policy (forward auth).
+#[derive(Clone, Debug, Default)]
+pub struct Ask<'a> {
+    /// Whether this is one of Keyward's own mutations (not a tool behind it).
+    pub own: bool,
+    /// The action, e.g. `k8s.exec`.
+    pub action: &'a str,
+    /// The resource, e.g. `prod/cluster-a`.
+    pub resource: Option<&'a str>,
+    /// `label.<name>=<value>` pairs from forward auth.
+    pub labels: serde_json::Map<String, Value>,
+}
+
+impl<'a> Ask<'a> {
+    /// One of Keyward's own mutations.
+    pub fn own(action: &'a str, resource: Option<&'a str>) -> Self {
+        Ask { own: true, ..Ask::new(action, resource) }
+    }
+
+    /// An action on a resource, without labels.
+    pub fn new(action: &'a str, resource: Option<&'a str>) -> Self {
+        Ask { own: false, action, resource, labels: serde_json::Map::new() }
+    }
+
+    fn validate(&self) -> Result<(), DomainError> {
+        validate_action(self.action)?;
+        self.resource.map_or(Ok(()), validate_resource)
+    }
+}
+
+/// The policy's decision for one ask.
+pub struct Decided {
+    /// What the policy said (a denial when it could not be evaluated).
+    pub decision: Decision,
+    /// The policy version that said it (0: built-in).
+    pub version: u64,
+    /// Whether the engine failed (the denial is already audited).
+    pub engine_failed: bool,
+}
+
+/// The policy's decision for `ask`.
+pub async fn decide(
+    app: &AppState,
+    session: &Session,
+    ask: &Ask<'_>,
+    request: &RequestFacts,
+    now: DateTime<Utc>,
+) -> Result<Decided, DomainError> {
+    let built_in = |action| Decided { decision: Decision::built_in(action), version: 0, engine_failed: false };
+    if ask.action == POLICY_SET_ACTION {
+        return Ok(built_in(ask.action));
+    }
+    match policy::active(app, session).await? {
+        ActivePolicy::BuiltIn => Ok(built_in(ask.action)),
+        ActivePolicy::Saved { version, policy } => {
+            let resource = ResourceView::parse(ask.resource, ask.labels.clone());
+            let model = session.facts.key.and_then(|k| k.aaguid).and_then(|a| webauthn::aaguid::model_name(&a));
+            let input = PolicyInput::new(session, ask.action, &resource, request, model, now);
+            match policy.decide(&input) {
+                Ok(decision) => Ok(Decided { decision, version, engine_failed: false }),
+                Err(err) => {
+                    // Fail closed: the action is denied, and the reason is on the record.
+                    tracing::warn!(error = %err, org = %session.org_id, version, "step-up policy evaluation failed");
+                    let reason = "the step-up policy could not be evaluated; an admin must fix it".to_owned();
+                    let denied = Decision { deny: true, reason: Some(reason), ..Decision::default() };
+                    audit_denied(app, session, ask, version, &format!("{err}"), request).await?;
+                    Ok(Decided { decision: denied, version, engine_failed: true })
+                }
+            }
+        }
+    }
+}
+
+/// The choke point's question: may `session` do `ask` at `now`? `STEP_UP_REQUIRED` when a
+/// fresh key touch is needed, `POLICY_DENIED` (audited) when the policy refuses.
+pub async fn require(
+    app: &AppState,
+    session: &Session,
+    ask: &Ask<'_>,
+    request: &RequestFacts,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    ask.validate()?;
+    let decided = decide(app, session, ask, request, now).await?;
+    let touch = Touch {
+        mfa_verified_at: session.mfa_verified_at,
+        keyless_own_action: ask.own && session.is_keyless(),
+        grants: &session.grants,
+    };
+    let verdict = judge(&decided.decision, touch, ask.action, ask.resource, now);
+    if let Verdict::Denied(reason) = &verdict
+        && !decided.engine_failed
+    {
+        audit_denied(app, session, ask, decided.version, reason, request).await?;
+    }
+    verdict.into_result(ask.action, ask.resource)
+}
+
+async fn audit_denied(
+    app: &AppState,
+    session: &Session,
+    ask: &Ask<'_>,
+    version: u64,
+    reason: &str,
+    request: &RequestFacts,
+) -> Result<(), DomainError> {
+    let record = AuditRecord::new(Actor::Member(session.member_id), "step_up.denied")
+        .target(ask.resource.map_or_else(|| format!("member:{}", session.member_id), str::to_owned))
+        .failed()
+        .ip(request.ip.clone())
+        .details(json!({ "action": ask.action, "resource": ask.resource, "policyVersion": version, "reason": reason }));
+    app.db.append_audit(session.org_id, record).await?;
+    Ok(())
+}
+
+/// The challenge of a step-up: SHA-256(action ‖ 0 ‖ resource ‖ 0 ‖ nonce), so the assertion's
+/// signature (over clientDataJSON, which carries the challenge) covers the action it authorizes.
+pub fn challenge_for(action: &str, resource: Option<&str>, nonce: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(action.as_bytes());
+    hasher.update([0]);
+    hasher.update(resource.unwrap_or_default().as_bytes());
+    hasher.update([0]);
+    hasher.update(nonce);
+    hasher.finalize().into()
+}
+
+/// Begins a step-up for `ask` over the member's keys.
+pub async fn begin(
+    app: &AppState,
+    session: &Session,
+    ask: &Ask<'_>,
+    handoff: Option<String>,
+    request: &RequestFacts,
+) -> Result<Challenge, DomainError> {
+    ask.validate()?;
+    let now = Utc::now();
+    let decision = decide(app, session, ask, request, now).await?.decision;
+    if decision.deny {
+        return Err(DomainError::PolicyDenied(
+            decision.reason.unwrap_or_else(|| "the step-up policy denies this".into()),
+        ));
+    }
+    let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
+    if keys.is_empty() {
+        return Err(DomainError::bad_input(
+            "session",
+            "register a security key before you can confirm actions with it",
+        ));
+    }
+    let credentials = keys
+        .iter()
+        .map(|k| serde_json::from_str::<Credential>(&k.credential))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
+    let webauthn_policy = super::webauthn_policy(app, session.org_id).await?;
+    let (mut options, state) = webauthn::start_authentication(&app.rp, &webauthn_policy, credentials)?;
+    let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
+    let nonce: [u8; 32] = crate::secrets::random_token_bytes();
+    let challenge = URL_SAFE_NO_PAD.encode(challenge_for(ask.action, ask.resource, &nonce));
+    options["challenge"] = Value::from(challenge.clone());
+    state["challenge"] = Value::from(challenge);
+    let purpose = CeremonyPurpose::StepUp {
+        action: ask.action.to_owned(),
+        resource: ask.resource.map(str::to_owned),
+        nonce: URL_SAFE_NO_PAD.encode(nonce),
+        handoff,
+    };
+    let ceremony_id = super::begin_ceremony(
+        app,
+        session.org_id,
+        Some(session.token_hash.clone()),
+        purpose,
+        json!({ "state": state }),
+        now,
+    )
+    .await?;
+    Ok(Challenge { ceremony_id, options })
+}
+
+/// A finished step-up.
+pub struct Finished {
+    /// What it earned.
+    pub grant: Grant,
+    /// The session, rotated with the grant.
+    pub issued: Issued,
+    /// The action and resource it was for.
+    pub action: String,
+    /// The resource.
+    pub resource: Option<String>,
+    /// The terminal hand-off it completes, if any.
+    pub handoff: Option<String>,
+    /// Whether the authenticator verified the user.
+    pub user_verified: bool,
+}
+
+/// Finishes a step-up: the grant goes on `session` only, which is rotated.
+pub async fn finish(
+    app: &AppState,
+    session: &Session,
+    ceremony_id: &str,
+    response: &Value,
+    request: &RequestFacts,
+) -> Result<Finished, DomainError> {
+    let now = Utc::now();
+    super::limit_ceremony(app, session, request.ip.as_deref(), now).await?;
+    let outcome = verify(app, session, ceremony_id, response, request, now).await;
+    if let Err(err) = &outcome
+        && matches!(
+            err,
+            DomainError::CeremonyFailed(_)
+                | DomainError::CeremonyExpired
+                | DomainError::PolicyDenied(_)
+                | DomainError::BadInput { .. }
+        )
+    {
+        let record = AuditRecord::new(Actor::Member(session.member_id), "step_up.denied")
+            .target(format!("member:{}", session.member_id))
+            .failed()
+            .ip(request.ip.clone())
+            .details(json!({ "reason": err.to_string(), "stage": "ceremony" }));
+        app.db.append_audit(session.org_id, record).await?;
+    }
+    outcome
+}
+
+async fn verify(
+    app: &AppState,
+    session: &Session,
+    ceremony_id: &str,
+    response: &Value,
+    request: &RequestFacts,
+    now: DateTime<Utc>,
+) -> Result<Finished, DomainError> {
+    let ceremony =
+        super::take_ceremony(app, session.org_id, ceremony_id, "STEP_UP", Some(&session.token_hash), now).await?;
+    let CeremonyPurpose::StepUp { action, resource, nonce, handoff } = ceremony.purpose else {
+        return Err(DomainError::CeremonyFailed("not a step-up ceremony".into()));
+    };
+    let nonce = URL_SAFE_NO_PAD.decode(&nonce).map_err(|_| DomainError::CeremonyFailed("corrupt nonce".into()))?;
+    let expected = URL_SAFE_NO_PAD.encode(challenge_for(&action, resource.as_deref(), &nonce));
+    if ceremony.state["state"]["challenge"].as_str() != Some(expected.as_str()) {
+        return Err(DomainError::CeremonyFailed("the challenge does not match the action".into()));
+    }
+    let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, &request.ip).await?;
+    let used = KeyUse {
+        at: now,
+        expected_sign_count: asserted.key.sign_count,
+        sign_count: asserted.result.counter().max(asserted.key.sign_count),
+        backed_up: asserted.result.backup_state(),
+        credential: asserted.credential.clone(),
+    };
+    app.db.record_key_use(session.org_id, asserted.key.id, used).await.map_err(|err| match err {
+        StoreError::Conflict(_) => DomainError::CeremonyFailed("this key was used twice at once: try again".into()),
+        other => other.into(),
+    })?;
+    let ask = Ask::new(&action, resource.as_deref());
+    let Decided { decision, version, .. } = decide(app, session, &ask, request, now).await?;
+    if decision.deny {
+        return Err(DomainError::PolicyDenied(
+            decision.reason.unwrap_or_else(|| "the step-up policy denies this".into()),
+        ));
+    }
+    let grant = Grant::earned(&decision, &action, resource.as_deref(), now);
+    let mut next = session.clone();
+    add_grant(&mut next.grants, grant.clone(), now);
+    let issued = rotate(app, session, next, now).await?;
+    let record = AuditRecord::new(Actor::Member(session.member_id), "step_up.granted")
+        .target(resource.clone().unwrap_or_else(|| format!("member:{}", session.member_id)))
+        .ip(request.ip.clone())
+        .details(json!({
+            "action": action,
+            "resource": resource,
+            "policyVersion": version,
+            "reuse": decision.reuse,
+            "expiresAt": grant.expires_at,
+            "keyId": asserted.key.id.to_string(),
+            "userVerified": asserted.result.user_verified(),
+        }));
+    app.db.append_audit(session.org_id, record).await?;
+    Ok(Finished { grant, issued, action, resource, handoff, user_verified: asserted.result.user_verified() })
+}
+
+/// Signs a step-up JWT for a finished step-up.
+pub async fn issue_token(_app: &AppState, _finished: &Finished) -> Result<String, DomainError> {
+    Err(DomainError::bad_input("issueToken", "step-up tokens are not enabled on this server"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_challenge_binds_action_resource_and_nonce() {
+        let base = challenge_for("security_key.delete", Some("security_key:1"), b"n");
+        assert_eq!(base, challenge_for("security_key.delete", Some("security_key:1"), b"n"));
+        assert_ne!(base, challenge_for("security_key.rename", Some("security_key:1"), b"n"));
+        assert_ne!(base, challenge_for("security_key.delete", Some("security_key:2"), b"n"));
+        assert_ne!(base, challenge_for("security_key.delete", Some("security_key:1"), b"m"));
+        // The separator keeps "a.b" + "c" apart from "a.bc" + "".
+        assert_ne!(challenge_for("a.b", Some("c"), b""), challenge_for("a.bc", None, b""));
+    }
+}

@@ -1,0 +1,94 @@
+//! Step-up policies: the Rego engine and the per-organization cache of compiled policies.
+//!
+//! The version in force comes with every session lookup (`Session::policy_version`, one Redis
+//! round trip with the session): a save announces its version to every instance at once, and
+//! the request path never parses Rego, it only clones a compiled policy out of this cache.
+
+pub mod engine;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use keyward_domain::ids::OrgId;
+use keyward_domain::repo::{PolicyKind, PolicyRepo};
+use keyward_domain::session::Session;
+use keyward_domain::{DomainError, StoreError};
+
+pub use engine::{CompiledPolicy, PolicyError};
+
+use crate::state::AppState;
+
+/// The organization's policy as the request path uses it.
+#[derive(Clone, Debug)]
+pub enum ActivePolicy {
+    /// No policy saved: the built-in one (version 0).
+    BuiltIn,
+    /// A saved policy.
+    Saved {
+        /// Its version.
+        version: u64,
+        /// Compiled.
+        policy: CompiledPolicy,
+    },
+}
+
+impl ActivePolicy {
+    /// The version (0 for the built-in policy).
+    pub fn version(&self) -> u64 {
+        match self {
+            ActivePolicy::BuiltIn => 0,
+            ActivePolicy::Saved { version, .. } => *version,
+        }
+    }
+}
+
+/// Compiled policies, one per organization (the latest version seen).
+#[derive(Default)]
+pub struct PolicyCache {
+    compiled: Mutex<HashMap<OrgId, (u64, CompiledPolicy)>>,
+}
+
+impl PolicyCache {
+    fn get(&self, org: OrgId, version: u64) -> Option<CompiledPolicy> {
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
+    }
+
+    /// Keeps `policy` as the organization's `version`, unless a newer one is already cached.
+    pub fn insert(&self, org: OrgId, version: u64, policy: CompiledPolicy) {
+        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
+            compiled.insert(org, (version, policy));
+        }
+    }
+}
+
+/// The step-up policy in force for `session`'s organization. A saved policy that no longer
+/// compiles (it was valid when saved, so only an engine change could do this) is an error: the
+/// caller denies.
+pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, DomainError> {
+    let org = session.org_id;
+    match session.policy_version {
+        Some(0) => return Ok(ActivePolicy::BuiltIn),
+        Some(version) => {
+            if let Some(policy) = app.policies.get(org, version) {
+                return Ok(ActivePolicy::Saved { version, policy });
+            }
+        }
+        None => {}
+    }
+    // A miss: read the current version from the database (once per instance and version).
+    let stored = app.db.policy(org, PolicyKind::StepUp).await?;
+    let Some(stored) = stored else {
+        app.sessions.announce_policy_version(org, 0, true).await?;
+        return Ok(ActivePolicy::BuiltIn);
+    };
+    let policy = CompiledPolicy::compile(&stored.body).map_err(|err| {
+        DomainError::Store(StoreError::Unexpected(format!("stored step-up policy v{}: {err}", stored.version)))
+    })?;
+    app.policies.insert(org, stored.version, policy.clone());
+    if session.policy_version.is_none() {
+        app.sessions.announce_policy_version(org, stored.version, true).await?;
+    }
+    Ok(ActivePolicy::Saved { version: stored.version, policy })
+}
