@@ -39,6 +39,9 @@ fn session() -> Session {
         org_epoch: 3,
         member_epoch: 1,
         keyless_epoch: 0,
+        facts: Default::default(),
+        grants: Vec::new(),
+        policy_version: Some(0),
     }
 }
 

@@ -63,6 +63,16 @@ pub enum DomainError {
         /// The policy's reason, if it gave one.
         reason: Option<String>,
     },
+    /// The step-up policy refuses this action outright.
+    #[error("{reason}")]
+    StepUpDenied {
+        /// The action refused.
+        action: String,
+        /// The resource it would act on.
+        resource: Option<String>,
+        /// The policy's reason.
+        reason: String,
+    },
     /// The member would be left with no key while MFA is enforced.
     #[error("MFA is enforced: you cannot delete your last security key")]
     LastKeyEnforced,

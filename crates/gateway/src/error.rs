@@ -53,7 +53,7 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::KeyAlreadyRegistered => "KEY_ALREADY_REGISTERED",
         DomainError::CeremonyExpired => "CEREMONY_EXPIRED",
         DomainError::CeremonyFailed(_) => "CEREMONY_FAILED",
-        DomainError::PolicyDenied(_) => "POLICY_DENIED",
+        DomainError::PolicyDenied(_) | DomainError::StepUpDenied { .. } => "POLICY_DENIED",
         DomainError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
         DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",
         DomainError::MemberDeactivated => "MEMBER_DEACTIVATED",
@@ -100,6 +100,11 @@ impl ErrorExtensions for ApiError {
                     ext.set("resource", resource.clone());
                     ext.set("maxAgeSeconds", *max_age_seconds);
                     ext.set("reason", reason.clone());
+                }
+                DomainError::StepUpDenied { action, resource, reason } => {
+                    ext.set("action", action.as_str());
+                    ext.set("resource", resource.clone());
+                    ext.set("reason", reason.as_str());
                 }
                 DomainError::RateLimited { retry_after_seconds } => {
                     ext.set("retryAfterSeconds", *retry_after_seconds);

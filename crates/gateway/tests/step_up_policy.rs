@@ -65,6 +65,7 @@ async fn a_saved_policy_reaches_live_sessions_at_once(app: &TestApp) {
     assert!(save(app, &fresh, &frozen).await.get("errors").is_none());
     let (_, denied) = app.graphql(ROTATE, json!({}), Some(&stale)).await;
     assert_eq!(error_code(&denied), "POLICY_DENIED");
+    assert_eq!(denied["errors"][0]["extensions"]["action"], "backup_credentials.rotate", "clients tell step-up denials apart");
     assert_eq!(denied["errors"][0]["message"], "change freeze until Monday");
     let query = AuditQuery { first: 10, action: Some("step_up.denied".into()), ..Default::default() };
     let events = app.db.audit_events(app.org, query).await.unwrap().items;

@@ -144,7 +144,11 @@ impl Verdict {
                 max_age_seconds,
                 reason,
             }),
-            Verdict::Denied(reason) => Err(DomainError::PolicyDenied(reason)),
+            Verdict::Denied(reason) => Err(DomainError::StepUpDenied {
+                action: action.to_owned(),
+                resource: resource.map(str::to_owned),
+                reason,
+            }),
         }
     }
 }
@@ -266,6 +270,9 @@ mod tests {
                 reason: None
             }
         );
-        assert_eq!(Verdict::Denied("no".into()).into_result("a.b", None), Err(DomainError::PolicyDenied("no".into())));
+        assert_eq!(
+            Verdict::Denied("no".into()).into_result("a.b", None),
+            Err(DomainError::StepUpDenied { action: "a.b".into(), resource: None, reason: "no".into() })
+        );
     }
 }

@@ -163,9 +163,8 @@ pub async fn begin(
     let now = Utc::now();
     let decision = decide(app, session, ask, request, now).await?.decision;
     if decision.deny {
-        return Err(DomainError::PolicyDenied(
-            decision.reason.unwrap_or_else(|| "the step-up policy denies this".into()),
-        ));
+        let reason = decision.reason.clone().unwrap_or_else(|| "the step-up policy denies this".into());
+        Verdict::Denied(reason).into_result(ask.action, ask.resource)?;
     }
     let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
     if keys.is_empty() {
@@ -237,6 +236,7 @@ pub async fn finish(
             DomainError::CeremonyFailed(_)
                 | DomainError::CeremonyExpired
                 | DomainError::PolicyDenied(_)
+                | DomainError::StepUpDenied { .. }
                 | DomainError::BadInput { .. }
         )
     {
@@ -283,9 +283,8 @@ async fn verify(
     let ask = Ask::new(&action, resource.as_deref());
     let Decided { decision, version, .. } = decide(app, session, &ask, request, now).await?;
     if decision.deny {
-        return Err(DomainError::PolicyDenied(
-            decision.reason.unwrap_or_else(|| "the step-up policy denies this".into()),
-        ));
+        let reason = decision.reason.clone().unwrap_or_else(|| "the step-up policy denies this".into());
+        Verdict::Denied(reason).into_result(&action, resource.as_deref())?;
     }
     let grant = Grant::earned(&decision, &action, resource.as_deref(), now);
     let mut next = session.clone();

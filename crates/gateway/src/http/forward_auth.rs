@@ -144,7 +144,9 @@ fn refused(app: &AppState, params: &Params, headers: &HeaderMap, err: DomainErro
             });
             answer(StatusCode::FORBIDDEN, body)
         }
-        DomainError::PolicyDenied(reason) => answer(StatusCode::FORBIDDEN, json!({ "code": code, "reason": reason })),
+        DomainError::PolicyDenied(reason) | DomainError::StepUpDenied { reason, .. } => {
+            answer(StatusCode::FORBIDDEN, json!({ "code": code, "reason": reason }))
+        }
         DomainError::Forbidden => answer(StatusCode::FORBIDDEN, json!({ "code": code })),
         DomainError::BadInput { message, .. } => {
             answer(StatusCode::BAD_REQUEST, json!({ "code": code, "message": message }))

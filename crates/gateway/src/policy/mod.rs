@@ -28,7 +28,7 @@ pub enum ActivePolicy {
         /// Its version.
         version: u64,
         /// Compiled.
-        policy: CompiledPolicy,
+        policy: Box<CompiledPolicy>,
     },
 }
 
@@ -72,7 +72,7 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
         Some(0) => return Ok(ActivePolicy::BuiltIn),
         Some(version) => {
             if let Some(policy) = app.policies.get(org, version) {
-                return Ok(ActivePolicy::Saved { version, policy });
+                return Ok(ActivePolicy::Saved { version, policy: Box::new(policy) });
             }
         }
         None => {}
@@ -90,5 +90,5 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
     if session.policy_version.is_none() {
         app.sessions.announce_policy_version(org, stored.version, true).await?;
     }
-    Ok(ActivePolicy::Saved { version: stored.version, policy })
+    Ok(ActivePolicy::Saved { version: stored.version, policy: Box::new(policy) })
 }
