@@ -9,8 +9,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use keyward_domain::repo::SigningKeyRepo;
 use keyward_domain::step_up_token::{
-    SigningKey, StepUpClaims, StepUpTokenInput, is_published, next_generation, publication_cutoff,
-    published_keys, retire_predecessors_at, rotation_due, signing_key,
+    SigningKey, StepUpClaims, StepUpTokenInput, is_published, next_generation, publication_cutoff, published_keys,
+    retire_predecessors_at, rotation_due, signing_key,
 };
 use tokio::sync::Mutex;
 
