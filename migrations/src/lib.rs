@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261130_000001_member_deactivation;
 mod m20261130_000002_audit_context;
+mod m20261130_000003_signing_keys;
 mod m20261130_000004_policy_versions;
 
 /// All of Keyward's migrations, in order.
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261130_000001_member_deactivation::Migration),
             Box::new(m20261130_000002_audit_context::Migration),
+            Box::new(m20261130_000003_signing_keys::Migration),
             Box::new(m20261130_000004_policy_versions::Migration),
         ]
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ceremony;
 pub mod change;
 pub mod error;
+pub mod handoff;
 pub mod ids;
 pub mod member;
 pub mod org;
@@ -18,6 +19,7 @@ pub mod security_key;
 pub mod session;
 pub mod sso;
 pub mod step_up;
+pub mod step_up_token;
 pub mod store;
 pub mod webauthn_policy;
 

@@ -396,6 +396,24 @@ impl<T> Repositories for T where
 {
 }
 
+/// Signing keys of step-up tokens, shared by every gateway instance (see
+/// [`crate::step_up_token`] for when keys are created, sign, and stop being published).
+#[async_trait]
+pub trait SigningKeyRepo: Send + Sync {
+    /// Every stored key, oldest generation first.
+    async fn signing_keys(&self) -> Result<Vec<crate::step_up_token::SigningKey>, StoreError>;
+    /// Adds `key` and sets `retired_at = retire_older_at` on every older key that has none, in one
+    /// transaction. `Ok(false)` (and nothing changed) when `key.generation` is taken: another
+    /// instance rotated first, and the caller reloads.
+    async fn add_signing_key(
+        &self,
+        key: crate::step_up_token::SigningKey,
+        retire_older_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the keys retired at or before `cutoff` (no longer published); returns how many.
+    async fn delete_signing_keys_retired_by(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

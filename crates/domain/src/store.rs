@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ceremony::Ceremony;
 use crate::error::StoreError;
+use crate::handoff::{Handoff, HandoffId, HandoffResult};
 use crate::ids::{CeremonyId, MemberId, OrgId};
 use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
 
@@ -81,4 +82,28 @@ pub trait CeremonyStore: Send + Sync {
 
     /// Takes the ceremony out (GETDEL): a second take finds nothing.
     async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError>;
+}
+
+/// Terminal hand-offs (`keyward login`, `keyward step-up`): short-lived, completed once,
+/// delivered once.
+#[async_trait]
+pub trait HandoffStore: Send + Sync {
+    /// Keeps a new, pending hand-off until its `expires_at`.
+    async fn create_handoff(&self, handoff: &Handoff, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The hand-off, if it is still kept (pending or completed and not yet delivered).
+    async fn handoff(&self, id: HandoffId, now: DateTime<Utc>) -> Result<Option<Handoff>, StoreError>;
+
+    /// Records `result` atomically if the hand-off is still kept and pending; `false` otherwise
+    /// (gone, expired, or completed by someone else first).
+    async fn complete_handoff(
+        &self,
+        id: HandoffId,
+        result: &HandoffResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes a completed hand-off out atomically: exactly one caller gets it, and it is gone
+    /// afterwards. `None` while it is pending, or once it was taken or expired.
+    async fn take_completed_handoff(&self, id: HandoffId, now: DateTime<Utc>) -> Result<Option<Handoff>, StoreError>;
 }

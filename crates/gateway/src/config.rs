@@ -46,6 +46,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Ceremony lifetime.
     pub ceremony: CeremonyConfig,
+    /// Step-up tokens.
+    pub step_up: StepUpConfig,
     /// Logging.
     pub log: LogConfig,
     /// What the first start creates.
@@ -93,6 +95,18 @@ pub struct CeremonyConfig {
     /// How long a begun ceremony may be finished.
     #[serde(with = "duration")]
     pub ttl: Duration,
+}
+
+/// Step-up token settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpConfig {
+    /// How long a step-up token is valid.
+    #[serde(with = "duration")]
+    pub token_ttl: Duration,
+    /// How often a new signing key replaces the current one.
+    #[serde(with = "duration")]
+    pub signing_key_rotation: Duration,
 }
 
 /// Log output.
@@ -165,6 +179,10 @@ impl Default for Config {
                 pending_ttl: Duration::from_secs(10 * 60),
             },
             ceremony: CeremonyConfig { ttl: Duration::from_secs(5 * 60) },
+            step_up: StepUpConfig {
+                token_ttl: Duration::from_secs(5 * 60),
+                signing_key_rotation: Duration::from_secs(24 * 3600),
+            },
             log: LogConfig { format: LogFormat::Pretty, level: "info".into() },
             bootstrap: BootstrapConfig {
                 organization_slug: "default".into(),
@@ -288,6 +306,15 @@ impl Config {
         }
         if self.ceremony.ttl < Duration::from_secs(10) || self.ceremony.ttl > Duration::from_secs(3600) {
             problem("ceremony.ttl", "expected a duration between 10s and 1h".into());
+        }
+        if self.step_up.token_ttl < Duration::from_secs(10) || self.step_up.token_ttl > Duration::from_secs(3600) {
+            problem("step_up.token_ttl", "expected a duration between 10s and 1h".into());
+        }
+        // A key must sign for a while after its publication lead (the JWKS cache lifetime).
+        if self.step_up.signing_key_rotation < Duration::from_secs(3600)
+            || self.step_up.signing_key_rotation > Duration::from_secs(365 * 86400)
+        {
+            problem("step_up.signing_key_rotation", "expected a duration between 1h and 365d".into());
         }
         if let Err(why) = crate::secrets::Sealer::new(self.secrets_key.as_deref()) {
             problem("secrets_key", format!("{why} (generate one with: openssl rand -base64 32)"));

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod cli_client;
 pub mod config;
 pub mod error;
 pub mod graphql;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod policy;
 pub mod secrets;
 pub mod state;
+pub mod tokens;
 pub mod webauthn;
 
 use std::future::IntoFuture;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use keyward_domain::StoreError;
 use keyward_domain::rate_limit::RateLimiter;
 use keyward_domain::session::SessionLifetimes;
-use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_domain::store::{CeremonyStore, HandoffStore, SessionStore};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -175,12 +177,14 @@ pub struct Stores {
     pub ceremonies: Arc<dyn CeremonyStore>,
     /// Rate limits.
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Terminal hand-offs.
+    pub handoffs: Arc<dyn HandoffStore>,
 }
 
 impl Stores {
-    /// One store for all three (Redis or in-process).
-    pub fn shared<S: SessionStore + CeremonyStore + RateLimiter + 'static>(store: Arc<S>) -> Self {
-        Self { sessions: store.clone(), ceremonies: store.clone(), rate_limiter: store }
+    /// One store for all of them (Redis or in-process).
+    pub fn shared<S: SessionStore + CeremonyStore + RateLimiter + HandoffStore + 'static>(store: Arc<S>) -> Self {
+        Self { sessions: store.clone(), ceremonies: store.clone(), rate_limiter: store.clone(), handoffs: store }
     }
 }
 
@@ -208,12 +212,16 @@ pub async fn start_with(
         idle: chrono::Duration::from_std(config.session.idle_ttl).unwrap_or(chrono::Duration::minutes(30)),
         pending: chrono::Duration::from_std(config.session.pending_ttl).unwrap_or(chrono::Duration::minutes(10)),
     };
+    let sealer = secrets::Sealer::new(config.secrets_key.as_deref())
+        .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?;
+    let tokens = tokens::TokenIssuer::new(db.clone(), sealer.clone(), tokens::TokenSettings::from_config(&config));
     let state = AppState::new(Inner {
         config: config.clone(),
         db,
         sessions: stores.sessions,
         ceremonies: stores.ceremonies,
         rate_limiter: stores.rate_limiter,
+        handoffs: stores.handoffs,
         rp: webauthn::RelyingParty {
             id: config.rp_id(),
             name: config.webauthn.rp_name.clone(),
@@ -222,10 +230,10 @@ pub async fn start_with(
         },
         oidc: Default::default(),
         policies: Default::default(),
-        sealer: secrets::Sealer::new(config.secrets_key.as_deref())
-            .map_err(|why| StartError::Bootstrap(StoreError::Unexpected(format!("secrets_key: {why}"))))?,
+        sealer,
         metrics: Default::default(),
         lifetimes,
+        tokens,
     });
     let schema = graphql::build(state.clone(), &config);
     let app = http::router(state.clone(), schema);

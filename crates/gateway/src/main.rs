@@ -1,10 +1,12 @@
-//! `keyward`: serve (default), migrate, schema.
+//! `keyward`: serve (default), migrate, schema, audit; and the terminal commands login, gql and
+//! step-up, which talk to a server and need no configuration.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use keyward_domain::audit::AuditHead;
 use keyward_gateway::bootstrap::banner;
+use keyward_gateway::cli_client::{CliError, ClientCommand};
 use keyward_gateway::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +30,68 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Log this terminal in: approve it in the browser with your security key; the session is
+    /// saved in $XDG_CONFIG_HOME/keyward/credentials.json (mode 0600).
+    Login {
+        /// Keyward's URL (its public_url), e.g. https://keyward.example.com
+        #[arg(long)]
+        url: String,
+    },
+    /// Send a GraphQL request with the saved session and print the JSON answer; when the
+    /// request needs a fresh key check (STEP_UP_REQUIRED) approve it in the browser, and the
+    /// request is sent once more. Exits 1 naming the error code on GraphQL errors.
+    Gql {
+        /// The query or mutation.
+        query: String,
+        /// Variables, a JSON object.
+        #[arg(long)]
+        variables: Option<String>,
+    },
+    /// A fresh security-key check for one action, approved in the browser: the grant lands on
+    /// the saved session; with --token a step-up JWT is printed on stdout.
+    StepUp(StepUpArgs),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct StepUpArgs {
+    #[command(subcommand)]
+    command: Option<StepUpCommand>,
+    /// The action, e.g. security_key.delete
+    #[arg(long, required = true)]
+    action: Option<String>,
+    /// The resource, e.g. security_key:<id>
+    #[arg(long)]
+    resource: Option<String>,
+    /// Print a step-up JWT (ES256) on stdout, for a tool that verifies it offline.
+    #[arg(long)]
+    token: bool,
+    /// Keyward's URL, when no session is saved (or the saved one is another server's).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum StepUpCommand {
+    /// Check a step-up JWT offline (signature against the JWKS, issuer, expiry, action,
+    /// resource); print its claims, or exit 1 naming why it is refused.
+    Verify {
+        /// The JWT, or - to read it from stdin.
+        #[arg(long)]
+        token: String,
+        /// The action it must be for.
+        #[arg(long)]
+        action: String,
+        /// The resource it must be for (empty for a token without one).
+        #[arg(long, default_value = "")]
+        resource: String,
+        /// The JWKS: Keyward's <public_url>/.well-known/jwks.json, or a file holding it.
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: String,
+        /// The issuer it must come from: Keyward's public_url without the trailing slash.
+        #[arg(long)]
+        issuer: Option<String>,
     },
 }
 
@@ -90,10 +154,25 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Schema) = cli.command {
-        print!("{}", keyward_gateway::graphql::sdl());
-        return ExitCode::SUCCESS;
-    }
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => {
+            print!("{}", keyward_gateway::graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Command::Login { url } => return run_client(ClientCommand::Login { url }),
+        Command::Gql { query, variables } => return run_client(ClientCommand::Gql { query, variables }),
+        Command::StepUp(StepUpArgs {
+            command: Some(StepUpCommand::Verify { token, action, resource, jwks, issuer }),
+            ..
+        }) => {
+            return run_client(ClientCommand::StepUpVerify { token, action, resource, jwks, issuer });
+        }
+        Command::StepUp(StepUpArgs { command: None, action, resource, token, url }) => {
+            let action = action.unwrap_or_default();
+            return run_client(ClientCommand::StepUp { action, resource, token, url });
+        }
+        server => server,
+    };
     let config = match Config::load() {
         Ok(config) => config,
         Err(err) => {
@@ -110,7 +189,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Migrate => migrate(config).await,
             Command::Audit { command } => keyward_gateway::cli::audit(config, command.into()).await,
             _ => serve(config).await,
@@ -120,6 +199,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("keyward: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a terminal command: no configuration, no logging, errors as `keyward: <message>`.
+fn run_client(command: ClientCommand) -> ExitCode {
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(keyward_gateway::cli_client::run(command, None)),
+        Err(err) => Err(CliError::Io(format!("cannot start the async runtime: {err}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: {err}");
             ExitCode::FAILURE
         }
     }

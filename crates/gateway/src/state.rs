@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use keyward_domain::rate_limit::RateLimiter;
 use keyward_domain::session::SessionLifetimes;
-use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_domain::store::{CeremonyStore, HandoffStore, SessionStore};
 use keyward_storage::Database;
 
 use crate::auth::discovery::OidcProviders;
@@ -29,6 +29,8 @@ pub struct Inner {
     pub ceremonies: Arc<dyn CeremonyStore>,
     /// Rate limits (Redis or in-process).
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Terminal hand-offs (Redis or in-process).
+    pub handoffs: Arc<dyn HandoffStore>,
     /// The WebAuthn relying party.
     pub rp: RelyingParty,
     /// OIDC discovery and JWKS cache.
@@ -41,6 +43,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Session lifetimes from configuration.
     pub lifetimes: SessionLifetimes,
+    /// Step-up tokens: signing, key rotation, the JWKS.
+    pub tokens: crate::tokens::TokenIssuer,
 }
 
 impl AppState {

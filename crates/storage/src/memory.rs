@@ -3,6 +3,8 @@
 //! It follows exactly the rules of the Redis store (the same conformance suite runs on both), but
 //! its state dies with the process and is not shared between instances.
 
+mod handoff;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -76,6 +78,7 @@ impl State {
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    handoffs: handoff::Handoffs,
 }
 
 impl MemoryStore {

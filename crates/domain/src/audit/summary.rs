@@ -42,6 +42,7 @@ impl AuditEvent {
             "backup_credentials.login" => login("backup credentials"),
             "sso.login" => login("single sign-on"),
             "mfa.login" => login("a security key"),
+            "cli.login" => ("logged a terminal in with a security key".to_owned(), None),
             "recovery_code.login" => login("a recovery code"),
             "session.logout" => ("logged out".to_owned(), None),
             "recovery_codes.generated" => ("generated recovery codes".to_owned(), None),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod changes;
 pub mod discovery;
+pub mod handoff;
 pub mod keys;
 pub mod mfa;
 pub mod recovery;

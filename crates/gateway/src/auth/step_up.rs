@@ -6,13 +6,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
+use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
-use keyward_domain::session::Session;
+use keyward_domain::session::{KeyFacts, Session};
 use keyward_domain::step_up::{
     Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Touch, Verdict, add_grant, judge,
     validate_action, validate_resource,
 };
+use keyward_domain::step_up_token::StepUpTokenInput;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -161,6 +163,9 @@ pub async fn begin(
 ) -> Result<Challenge, DomainError> {
     ask.validate()?;
     let now = Utc::now();
+    if let Some(id) = &handoff {
+        super::handoff::check(app, session, ask.action, ask.resource, id, now).await?;
+    }
     let decision = decide(app, session, ask, request, now).await?.decision;
     if decision.deny {
         let reason = decision.reason.clone().unwrap_or_else(|| "the step-up policy denies this".into());
@@ -217,6 +222,8 @@ pub struct Finished {
     pub handoff: Option<String>,
     /// Whether the authenticator verified the user.
     pub user_verified: bool,
+    /// The key that signed, and what it showed (a terminal's login session is confirmed by it).
+    pub key: (SecurityKeyId, KeyFacts),
 }
 
 /// Finishes a step-up: the grant goes on `session` only, which is rotated.
@@ -303,12 +310,28 @@ async fn verify(
             "userVerified": asserted.result.user_verified(),
         }));
     app.db.append_audit(session.org_id, record).await?;
-    Ok(Finished { grant, issued, action, resource, handoff, user_verified: asserted.result.user_verified() })
+    Ok(Finished {
+        grant,
+        issued,
+        action,
+        resource,
+        handoff,
+        user_verified: asserted.result.user_verified(),
+        key: (asserted.key.id, asserted.facts),
+    })
 }
 
 /// Signs a step-up JWT for a finished step-up.
-pub async fn issue_token(_app: &AppState, _finished: &Finished) -> Result<String, DomainError> {
-    Err(DomainError::bad_input("issueToken", "step-up tokens are not enabled on this server"))
+pub async fn issue_token(app: &AppState, finished: &Finished) -> Result<String, DomainError> {
+    let input = StepUpTokenInput {
+        member: finished.issued.session.member_id,
+        org: finished.issued.session.org_id,
+        action: finished.action.clone(),
+        resource: finished.resource.clone().unwrap_or_default(),
+        user_verified: finished.user_verified,
+        touched_at: finished.grant.touched_at,
+    };
+    Ok(app.tokens.issue(&input).await?)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod forward_auth;
 pub mod graphql;
+pub mod handoff;
 pub mod headers;
 pub mod ops;
 pub mod request_meta;
@@ -17,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -26,7 +27,7 @@ use crate::graphql::KeywardSchema;
 use crate::state::AppState;
 use graphql::GraphqlState;
 
-/// The public router: the API, the SSO callback, the SPA and a bare `/healthz`.
+/// The public router: the API, the SSO callback, the JWKS, the SPA and a bare `/healthz`.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
     let graphql_state = GraphqlState { app: state.clone(), schema };
     let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
@@ -37,7 +38,10 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route("/readyz", get(ops::on_management_listener))
         .route("/metrics", get(ops::on_management_listener))
         .route("/auth/sso/callback", get(sso::callback))
+        .route("/cli/handoff", post(handoff::create_route))
+        .route("/cli/handoff/poll", post(handoff::poll_route))
         .route("/auth/verify", get(forward_auth::verify))
+        .route(crate::tokens::JWKS_PATH, get(crate::tokens::jwks::serve))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
     let public =
@@ -100,7 +104,10 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/auth/sso/callback" => "/auth/sso/callback",
+        "/cli/handoff" => "/cli/handoff",
+        "/cli/handoff/poll" => "/cli/handoff/poll",
         "/auth/verify" => "/auth/verify",
+        crate::tokens::JWKS_PATH => crate::tokens::JWKS_PATH,
         _ => "spa",
     };
     let response = next.run(request).await.into_response();

@@ -149,6 +149,11 @@ impl TestApp {
     pub async fn member(&self, username: &str) -> Member {
         keyward_testkit::member(&self.db, self.org, username).await
     }
+
+    /// The app's step-up token issuer.
+    pub fn tokens(&self) -> &keyward_gateway::tokens::TokenIssuer {
+        &self.running.state.tokens
+    }
 }
 
 /// The `extensions.code` of the first error.

@@ -219,3 +219,21 @@ pub mod audit_event {
     }
     no_relations!();
 }
+
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub generation: i64,
+        pub algorithm: String,
+        pub public_jwk: String,
+        pub private_key: String,
+        pub created_at: DateTimeUtc,
+        pub retired_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}

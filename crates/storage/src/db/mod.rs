@@ -7,6 +7,7 @@ mod keys;
 mod members;
 mod orgs;
 mod settings;
+mod signing_keys;
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! The Redis session and ceremony store, shared by every gateway instance.
 
 mod codec;
+mod handoff;
 mod scripts;
 
 use std::time::Duration;
@@ -62,6 +63,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     namespace: String,
     scripts: std::sync::Arc<Scripts>,
+    handoff_scripts: std::sync::Arc<handoff::HandoffScripts>,
     epoch_retention_ms: u64,
 }
 
@@ -96,6 +98,7 @@ impl RedisStore {
             conn,
             namespace: namespace.to_owned(),
             scripts: std::sync::Arc::new(Scripts::load()),
+            handoff_scripts: std::sync::Arc::new(handoff::HandoffScripts::load()),
             epoch_retention_ms: millis_of(DEFAULT_EPOCH_RETENTION),
         })
     }

@@ -1,0 +1,74 @@
+//! Key material: new P-256 keys, their public JWKs, and the private keys as the signer uses them.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use keyward_domain::step_up_token::{ALGORITHM, SigningKey};
+use p256::elliptic_curve::Generate;
+use p256::pkcs8::{EncodePrivateKey, LineEnding};
+
+use super::TokenError;
+use crate::secrets::Sealer;
+
+/// A fresh P-256 key of generation `generation`, created at `now`, its private half sealed.
+pub fn generate(sealer: &Sealer, generation: i64, now: DateTime<Utc>) -> Result<SigningKey, TokenError> {
+    let secret = p256::SecretKey::generate();
+    let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| TokenError::Signing(format!("PKCS#8: {e}")))?;
+    let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| TokenError::Signing(e.to_string()))?;
+    let mut jwk =
+        Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(|e| TokenError::Signing(e.to_string()))?;
+    let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| TokenError::Signing(e.to_string()))?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let public_jwk = serde_json::to_string(&jwk).map_err(|e| TokenError::Signing(e.to_string()))?;
+    Ok(SigningKey {
+        kid,
+        generation,
+        algorithm: ALGORITHM.to_owned(),
+        public_jwk,
+        private_key: sealer.seal(&pem),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// The stored public JWK of `key`.
+pub fn public_jwk(key: &SigningKey) -> Result<Jwk, TokenError> {
+    serde_json::from_str(&key.public_jwk)
+        .map_err(|e| TokenError::Key { kid: key.kid.clone(), why: format!("corrupt public JWK: {e}") })
+}
+
+/// The private key of `key`, opened with `sealer`.
+pub fn encoding_key(sealer: &Sealer, key: &SigningKey) -> Result<EncodingKey, TokenError> {
+    let fail = |why: String| TokenError::Key { kid: key.kid.clone(), why };
+    if key.algorithm != ALGORITHM {
+        return Err(fail(format!("algorithm {} is not {ALGORITHM}", key.algorithm)));
+    }
+    let pem = sealer.open(&key.private_key).map_err(fail)?;
+    EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| fail(format!("corrupt private key: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn a_new_key_is_sealed_and_its_kid_is_the_thumbprint() {
+        let sealer = Sealer::new(Some(&base64::engine::general_purpose::STANDARD.encode([3u8; 32]))).unwrap();
+        let key = generate(&sealer, 1, Utc::now()).unwrap();
+        assert!(key.private_key.starts_with("v1:") && !key.private_key.contains("PRIVATE KEY"));
+        let jwk = public_jwk(&key).unwrap();
+        assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid.as_str()));
+        assert_eq!(jwk.thumbprint(ThumbprintHash::SHA256).unwrap(), key.kid);
+        let json: serde_json::Value = serde_json::from_str(&key.public_jwk).unwrap();
+        assert_eq!((json["kty"].as_str(), json["crv"].as_str()), (Some("EC"), Some("P-256")));
+        assert_eq!((json["alg"].as_str(), json["use"].as_str()), (Some("ES256"), Some("sig")));
+        assert!(json.get("d").is_none(), "the public JWK has no private part");
+        assert!(encoding_key(&sealer, &key).is_ok());
+        let other = Sealer::new(Some(&base64::engine::general_purpose::STANDARD.encode([4u8; 32]))).unwrap();
+        assert!(matches!(encoding_key(&other, &key), Err(TokenError::Key { .. })));
+        assert_ne!(generate(&sealer, 2, Utc::now()).unwrap().kid, key.kid);
+    }
+}
