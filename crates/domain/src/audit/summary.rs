@@ -43,6 +43,20 @@ impl AuditEvent {
             "sso.login" => login("single sign-on"),
             "mfa.login" => login("a security key"),
             "cli.login" => ("logged a terminal in with a security key".to_owned(), None),
+            "step_up.granted" => {
+                (format!("confirmed {} on {} with a security key", detail("action"), detail("resource")), None)
+            }
+            "step_up.denied" => {
+                let what = match self.details.get("action") {
+                    Some(_) => format!("was refused {} on {}", detail("action"), detail("resource")),
+                    None => "failed a step-up".to_owned(),
+                };
+                (what.clone(), Some(format!("{what}: {}", detail("reason"))))
+            }
+            "org.step_up_policy.updated" => (
+                format!("changed the step-up policy from version {} to {}", detail("fromVersion"), detail("toVersion")),
+                None,
+            ),
             "recovery_code.login" => login("a recovery code"),
             "session.logout" => ("logged out".to_owned(), None),
             "recovery_codes.generated" => ("generated recovery codes".to_owned(), None),
@@ -105,6 +119,37 @@ mod tests {
                 .target_name("Backup key"),
         );
         assert_eq!(own.summary(), "bob deleted key Backup key");
+    }
+
+    #[test]
+    fn step_up_events_name_the_action_and_the_reason() {
+        let alice = MemberId::new();
+        let granted = event(
+            AuditRecord::new(Actor::Member(alice), "step_up.granted")
+                .details(json!({ "action": "k8s.exec", "resource": "prod/cluster-a" }))
+                .actor_name("alice"),
+        );
+        assert_eq!(granted.summary(), "alice confirmed k8s.exec on prod/cluster-a with a security key");
+        let denied = event(
+            AuditRecord::new(Actor::Member(alice), "step_up.denied")
+                .details(json!({ "action": "db.restart", "resource": "prod", "reason": "change freeze" }))
+                .actor_name("alice")
+                .failed(),
+        );
+        assert_eq!(denied.summary(), "alice was refused db.restart on prod: change freeze");
+        let ceremony = event(
+            AuditRecord::new(Actor::Member(alice), "step_up.denied")
+                .details(json!({ "reason": "expired" }))
+                .actor_name("alice")
+                .failed(),
+        );
+        assert_eq!(ceremony.summary(), "alice failed a step-up: expired");
+        let policy = event(
+            AuditRecord::new(Actor::Member(alice), "org.step_up_policy.updated")
+                .details(json!({ "fromVersion": 1, "toVersion": 2 }))
+                .actor_name("alice"),
+        );
+        assert_eq!(policy.summary(), "alice changed the step-up policy from version 1 to 2");
     }
 
     #[test]

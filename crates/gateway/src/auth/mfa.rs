@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::CeremonyId;
-use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
+use keyward_domain::repo::SecurityKeyRepo;
 use keyward_domain::security_key::{BackupFlags, KeyUse, SIGN_COUNT_CHANGED, SecurityKey};
 use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
@@ -64,22 +64,7 @@ pub async fn finish(
         Ok(verified) => record(app, session, verified, ip.clone()).await,
         Err(err) => Err(err),
     };
-    if let Err(err) = &outcome
-        && matches!(
-            err,
-            DomainError::CeremonyFailed(_)
-                | DomainError::CeremonyExpired
-                | DomainError::PolicyDenied(_)
-                | DomainError::BadInput { .. }
-        )
-    {
-        let record = AuditRecord::new(Actor::Member(session.member_id), "mfa.login")
-            .target(format!("member:{}", session.member_id))
-            .failed()
-            .ip(ip)
-            .details(json!({ "reason": err.to_string() }));
-        app.db.append_audit(session.org_id, record).await?;
-    }
+    super::audit_refused_ceremony(app, session, "mfa.login", &outcome, ip).await?;
     outcome
 }
 

@@ -99,3 +99,34 @@ pub async fn take_ceremony(
     let id: CeremonyId = id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))?;
     app.ceremonies.take(org, id).await?.ok_or(DomainError::CeremonyExpired)?.claim(kind, session, now)
 }
+
+/// Audits a key ceremony the caller's response failed (a refused, expired or policy-denied
+/// assertion) as `action` by the session's member; other errors are not the caller's doing.
+pub async fn audit_refused_ceremony<T>(
+    app: &AppState,
+    session: &Session,
+    action: &str,
+    outcome: &Result<T, DomainError>,
+    ip: Option<String>,
+) -> Result<(), DomainError> {
+    use keyward_domain::audit::{Actor, AuditRecord};
+    use keyward_domain::repo::AuditRepo;
+    let Err(err) = outcome else { return Ok(()) };
+    let refused = matches!(
+        err,
+        DomainError::CeremonyFailed(_)
+            | DomainError::CeremonyExpired
+            | DomainError::PolicyDenied(_)
+            | DomainError::StepUpDenied { .. }
+            | DomainError::BadInput { .. }
+    );
+    if refused {
+        let record = AuditRecord::new(Actor::Member(session.member_id), action)
+            .target(format!("member:{}", session.member_id))
+            .failed()
+            .ip(ip)
+            .details(serde_json::json!({ "reason": err.to_string() }));
+        app.db.append_audit(session.org_id, record).await?;
+    }
+    Ok(())
+}

@@ -237,23 +237,7 @@ pub async fn finish(
     let now = Utc::now();
     super::limit_ceremony(app, session, request.ip.as_deref(), now).await?;
     let outcome = verify(app, session, ceremony_id, response, request, now).await;
-    if let Err(err) = &outcome
-        && matches!(
-            err,
-            DomainError::CeremonyFailed(_)
-                | DomainError::CeremonyExpired
-                | DomainError::PolicyDenied(_)
-                | DomainError::StepUpDenied { .. }
-                | DomainError::BadInput { .. }
-        )
-    {
-        let record = AuditRecord::new(Actor::Member(session.member_id), "step_up.denied")
-            .target(format!("member:{}", session.member_id))
-            .failed()
-            .ip(request.ip.clone())
-            .details(json!({ "reason": err.to_string(), "stage": "ceremony" }));
-        app.db.append_audit(session.org_id, record).await?;
-    }
+    super::audit_refused_ceremony(app, session, "step_up.denied", &outcome, request.ip.clone()).await?;
     outcome
 }
 
