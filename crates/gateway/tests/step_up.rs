@@ -148,7 +148,28 @@ async fn the_challenge_is_bound_to_the_action(app: &TestApp) {
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
 }
 
+/// The organization's WebAuthn policy judges step-up assertions exactly as it judges logins.
+async fn the_webauthn_policy_applies_to_step_up(app: &TestApp) {
+    let (mut fresh, _uv_key) = app.admin_with_key().await;
+    let mut no_uv = soft_key(false);
+    app.register_key(&mut fresh, &mut no_uv, "No PIN").await;
+    let policy = keyward_domain::webauthn_policy::WebauthnPolicy {
+        user_verification: keyward_domain::webauthn_policy::UserVerification::Required,
+        ..Default::default()
+    };
+    app.store_webauthn_policy(&policy).await;
+    let stale = app.key_session_for(&app.admin().await, Duration::hours(2)).await;
+    let vars = json!({ "a": "backup_credentials.rotate", "r": format!("org:{}", app.org) });
+    let begun = app.ok(BEGIN, vars, Some(&stale)).await["stepUpBegin"].clone();
+    let response = TestApp::get(&mut no_uv, &begun["options"], ORIGIN);
+    let (_, body) = app.graphql(FINISH, json!({ "c": begun["ceremonyId"], "r": response }), Some(&stale)).await;
+    let code = error_code(&body);
+    assert!(matches!(code, "POLICY_DENIED" | "CEREMONY_FAILED"), "a key without user verification: {body}");
+    assert!(body["data"].is_null() || body["data"]["stepUpFinish"].is_null(), "no grant: {body}");
+}
+
 on_both_backends! {
+    the_webauthn_policy_applies_to_step_up,
     a_stale_session_steps_up_and_retries,
     a_grant_serves_only_its_action_and_resource,
     a_class_grant_serves_every_row_of_a_bulk_edit,
