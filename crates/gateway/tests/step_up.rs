@@ -5,6 +5,7 @@ mod common;
 
 use chrono::Duration;
 use common::authn::{ORIGIN, soft_key};
+use common::flagkey::FlagKey;
 use common::{TestApp, error_code};
 use keyward_domain::repo::{AuditQuery, AuditRepo};
 use serde_json::{Value, json};
@@ -148,24 +149,23 @@ async fn the_challenge_is_bound_to_the_action(app: &TestApp) {
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
 }
 
-/// The organization's WebAuthn policy judges step-up assertions exactly as it judges logins.
+/// The organization's WebAuthn policy judges step-up assertions exactly as it judges logins: a
+/// synced passkey is refused once the policy wants device-bound keys only.
 async fn the_webauthn_policy_applies_to_step_up(app: &TestApp) {
-    let (mut fresh, _uv_key) = app.admin_with_key().await;
-    let mut no_uv = soft_key(false);
-    app.register_key(&mut fresh, &mut no_uv, "No PIN").await;
-    let policy = keyward_domain::webauthn_policy::WebauthnPolicy {
-        user_verification: keyward_domain::webauthn_policy::UserVerification::Required,
-        ..Default::default()
-    };
+    let (mut fresh, _key) = app.admin_with_key().await;
+    let mut passkey = FlagKey::new(uuid::Uuid::new_v4());
+    passkey.backup_eligible = true;
+    app.register_key(&mut fresh, &mut passkey, "Synced passkey").await;
+    let policy = keyward_domain::webauthn_policy::WebauthnPolicy { device_bound_only: true, ..Default::default() };
     app.store_webauthn_policy(&policy).await;
     let stale = app.key_session_for(&app.admin().await, Duration::hours(2)).await;
     let vars = json!({ "a": "backup_credentials.rotate", "r": format!("org:{}", app.org) });
     let begun = app.ok(BEGIN, vars, Some(&stale)).await["stepUpBegin"].clone();
-    let response = TestApp::get(&mut no_uv, &begun["options"], ORIGIN);
+    let response = TestApp::get(&mut passkey, &begun["options"], ORIGIN);
     let (_, body) = app.graphql(FINISH, json!({ "c": begun["ceremonyId"], "r": response }), Some(&stale)).await;
-    let code = error_code(&body);
-    assert!(matches!(code, "POLICY_DENIED" | "CEREMONY_FAILED"), "a key without user verification: {body}");
-    assert!(body["data"].is_null() || body["data"]["stepUpFinish"].is_null(), "no grant: {body}");
+    assert_eq!(error_code(&body), "POLICY_DENIED", "{body}");
+    let (_, still) = app.graphql(ROTATE, json!({}), Some(&stale)).await;
+    assert_eq!(error_code(&still), "STEP_UP_REQUIRED", "no grant came of it");
 }
 
 on_both_backends! {
