@@ -78,7 +78,7 @@ pub async fn set(
         StoreError::Conflict(why) => DomainError::bad_input("rego", why),
         other => other.into(),
     })?;
-    app.policies.insert(org, version, compiled);
+    app.policies.insert(org, version, std::sync::Arc::new(compiled));
     app.sessions.announce_policy_version(org, version, false).await?;
     current(app, org).await
 }

@@ -72,10 +72,18 @@ fn length_limits() -> PolicyLengthConfig {
     }
 }
 
+/// How many decisions one compiled policy remembers before it forgets them all.
+const MEMO_LIMIT: usize = 4096;
+
 /// A step-up policy compiled and ready to evaluate.
-#[derive(Clone)]
 pub struct CompiledPolicy {
     engine: Engine,
+    /// `decision` compiled on its own, for the request path.
+    decision: regorus::CompiledPolicy,
+    /// Decisions by input document. A policy is a function of its input, so a repeated input
+    /// (a tool's page loading its assets within the same second) is answered without Rego;
+    /// bounded, so distinct inputs cannot grow it.
+    memo: std::sync::Mutex<std::collections::HashMap<String, Decision>>,
 }
 
 impl std::fmt::Debug for CompiledPolicy {
@@ -100,10 +108,14 @@ impl CompiledPolicy {
         let compiled = catch_unwind(AssertUnwindSafe(|| -> Result<CompiledPolicy, PolicyError> {
             let mut engine = Engine::new();
             engine.set_policy_length_config(length_limits());
-            engine.set_execution_timer_config(ExecutionTimerConfig {
+            let limit = ExecutionTimerConfig {
                 limit: EVALUATION_LIMIT,
                 check_interval: NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN),
-            });
+            };
+            engine.set_execution_timer_config(limit);
+            // A compiled rule evaluates in an engine of its own, which takes the process-wide
+            // limit; only step-up policies run Rego in this process.
+            regorus::utils::limits::set_fallback_execution_timer_config(Some(limit));
             let package = engine.add_policy(FILE.to_owned(), rego.to_owned()).map_err(|e| invalid(&e))?;
             if package != format!("data.{PACKAGE}") {
                 return Err(PolicyError::Invalid {
@@ -120,7 +132,8 @@ impl CompiledPolicy {
                     line: None,
                 });
             }
-            Ok(CompiledPolicy { engine })
+            let decision = engine.compile_with_entrypoint(&RULE.into()).map_err(|e| invalid(&e))?;
+            Ok(CompiledPolicy { engine, decision, memo: Default::default() })
         }));
         compiled.unwrap_or_else(|_| {
             Err(PolicyError::Invalid { message: "the policy engine failed on this text".into(), line: None })
@@ -130,8 +143,28 @@ impl CompiledPolicy {
     /// Evaluates the decision for `input`. Errors, timeouts and panics all come back as
     /// [`PolicyError::Evaluation`]: the caller denies.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
-        let output = self.evaluate(input, RULE)?;
-        Decision::from_policy_output(&output).map_err(PolicyError::Evaluation)
+        let key = input.0.to_string();
+        if let Some(decision) = self.memo.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(decision.clone());
+        }
+        let decision = self.evaluate_decision(input)?;
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(key, decision.clone());
+        Ok(decision)
+    }
+
+    fn evaluate_decision(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| self.decision.eval_with_input(regorus::Value::from(input.0.clone()))));
+        let value = match outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(err)) => return Err(PolicyError::Evaluation(first_line(&err.to_string()))),
+            Err(_) => return Err(PolicyError::Evaluation("the policy engine panicked".into())),
+        };
+        Decision::from_policy_output(&to_json(&value)?).map_err(PolicyError::Evaluation)
     }
 
     /// A dry run: the decision, the package's rules that produced a value, and the time taken.
@@ -146,20 +179,6 @@ impl CompiledPolicy {
         let decision = Decision::from_policy_output(package.get("decision").unwrap_or(&serde_json::Value::Null))
             .map_err(PolicyError::Evaluation)?;
         Ok((decision, fired, elapsed))
-    }
-
-    fn evaluate(&self, input: &PolicyInput, rule: &str) -> Result<serde_json::Value, PolicyError> {
-        let mut engine = self.engine.clone();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            engine.set_input(regorus::Value::from(input.0.clone()));
-            engine.eval_rule(rule.to_owned())
-        }));
-        let value = match outcome {
-            Ok(Ok(value)) => value,
-            Ok(Err(err)) => return Err(PolicyError::Evaluation(first_line(&err.to_string()))),
-            Err(_) => return Err(PolicyError::Evaluation("the policy engine panicked".into())),
-        };
-        to_json(&value)
     }
 
     fn evaluate_query(&self, input: &PolicyInput, query: &str) -> Result<serde_json::Value, PolicyError> {
@@ -278,6 +297,18 @@ decision := {"max_age_seconds": 60} if n > 0
         assert!(matches!(outcome, Err(PolicyError::Evaluation(_))), "{outcome:?}");
         assert!(started.elapsed() < Duration::from_secs(30), "the limit stopped it");
         assert!(CompiledPolicy::validate(looping).is_err(), "and it cannot be saved");
+    }
+
+    #[test]
+    fn repeated_inputs_are_answered_from_the_memo_and_it_stays_bounded() {
+        let policy = CompiledPolicy::compile(DEFAULT_POLICY).unwrap();
+        let first = policy.decide(&input("k8s.exec")).unwrap();
+        assert_eq!(policy.decide(&input("k8s.exec")).unwrap(), first);
+        assert_eq!(policy.memo.lock().unwrap().len(), 1);
+        for i in 0..(MEMO_LIMIT + 10) {
+            policy.decide(&input(&format!("tool.action{i}"))).unwrap();
+        }
+        assert!(policy.memo.lock().unwrap().len() <= MEMO_LIMIT);
     }
 
     #[test]

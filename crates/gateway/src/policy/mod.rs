@@ -7,7 +7,7 @@
 pub mod engine;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::{PolicyKind, PolicyRepo};
@@ -27,8 +27,8 @@ pub enum ActivePolicy {
     Saved {
         /// Its version.
         version: u64,
-        /// Compiled.
-        policy: Box<CompiledPolicy>,
+        /// Compiled, shared by every request of the organization.
+        policy: Arc<CompiledPolicy>,
     },
 }
 
@@ -45,17 +45,17 @@ impl ActivePolicy {
 /// Compiled policies, one per organization (the latest version seen).
 #[derive(Default)]
 pub struct PolicyCache {
-    compiled: Mutex<HashMap<OrgId, (u64, CompiledPolicy)>>,
+    compiled: Mutex<HashMap<OrgId, (u64, Arc<CompiledPolicy>)>>,
 }
 
 impl PolicyCache {
-    fn get(&self, org: OrgId, version: u64) -> Option<CompiledPolicy> {
+    fn get(&self, org: OrgId, version: u64) -> Option<Arc<CompiledPolicy>> {
         let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
     }
 
     /// Keeps `policy` as the organization's `version`, unless a newer one is already cached.
-    pub fn insert(&self, org: OrgId, version: u64, policy: CompiledPolicy) {
+    pub fn insert(&self, org: OrgId, version: u64, policy: Arc<CompiledPolicy>) {
         let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
             compiled.insert(org, (version, policy));
@@ -72,7 +72,7 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
         Some(0) => return Ok(ActivePolicy::BuiltIn),
         Some(version) => {
             if let Some(policy) = app.policies.get(org, version) {
-                return Ok(ActivePolicy::Saved { version, policy: Box::new(policy) });
+                return Ok(ActivePolicy::Saved { version, policy });
             }
         }
         None => {}
@@ -83,12 +83,12 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
         app.sessions.announce_policy_version(org, 0, true).await?;
         return Ok(ActivePolicy::BuiltIn);
     };
-    let policy = CompiledPolicy::compile(&stored.body).map_err(|err| {
+    let policy = Arc::new(CompiledPolicy::compile(&stored.body).map_err(|err| {
         DomainError::Store(StoreError::Unexpected(format!("stored step-up policy v{}: {err}", stored.version)))
-    })?;
-    app.policies.insert(org, stored.version, policy.clone());
+    })?);
+    app.policies.insert(org, stored.version, Arc::clone(&policy));
     if session.policy_version.is_none() {
         app.sessions.announce_policy_version(org, stored.version, true).await?;
     }
-    Ok(ActivePolicy::Saved { version: stored.version, policy: Box::new(policy) })
+    Ok(ActivePolicy::Saved { version: stored.version, policy })
 }
