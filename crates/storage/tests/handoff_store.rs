@@ -94,30 +94,7 @@ async fn concurrent_completions_and_takes_have_one_winner(store: &dyn HandoffSto
     assert_eq!(takes.into_iter().filter(|t| matches!(t, Ok(Some(_)))).count(), 1);
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let store = keyward_testkit::redis_store().await;
-                    super::$name(&store).await;
-                    store.delete_namespace().await.unwrap();
-                }
-            )*
-        }
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&keyward_testkit::memory_store()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores! {
+keyward_testkit::on_both_stores! {
     pending_then_completed_once_then_delivered_once,
     expired_hand_offs_are_gone,
     unknown_and_duplicate_ids,

@@ -244,30 +244,7 @@ async fn concurrent_takes_yield_one_winner(store: &dyn Stores) {
     assert_eq!(takes.into_iter().filter(|t| matches!(t, Ok(Some(_)))).count(), 1);
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let store = keyward_testkit::redis_store().await;
-                    super::$name(&store).await;
-                    store.delete_namespace().await.unwrap();
-                }
-            )*
-        }
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&keyward_testkit::memory_store()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores! {
+keyward_testkit::on_both_stores! {
     create_and_lookup,
     idle_expiry_and_touch,
     absolute_expiry,

@@ -196,3 +196,29 @@ pub fn sso_session(member: &Member, stage: SessionStage) -> (SessionToken, NewSe
     };
     (token, new)
 }
+
+/// Generates one test per session store, Redis (in its own namespace, removed afterwards) and
+/// in-process, for conformance suites: each named `async fn(&S)` runs against both.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let store = $crate::redis_store().await;
+                    super::$name(&store).await;
+                    store.delete_namespace().await.unwrap();
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(&$crate::memory_store()).await;
+                }
+            )*
+        }
+    };
+}
