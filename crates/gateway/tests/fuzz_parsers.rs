@@ -314,6 +314,7 @@ impl Live {
     /// POSTs `body` as JSON to `/graphql` with `token`; returns the status and the body as JSON
     /// (`Null` when it is not JSON).
     fn post(&self, body: String, token: Option<&str>) -> (u16, Value) {
+        let over_limit = body.len() > self.app.running.state.config.limits.body_bytes;
         self.rt.block_on(async {
             let mut request = self
                 .app
@@ -324,7 +325,14 @@ impl Live {
             if let Some(token) = token {
                 request = request.header("authorization", format!("Bearer {token}"));
             }
-            let response = request.send().await.expect("the gateway answers");
+            let response = match request.send().await {
+                Ok(response) => response,
+                // The server answers 413 and closes the connection before reading a body over the
+                // limit; a client still sending sees the connection end first. Refused unread
+                // either way.
+                Err(err) if over_limit && err.is_request() => return (413, Value::Null),
+                Err(err) => panic!("the gateway answers: {err:?}"),
+            };
             let status = response.status().as_u16();
             (status, response.json().await.unwrap_or(Value::Null))
         })
