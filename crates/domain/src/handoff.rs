@@ -189,6 +189,11 @@ pub fn hash_poll_secret(secret: &str) -> String {
 }
 
 impl Handoff {
+    /// Whether the terminal asked for a step-up JWT.
+    pub fn wants_token(&self) -> bool {
+        matches!(self.kind, HandoffKind::StepUp { want_token: true, .. })
+    }
+
     /// A pending hand-off created at `now`, living `ttl`. `code_random` and `secret_random` come
     /// from the caller's CSPRNG.
     pub fn create(

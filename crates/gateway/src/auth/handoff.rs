@@ -1,52 +1,21 @@
 //! Approving a terminal's hand-off inside the step-up ceremony: [`check`] at `stepUpBegin`,
-//! [`complete`] when `stepUpFinish` succeeded.
-//!
-//! ```ignore
-//! // stepUpBegin(action, resource, handoff), before the ceremony is stored:
-//! handoff::check(app, session, ask.action, ask.resource, &id, now).await?;
-//! // stepUpFinish, once the assertion verified (`finished.handoff` names the hand-off, if any):
-//! let jwt = if issue_token || handoff::wants_token(app, &finished, now).await? { Some(issue(..)?) } else { None };
-//! handoff::complete(app, session, &finished, jwt, now).await?;
-//! ```
+//! [`pending`] and [`complete`] when `stepUpFinish` succeeded (see
+//! `auth::step_up::finish_with_handoff`).
 
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::handoff::{HandoffId, HandoffKind, HandoffResult};
+use keyward_domain::handoff::{Handoff, HandoffId, HandoffKind, HandoffResult};
 use keyward_domain::ids::SecurityKeyId;
 use keyward_domain::repo::{AuditRepo, MemberRepo};
 use keyward_domain::session::{KeyFacts, NewSession, Session, SessionFacts, SessionStage, SessionToken};
-use keyward_domain::step_up::{Grant, GrantScope, add_grant};
-use serde::{Deserialize, Serialize};
+use keyward_domain::step_up::{Grant, GrantScope};
 use serde_json::{Value, json};
 
-use super::session::{Issued, record_if_complete, rotate};
-use super::step_up::Finished;
+use super::session::{Issued, record_if_complete};
+use super::step_up::{Finished, grant_to};
 use crate::secrets::random_token_bytes;
 use crate::state::AppState;
-
-/// A hand-off the approver may complete, checked at `stepUpBegin`: keep it in the ceremony's
-/// state and pass it to [`complete`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HandoffApproval {
-    /// The hand-off.
-    pub id: HandoffId,
-    /// Whether it is a login (a new session for the approver).
-    pub login: bool,
-    /// Whether the terminal wants a step-up JWT: `stepUpFinish` must issue one (as with
-    /// `issueToken: true`) and pass it to [`complete`].
-    pub want_token: bool,
-    /// Whether the grant goes to the terminal's session rather than the approver's.
-    pub bound: bool,
-}
-
-/// What [`complete`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Completed {
-    /// The grant went to the terminal's CLI session: the approver's own session does not get it
-    /// (and `StepUpFinishPayload.sessionToken` is null).
-    pub grant_went_to_cli_session: bool,
-}
 
 fn gone() -> DomainError {
     DomainError::bad_input(
@@ -65,15 +34,10 @@ pub async fn check(
     resource: Option<&str>,
     handoff: &str,
     now: DateTime<Utc>,
-) -> Result<HandoffApproval, DomainError> {
+) -> Result<(), DomainError> {
     let id: HandoffId = handoff.parse().map_err(|_| DomainError::bad_input("handoff", "not a hand-off ID"))?;
     let found = app.handoffs.handoff(id, now).await?.ok_or_else(gone)?;
-    found.check_approval(approver, action, resource, now)?;
-    let (login, want_token) = match &found.kind {
-        HandoffKind::Login => (true, false),
-        HandoffKind::StepUp { want_token, .. } => (false, *want_token),
-    };
-    Ok(HandoffApproval { id, login, want_token, bound: found.bound.is_some() })
+    found.check_approval(approver, action, resource, now)
 }
 
 /// A new key-backed session for the approver of a login hand-off: fully authenticated, with the
@@ -123,32 +87,15 @@ fn grant_json(grant: &Grant) -> Value {
     json!({ "action": action, "resource": grant.resource, "reuse": reuse, "expiresAt": grant.expires_at })
 }
 
-/// Adds `grant` to the terminal's CLI session (rotated, like the approver's own session in
-/// `stepUpFinish`); the session must still be live.
-async fn grant_to_cli_session(
-    app: &AppState,
-    bound: &keyward_domain::handoff::BoundSession,
-    grant: &Grant,
-    now: DateTime<Utc>,
-) -> Result<Issued, DomainError> {
-    let ended = || DomainError::bad_input("handoff", "the terminal's session has ended: run keyward login again");
-    let cli = app.sessions.lookup(bound.org_id, &bound.token_hash, now).await?.ok_or_else(ended)?;
-    let mut next = cli.clone();
-    add_grant(&mut next.grants, grant.clone(), now);
-    rotate(app, &cli, next, now).await.map_err(|_| ended())
-}
-
-/// Whether the hand-off `finished` completes wants a step-up JWT: `stepUpFinish` then issues
-/// one (as with `issueToken: true`) and passes it to [`complete`]. `false` without a hand-off.
-pub async fn wants_token(app: &AppState, finished: &Finished, now: DateTime<Utc>) -> Result<bool, DomainError> {
-    let Some(id) = &finished.handoff else { return Ok(false) };
+/// The hand-off a finished step-up completes, read once (`None` when it names none).
+pub async fn pending(app: &AppState, finished: &Finished, now: DateTime<Utc>) -> Result<Option<Handoff>, DomainError> {
+    let Some(id) = &finished.handoff else { return Ok(None) };
     let id: HandoffId = id.parse().map_err(|_| gone())?;
-    let found = app.handoffs.handoff(id, now).await?.ok_or_else(gone)?;
-    Ok(matches!(found.kind, HandoffKind::StepUp { want_token: true, .. }))
+    Ok(Some(app.handoffs.handoff(id, now).await?.ok_or_else(gone)?))
 }
 
-/// At `stepUpFinish`, after the assertion verified: completes the hand-off `finished` names
-/// (nothing when it names none). A login gets a new key-backed session for the approver; a
+/// At `stepUpFinish`, after the assertion verified: completes `found`, the hand-off `finished`
+/// names ([`pending`]). A login gets a new key-backed session for the approver; a
 /// step-up bound to a CLI session puts the grant on that session (rotated; its new token goes to
 /// the terminal); `jwt` is delivered when the terminal asked for a token. The approval is
 /// checked again, so a hand-off that expired or was approved elsewhere meanwhile is refused.
@@ -156,28 +103,33 @@ pub async fn complete(
     app: &AppState,
     approver: &Session,
     finished: &Finished,
+    found: Handoff,
     jwt: Option<String>,
     now: DateTime<Utc>,
-) -> Result<Option<Completed>, DomainError> {
-    let Some(id) = &finished.handoff else { return Ok(None) };
-    let id: HandoffId = id.parse().map_err(|_| gone())?;
-    let found = app.handoffs.handoff(id, now).await?.ok_or_else(gone)?;
+) -> Result<(), DomainError> {
+    let id = found.id;
     found.check_approval(approver, &finished.action, finished.resource.as_deref(), now)?;
-    let (issued, grant, token, to_cli) = match &found.kind {
+    let (issued, grant, token) = match &found.kind {
         HandoffKind::Login => {
             let issued = login_session(app, approver, finished.key, found.client_ip.clone(), now).await?;
-            (Some(issued), None, None, false)
+            (Some(issued), None, None)
         }
         HandoffKind::StepUp { want_token, .. } => {
             if *want_token && jwt.is_none() {
                 return Err(DomainError::bad_input("issueToken", "this terminal asked for a step-up token"));
             }
             let issued = match &found.bound {
-                Some(bound) => Some(grant_to_cli_session(app, bound, &finished.grant, now).await?),
+                Some(bound) => {
+                    let ended = || {
+                        DomainError::bad_input("handoff", "the terminal's session has ended: run keyward login again")
+                    };
+                    let cli = app.sessions.lookup(bound.org_id, &bound.token_hash, now).await?.ok_or_else(ended)?;
+                    Some(grant_to(app, &cli, finished.grant.clone(), now).await.map_err(|_| ended())?)
+                }
                 None => None,
             };
-            let to_cli = issued.is_some();
-            (issued, to_cli.then(|| grant_json(&finished.grant)), jwt.filter(|_| *want_token), to_cli)
+            let grant = issued.as_ref().map(|_| grant_json(&finished.grant));
+            (issued, grant, jwt.filter(|_| *want_token))
         }
     };
     let result = HandoffResult {
@@ -205,5 +157,5 @@ pub async fn complete(
             .details(json!({ "handoff": id.to_string(), "keyId": finished.key.0.to_string() }));
         app.db.append_audit(approver.org_id, record).await?;
     }
-    Ok(Some(Completed { grant_went_to_cli_session: to_cli }))
+    Ok(())
 }

@@ -278,9 +278,7 @@ async fn verify(
         Verdict::Denied(reason).into_result(&action, resource.as_deref())?;
     }
     let grant = Grant::earned(&decision, &action, resource.as_deref(), now);
-    let mut next = session.clone();
-    add_grant(&mut next.grants, grant.clone(), now);
-    let issued = rotate(app, session, next, now).await?;
+    let issued = grant_to(app, session, grant.clone(), now).await?;
     let record = AuditRecord::new(Actor::Member(session.member_id), "step_up.granted")
         .target(resource.clone().unwrap_or_else(|| format!("member:{}", session.member_id)))
         .ip(request.ip.clone())
@@ -303,6 +301,41 @@ async fn verify(
         user_verified: asserted.result.user_verified(),
         key: (asserted.key.id, asserted.facts),
     })
+}
+
+/// Puts `grant` on `session` (and on no other session of its member), rotating it.
+pub async fn grant_to(
+    app: &AppState,
+    session: &Session,
+    grant: Grant,
+    now: DateTime<Utc>,
+) -> Result<Issued, DomainError> {
+    let mut next = session.clone();
+    add_grant(&mut next.grants, grant, now);
+    rotate(app, session, next, now).await
+}
+
+/// [`finish`], then the terminal hand-off the ceremony names, if any: a step-up JWT is signed
+/// when the caller asked (`issue_token`) or the terminal did, and only the caller's is returned.
+pub async fn finish_with_handoff(
+    app: &AppState,
+    session: &Session,
+    ceremony_id: &str,
+    response: &Value,
+    request: &RequestFacts,
+    issue_token: bool,
+) -> Result<(Finished, Option<String>), DomainError> {
+    let finished = finish(app, session, ceremony_id, response, request).await?;
+    let now = Utc::now();
+    let handoff = super::handoff::pending(app, &finished, now).await?;
+    let token = match issue_token || handoff.as_ref().is_some_and(|h| h.wants_token()) {
+        true => Some(self::issue_token(app, &finished).await?),
+        false => None,
+    };
+    if let Some(found) = handoff {
+        super::handoff::complete(app, &finished.issued.session, &finished, found, token.clone(), now).await?;
+    }
+    Ok((finished, token.filter(|_| issue_token)))
 }
 
 /// Signs a step-up JWT for a finished step-up.

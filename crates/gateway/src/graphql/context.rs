@@ -56,10 +56,7 @@ impl RequestContext {
 
     /// What the step-up policy sees of this request.
     pub fn facts(&self) -> keyward_domain::step_up::RequestFacts {
-        keyward_domain::step_up::RequestFacts {
-            ip: self.ip.clone(),
-            user_agent: keyward_storage::request_context::current().and_then(|meta| meta.user_agent),
-        }
+        crate::http::request_meta::request_facts(self.ip.clone())
     }
 
     /// Records a change to another cookie for the response.

@@ -6,7 +6,6 @@ use keyward_domain::step_up::{Decision, Grant, GrantScope, Reuse, describe};
 use serde_json::Value;
 
 use super::context::ContextExt;
-use crate::auth::handoff;
 use crate::auth::step_up::{self, Ask};
 use crate::auth::step_up_policy::{self, Evaluation, PolicyView};
 use crate::error::ApiResult;
@@ -219,15 +218,10 @@ impl StepUpMutations {
     ) -> ApiResult<StepUpFinishPayload> {
         let session = ctx.self_service()?.0;
         let request = ctx.request()?;
-        let finished = step_up::finish(ctx.app(), session, &ceremony_id, &response.0, &request.facts()).await?;
+        let (finished, token) =
+            step_up::finish_with_handoff(ctx.app(), session, &ceremony_id, &response.0, &request.facts(), issue_token)
+                .await?;
         let session_token = Some(request.rotated(&finished.issued));
-        let now = Utc::now();
-        let token = match issue_token || handoff::wants_token(ctx.app(), &finished, now).await? {
-            true => Some(crate::auth::step_up::issue_token(ctx.app(), &finished).await?),
-            false => None,
-        };
-        handoff::complete(ctx.app(), &finished.issued.session, &finished, token.clone(), now).await?;
-        let token = token.filter(|_| issue_token);
         Ok(StepUpFinishPayload { grant: finished.grant.into(), session_token, token })
     }
 

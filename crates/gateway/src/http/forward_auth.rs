@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use keyward_domain::DomainError;
 use keyward_domain::access::{Caller, Gate, authorize};
-use keyward_domain::step_up::RequestFacts;
 use serde_json::{Value, json};
 
+use super::json_error::{json_error, status_of};
 use super::session::{presented_token, resolve_caller};
 use crate::auth::step_up::{Ask, require};
 use crate::error::code_of;
@@ -107,8 +107,7 @@ pub async fn verify(
         return answer(StatusCode::UNAUTHORIZED, json!({ "code": "UNAUTHENTICATED" }));
     };
     let ip = super::client_ip::client_ip(peer, &headers, &app.config.trusted_proxies);
-    let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let facts = RequestFacts { ip: Some(ip.to_string()), user_agent };
+    let facts = super::request_meta::request_facts(Some(ip.to_string()));
     let ask =
         Ask { own: false, action: &params.action, resource: params.resource.as_deref(), labels: params.labels.clone() };
     match require(&app, session, &ask, &facts, Utc::now()).await {
@@ -153,20 +152,9 @@ fn refused(app: &AppState, params: &Params, headers: &HeaderMap, err: DomainErro
         DomainError::PolicyDenied(reason) | DomainError::StepUpDenied { reason, .. } => {
             answer(StatusCode::FORBIDDEN, json!({ "code": code, "reason": reason }))
         }
-        DomainError::Forbidden => answer(StatusCode::FORBIDDEN, json!({ "code": code })),
-        DomainError::BadInput { message, .. } => {
-            answer(StatusCode::BAD_REQUEST, json!({ "code": code, "message": message }))
-        }
-        DomainError::Store(keyward_domain::StoreError::Unavailable(_)) => {
-            answer(StatusCode::SERVICE_UNAVAILABLE, json!({ "code": code }))
-        }
-        DomainError::Unauthenticated | DomainError::MfaRequired | DomainError::MfaRegistrationRequired => {
-            answer(StatusCode::UNAUTHORIZED, json!({ "code": code }))
-        }
-        other => {
-            tracing::error!(error = %other, "forward auth failed");
-            answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "code": code }))
-        }
+        // A login that has not touched its key is no session yet, for the proxy as for the tool.
+        DomainError::MfaRequired | DomainError::MfaRegistrationRequired => json_error(StatusCode::UNAUTHORIZED, &err),
+        other => json_error(status_of(&other), &other),
     }
 }
 

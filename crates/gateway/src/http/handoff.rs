@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use keyward_domain::DomainError;
@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client_ip::client_ip;
-use super::session::resolve_caller;
-use crate::error::code_of;
+use super::json_error::{json_error, status_of};
+use super::session::{bearer_token, resolve_caller};
 use crate::state::AppState;
 
 /// `POST /cli/handoff`'s body.
@@ -49,35 +49,7 @@ struct PollRequest {
 
 /// A JSON error with the stable code of `err`.
 pub fn error(err: &DomainError) -> Response {
-    let code = code_of(err);
-    let status = match code {
-        "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
-        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
-        "NOT_FOUND" => StatusCode::NOT_FOUND,
-        "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
-        "SERVICE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::FORBIDDEN,
-    };
-    let message = match code {
-        "INTERNAL" => {
-            tracing::error!(error = %err, "hand-off failed");
-            "internal error".to_owned()
-        }
-        "SERVICE_UNAVAILABLE" => "a backing service is unavailable; try again shortly".to_owned(),
-        _ => err.to_string(),
-    };
-    let mut body = json!({ "code": code, "message": message });
-    match err {
-        DomainError::BadInput { field, .. } => body["field"] = json!(field),
-        DomainError::RateLimited { retry_after_seconds } => body["retryAfterSeconds"] = json!(retry_after_seconds),
-        _ => {}
-    }
-    let mut response = (status, axum::Json(body)).into_response();
-    if let DomainError::RateLimited { retry_after_seconds } = err {
-        response.headers_mut().insert(header::RETRY_AFTER, retry_after_seconds.to_string().parse().expect("digits"));
-    }
-    response
+    json_error(status_of(err), err)
 }
 
 /// The one answer to a poll for an unknown or expired hand-off, or with a wrong secret.
@@ -116,10 +88,8 @@ fn check_target(action: &str, resource: Option<&str>) -> Result<(), DomainError>
 /// token that names no live, fully logged-in session is refused rather than ignored, so a
 /// terminal never silently loses its binding.
 async fn bound_session(app: &AppState, headers: &HeaderMap) -> Result<Option<BoundSession>, DomainError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let raw = value.to_str().unwrap_or_default();
-    let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or_default().trim();
-    let (caller, _) = resolve_caller(app, Some(token)).await;
+    let Some(token) = bearer_token(headers) else { return Ok(None) };
+    let (caller, _) = resolve_caller(app, Some(&token)).await;
     authorize(&caller, Gate::Member)?;
     Ok(caller.session().map(BoundSession::of))
 }

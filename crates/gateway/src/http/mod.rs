@@ -6,6 +6,7 @@ pub mod forward_auth;
 pub mod graphql;
 pub mod handoff;
 pub mod headers;
+pub mod json_error;
 pub mod ops;
 pub mod request_meta;
 pub mod session;

@@ -16,6 +16,13 @@ pub fn request_meta(headers: &HeaderMap) -> RequestMeta {
     RequestMeta::new(request_id, user_agent.as_deref())
 }
 
+/// What the step-up policy sees of the request being served: the client's address (`ip`) and
+/// the cleaned `User-Agent` of its audit context.
+pub fn request_facts(ip: Option<String>) -> keyward_domain::step_up::RequestFacts {
+    let user_agent = keyward_storage::request_context::current().and_then(|meta| meta.user_agent);
+    keyward_domain::step_up::RequestFacts { ip, user_agent }
+}
+
 /// Middleware: runs the rest of the request inside its audit context.
 pub async fn scope(request: Request, next: Next) -> Response {
     let meta = request_meta(request.headers());

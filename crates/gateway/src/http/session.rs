@@ -23,11 +23,17 @@ pub enum TokenSource {
 /// The raw token the request presents, and where it came from. Only the session cookie name in
 /// force counts (see [`Cookie::name`]).
 pub fn presented_token(config: &Config, headers: &HeaderMap) -> Option<(String, TokenSource)> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or_default();
-        return Some((token.trim().to_owned(), TokenSource::Bearer));
+    if let Some(token) = bearer_token(headers) {
+        return Some((token, TokenSource::Bearer));
     }
     Cookie::Session.presented(config, headers).map(|value| (value, TokenSource::Cookie))
+}
+
+/// The token of an `Authorization: Bearer` header (empty when the header has another scheme).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or_default();
+    Some(token.trim().to_owned())
 }
 
 /// Resolves the caller from a presented token.
