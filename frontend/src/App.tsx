@@ -3,6 +3,7 @@ import { useClient, useQuery } from 'urql'
 import { clearAfterLogin, pendingAfterLogin, rememberAfterLogin } from './afterLogin'
 import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
 import { describeError, hasCode } from './errors'
+import { resetLiveUpdates } from './live'
 import { clearRecovered, hasRecovered } from './recovery'
 import { LogoutDocument, ViewerDocument, type ViewerFieldsFragment } from './gql/graphql'
 import { navigate, usePath } from './router'
@@ -107,6 +108,16 @@ export function App() {
     if (path === '/step-up' || path.startsWith('/approvals')) rememberAfterLogin(window.location.pathname + window.location.search)
     navigate(target, { replace: true })
   }, [target, path])
+
+  // Live updates ride a socket authenticated at its handshake: a new session (or none) needs a new socket.
+  const sessionKey = viewer ? `${viewer.member.id}:${viewer.stage}` : ''
+  const lastSessionKey = useRef(sessionKey)
+  useEffect(() => {
+    const previous = lastSessionKey.current
+    lastSessionKey.current = sessionKey
+    // Nothing listens before the first session (no socket yet); after one, the socket is its.
+    if (previous && previous !== sessionKey) resetLiveUpdates()
+  }, [sessionKey])
 
   const session: Session = useMemo(() => ({ viewer, refresh, logout }), [viewer, refresh, logout])
 

@@ -16,12 +16,23 @@ const RESUBSCRIBE_MS = 30_000
 export type SocketState = 'connecting' | 'live' | 'down'
 
 let state: SocketState = 'connecting'
+// Bumped when the socket is dropped for another session: listeners subscribe again on the new one.
+let generation = 0
 const watchers = new Set<() => void>()
+
+function notify() {
+  for (const watcher of watchers) watcher()
+}
 
 function setState(next: SocketState) {
   if (state === next) return
   state = next
-  for (const watcher of watchers) watcher()
+  notify()
+}
+
+function watch(onChange: () => void): () => void {
+  watchers.add(onChange)
+  return () => watchers.delete(onChange)
 }
 
 /** The WebSocket address of this origin's GraphQL subscriptions. */
@@ -54,15 +65,23 @@ function getSocket(): SocketClient {
   return socket
 }
 
+/**
+ * Closes the socket: the server authenticated it with the session cookie of its handshake, so after a login,
+ * logout or change of session it must not carry on. Listeners still mounted subscribe again on a new socket.
+ */
+export function resetLiveUpdates(): void {
+  if (!socket) return
+  const old = socket
+  socket = null
+  generation += 1
+  state = 'connecting'
+  notify()
+  void old.dispose()
+}
+
 /** The shared socket's state, re-rendering when it changes. */
 export function useSocketState(): SocketState {
-  return useSyncExternalStore(
-    (onChange) => {
-      watchers.add(onChange)
-      return () => watchers.delete(onChange)
-    },
-    () => state,
-  )
+  return useSyncExternalStore(watch, () => state)
 }
 
 export type ApprovalUpdate = ApprovalRequestDetailFieldsFragment
@@ -72,10 +91,17 @@ export type UpdateMode = 'live' | 'polling'
 
 /**
  * Calls `onUpdate` with each change of request `id` (null: every request of the organization), live through
- * the subscription; calls `poll` every 5 s while the subscription cannot deliver, and once when it is back.
+ * the subscription; calls `poll` every `pollMs` (5 s) while the subscription cannot deliver, and once when it
+ * is back.
  */
-export function useApprovalUpdates(id: string | null, onUpdate: (request: ApprovalUpdate) => void, poll: () => void): UpdateMode {
+export function useApprovalUpdates(
+  id: string | null,
+  onUpdate: (request: ApprovalUpdate) => void,
+  poll: () => void,
+  pollMs: number = POLL_INTERVAL_MS,
+): UpdateMode {
   const socketState = useSocketState()
+  const socketGeneration = useSyncExternalStore(watch, () => generation)
   const [refused, setRefused] = useState(false)
   const handlers = useRef({ onUpdate, poll })
   useEffect(() => {
@@ -99,7 +125,7 @@ export function useApprovalUpdates(id: string | null, onUpdate: (request: Approv
       },
     )
     return dispose
-  }, [id, refused])
+  }, [id, refused, socketGeneration])
 
   const live = socketState === 'live' && !refused
   useEffect(() => {
@@ -108,9 +134,9 @@ export function useApprovalUpdates(id: string | null, onUpdate: (request: Approv
       handlers.current.poll()
       return
     }
-    const timer = window.setInterval(() => handlers.current.poll(), POLL_INTERVAL_MS)
+    const timer = window.setInterval(() => handlers.current.poll(), pollMs)
     return () => window.clearInterval(timer)
-  }, [live])
+  }, [live, pollMs])
 
   return live ? 'live' : 'polling'
 }

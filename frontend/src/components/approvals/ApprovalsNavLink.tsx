@@ -1,19 +1,25 @@
 import { useCallback, useEffect, useState } from 'react'
 import { useClient } from 'urql'
+import { BACKGROUND } from '../../client'
 import { PendingApprovalCountDocument } from '../../gql/graphql'
 import { useApprovalUpdates } from '../../live'
 import { Link } from '../../router'
 
 /** The most the badge counts (the query's page); more shows as "100+". */
 const COUNT_LIMIT = 100
+/** How often the badge reads again while live updates are down (the pages themselves read every 5 s). */
+const BADGE_POLL_MS = 30_000
 
-/** The IDs of pending requests, kept current live (or by polling). */
+/**
+ * The IDs of pending requests, kept current live (or by polling). Read in the background: a failure (e.g. the
+ * session ended) is left for the user's next action to show, not sprung on them mid-page.
+ */
 function usePendingIds(): ReadonlySet<string> | null {
   const client = useClient()
   const [ids, setIds] = useState<ReadonlySet<string> | null>(null)
 
   const load = useCallback(async () => {
-    const result = await client.query(PendingApprovalCountDocument, {}, { requestPolicy: 'network-only' }).toPromise()
+    const result = await client.query(PendingApprovalCountDocument, {}, { requestPolicy: 'network-only', ...BACKGROUND }).toPromise()
     if (result.data) setIds(new Set(result.data.approvalRequests.map((request) => request.id)))
   }, [client])
   useEffect(() => void load(), [load])
@@ -29,7 +35,7 @@ function usePendingIds(): ReadonlySet<string> | null {
       return next
     })
   }, [])
-  useApprovalUpdates(null, apply, load)
+  useApprovalUpdates(null, apply, load, BADGE_POLL_MS)
   return ids
 }
 

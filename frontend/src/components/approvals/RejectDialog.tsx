@@ -31,8 +31,7 @@ export function RejectDialog({ decision, onClose }: { decision: DecisionState; o
   return (
     <Dialog title="Reject this request?" onClose={onClose}>
       <p>
-        The pipeline stops waiting and fails this run. Your security key signs the rejection, so it is yours beyond
-        doubt.
+        The pipeline stops waiting and fails this run. Your security key signs the rejection of this exact request.
       </p>
       <Field label="Reason" hint="Shown to the pipeline and kept in the audit log." error={problem} announce>
         {(control) => (
