@@ -65,9 +65,9 @@ export function ApprovalCard({ request, onDecided }: ApprovalCardProps) {
           {request.status === 'PENDING' || approvals.length > 0 ? approvalProgress(approvals.length, request.status === 'PENDING' ? request.approvalsNeeded : 0) : 'none'}
           {approvals.length > 0 && <span className="muted"> ({approvals.map((vote) => vote.username).join(', ')})</span>}
         </dd>
-        {request.status !== 'PENDING' && request.reason && (
+        {request.reason && (
           <>
-            <dt>Reason</dt>
+            <dt>{request.status === 'PENDING' ? 'Policy says' : 'Reason'}</dt>
             <dd data-testid="approval-reason">{request.reason}</dd>
           </>
         )}

@@ -44,7 +44,7 @@ export function RequestFacts({ request }: { request: ApprovalRequestDetailFields
       )}
       {request.reason && (
         <>
-          <dt>Reason</dt>
+          <dt>{request.status === 'PENDING' ? 'Policy says' : 'Reason'}</dt>
           <dd data-testid="approval-reason">{request.reason}</dd>
         </>
       )}
