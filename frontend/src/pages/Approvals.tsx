@@ -8,7 +8,7 @@ import { Link, useSearch } from '../router'
 import { ErrorAlert } from '../components/ErrorAlert'
 import { LoadState } from '../components/Loading'
 import { ApprovalCard } from '../components/approvals/ApprovalCard'
-import { LiveStatus } from '../components/approvals/LiveStatus'
+import { LiveStatus } from '../components/approvals/RequestParts'
 import { INBOX_SIZE, useApprovalInbox } from '../components/approvals/useApprovalInbox'
 
 const TABS: { filter: ApprovalFilter; label: string; to: string }[] = [

@@ -5,9 +5,7 @@ import { Link } from '../../router'
 import { Time } from '../Time'
 import { ApprovalActions } from './ApprovalActions'
 import { ChangeSummary } from './ChangeSummary'
-import { Digest } from './Digest'
-import { StatusBadge } from './StatusBadge'
-import { TimeLeft } from './TimeLeft'
+import { Digest, StatusBadge, TimeLeft } from './RequestParts'
 
 /** A link to the CI run when the pipeline gave one, the run ID as text otherwise. */
 export function RunLink({ runId, runUrl }: { runId: string; runUrl?: string | null }) {

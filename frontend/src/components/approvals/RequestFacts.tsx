@@ -2,8 +2,7 @@ import type { ApprovalRequestDetailFieldsFragment } from '../../gql/graphql'
 import { CopyButton } from '../CopyButton'
 import { Time } from '../Time'
 import { RunLink } from './ApprovalCard'
-import { FullDigest } from './Digest'
-import { TimeLeft } from './TimeLeft'
+import { FullDigest, TimeLeft } from './RequestParts'
 
 /** Every field of a request, as the pipeline sent it and as Keyward decided it. */
 export function RequestFacts({ request }: { request: ApprovalRequestDetailFieldsFragment }) {

@@ -1,7 +1,7 @@
 import { useClient } from 'urql'
 import { STATUS_LABELS } from '../../approvalWords'
 import { ApprovalPolicyEvaluateDocument, type ApprovalPolicyEvaluateQuery } from '../../gql/graphql'
-import { Requirements } from '../approvals/Requirements'
+import { Requirements } from '../approvals/RequestParts'
 import { PolicyTester, type TesterSlotProps } from './PolicyTester'
 
 type Evaluation = ApprovalPolicyEvaluateQuery['approvalPolicyEvaluate']
