@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { blockedReasonText } from '../../approvalWords'
-import { isFinalApprovalError } from '../../errors'
+import { useNow } from '../../clock'
+import { isFinalApprovalError, messageForCode } from '../../errors'
 import type { ApprovalRequestDetailFieldsFragment, ApprovalRequestFieldsFragment } from '../../gql/graphql'
 import { ErrorAlert } from '../ErrorAlert'
 import { RejectDialog } from './RejectDialog'
@@ -21,7 +22,16 @@ interface ApprovalActionsProps {
 export function ApprovalActions({ request, describedBy, onDecided }: ApprovalActionsProps) {
   const decision = useApprovalDecision(request.id, onDecided)
   const [rejecting, setRejecting] = useState(false)
+  const now = useNow()
   if (request.status !== 'PENDING') return null
+  // The server marks it expired at its next look; nothing can be recorded on it from now on anyway.
+  if (Date.parse(request.expiresAt) <= now) {
+    return (
+      <p className="alert alert-warning" data-testid="approval-expired">
+        {messageForCode('APPROVAL_EXPIRED')}
+      </p>
+    )
+  }
   if (!request.viewerMayApprove) {
     return (
       <p className="alert alert-info" data-testid="approval-blocked">
