@@ -29,6 +29,7 @@ interface ApprovalCardProps {
 export function ApprovalCard({ request, onDecided }: ApprovalCardProps) {
   const titleId = useId()
   const approvals = request.approvals.filter((vote) => vote.decision === 'APPROVE')
+  const rejecter = request.approvals.find((vote) => vote.decision === 'REJECT')
   return (
     <article className="card approval-card" aria-labelledby={titleId} data-testid={`approval-${request.id}`}>
       <header className="approval-head">
@@ -62,6 +63,7 @@ export function ApprovalCard({ request, onDecided }: ApprovalCardProps) {
         <dd data-testid="approval-progress">
           {request.status === 'PENDING' || approvals.length > 0 ? approvalProgress(approvals.length, request.status === 'PENDING' ? request.approvalsNeeded : 0) : 'none'}
           {approvals.length > 0 && <span className="muted"> ({approvals.map((vote) => vote.username).join(', ')})</span>}
+          {rejecter && <span className="muted"> · rejected by {rejecter.username}</span>}
         </dd>
         {request.reason && (
           <>
