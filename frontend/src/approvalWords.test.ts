@@ -125,6 +125,7 @@ describe('why the viewer cannot approve', () => {
   it('shows a blocked reason code in words, and the server text of anything else as it came', () => {
     expect(blockedReasonText('ALREADY_VOTED')).toBe('You have already decided on this request; each person counts once.')
     expect(blockedReasonText('Only the on-call approver may decide.')).toBe('Only the on-call approver may decide.')
+    expect(blockedReasonText('you have already voted on this request')).toBe('You have already voted on this request.')
     expect(blockedReasonText(null)).toBe('You cannot approve this request.')
   })
 })

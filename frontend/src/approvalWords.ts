@@ -129,11 +129,15 @@ export function notEligibleMessage(reason: unknown): string {
 
 /**
  * Why the viewer cannot approve (`viewerBlockedReason`): a known reason code in words, otherwise the server's
- * text as it came (it is written for people), or a general sentence when there is none.
+ * text (it is written for people) as a sentence, or a general sentence when there is none.
  */
 export function blockedReasonText(reason: string | null | undefined): string {
-  if (!reason) return 'You cannot approve this request.'
-  return NOT_ELIGIBLE[reason] ?? reason
+  const text = reason?.trim()
+  if (!text) return 'You cannot approve this request.'
+  const known = NOT_ELIGIBLE[text]
+  if (known) return known
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1)
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`
 }
 
 /** The first 12 hex digits of a digest, then an ellipsis. */
