@@ -15,7 +15,7 @@ use keyward_domain::ceremony::CeremonyPurpose;
 use std::collections::HashSet;
 
 use keyward_domain::ids::{ApprovalRequestId, MemberId, SecurityKeyId};
-use keyward_domain::pipeline_repo::ApprovalRepo;
+use keyward_domain::pipeline_repo::{ApprovalRepo, VoteWrite};
 use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
 use keyward_domain::session::Session;
@@ -95,18 +95,27 @@ pub async fn begin(app: &AppState, session: &Session, id: &str) -> Result<Challe
     Ok(Challenge { ceremony_id, options })
 }
 
-/// Finishes a vote: `decision` with `reason` (required to reject).
+/// What a voter says: approve, or reject with a reason.
+#[derive(Clone, Debug)]
+pub struct Ballot {
+    /// Approve or reject.
+    pub decision: VoteDecision,
+    /// Why (required to reject).
+    pub reason: Option<String>,
+}
+
+/// Finishes a vote on request `id` with the key touch of `ceremony_id`.
 pub async fn finish(
     app: &AppState,
     session: &Session,
     id: &str,
     ceremony_id: &str,
     response: &Value,
-    decision: VoteDecision,
-    reason: Option<String>,
+    ballot: Ballot,
     request_facts: &RequestFacts,
 ) -> Result<ApprovalRequest, DomainError> {
-    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let decision = ballot.decision;
+    let reason = ballot.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if decision == VoteDecision::Reject {
         match &reason {
             None => return Err(DomainError::bad_input("reason", "say why you reject this request")),
@@ -119,20 +128,17 @@ pub async fn finish(
     let now = Utc::now();
     let ip = request_facts.ip.clone();
     super::limit_ceremony(app, session, ip.as_deref(), now).await?;
-    let outcome = vote(app, session, id, ceremony_id, response, decision, reason, &ip, now).await;
+    let ballot = Ballot { decision, reason };
+    let outcome = vote(app, session, (id, ceremony_id, response), ballot, &ip, now).await;
     super::audit_refused_ceremony(app, session, "approval.vote_refused", &outcome, ip).await?;
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn vote(
     app: &AppState,
     session: &Session,
-    id: &str,
-    ceremony_id: &str,
-    response: &Value,
-    decision: VoteDecision,
-    reason: Option<String>,
+    (id, ceremony_id, response): (&str, &str, &Value),
+    Ballot { decision, reason }: Ballot,
     ip: &Option<String>,
     now: DateTime<Utc>,
 ) -> Result<ApprovalRequest, DomainError> {
@@ -145,7 +151,8 @@ async fn vote(
     if for_request != request.id.to_string() {
         return Err(DomainError::CeremonyFailed("this key touch was for another request".into()));
     }
-    let nonce_bytes = URL_SAFE_NO_PAD.decode(&nonce).map_err(|_| DomainError::CeremonyFailed("corrupt nonce".into()))?;
+    let nonce_bytes =
+        URL_SAFE_NO_PAD.decode(&nonce).map_err(|_| DomainError::CeremonyFailed("corrupt nonce".into()))?;
     let expected = URL_SAFE_NO_PAD.encode(challenge_for(&request.digest, &nonce_bytes));
     if digest != request.digest || ceremony.state["state"]["challenge"].as_str() != Some(expected.as_str()) {
         return Err(DomainError::CeremonyFailed("the request changed since the key touch began".into()));
@@ -188,8 +195,8 @@ async fn vote(
         };
         eligible.map_err(DomainError::ApproverIneligible)?;
         let (transition, audit) = consequences(app, session, &request, &vote, ip, now).await?;
-        match app.db.record_vote(session.org_id, request.id, request.version, vote.clone(), transition, audit, now).await
-        {
+        let write = VoteWrite { expected_version: request.version, vote: vote.clone(), transition, audit, now };
+        match app.db.record_vote(session.org_id, request.id, write).await {
             Ok(updated) => return Ok(updated),
             Err(StoreError::Conflict(why)) if why == "already_voted" => {
                 return Err(DomainError::ApproverIneligible(Ineligible::AlreadyVoted));
@@ -231,8 +238,13 @@ async fn consequences(
         record.action = "approval.rejected".into();
         let details = json!({ "reason": vote.reason, "by": session.member_id.to_string() });
         audit.push(record_about(app, record, &after, details));
-        let transition =
-            Transition { status: ApprovalStatus::Rejected, at: now, reason: vote.reason.clone(), token: None, token_jti: None };
+        let transition = Transition {
+            status: ApprovalStatus::Rejected,
+            at: now,
+            reason: vote.reason.clone(),
+            token: None,
+            token_jti: None,
+        };
         return Ok((Some(transition), audit));
     }
     let Some(requirements) = &request.requirements else { return Ok((None, audit)) };

@@ -15,6 +15,7 @@ use super::approval_types::{ApprovalRequest, ApprovalRequestInput, ApprovalRequi
 use super::context::ContextExt;
 use super::keys::WebauthnChallenge;
 use super::step_up::StepUpPolicy;
+use crate::auth::approval_vote::Ballot;
 use crate::auth::{approval, approval_policy, approval_vote};
 use crate::error::{ApiError, ApiResult};
 
@@ -157,8 +158,16 @@ impl ApprovalMutations {
     ) -> ApiResult<ApprovalRequest> {
         let session = ctx.self_service()?.0;
         let facts = ctx.request()?.facts();
-        let request = approval_vote::finish(ctx.app(), session, &id, &ceremony_id, &response.0, VoteDecision::Approve, None, &facts)
-            .await?;
+        let request = approval_vote::finish(
+            ctx.app(),
+            session,
+            &id,
+            &ceremony_id,
+            &response.0,
+            Ballot { decision: VoteDecision::Approve, reason: None },
+            &facts,
+        )
+        .await?;
         Ok(ApprovalRequest(request))
     }
 
@@ -173,9 +182,16 @@ impl ApprovalMutations {
     ) -> ApiResult<ApprovalRequest> {
         let session = ctx.self_service()?.0;
         let facts = ctx.request()?.facts();
-        let request =
-            approval_vote::finish(ctx.app(), session, &id, &ceremony_id, &response.0, VoteDecision::Reject, Some(reason), &facts)
-                .await?;
+        let request = approval_vote::finish(
+            ctx.app(),
+            session,
+            &id,
+            &ceremony_id,
+            &response.0,
+            Ballot { decision: VoteDecision::Reject, reason: Some(reason) },
+            &facts,
+        )
+        .await?;
         Ok(ApprovalRequest(request))
     }
 
