@@ -23,12 +23,10 @@ use keyward_domain::step_up::RequestFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use webauthn_rs_core::proto::Credential;
 
 use super::approval::{record_about, token_record};
 use super::mfa::Challenge;
 use crate::state::AppState;
-use crate::webauthn;
 
 /// How often a vote is decided again when another vote changed the request first.
 const ATTEMPTS: usize = 5;
@@ -62,37 +60,24 @@ pub async fn begin(app: &AppState, session: &Session, id: &str) -> Result<Challe
     if request.voted(session.member_id) {
         return Err(DomainError::ApproverIneligible(Ineligible::AlreadyVoted));
     }
-    let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
-    if keys.is_empty() {
-        return Err(DomainError::bad_input("session", "register a security key before you can approve with it"));
-    }
-    let credentials = keys
-        .iter()
-        .map(|k| serde_json::from_str::<Credential>(&k.credential))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
-    let webauthn_policy = super::webauthn_policy(app, session.org_id).await?;
-    let (mut options, state) = webauthn::start_authentication(&app.rp, &webauthn_policy, credentials)?;
-    let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
-    let nonce: [u8; 32] = crate::secrets::random_token_bytes();
-    let challenge = URL_SAFE_NO_PAD.encode(challenge_for(&request.digest, &nonce));
-    options["challenge"] = Value::from(challenge.clone());
-    state["challenge"] = Value::from(challenge);
+    let no_key = "register a security key before you can approve with it";
+    let digest = request.digest.clone();
+    let bound = super::assertion::start_bound(app, session, no_key, |nonce| challenge_for(&digest, nonce)).await?;
     let purpose = CeremonyPurpose::Approval {
         request: request.id.to_string(),
         digest: request.digest.clone(),
-        nonce: URL_SAFE_NO_PAD.encode(nonce),
+        nonce: bound.nonce,
     };
     let ceremony_id = super::begin_ceremony(
         app,
         session.org_id,
         Some(session.token_hash.clone()),
         purpose,
-        json!({ "state": state }),
+        json!({ "state": bound.state }),
         now,
     )
     .await?;
-    Ok(Challenge { ceremony_id, options })
+    Ok(Challenge { ceremony_id, options: bound.options })
 }
 
 /// What a voter says: approve, or reject with a reason.

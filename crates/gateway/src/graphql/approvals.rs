@@ -156,19 +156,7 @@ impl ApprovalMutations {
         ceremony_id: ID,
         response: Json<Value>,
     ) -> ApiResult<ApprovalRequest> {
-        let session = ctx.self_service()?.0;
-        let facts = ctx.request()?.facts();
-        let request = approval_vote::finish(
-            ctx.app(),
-            session,
-            &id,
-            &ceremony_id,
-            &response.0,
-            Ballot { decision: VoteDecision::Approve, reason: None },
-            &facts,
-        )
-        .await?;
-        Ok(ApprovalRequest(request))
+        vote(ctx, &id, &ceremony_id, response.0, Ballot { decision: VoteDecision::Approve, reason: None }).await
     }
 
     /// Rejects request `id` with a reason and the key touch begun by `approvalBegin`.
@@ -180,19 +168,7 @@ impl ApprovalMutations {
         response: Json<Value>,
         reason: String,
     ) -> ApiResult<ApprovalRequest> {
-        let session = ctx.self_service()?.0;
-        let facts = ctx.request()?.facts();
-        let request = approval_vote::finish(
-            ctx.app(),
-            session,
-            &id,
-            &ceremony_id,
-            &response.0,
-            Ballot { decision: VoteDecision::Reject, reason: Some(reason) },
-            &facts,
-        )
-        .await?;
-        Ok(ApprovalRequest(request))
+        vote(ctx, &id, &ceremony_id, response.0, Ballot { decision: VoteDecision::Reject, reason: Some(reason) }).await
     }
 
     /// Saves a new version of the approval policy after it compiled and decided every sample
@@ -202,6 +178,19 @@ impl ApprovalMutations {
         let ip = ctx.request()?.ip.clone();
         Ok(approval_policy::set(ctx.app(), session, rego, ip).await?.into())
     }
+}
+
+async fn vote(
+    ctx: &Context<'_>,
+    id: &str,
+    ceremony: &str,
+    response: Value,
+    ballot: Ballot,
+) -> ApiResult<ApprovalRequest> {
+    let session = ctx.self_service()?.0;
+    let facts = ctx.request()?.facts();
+    let request = approval_vote::finish(ctx.app(), session, id, ceremony, &response, ballot, &facts).await?;
+    Ok(ApprovalRequest(request))
 }
 
 /// How often a subscription looks at the database.
