@@ -229,6 +229,15 @@ fn mac(secret: &str, timestamp: i64, body: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// Checks a delivery-log page size (1 to [`crate::paging::MAX_PAGE`]).
+pub fn check_page(first: u64) -> Result<u64, DomainError> {
+    if (1..=crate::paging::MAX_PAGE).contains(&first) {
+        Ok(first)
+    } else {
+        Err(DomainError::bad_input("first", format!("use 1 to {}", crate::paging::MAX_PAGE)))
+    }
+}
+
 /// How long to wait after failed attempt number `attempt` (from 1) before the next one:
 /// [`BACKOFF_BASE`], doubling, at most [`BACKOFF_CAP`]. No jitter: deliveries of one organization
 /// are few, and a fixed schedule is what the delivery log and the tests can show.
@@ -593,6 +602,12 @@ mod tests {
         assert_eq!((ok.status, ok.delivered_at, ok.last_error), (DeliveryStatus::Delivered, Some(now), None));
         let long = AttemptResult::Refused { status_code: None, error: "é".repeat(2 * MAX_ERROR_CHARS) };
         assert_eq!(after_attempt(0, long, now, 8).last_error.unwrap().chars().count(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn log_pages_are_bounded() {
+        assert_eq!(check_page(50), Ok(50));
+        assert!(check_page(0).is_err() && check_page(crate::paging::MAX_PAGE + 1).is_err());
     }
 
     #[test]

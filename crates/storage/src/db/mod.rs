@@ -8,6 +8,7 @@ mod members;
 mod orgs;
 mod settings;
 mod signing_keys;
+mod webhooks;
 
 use std::time::Duration;
 
