@@ -132,11 +132,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            WebhookDeliveries::Table.into_iden(),
-            WebhookCursors::Table.into_iden(),
-            Webhooks::Table.into_iden(),
-        ] {
+        for table in
+            [WebhookDeliveries::Table.into_iden(), WebhookCursors::Table.into_iden(), Webhooks::Table.into_iden()]
+        {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

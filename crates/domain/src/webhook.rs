@@ -110,6 +110,15 @@ impl Webhook {
     pub fn subscribes(&self, event: WebhookEvent) -> bool {
         self.events.contains(&event)
     }
+
+    /// The event an audit event of this organization notifies this webhook of: a successful one
+    /// whose action is a webhook event it subscribes to.
+    pub fn notifies(&self, event: &AuditEvent) -> Option<WebhookEvent> {
+        let kind = WebhookEvent::from_audit_action(&event.action)?;
+        let notifies =
+            event.outcome == Outcome::Success.as_str() && self.subscribes(kind) && event.org_id == self.org_id;
+        notifies.then_some(kind)
+    }
 }
 
 /// What an admin submits: checked with [`WebhookSettings::checked`].
@@ -179,9 +188,12 @@ pub fn delivery_key(org: OrgId, seq: u64) -> String {
 /// The approval request an audit event is about: `details.requestId`, or the `approval_request:`
 /// target.
 pub fn approval_request_id(event: &AuditEvent) -> Option<String> {
-    event.details.get("requestId").and_then(Value::as_str).map(str::to_owned).or_else(|| {
-        event.target.as_deref().and_then(|t| t.strip_prefix("approval_request:")).map(str::to_owned)
-    })
+    event
+        .details
+        .get("requestId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| event.target.as_deref().and_then(|t| t.strip_prefix("approval_request:")).map(str::to_owned))
 }
 
 /// The JSON document POSTed for `event` (an audit event of organization `slug`).
@@ -300,13 +312,10 @@ pub struct NewDelivery {
 }
 
 impl NewDelivery {
-    /// The delivery `webhook` gets for `event` of organization `slug`, if it notifies it: a
-    /// successful audit event whose action is a webhook event the webhook subscribes to.
+    /// The delivery `webhook` gets for `event` of organization `slug`, if it notifies it (see
+    /// [`Webhook::notifies`]).
     pub fn for_event(webhook: &Webhook, event: &AuditEvent, slug: &str, now: DateTime<Utc>) -> Option<Self> {
-        let kind = WebhookEvent::from_audit_action(&event.action)?;
-        if event.outcome != Outcome::Success.as_str() || !webhook.subscribes(kind) || event.org_id != webhook.org_id {
-            return None;
-        }
+        let kind = webhook.notifies(event)?;
         Some(Self {
             id: Uuid::now_v7(),
             org_id: event.org_id,
@@ -398,7 +407,12 @@ pub struct AttemptRecord {
 
 /// The state after attempt `attempts_before + 1` ended with `result` at `now`: delivered, due
 /// again after [`backoff`], or failed for good once `max_attempts` are spent.
-pub fn after_attempt(attempts_before: u32, result: AttemptResult, now: DateTime<Utc>, max_attempts: u32) -> AttemptRecord {
+pub fn after_attempt(
+    attempts_before: u32,
+    result: AttemptResult,
+    now: DateTime<Utc>,
+    max_attempts: u32,
+) -> AttemptRecord {
     let attempts = attempts_before.saturating_add(1);
     match result {
         AttemptResult::Accepted { status_code } => AttemptRecord {
@@ -473,7 +487,14 @@ mod tests {
 
     fn webhook(org: OrgId, events: Vec<WebhookEvent>) -> Webhook {
         let now = Utc::now();
-        Webhook { org_id: org, url: "https://x.test/".into(), events, secret: "s".into(), created_at: now, updated_at: now }
+        Webhook {
+            org_id: org,
+            url: "https://x.test/".into(),
+            events,
+            secret: "s".into(),
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     #[test]
@@ -511,7 +532,10 @@ mod tests {
     #[test]
     fn settings_need_an_event_and_drop_repeats() {
         use WebhookEvent::*;
-        let settings = WebhookSettings { url: "https://x.test".into(), events: vec![ApprovalExpired, ApprovalRequested, ApprovalExpired] };
+        let settings = WebhookSettings {
+            url: "https://x.test".into(),
+            events: vec![ApprovalExpired, ApprovalRequested, ApprovalExpired],
+        };
         let checked = settings.checked().unwrap();
         assert_eq!(checked.events, vec![ApprovalRequested, ApprovalExpired]);
         assert_eq!(checked.url, "https://x.test/");
@@ -556,7 +580,10 @@ mod tests {
         let requested_only = webhook(approved.org_id, vec![WebhookEvent::ApprovalRequested]);
         assert_eq!(NewDelivery::for_event(&requested_only, &approved, "acme", Utc::now()), None);
         let vote = event("approval.vote_recorded", json!({}));
-        assert_eq!(NewDelivery::for_event(&webhook(vote.org_id, WebhookEvent::ALL.to_vec()), &vote, "a", Utc::now()), None);
+        assert_eq!(
+            NewDelivery::for_event(&webhook(vote.org_id, WebhookEvent::ALL.to_vec()), &vote, "a", Utc::now()),
+            None
+        );
         let mut failed = approved.clone();
         failed.outcome = Outcome::Failure.as_str().into();
         assert_eq!(NewDelivery::for_event(&all, &failed, "acme", Utc::now()), None);

@@ -111,7 +111,10 @@ async fn each_event_is_claimed_once_however_many_instances_race(t: TestDb) {
     let expected: Vec<u64> = (start + 1..=through).rev().collect();
     assert_eq!(seqs, expected, "newest first");
     let newest = &log[0];
-    assert_eq!((newest.status, newest.attempts, newest.event), (DeliveryStatus::Pending, 0, WebhookEvent::ApprovalApproved));
+    assert_eq!(
+        (newest.status, newest.attempts, newest.event),
+        (DeliveryStatus::Pending, 0, WebhookEvent::ApprovalApproved)
+    );
     assert_eq!(newest.key(), format!("{}:{through}", org.id));
     assert_eq!(newest.approval_request_id.as_deref(), Some("r-1"));
     assert_eq!(newest.payload, deliveries.last().unwrap().payload);

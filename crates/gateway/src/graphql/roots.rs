@@ -11,6 +11,7 @@ use super::members::MemberMutations;
 use super::org::{OrgMutations, OrgQueries};
 use super::step_up::{StepUpMutations, StepUpQueries};
 use super::types::Viewer;
+use super::webhooks::{WebhookMutations, WebhookQueries};
 use crate::error::ApiResult;
 
 /// Session queries.
@@ -29,7 +30,7 @@ impl SessionQueries {
 /// Read operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries, StepUpQueries);
+pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries, StepUpQueries, WebhookQueries);
 
 /// Write operations.
 #[derive(MergedObject, Default)]
@@ -41,4 +42,5 @@ pub struct MutationRoot(
     OrgMutations,
     MemberMutations,
     StepUpMutations,
+    WebhookMutations,
 );

@@ -11,9 +11,7 @@ use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::OrgId;
 use keyward_domain::webhook::{AttemptRecord, DeliveryStatus, NewDelivery, Webhook, WebhookDelivery, WebhookRepo};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult};
 use uuid::Uuid;
 
 use super::audit::append_in;
@@ -170,8 +168,9 @@ impl WebhookRepo for Database {
             created_at: Set(hook.created_at),
             updated_at: Set(hook.updated_at),
         };
-        let upsert =
-            OnConflict::column(Column::OrgId).update_columns([Column::Url, Column::Events, Column::Secret, Column::UpdatedAt]).to_owned();
+        let upsert = OnConflict::column(Column::OrgId)
+            .update_columns([Column::Url, Column::Events, Column::Secret, Column::UpdatedAt])
+            .to_owned();
         let txn = self.conn.begin().await.map_err(map_err)?;
         webhook::Entity::insert(row).on_conflict(upsert).exec_without_returning(&txn).await.map_err(map_err)?;
         let event = append_in(&txn, org, audit).await?;
