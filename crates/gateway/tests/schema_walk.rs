@@ -26,7 +26,7 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         ("Query", "approvalRequest" | "approvalRequests") => "approval-requester",
         ("Mutation", "approvalRequestCreate") => "approval-requester",
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => "member",
-        ("Query", "webhook" | "webhookDeliveries") => "admin",
+        ("Query", "webhook" | "webhookDeliveries") => "org-read",
         ("Mutation", "webhookSet" | "webhookDelete") => "admin",
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => "mfa-pending",

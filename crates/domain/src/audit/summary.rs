@@ -76,6 +76,8 @@ impl AuditEvent {
             "member.sso.linked" => (format!("linked an SSO identity to {target}"), None),
             "api_key.created" => (format!("created API key {} ({})", detail("name"), detail("prefix")), None),
             "api_key.revoked" => (format!("revoked API key {target}"), None),
+            "org.webhook.set" => (format!("set the webhook to {}", detail("urlOrigin")), None),
+            "org.webhook.deleted" => ("deleted the webhook".to_owned(), None),
             "org.approval_policy.set" => (
                 format!(
                     "changed the approval policy from version {} to {}",

@@ -31,7 +31,7 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         }
         ("Mutation", "approvalRequestCreate") => Gate::ApprovalRequester,
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => Gate::Member,
-        ("Query", "webhook" | "webhookDeliveries") => Gate::Admin,
+        ("Query", "webhook" | "webhookDeliveries") => Gate::OrgRead,
         ("Mutation", "webhookSet" | "webhookDelete") => Gate::Admin,
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => Gate::MfaPending,

@@ -145,8 +145,8 @@ pub struct WebhookQueries;
 impl WebhookQueries {
     /// The organization's webhook; `null` when none is set.
     async fn webhook(&self, ctx: &Context<'_>) -> ApiResult<Option<Webhook>> {
-        let session = ctx.org_admin()?.0;
-        Ok(ctx.app().db.webhook(session.org_id).await?.map(Into::into))
+        let org = ctx.org_reader()?.org_id;
+        Ok(ctx.app().db.webhook(org).await?.map(Into::into))
     }
 
     /// The delivery log, newest event first (`first`: 1 to 200, 50 when null).
@@ -155,9 +155,9 @@ impl WebhookQueries {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(50)")] first: Option<u64>,
     ) -> ApiResult<Vec<WebhookDelivery>> {
-        let session = ctx.org_admin()?.0;
+        let org = ctx.org_reader()?.org_id;
         let first = check_page(first.unwrap_or(50))?;
-        let deliveries = ctx.app().db.webhook_deliveries(session.org_id, first).await?;
+        let deliveries = ctx.app().db.webhook_deliveries(org, first).await?;
         Ok(deliveries.into_iter().map(Into::into).collect())
     }
 }
