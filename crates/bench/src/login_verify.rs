@@ -72,8 +72,9 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
     figures
 }
 
-/// P-256 verifications per second on one core, DER parsing included (as in WebAuthn).
-fn bare_verify_rate(duration: Duration) -> f64 {
+/// P-256 verifications per second on one core, DER parsing included (as in WebAuthn): the floor
+/// the login and approval scenarios are measured against.
+pub fn bare_verify_rate(duration: Duration) -> f64 {
     let signing = SigningKey::from_slice(&[7u8; 32]).expect("a valid scalar");
     let verifying = VerifyingKey::from(&signing);
     // authenticatorData (37 bytes) followed by SHA-256(clientDataJSON): what an assertion signs.
@@ -98,7 +99,8 @@ pub fn create(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
     keyward_testkit::browser::create(key, options, origin)
 }
 
-fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
+/// Has `key` answer authentication options (W3C JSON); returns the response JSON.
+pub fn get(key: &mut SoftPasskey, options: &Value, origin: &str) -> Value {
     keyward_testkit::browser::get(key, options, origin)
 }
 
@@ -147,13 +149,7 @@ struct FinishCost {
 impl FinishCost {
     /// CPU microseconds per login of each part, for the report.
     fn split(&self) -> String {
-        let per = |seconds: f64| seconds * 1e6 / self.logins as f64;
-        format!(
-            "server CPU per login: gateway {:.0} µs, PostgreSQL {:.0} µs, Redis {:.0} µs",
-            per(self.cpu.gateway),
-            per(self.cpu.postgres),
-            per(self.cpu.redis)
-        )
+        format!("server CPU per login: {}", self.cpu.per_op(self.logins))
     }
 }
 

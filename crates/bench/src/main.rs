@@ -1,11 +1,13 @@
 //! `keyward-bench`: measures Keyward against physical floors measured in the same run, and writes
 //! `bench/report.md` and `bench/report.json`. Run it through `make bench`.
 //!
-//! `keyward-bench [--quick] [--only session|login|flush|step-up|storage] [--out PREFIX] [--criterion DIR]`
+//! `keyward-bench [--quick] [--only session|login|flush|step-up|approvals|storage] [--out PREFIX] [--criterion DIR]`
 //! runs every scenario (or one); the
 //! `serve-gateway` and `serve-baseline` subcommands are the servers under test, started as child
 //! processes of the run so their memory can be read on their own.
 
+mod approval_token;
+mod approvals;
 mod baseline;
 mod flush;
 mod load;
@@ -67,6 +69,10 @@ async fn run(args: &[String]) {
     if wanted("step-up") {
         eprintln!("[bench] step-up (forward auth against the session-check floor, Rego policy against built-in)");
         figures.extend(step_up::run(scale).await);
+    }
+    if wanted("approvals") {
+        eprintln!("[bench] approvals (request, two key approvals, token, offline verify; verify alone vs bare ES256)");
+        figures.extend(approvals::run(scale).await);
     }
     if wanted("storage") {
         eprintln!("[bench] storage (member listing at 10,000 members against hand-written SQL)");

@@ -218,6 +218,17 @@ impl ServerCpu {
     pub fn total(self) -> f64 {
         self.gateway + self.postgres + self.redis
     }
+
+    /// CPU microseconds of each part per operation, over `ops` operations, for a report note.
+    pub fn per_op(self, ops: usize) -> String {
+        let per = |seconds: f64| seconds * 1e6 / ops as f64;
+        format!(
+            "gateway {:.0} µs, PostgreSQL {:.0} µs, Redis {:.0} µs",
+            per(self.gateway),
+            per(self.postgres),
+            per(self.redis)
+        )
+    }
 }
 
 /// `VmRSS` in KiB from a `/proc/<pid>/status` path (0 when unreadable).
