@@ -3,6 +3,7 @@
 //! Every entry point (each GraphQL field, the OIDC callback, every HTTP route) names a [`Gate`] and
 //! asks [`authorize`]. Nothing else decides access.
 
+use crate::api_key::{ApiKeyCaller, ApiKeyScope};
 use crate::error::{DomainError, StoreError};
 use crate::member::Role;
 use crate::session::{Session, SessionStage};
@@ -24,6 +25,11 @@ pub enum Gate {
     Member,
     /// A fully logged-in organization admin.
     Admin,
+    /// Read-only admin queries: an admin, or an API key with `ORG_READ`.
+    OrgRead,
+    /// Creating and following approval requests: a member, or an API key with
+    /// `APPROVALS_REQUEST`.
+    ApprovalRequester,
 }
 
 /// Who is calling, as far as the session store could tell.
@@ -33,6 +39,8 @@ pub enum Caller {
     Anonymous,
     /// A live session.
     Session(Box<Session>),
+    /// An active API key: never a member, it passes only the gates its scopes name.
+    ApiKey(Box<ApiKeyCaller>),
     /// A token was presented but the session store could not be asked: fail closed.
     Unavailable(String),
 }
@@ -42,6 +50,14 @@ impl Caller {
     pub fn session(&self) -> Option<&Session> {
         match self {
             Caller::Session(session) => Some(session),
+            _ => None,
+        }
+    }
+
+    /// The API key, if the caller is one.
+    pub fn api_key(&self) -> Option<&ApiKeyCaller> {
+        match self {
+            Caller::ApiKey(key) => Some(key),
             _ => None,
         }
     }
@@ -56,6 +72,7 @@ pub fn authorize(caller: &Caller, gate: Gate) -> Result<(), DomainError> {
         }
         (Caller::Anonymous, Gate::OptionalSession) => return Ok(()),
         (Caller::Anonymous, _) => return Err(DomainError::Unauthenticated),
+        (Caller::ApiKey(key), gate) => return authorize_api_key(key, gate),
         (Caller::Session(session), _) => session,
     };
     match (gate, session.stage) {
@@ -68,10 +85,22 @@ pub fn authorize(caller: &Caller, gate: Gate) -> Result<(), DomainError> {
         (_, SessionStage::MfaRequired) => Err(DomainError::MfaRequired),
         (Gate::KeyRegistration, _) => Ok(()),
         (_, SessionStage::MfaRegistrationRequired) => Err(DomainError::MfaRegistrationRequired),
-        (Gate::Member, SessionStage::Authenticated) => Ok(()),
-        (Gate::Admin, SessionStage::Authenticated) if session.role == Role::Admin => Ok(()),
-        (Gate::Admin, SessionStage::Authenticated) => Err(DomainError::Forbidden),
+        (Gate::Member | Gate::ApprovalRequester, SessionStage::Authenticated) => Ok(()),
+        (Gate::Admin | Gate::OrgRead, SessionStage::Authenticated) if session.role == Role::Admin => Ok(()),
+        (Gate::Admin | Gate::OrgRead, SessionStage::Authenticated) => Err(DomainError::Forbidden),
     }
+}
+
+/// An API key passes `OptionalSession`/`AnySession` (it is a caller) and the gates its scopes
+/// name; every member or admin gate refuses it.
+fn authorize_api_key(key: &ApiKeyCaller, gate: Gate) -> Result<(), DomainError> {
+    let allowed = match gate {
+        Gate::Open | Gate::OptionalSession => true,
+        Gate::OrgRead => key.has(ApiKeyScope::OrgRead),
+        Gate::ApprovalRequester => key.has(ApiKeyScope::ApprovalsRequest),
+        Gate::AnySession | Gate::MfaPending | Gate::KeyRegistration | Gate::Member | Gate::Admin => false,
+    };
+    if allowed { Ok(()) } else { Err(DomainError::Forbidden) }
 }
 
 #[cfg(test)]
@@ -104,7 +133,7 @@ mod tests {
         Caller::Session(Box::new(session))
     }
 
-    const ALL_GATES: [Gate; 7] = [
+    const ALL_GATES: [Gate; 9] = [
         Gate::Open,
         Gate::OptionalSession,
         Gate::AnySession,
@@ -112,6 +141,8 @@ mod tests {
         Gate::KeyRegistration,
         Gate::Member,
         Gate::Admin,
+        Gate::OrgRead,
+        Gate::ApprovalRequester,
     ];
 
     fn allowed(caller: &Caller) -> Vec<Gate> {
@@ -157,5 +188,31 @@ mod tests {
         assert!(authorize(&member, Gate::MfaPending).is_err());
         let admin = caller(SessionStage::Authenticated, Role::Admin);
         assert!(authorize(&admin, Gate::Admin).is_ok());
+        assert!(authorize(&admin, Gate::OrgRead).is_ok());
+        assert_eq!(authorize(&member, Gate::OrgRead), Err(DomainError::Forbidden));
+        assert!(authorize(&member, Gate::ApprovalRequester).is_ok());
+    }
+
+    fn api_key(scopes: &[ApiKeyScope]) -> Caller {
+        Caller::ApiKey(Box::new(ApiKeyCaller {
+            id: crate::ids::ApiKeyId::new(),
+            org_id: OrgId::new(),
+            name: "ci".into(),
+            scopes: scopes.to_vec(),
+        }))
+    }
+
+    #[test]
+    fn api_keys_pass_only_the_gates_their_scopes_name() {
+        let none = api_key(&[]);
+        assert_eq!(allowed(&none), vec![Gate::Open, Gate::OptionalSession]);
+        let requester = api_key(&[ApiKeyScope::ApprovalsRequest]);
+        assert_eq!(allowed(&requester), vec![Gate::Open, Gate::OptionalSession, Gate::ApprovalRequester]);
+        let reader = api_key(&[ApiKeyScope::OrgRead, ApiKeyScope::ApprovalsRequest]);
+        assert_eq!(allowed(&reader), vec![Gate::Open, Gate::OptionalSession, Gate::OrgRead, Gate::ApprovalRequester]);
+        for gate in [Gate::Member, Gate::Admin, Gate::AnySession, Gate::MfaPending, Gate::KeyRegistration] {
+            assert_eq!(authorize(&reader, gate), Err(DomainError::Forbidden), "{gate:?}");
+        }
+        assert!(reader.session().is_none(), "an API key never stands in for a session");
     }
 }

@@ -36,6 +36,8 @@ pub enum CeremonyPurpose {
         request: String,
         /// The request's digest that the signature covers.
         digest: String,
+        /// The server nonce the challenge was derived from, base64url.
+        nonce: String,
     },
 }
 

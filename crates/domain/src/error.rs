@@ -110,6 +110,15 @@ pub enum DomainError {
         /// Seconds until the next attempt may succeed.
         retry_after_seconds: u64,
     },
+    /// This person may not vote on this approval request (a stable reason code goes with it).
+    #[error("{}", .0.message())]
+    ApproverIneligible(crate::approval::Ineligible),
+    /// The approval request was decided already.
+    #[error("this request is already {status}", status = .0.as_str())]
+    ApprovalNotPending(crate::approval::ApprovalStatus),
+    /// The approval request expired: it can never be approved; the pipeline must ask again.
+    #[error("this request expired; the pipeline must request approval again")]
+    ApprovalExpired,
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -68,6 +68,14 @@ uuid_id!(
     /// Identifies one WebAuthn or SSO ceremony in progress.
     CeremonyId
 );
+uuid_id!(
+    /// Identifies a pipeline's approval request.
+    ApprovalRequestId
+);
+uuid_id!(
+    /// Identifies an API key (not its secret).
+    ApiKeyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 //! reached only through the traits in [`repo`] and [`store`], which `keyward-storage` implements.
 
 pub mod access;
+pub mod api_key;
+pub mod approval;
 pub mod audit;
 pub mod ceremony;
 pub mod change;
@@ -13,6 +15,7 @@ pub mod ids;
 pub mod member;
 pub mod org;
 pub mod paging;
+pub mod pipeline_repo;
 pub mod rate_limit;
 pub mod repo;
 pub mod security_key;

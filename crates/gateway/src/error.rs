@@ -60,6 +60,9 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::LastActiveAdmin => "LAST_ACTIVE_ADMIN",
         DomainError::SsoStateMismatch => "SSO_STATE_MISMATCH",
         DomainError::RateLimited { .. } => "RATE_LIMITED",
+        DomainError::ApproverIneligible(_) => "APPROVER_NOT_ELIGIBLE",
+        DomainError::ApprovalNotPending(_) => "APPROVAL_NOT_PENDING",
+        DomainError::ApprovalExpired => "APPROVAL_EXPIRED",
         DomainError::Store(StoreError::Unavailable(_)) => "SERVICE_UNAVAILABLE",
         DomainError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_)) => "INTERNAL",
     }
@@ -109,6 +112,8 @@ impl ErrorExtensions for ApiError {
                 DomainError::RateLimited { retry_after_seconds } => {
                     ext.set("retryAfterSeconds", *retry_after_seconds);
                 }
+                DomainError::ApproverIneligible(why) => ext.set("reason", why.code()),
+                DomainError::ApprovalNotPending(status) => ext.set("status", status.as_str()),
                 DomainError::Store(StoreError::Unexpected(_) | StoreError::Conflict(_)) => {
                     ext.set("requestId", current_request_id());
                 }
@@ -148,6 +153,11 @@ mod tests {
         let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
         assert_eq!(extensions(DomainError::SsoStateMismatch).1["code"], "SSO_STATE_MISMATCH");
+        let (message, ext) = extensions(DomainError::ApproverIneligible(keyward_domain::approval::Ineligible::Requester));
+        assert_eq!((ext["code"].as_str(), ext["reason"].as_str()), (Some("APPROVER_NOT_ELIGIBLE"), Some("REQUESTER")));
+        assert!(message.contains("someone else"), "{message}");
+        let pending = DomainError::ApprovalNotPending(keyward_domain::approval::ApprovalStatus::Rejected);
+        assert_eq!(extensions(pending).1["status"], "REJECTED");
         let (_, ext) = extensions(DomainError::bad_input("name", "too long"));
         assert_eq!((ext["code"].as_str(), ext["field"].as_str()), (Some("BAD_USER_INPUT"), Some("name")));
     }

@@ -158,7 +158,7 @@ impl AuditQueries {
         #[graphql(default = 50)] first: u64,
         after: Option<String>,
     ) -> ApiResult<AuditEventConnection> {
-        let session = ctx.org_admin()?.0;
+        let org_id = ctx.org_reader()?.org_id;
         let filter = filter.unwrap_or_default();
         let before_seq = after
             .map(|a| {
@@ -174,7 +174,7 @@ impl AuditQueries {
             before_seq,
             first,
         };
-        let page = audit::events(ctx.app(), session.org_id, query).await?;
+        let page = audit::events(ctx.app(), org_id, query).await?;
         let end_cursor = page.items.last().map(|e| e.seq.to_string());
         Ok(AuditEventConnection {
             nodes: page.items.into_iter().map(AuditEvent::from).collect(),
@@ -186,10 +186,10 @@ impl AuditQueries {
     /// first broken link or missing event. `expectHead` (`<seq>:<hash>`, from `verifiedHead` or
     /// `keyward audit head`) must still be in the chain, unchanged.
     async fn audit_verify(&self, ctx: &Context<'_>, expect_head: Option<String>) -> ApiResult<AuditVerification> {
-        let session = ctx.org_admin()?.0;
+        let org_id = ctx.org_reader()?.org_id;
         let expected = expect_head
             .map(|head| head.parse::<DomainHead>().map_err(|message| DomainError::bad_input("expectHead", message)))
             .transpose()?;
-        Ok(audit::verify(ctx.app(), session.org_id, expected).await?.into())
+        Ok(audit::verify(ctx.app(), org_id, expected).await?.into())
     }
 }

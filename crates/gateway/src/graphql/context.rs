@@ -74,6 +74,32 @@ pub struct SelfService<'a>(pub &'a Session);
 /// A fully logged-in organization admin.
 pub struct OrgAdmin<'a>(pub &'a Session);
 
+/// Who may read the organization's admin views: an admin's session or an `ORG_READ` API key.
+pub struct OrgReader<'a> {
+    /// The organization.
+    pub org_id: keyward_domain::ids::OrgId,
+    /// The admin's session (`None` for an API key).
+    pub session: Option<&'a Session>,
+}
+
+/// Who creates and follows approval requests: a member or an `APPROVALS_REQUEST` API key.
+pub enum ApprovalRequester<'a> {
+    /// A member, from their session.
+    Member(&'a Session),
+    /// A pipeline's API key.
+    ApiKey(&'a keyward_domain::api_key::ApiKeyCaller),
+}
+
+impl ApprovalRequester<'_> {
+    /// The organization.
+    pub fn org_id(&self) -> keyward_domain::ids::OrgId {
+        match self {
+            Self::Member(session) => session.org_id,
+            Self::ApiKey(key) => key.org_id,
+        }
+    }
+}
+
 /// Capability handles: the only way resolvers get at the caller's session.
 pub trait ContextExt<'a> {
     /// The request's context.
@@ -93,6 +119,28 @@ pub trait ContextExt<'a> {
     /// An organization admin.
     fn org_admin(&self) -> ApiResult<OrgAdmin<'a>> {
         self.session_for(Gate::Admin).map(OrgAdmin)
+    }
+    /// An admin or an `ORG_READ` API key, for read-only admin views.
+    fn org_reader(&self) -> ApiResult<OrgReader<'a>> {
+        let request = self.request()?;
+        authorize(&request.caller, Gate::OrgRead)?;
+        match (&request.caller, request.caller.api_key()) {
+            (_, Some(key)) => Ok(OrgReader { org_id: key.org_id, session: None }),
+            (caller, None) => {
+                let session = caller.session().ok_or(ApiError(DomainError::Unauthenticated))?;
+                Ok(OrgReader { org_id: session.org_id, session: Some(session) })
+            }
+        }
+    }
+    /// A member or an `APPROVALS_REQUEST` API key.
+    fn approval_requester(&self) -> ApiResult<ApprovalRequester<'a>> {
+        let request = self.request()?;
+        authorize(&request.caller, Gate::ApprovalRequester)?;
+        match (request.caller.api_key(), request.caller.session()) {
+            (Some(key), _) => Ok(ApprovalRequester::ApiKey(key)),
+            (None, Some(session)) => Ok(ApprovalRequester::Member(session)),
+            (None, None) => Err(ApiError(DomainError::Unauthenticated)),
+        }
     }
 }
 

@@ -23,9 +23,14 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         ("Query", "securityKeys") => Gate::Member,
         (
             "Query",
-            "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify" | "stepUpPolicy"
-            | "policyEvaluate",
-        ) => Gate::Admin,
+            "organization" | "member" | "auditEvents" | "auditVerify" | "stepUpPolicy" | "apiKeys" | "approvalPolicy",
+        ) => Gate::OrgRead,
+        ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => Gate::Admin,
+        ("Query" | "Subscription", "approvalRequest" | "approvalRequests" | "approvalRequestUpdated") => {
+            Gate::ApprovalRequester
+        }
+        ("Mutation", "approvalRequestCreate") => Gate::ApprovalRequester,
+        ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => Gate::Member,
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
@@ -50,7 +55,10 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
             | "memberDeactivate"
             | "memberReactivate"
             | "webauthnPolicyUpdate"
-            | "stepUpPolicySet",
+            | "stepUpPolicySet"
+            | "apiKeyCreate"
+            | "apiKeyRevoke"
+            | "approvalPolicySet",
         ) => Gate::Admin,
         _ => return None,
     };
@@ -94,6 +102,15 @@ pub fn step_up_for(field: &str) -> Option<StepUp> {
         }
         "ssoLinkFinish" => StepUp::Exempt("finishes the ceremony ssoLinkStart checked"),
         "stepUpBegin" | "stepUpFinish" => StepUp::Exempt("the step-up ceremony itself"),
+        "approvalRequestCreate" => {
+            StepUp::Exempt("asked by pipelines, which cannot touch a key; the approval policy decides what follows")
+        }
+        "approvalBegin" | "approvalFinish" | "approvalReject" => {
+            StepUp::Exempt("the approval ceremony is itself a key touch over the request's digest")
+        }
+        "apiKeyCreate" => StepUp::Action("api_key.create", Organization),
+        "apiKeyRevoke" => StepUp::Action("api_key.revoke", Argument("api_key", "id")),
+        "approvalPolicySet" => StepUp::Action("org.approval_policy.set", Organization),
         "securityKeyDelete" => StepUp::Action("security_key.delete", Argument("security_key", "id")),
         "securityKeyRename" => StepUp::Action("security_key.rename", Argument("security_key", "id")),
         "recoveryCodesGenerate" => StepUp::Action("recovery_codes.generate", SelfMember),

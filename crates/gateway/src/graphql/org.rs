@@ -150,27 +150,27 @@ pub struct MemberConnection {
 impl Organization {
     /// The WebAuthn policy (admins only).
     async fn webauthn_policy(&self, ctx: &Context<'_>) -> ApiResult<WebauthnPolicy> {
-        let session = ctx.org_admin()?.0;
-        Ok(crate::auth::webauthn_policy(ctx.app(), session.org_id).await?.into())
+        let org_id = ctx.org_reader()?.org_id;
+        Ok(crate::auth::webauthn_policy(ctx.app(), org_id).await?.into())
     }
 
     /// Live sessions in the organization (admins only).
     async fn live_sessions(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let session = ctx.org_admin()?.0;
-        Ok(ctx.app().sessions.live_sessions(session.org_id, Utc::now()).await?)
+        let org_id = ctx.org_reader()?.org_id;
+        Ok(ctx.app().sessions.live_sessions(org_id, Utc::now()).await?)
     }
 
     /// The SSO settings, without the client secret; `null` until SSO is configured (admins only).
     async fn sso(&self, ctx: &Context<'_>) -> ApiResult<Option<SsoConfiguration>> {
-        let session = ctx.org_admin()?.0;
+        let org_id = ctx.org_reader()?.org_id;
         let app = ctx.app();
-        let config = app.db.sso_config(session.org_id).await?;
+        let config = app.db.sso_config(org_id).await?;
         Ok(config.map(|config| SsoConfiguration::new(config, app)))
     }
 
     /// The callback URL to register at the IdP before configuring SSO (admins only).
     async fn sso_redirect_uri(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        ctx.org_admin()?;
+        ctx.org_reader()?;
         Ok(crate::auth::sso::redirect_url(ctx.app()))
     }
 
@@ -182,7 +182,7 @@ impl Organization {
         after: Option<String>,
         #[graphql(default)] without_key: bool,
     ) -> ApiResult<MemberConnection> {
-        let session = ctx.org_admin()?.0;
+        let org_id = ctx.org_reader()?.org_id;
         let after = after
             .map(|a| {
                 a.parse::<MemberId>()
@@ -190,9 +190,9 @@ impl Organization {
             })
             .transpose()?;
         let app = ctx.app();
-        let page = app.db.members(session.org_id, MemberQuery { first, after, without_key }.checked()?).await?;
+        let page = app.db.members(org_id, MemberQuery { first, after, without_key }.checked()?).await?;
         let ids: Vec<MemberId> = page.items.iter().map(|s| s.member.id).collect();
-        let live = app.sessions.live_sessions_of(session.org_id, &ids, Utc::now()).await?;
+        let live = app.sessions.live_sessions_of(org_id, &ids, Utc::now()).await?;
         let end_cursor = page.items.last().map(|s| s.member.id.to_string());
         let nodes = page
             .items
@@ -268,20 +268,20 @@ pub struct OrgQueries;
 impl OrgQueries {
     /// Your organization: enforcement state, policy and members.
     async fn organization(&self, ctx: &Context<'_>) -> ApiResult<Organization> {
-        let session = ctx.org_admin()?.0;
-        let org = keyward_domain::repo::OrganizationRepo::organization(ctx.app().db.as_ref(), session.org_id).await?;
+        let org_id = ctx.org_reader()?.org_id;
+        let org = keyward_domain::repo::OrganizationRepo::organization(ctx.app().db.as_ref(), org_id).await?;
         Ok(org.ok_or(ApiError(DomainError::NotFound))?.into())
     }
 
     /// One member with their keys.
     async fn member(&self, ctx: &Context<'_>, id: ID) -> ApiResult<MemberDetail> {
-        let session = ctx.org_admin()?.0;
+        let org_id = ctx.org_reader()?.org_id;
         let app = ctx.app();
         let id: MemberId = id.parse().map_err(|_| ApiError(DomainError::NotFound))?;
-        let member = app.db.member(session.org_id, id).await?.ok_or(ApiError(DomainError::NotFound))?;
-        let keys = app.db.keys_of(session.org_id, id).await?;
-        let live = app.sessions.live_sessions_of(session.org_id, &[id], Utc::now()).await?;
-        let unused = app.db.unused_recovery_codes(session.org_id, id).await?;
+        let member = app.db.member(org_id, id).await?.ok_or(ApiError(DomainError::NotFound))?;
+        let keys = app.db.keys_of(org_id, id).await?;
+        let live = app.sessions.live_sessions_of(org_id, &[id], Utc::now()).await?;
+        let unused = app.db.unused_recovery_codes(org_id, id).await?;
         Ok(MemberDetail {
             member: member.into(),
             keys: keys.into_iter().map(SecurityKey::from).collect(),

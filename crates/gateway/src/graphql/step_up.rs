@@ -161,8 +161,8 @@ pub struct StepUpQueries;
 impl StepUpQueries {
     /// The organization's step-up policy (the built-in one until an admin saves their own).
     async fn step_up_policy(&self, ctx: &Context<'_>) -> ApiResult<StepUpPolicy> {
-        let session = ctx.org_admin()?.0;
-        Ok(step_up_policy::current(ctx.app(), session.org_id).await?.into())
+        let org_id = ctx.org_reader()?.org_id;
+        Ok(step_up_policy::current(ctx.app(), org_id).await?.into())
     }
 
     /// Dry-runs `policy` (or, when null, the stored policy) against `input`, which follows the

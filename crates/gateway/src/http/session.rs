@@ -4,6 +4,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::Utc;
 use keyward_domain::access::Caller;
+use keyward_domain::api_key::{self, ApiKeyCaller};
 use keyward_domain::session::SessionToken;
 
 use super::cookies::Cookie;
@@ -36,8 +37,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
     Some(token.trim().to_owned())
 }
 
-/// Resolves the caller from a presented token.
+/// Resolves the caller from a presented token: an API key (`kwk_…`) or a session token.
 pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Option<SessionToken>) {
+    if let Some(secret) = raw.filter(|raw| api_key::looks_like_secret(raw)) {
+        return (resolve_api_key(state, secret).await, None);
+    }
     let Some(token) = raw.and_then(SessionToken::parse) else {
         return (Caller::Anonymous, None);
     };
@@ -54,6 +58,33 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
         }
     };
     (caller, Some(token))
+}
+
+/// The caller an API key secret makes: read from the database on every request, so a revocation
+/// or an expiry takes effect on every instance at once.
+async fn resolve_api_key(state: &AppState, secret: &str) -> Caller {
+    use keyward_domain::pipeline_repo::ApiKeyRepo;
+    let now = Utc::now();
+    match state.db.api_key_by_hash(&api_key::hash_secret(secret)).await {
+        Ok(Some(key)) if key.is_active(now) => {
+            if key.last_use_stale(now) {
+                let db = state.db.clone();
+                // Recording the use must not slow the request, nor fail it.
+                tokio::spawn(async move {
+                    if let Err(err) = db.touch_api_key(key.id, now).await {
+                        tracing::warn!(error = %err, key = %key.id, "could not record an API key's use");
+                    }
+                });
+            }
+            let caller = ApiKeyCaller { id: key.id, org_id: key.org_id, name: key.name, scopes: key.scopes };
+            Caller::ApiKey(Box::new(caller))
+        }
+        Ok(_) => Caller::Anonymous,
+        Err(err) => {
+            tracing::warn!(error = %err, "database unavailable for an API key; failing closed");
+            Caller::Unavailable(err.to_string())
+        }
+    }
 }
 
 /// A `Set-Cookie` value that sets or clears the session cookie.

@@ -12,8 +12,6 @@ use regorus::utils::limits::{ExecutionTimerConfig, PolicyLengthConfig};
 
 /// The package every step-up policy declares.
 pub const PACKAGE: &str = "keyward.step_up";
-/// The rule whose value is the decision.
-const RULE: &str = "data.keyward.step_up.decision";
 /// The file name errors point into.
 const FILE: &str = "step_up.rego";
 /// The largest policy accepted on save (below `limits.body_bytes`, so the request carrying it fits).
@@ -48,11 +46,13 @@ impl PolicyError {
     }
 }
 
-/// Reads `--> step_up.rego:LINE:COL` and the final `error: …` line out of a regorus message.
+/// Reads `--> <file>.rego:LINE:COL` and the final `error: …` line out of a regorus message.
 fn invalid(err: &impl std::fmt::Display) -> PolicyError {
     let text = err.to_string();
-    let marker = format!("--> {FILE}:");
-    let position = text.find(&marker).map(|at| &text[at + marker.len()..]);
+    let position = text.find("--> ").and_then(|at| {
+        let rest = &text[at..];
+        rest.find(".rego:").map(|m| &rest[m + ".rego:".len()..])
+    });
     let line = position.and_then(|rest| rest.split(':').next()).and_then(|n| n.parse().ok());
     let column = position.and_then(|rest| rest.split([':', '\n']).nth(1)).and_then(|n| n.trim().parse::<u32>().ok());
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid policy").trim();
@@ -69,6 +69,85 @@ fn length_limits() -> PolicyLengthConfig {
         max_col: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
         max_file_bytes: NonZeroUsize::new(MAX_POLICY_BYTES).unwrap_or(NonZeroUsize::MIN),
         max_lines: NonZeroUsize::new(5000).unwrap_or(NonZeroUsize::MIN),
+    }
+}
+
+/// Compiles `rego` as `file`, which must be `package <package>` and define `decision`; returns
+/// the engine (for dry runs over the whole package) and `decision` compiled on its own.
+pub(crate) fn compile_module(
+    rego: &str,
+    package: &str,
+    file: &str,
+) -> Result<(Engine, regorus::CompiledPolicy), PolicyError> {
+    if rego.len() > MAX_POLICY_BYTES {
+        return Err(PolicyError::Invalid {
+            message: format!("a policy is at most {} KiB; this one is {} bytes", MAX_POLICY_BYTES / 1024, rego.len()),
+            line: None,
+        });
+    }
+    let compiled = catch_unwind(AssertUnwindSafe(|| -> Result<(Engine, regorus::CompiledPolicy), PolicyError> {
+        let mut engine = Engine::new();
+        engine.set_policy_length_config(length_limits());
+        let limit = ExecutionTimerConfig {
+            limit: EVALUATION_LIMIT,
+            check_interval: NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN),
+        };
+        engine.set_execution_timer_config(limit);
+        // A compiled rule evaluates in an engine of its own, which takes the process-wide limit;
+        // every policy in this process runs under the same limit.
+        regorus::utils::limits::set_fallback_execution_timer_config(Some(limit));
+        let found = engine.add_policy(file.to_owned(), rego.to_owned()).map_err(|e| invalid(&e))?;
+        if found != format!("data.{package}") {
+            return Err(PolicyError::Invalid {
+                message: format!("the policy must be `package {package}`, not `{}`", found.trim_start_matches("data.")),
+                line: Some(1),
+            });
+        }
+        if !engine.has_declared_rule_rooted_at(file, "decision").unwrap_or(false) {
+            return Err(PolicyError::Invalid {
+                message: "the policy must define the rule `decision` (see the README's policy contract)".into(),
+                line: None,
+            });
+        }
+        let rule = format!("data.{package}.decision");
+        let decision = engine.compile_with_entrypoint(&rule.into()).map_err(|e| invalid(&e))?;
+        Ok((engine, decision))
+    }));
+    compiled.unwrap_or_else(|_| {
+        Err(PolicyError::Invalid { message: "the policy engine failed on this text".into(), line: None })
+    })
+}
+
+/// Evaluates a compiled `decision` rule for `input`; errors, timeouts and panics all come back as
+/// [`PolicyError::Evaluation`].
+pub(crate) fn eval_rule(rule: &regorus::CompiledPolicy, input: serde_json::Value) -> Result<serde_json::Value, PolicyError> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| rule.eval_with_input(regorus::Value::from(input))));
+    match outcome {
+        Ok(Ok(value)) => to_json(&value),
+        Ok(Err(err)) => Err(PolicyError::Evaluation(first_line(&err.to_string()))),
+        Err(_) => Err(PolicyError::Evaluation("the policy engine panicked".into())),
+    }
+}
+
+/// Evaluates the whole package for `input` (dry runs: which rules produced a value).
+pub(crate) fn eval_package(
+    engine: &Engine,
+    input: serde_json::Value,
+    package: &str,
+) -> Result<serde_json::Value, PolicyError> {
+    let mut engine = engine.clone();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        engine.set_input(regorus::Value::from(input));
+        engine.eval_query(format!("data.{package}"), false)
+    }));
+    let results = match outcome {
+        Ok(Ok(results)) => results,
+        Ok(Err(err)) => return Err(PolicyError::Evaluation(first_line(&err.to_string()))),
+        Err(_) => return Err(PolicyError::Evaluation("the policy engine panicked".into())),
+    };
+    match results.result.first().and_then(|r| r.expressions.first()) {
+        Some(expression) => to_json(&expression.value),
+        None => Ok(serde_json::Value::Null),
     }
 }
 
@@ -105,39 +184,8 @@ impl CompiledPolicy {
                 line: None,
             });
         }
-        let compiled = catch_unwind(AssertUnwindSafe(|| -> Result<CompiledPolicy, PolicyError> {
-            let mut engine = Engine::new();
-            engine.set_policy_length_config(length_limits());
-            let limit = ExecutionTimerConfig {
-                limit: EVALUATION_LIMIT,
-                check_interval: NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN),
-            };
-            engine.set_execution_timer_config(limit);
-            // A compiled rule evaluates in an engine of its own, which takes the process-wide
-            // limit; only step-up policies run Rego in this process.
-            regorus::utils::limits::set_fallback_execution_timer_config(Some(limit));
-            let package = engine.add_policy(FILE.to_owned(), rego.to_owned()).map_err(|e| invalid(&e))?;
-            if package != format!("data.{PACKAGE}") {
-                return Err(PolicyError::Invalid {
-                    message: format!(
-                        "the policy must be `package {PACKAGE}`, not `{}`",
-                        package.trim_start_matches("data.")
-                    ),
-                    line: Some(1),
-                });
-            }
-            if !engine.has_declared_rule_rooted_at(FILE, "decision").unwrap_or(false) {
-                return Err(PolicyError::Invalid {
-                    message: "the policy must define the rule `decision` (see the README's step-up contract)".into(),
-                    line: None,
-                });
-            }
-            let decision = engine.compile_with_entrypoint(&RULE.into()).map_err(|e| invalid(&e))?;
-            Ok(CompiledPolicy { engine, decision, memo: Default::default() })
-        }));
-        compiled.unwrap_or_else(|_| {
-            Err(PolicyError::Invalid { message: "the policy engine failed on this text".into(), line: None })
-        })
+        let (engine, decision) = compile_module(rego, PACKAGE, FILE)?;
+        Ok(CompiledPolicy { engine, decision, memo: Default::default() })
     }
 
     /// Evaluates the decision for `input`. Errors, timeouts and panics all come back as
@@ -157,20 +205,14 @@ impl CompiledPolicy {
     }
 
     fn evaluate_decision(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
-        let outcome =
-            catch_unwind(AssertUnwindSafe(|| self.decision.eval_with_input(regorus::Value::from(input.0.clone()))));
-        let value = match outcome {
-            Ok(Ok(value)) => value,
-            Ok(Err(err)) => return Err(PolicyError::Evaluation(first_line(&err.to_string()))),
-            Err(_) => return Err(PolicyError::Evaluation("the policy engine panicked".into())),
-        };
-        Decision::from_policy_output(&to_json(&value)?).map_err(PolicyError::Evaluation)
+        let value = eval_rule(&self.decision, input.0.clone())?;
+        Decision::from_policy_output(&value).map_err(PolicyError::Evaluation)
     }
 
     /// A dry run: the decision, the package's rules that produced a value, and the time taken.
     pub fn explain(&self, input: &PolicyInput) -> Result<(Decision, Vec<String>, Duration), PolicyError> {
         let started = Instant::now();
-        let package = self.evaluate_query(input, &format!("data.{PACKAGE}"))?;
+        let package = eval_package(&self.engine, input.0.clone(), PACKAGE)?;
         let elapsed = started.elapsed();
         let fired = match &package {
             serde_json::Value::Object(rules) => rules.keys().cloned().collect(),
@@ -179,23 +221,6 @@ impl CompiledPolicy {
         let decision = Decision::from_policy_output(package.get("decision").unwrap_or(&serde_json::Value::Null))
             .map_err(PolicyError::Evaluation)?;
         Ok((decision, fired, elapsed))
-    }
-
-    fn evaluate_query(&self, input: &PolicyInput, query: &str) -> Result<serde_json::Value, PolicyError> {
-        let mut engine = self.engine.clone();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            engine.set_input(regorus::Value::from(input.0.clone()));
-            engine.eval_query(query.to_owned(), false)
-        }));
-        let results = match outcome {
-            Ok(Ok(results)) => results,
-            Ok(Err(err)) => return Err(PolicyError::Evaluation(first_line(&err.to_string()))),
-            Err(_) => return Err(PolicyError::Evaluation("the policy engine panicked".into())),
-        };
-        match results.result.first().and_then(|r| r.expressions.first()) {
-            Some(expression) => to_json(&expression.value),
-            None => Ok(serde_json::Value::Null),
-        }
     }
 
     /// Compiles `rego` and evaluates it against every built-in sample input, as a save does.

@@ -4,6 +4,7 @@
 //! round trip with the session): a save announces its version to every instance at once, and
 //! the request path never parses Rego, it only clones a compiled policy out of this cache.
 
+pub mod approval;
 pub mod engine;
 
 use std::collections::HashMap;
@@ -46,12 +47,27 @@ impl ActivePolicy {
 #[derive(Default)]
 pub struct PolicyCache {
     compiled: Mutex<HashMap<OrgId, (u64, Arc<CompiledPolicy>)>>,
+    approvals: Mutex<HashMap<OrgId, (u64, Arc<approval::ApprovalPolicy>)>>,
 }
 
 impl PolicyCache {
     fn get(&self, org: OrgId, version: u64) -> Option<Arc<CompiledPolicy>> {
         let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
+    }
+
+    /// The organization's compiled approval policy, if `version` is the one cached.
+    pub fn approval(&self, org: OrgId, version: u64) -> Option<Arc<approval::ApprovalPolicy>> {
+        let compiled = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
+        compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
+    }
+
+    /// Keeps an approval policy as the organization's `version`, unless a newer one is cached.
+    pub fn insert_approval(&self, org: OrgId, version: u64, policy: Arc<approval::ApprovalPolicy>) {
+        let mut compiled = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
+        if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
+            compiled.insert(org, (version, policy));
+        }
     }
 
     /// Keeps `policy` as the organization's `version`, unless a newer one is already cached.

@@ -237,3 +237,7 @@ pub mod signing_key {
     }
     no_relations!();
 }
+
+#[path = "pipeline_entities.rs"]
+mod pipeline;
+pub use pipeline::{api_key, approval_request, approval_vote};

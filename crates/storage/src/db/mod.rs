@@ -1,5 +1,7 @@
 //! The relational store: sea-orm on SQLite or PostgreSQL, behind the domain's repository traits.
 
+mod api_keys;
+mod approvals;
 mod audit;
 mod convert;
 pub(crate) mod entities;
