@@ -3,24 +3,31 @@ import { useClient, useQuery } from 'urql'
 import { clearAfterLogin, pendingAfterLogin, rememberAfterLogin } from './afterLogin'
 import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
 import { describeError, hasCode } from './errors'
+import { resetLiveUpdates } from './live'
 import { clearRecovered, hasRecovered } from './recovery'
 import { LogoutDocument, ViewerDocument, type ViewerFieldsFragment } from './gql/graphql'
-import { Link, navigate, usePath } from './router'
+import { navigate, usePath } from './router'
 import { SessionContext, type Session } from './session'
 import { ErrorAlert } from './components/ErrorAlert'
 import { GraceBanner } from './components/GraceBanner'
 import { OrgNav } from './components/OrgPage'
 import { StepUpHost } from './components/StepUp'
+import { TopBar } from './components/TopBar'
+import { ApprovalRequestPage } from './pages/ApprovalRequest'
+import { ApprovalsPage } from './pages/Approvals'
 import { HomePage } from './pages/Home'
 import { LoginPage } from './pages/Login'
 import { MfaSettingsPage } from './pages/MfaSettings'
 import { NotFoundPage } from './pages/NotFound'
+import { OrgApiKeysPage } from './pages/OrgApiKeys'
+import { OrgApprovalPolicyPage } from './pages/OrgApprovalPolicy'
 import { OrgAuditPage } from './pages/OrgAudit'
 import { OrgMemberPage } from './pages/OrgMember'
 import { OrgMfaPage } from './pages/OrgMfa'
 import { OrgPolicyPage } from './pages/OrgPolicy'
 import { OrgSsoPage } from './pages/OrgSso'
 import { OrgStepUpPolicyPage } from './pages/OrgStepUpPolicy'
+import { OrgWebhookPage } from './pages/OrgWebhook'
 import { RegisterKeyPage } from './pages/RegisterKey'
 import { SecurityKeyStep } from './pages/SecurityKeyStep'
 import { StepUpPage } from './pages/StepUp'
@@ -98,9 +105,19 @@ export function App() {
   useEffect(() => {
     if (!target) return
     // Logging in (or registering a forced key) first: come back to this step-up page afterwards.
-    if (path === '/step-up') rememberAfterLogin(window.location.pathname + window.location.search)
+    if (path === '/step-up' || path.startsWith('/approvals')) rememberAfterLogin(window.location.pathname + window.location.search)
     navigate(target, { replace: true })
   }, [target, path])
+
+  // Live updates ride a socket authenticated at its handshake: a new session (or none) needs a new socket.
+  const sessionKey = viewer ? `${viewer.member.id}:${viewer.stage}` : ''
+  const lastSessionKey = useRef(sessionKey)
+  useEffect(() => {
+    const previous = lastSessionKey.current
+    lastSessionKey.current = sessionKey
+    // Nothing listens before the first session (no socket yet); after one, the socket is its.
+    if (previous && previous !== sessionKey) resetLiveUpdates()
+  }, [sessionKey])
 
   const session: Session = useMemo(() => ({ viewer, refresh, logout }), [viewer, refresh, logout])
 
@@ -145,7 +162,11 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
       return <MfaSettingsPage />
     case '/step-up':
       return <StepUpPage />
+    case '/approvals':
+      return <ApprovalsPage />
   }
+  const requestId = idFrom(/^\/approvals\/([^/]+)\/?$/, path)
+  if (requestId) return <ApprovalRequestPage key={requestId} id={requestId} />
   if (viewer.role === 'ADMIN') {
     switch (path) {
       case '/org/mfa':
@@ -158,71 +179,28 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
         return <OrgStepUpPolicyPage />
       case '/org/audit':
         return <OrgAuditPage />
+      case '/org/approval-policy':
+        return <OrgApprovalPolicyPage />
+      case '/org/api-keys':
+        return <OrgApiKeysPage />
+      case '/org/webhook':
+        return <OrgWebhookPage />
     }
-    const memberId = memberIdFrom(path)
+    const memberId = idFrom(/^\/org\/members\/([^/]+)\/?$/, path)
     if (memberId) return <OrgMemberPage key={memberId} memberId={memberId} />
   }
   return <NotFoundPage />
 }
 
-/** The member ID in `/org/members/<id>`, or null. */
-function memberIdFrom(path: string): string | null {
-  const match = /^\/org\/members\/([^/]+)\/?$/.exec(path)
+/** The ID `pattern` captures in `path` (e.g. `/org/members/<id>`), or null. */
+function idFrom(pattern: RegExp, path: string): string | null {
+  const match = pattern.exec(path)
   if (!match) return null
   try {
     return decodeURIComponent(match[1])
   } catch {
     return null
   }
-}
-
-function TopBar({ viewer, path, onLogout }: { viewer: ViewerFieldsFragment; path: string; onLogout: () => Promise<void> }) {
-  const [busy, setBusy] = useState(false)
-  const links = [
-    { to: '/', label: 'Home' },
-    { to: '/settings/mfa', label: 'Security keys' },
-    ...(viewer.role === 'ADMIN' ? [{ to: '/org/mfa', label: 'Organization' }] : []),
-  ]
-  return (
-    <header className="topbar">
-      <a className="skip-link" href="#main">
-        Skip to content
-      </a>
-      <Link to="/" className="brand">
-        Keyward
-      </Link>
-      <nav aria-label="Main">
-        <ul>
-          {links.map((link) => (
-            <li key={link.to}>
-              <Link
-                to={link.to}
-                aria-current={path === link.to ? 'page' : link.to === '/org/mfa' && path.startsWith('/org/') ? 'true' : undefined}
-              >
-                {link.label}
-              </Link>
-            </li>
-          ))}
-        </ul>
-      </nav>
-      <div className="topbar-user">
-        <span className="muted">
-          {viewer.member.displayName || viewer.member.username} · {viewer.organization.name}
-        </span>
-        <button
-          type="button"
-          className="button-small"
-          disabled={busy}
-          onClick={async () => {
-            setBusy(true)
-            await onLogout()
-          }}
-        >
-          Log out
-        </button>
-      </div>
-    </header>
-  )
 }
 
 function Loading() {

@@ -1,6 +1,7 @@
 // The /step-up page is often the first page a browser opens (a link from a terminal, or a tool behind
-// Keyward's forward auth). Without a session it goes through the normal login first, which may leave the
-// SPA for the IdP; this remembers, for this tab only and for a few minutes, where to come back to.
+// Keyward's forward auth), and so is an approval request (a link a pipeline printed). Without a session it
+// goes through the normal login first, which may leave the SPA for the IdP; this remembers, for this tab only
+// and for a few minutes, where to come back to.
 const STORAGE_KEY = 'keyward:after-login'
 /** Long enough for a login through the IdP and a key touch; as long as a half-done login may live. */
 const TTL_MS = 10 * 60 * 1000
@@ -18,14 +19,17 @@ function storage(): Storage | null {
   }
 }
 
-/** Only the step-up page is worth coming back to, so nothing else can be smuggled in here. */
-function isStepUpPath(path: string): boolean {
-  return path === '/step-up' || path.startsWith('/step-up?')
+/**
+ * Only the step-up page and the approvals (opened from a pipeline's link) are worth coming back to, so nothing
+ * else can be smuggled in here.
+ */
+export function isReturnPath(path: string): boolean {
+  return path === '/step-up' || path.startsWith('/step-up?') || /^\/approvals(\/[A-Za-z0-9_-]+)?(\?status=[a-z]+)?$/.test(path)
 }
 
-/** Remembers `path` (a /step-up address) to return to once logged in. */
+/** Remembers `path` (a /step-up or /approvals address) to return to once logged in. */
 export function rememberAfterLogin(path: string): void {
-  if (!isStepUpPath(path)) return
+  if (!isReturnPath(path)) return
   storage()?.setItem(STORAGE_KEY, JSON.stringify({ path, at: Date.now() } satisfies Saved))
 }
 
@@ -35,7 +39,7 @@ export function pendingAfterLogin(now: number = Date.now()): string | null {
   if (!raw) return null
   try {
     const saved = JSON.parse(raw) as Saved
-    if (typeof saved.path === 'string' && isStepUpPath(saved.path) && typeof saved.at === 'number' && now - saved.at < TTL_MS) {
+    if (typeof saved.path === 'string' && isReturnPath(saved.path) && typeof saved.at === 'number' && now - saved.at < TTL_MS) {
       return saved.path
     }
   } catch {

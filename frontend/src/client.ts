@@ -6,6 +6,12 @@ export const SESSION_ENDED_EVENT = 'keyward:session-ended'
 /** Fired when the server says the session's stage no longer allows an operation. */
 export const STAGE_CHANGED_EVENT = 'keyward:stage-changed'
 
+/**
+ * The context of a query the app sends on its own in the background (e.g. the pending-approvals count):
+ * its failure is not the user's, so it never ends the session on screen; their next action will.
+ */
+export const BACKGROUND = { background: true } as const
+
 /** Operations where UNAUTHENTICATED means "wrong credentials", not "your session ended". */
 const FIRST_FACTOR_OPERATIONS = new Set(['BackupCredentialsLogin', 'SsoLoginStart', 'Logout'])
 
@@ -23,6 +29,7 @@ export const client = new Client({
     cacheExchange,
     mapExchange({
       onError(error, operation) {
+        if (operation.context.background) return
         const name = getOperationName(operation.query) ?? ''
         const codes = error.graphQLErrors.map((e) => e.extensions?.code)
         if (codes.includes('UNAUTHENTICATED') && !FIRST_FACTOR_OPERATIONS.has(name)) {

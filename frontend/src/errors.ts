@@ -1,4 +1,5 @@
 import type { CombinedError } from '@urql/core'
+import { notEligibleMessage } from './approvalWords'
 
 /** An error ready to show: a sentence for people, the stable code, and optional server detail. */
 export interface UiError {
@@ -7,6 +8,8 @@ export interface UiError {
   detail?: string
   /** For POLICY_DENIED: the step-up action the organization's step-up policy refused (not a key or setting). */
   stepUpAction?: string
+  /** For APPROVER_NOT_ELIGIBLE: why (`extensions.reason`: REQUESTER, COMMIT_AUTHOR, ALREADY_VOTED, ...). */
+  reason?: string
 }
 
 /** Codes whose server message is written for users and worth showing as detail. */
@@ -65,6 +68,12 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
       return 'The security key request was cancelled or timed out.'
     case 'NO_SECURITY_KEY':
       return 'You have no security key to confirm this with; register one under Security keys, then try again.'
+    case 'APPROVAL_EXPIRED':
+      return 'This request expired before it was decided; it can no longer be approved. The pipeline must ask again.'
+    case 'APPROVAL_NOT_PENDING':
+      return 'This request has already been decided (or has expired): nothing more can be recorded on it.'
+    case 'APPROVER_NOT_ELIGIBLE':
+      return notEligibleMessage(undefined)
     case 'WEBAUTHN_UNSUPPORTED':
       return 'This browser cannot use security keys. Try a current version of Chrome, Firefox, Safari or Edge.'
     default:
@@ -146,6 +155,11 @@ export function describeError(error: CombinedError): UiError {
   if (first && USER_FACING_DETAIL.has(code) && first.message) ui.detail = first.message
   const action = first?.extensions?.action
   if (code === 'POLICY_DENIED' && typeof action === 'string') ui.stepUpAction = action
+  const reason = first?.extensions?.reason
+  if (code === 'APPROVER_NOT_ELIGIBLE') {
+    ui.message = notEligibleMessage(reason)
+    if (typeof reason === 'string') ui.reason = reason
+  }
   return ui
 }
 
@@ -175,6 +189,37 @@ export function describeStepUpError(error: UiError, touchLabel: string): UiError
     default:
       return error
   }
+}
+
+/**
+ * A failure while approving or rejecting a request, said with what to do next; `buttonLabel` is the button
+ * that tries again ("Approve", "Reject").
+ */
+export function describeApprovalError(error: UiError, buttonLabel: string): UiError {
+  switch (error.code) {
+    case 'CEREMONY_FAILED':
+      return {
+        code: error.code,
+        message: `Your security key was not accepted for this request; press “${buttonLabel}” and use a key registered to your account.`,
+      }
+    case 'CEREMONY_EXPIRED':
+      return { code: error.code, message: `The request for your key expired before it answered; press “${buttonLabel}” to try again.` }
+    case 'WEBAUTHN_CANCELLED':
+      return { code: error.code, message: `The security key request was cancelled or timed out; press “${buttonLabel}” to try again.` }
+    default:
+      return error
+  }
+}
+
+/** Errors after which deciding on the request again cannot help (the buttons stay off). */
+export function isFinalApprovalError(error: UiError | null): boolean {
+  return (
+    error?.code === 'APPROVER_NOT_ELIGIBLE' ||
+    error?.code === 'APPROVAL_EXPIRED' ||
+    error?.code === 'APPROVAL_NOT_PENDING' ||
+    error?.code === 'FORBIDDEN' ||
+    error?.code === 'NO_SECURITY_KEY'
+  )
 }
 
 /** Errors thrown by the browser's WebAuthn API (via @simplewebauthn/browser). */

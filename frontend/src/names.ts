@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react'
 import type { Client } from '@urql/core'
 import { useClient } from 'urql'
-import { MemberDetailDocument, SecurityKeysDocument, type ViewerFieldsFragment } from './gql/graphql'
+import { ApiKeysDocument, MemberDetailDocument, SecurityKeysDocument, type ViewerFieldsFragment } from './gql/graphql'
 import { useSession } from './session'
 import { parseResource } from './stepUpWords'
 
@@ -27,6 +27,11 @@ async function askName(client: Client, viewer: ViewerFieldsFragment, resource: s
   if (ref?.type === 'security_key') {
     const result = await client.query(SecurityKeysDocument, {}, { requestPolicy: 'cache-first' }).toPromise()
     return result.data?.securityKeys.find((key) => key.id === ref.id)?.name ?? null
+  }
+  if (ref?.type === 'api_key') {
+    if (viewer.role !== 'ADMIN') return null
+    const result = await client.query(ApiKeysDocument, {}, { requestPolicy: 'cache-first' }).toPromise()
+    return result.data?.apiKeys.find((key) => key.id === ref.id)?.name ?? null
   }
   if (ref?.type === 'member') {
     if (ref.id === viewer.member.id) return viewer.member.displayName || viewer.member.username

@@ -2,6 +2,9 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import type { CombinedError, OperationResult } from '@urql/core'
 import { describeError, unexpectedError, type UiError } from './errors'
 
+/** What `run` needs of an operation's result: its data, or its error (a urql `OperationResult` is one). */
+export type Answer<T> = Pick<OperationResult<T>, 'data' | 'error'>
+
 /** One user-started operation (a form's submit, a dialog's confirm) and its state. */
 export interface Action {
   /** True while the operation runs: disable the controls that would start it again. */
@@ -11,7 +14,7 @@ export interface Action {
   /** The last run's raw error, for errors that belong under a form field. */
   failure: CombinedError | null
   /** Runs `operation`; resolves to its data, or to null after recording the error. */
-  run: <T>(operation: () => Promise<OperationResult<T>>) => Promise<T | null>
+  run: <T>(operation: () => Promise<Answer<T>>) => Promise<T | null>
   /** Forgets the last error. */
   reset: () => void
 }
@@ -27,11 +30,11 @@ export function useAction(): Action {
     setFailure(null)
   }, [])
 
-  const run = useCallback(async <T>(operation: () => Promise<OperationResult<T>>): Promise<T | null> => {
+  const run = useCallback(async <T>(operation: () => Promise<Answer<T>>): Promise<T | null> => {
     setBusy(true)
     setError(null)
     setFailure(null)
-    let result: OperationResult<T>
+    let result: Answer<T>
     try {
       result = await operation()
     } finally {

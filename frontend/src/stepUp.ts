@@ -60,8 +60,11 @@ export function stepUpRequirement(body: unknown): StepUpRequest | null {
   return null
 }
 
-/** Operations never retried here: the step-up ceremony itself is exempt from step-up. */
-const CEREMONY_OPERATIONS = new Set(['StepUpBegin', 'StepUpFinish'])
+/**
+ * Operations never retried here: the step-up ceremony itself is exempt from step-up, and an approval's
+ * assertion is good for one try only (its challenge is spent), so sending it again could never succeed.
+ */
+const CEREMONY_OPERATIONS = new Set(['StepUpBegin', 'StepUpFinish', 'ApprovalFinish', 'ApprovalReject'])
 
 /** Whether a request body (urql's JSON) carries a mutation other than the step-up ceremony. */
 export function isRetriableMutation(body: unknown): boolean {

@@ -34,6 +34,10 @@ const ACTIONS: Record<string, Phrase> = {
   'org.webauthn_policy.set': () => "Change the organization's WebAuthn policy",
   'org.step_up_policy.set': () => "Change the organization's step-up policy",
   'backup_credentials.rotate': () => "Rotate the organization's backup credentials",
+  'org.approval_policy.set': () => "Change the organization's approval policy",
+  'api_key.create': () => 'Create an API key',
+  'api_key.revoke': (name) => `Revoke API key${quoted(name)}`,
+  'org.webhook.set': () => "Change the organization's webhook",
   'cli.login': () => 'Log in to the Keyward command-line tool',
 }
 
@@ -49,7 +53,7 @@ export function describeStepUp(action: string, resource: string | null | undefin
 
 /** Whether the words for `action` name its resource (so looking the resource's name up is worth it). */
 export function namesResource(action: string): boolean {
-  return action.startsWith('security_key.') || action.startsWith('member.')
+  return action.startsWith('security_key.') || action.startsWith('member.') || action === 'api_key.revoke'
 }
 
 /**

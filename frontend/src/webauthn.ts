@@ -21,7 +21,7 @@ import {
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: UiError }
 
 /** Accepts the W3C options JSON, also when wrapped as `{ publicKey: ... }`. */
-function unwrapOptions<T>(options: unknown): T {
+export function unwrapOptions<T>(options: unknown): T {
   if (options && typeof options === 'object' && 'publicKey' in options) {
     return (options as { publicKey: T }).publicKey
   }
@@ -96,6 +96,7 @@ export async function stepUpWithSecurityKey(client: Client, target: StepUpTarget
   return { ok: true, value: finish.data.stepUpFinish.grant }
 }
 
-function unknownError(): UiError {
+/** The sentence for an empty answer from the server. */
+export function unknownError(): UiError {
   return { code: 'INTERNAL', message: 'The server sent an empty answer. Try again.' }
 }

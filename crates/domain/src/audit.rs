@@ -39,6 +39,8 @@ pub enum Actor {
     Member(MemberId),
     /// Someone not (yet) identified, e.g. a failed login.
     Anonymous,
+    /// A pipeline or script, with an API key.
+    ApiKey(crate::ids::ApiKeyId),
 }
 
 impl std::fmt::Display for Actor {
@@ -47,6 +49,7 @@ impl std::fmt::Display for Actor {
             Actor::System => f.write_str("system"),
             Actor::Member(id) => write!(f, "member:{id}"),
             Actor::Anonymous => f.write_str("anonymous"),
+            Actor::ApiKey(id) => write!(f, "api_key:{id}"),
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct Config {
     pub ceremony: CeremonyConfig,
     /// Step-up tokens.
     pub step_up: StepUpConfig,
+    /// Pipeline approvals.
+    pub approvals: ApprovalsConfig,
     /// Logging.
     pub log: LogConfig,
     /// What the first start creates.
@@ -107,6 +109,17 @@ pub struct StepUpConfig {
     /// How often a new signing key replaces the current one.
     #[serde(with = "duration")]
     pub signing_key_rotation: Duration,
+}
+
+/// Pipeline approval settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// How long an approval token is valid.
+    #[serde(with = "duration")]
+    pub token_ttl: Duration,
+    /// New approval requests one pipeline may create per minute (more: `RATE_LIMITED`).
+    pub requests_per_pipeline_per_minute: u32,
 }
 
 /// Log output.
@@ -183,6 +196,7 @@ impl Default for Config {
                 token_ttl: Duration::from_secs(5 * 60),
                 signing_key_rotation: Duration::from_secs(24 * 3600),
             },
+            approvals: ApprovalsConfig { token_ttl: Duration::from_secs(3600), requests_per_pipeline_per_minute: 10 },
             log: LogConfig { format: LogFormat::Pretty, level: "info".into() },
             bootstrap: BootstrapConfig {
                 organization_slug: "default".into(),
@@ -315,6 +329,12 @@ impl Config {
             || self.step_up.signing_key_rotation > Duration::from_secs(365 * 86400)
         {
             problem("step_up.signing_key_rotation", "expected a duration between 1h and 365d".into());
+        }
+        if self.approvals.token_ttl < Duration::from_secs(10) || self.approvals.token_ttl > Duration::from_secs(86400) {
+            problem("approvals.token_ttl", "expected a duration between 10s and 24h".into());
+        }
+        if !(1..=10_000).contains(&self.approvals.requests_per_pipeline_per_minute) {
+            problem("approvals.requests_per_pipeline_per_minute", "expected a number from 1 to 10000".into());
         }
         if let Err(why) = crate::secrets::Sealer::new(self.secrets_key.as_deref()) {
             problem("secrets_key", format!("{why} (generate one with: openssl rand -base64 32)"));

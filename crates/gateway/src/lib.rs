@@ -241,6 +241,7 @@ pub async fn start_with(
     let addr = listener.local_addr()?;
     let management_addr = management.local_addr()?;
     let (tx, rx) = watch::channel(false);
+    auth::approval::spawn_expiry(state.clone(), rx.clone());
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };

@@ -20,9 +20,12 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         ("Query", "securityKeys") => "member",
         (
             "Query",
-            "organization" | "member" | "enforcementPreview" | "auditEvents" | "auditVerify" | "stepUpPolicy"
-            | "policyEvaluate",
-        ) => "admin",
+            "organization" | "member" | "auditEvents" | "auditVerify" | "stepUpPolicy" | "apiKeys" | "approvalPolicy",
+        ) => "org-read",
+        ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => "admin",
+        ("Query", "approvalRequest" | "approvalRequests") => "approval-requester",
+        ("Mutation", "approvalRequestCreate") => "approval-requester",
+        ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => "member",
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
@@ -47,7 +50,10 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
             | "memberDeactivate"
             | "memberReactivate"
             | "webauthnPolicyUpdate"
-            | "stepUpPolicySet",
+            | "stepUpPolicySet"
+            | "apiKeyCreate"
+            | "apiKeyRevoke"
+            | "approvalPolicySet",
         ) => "admin",
         _ => panic!("{root}.{field} is new: add it to the schema walk with the gate it must have"),
     }
@@ -69,7 +75,14 @@ fn expected_action(field: &str) -> Option<&'static str> {
         | "securityKeyRegistrationFinish"
         | "ssoLinkFinish"
         | "stepUpBegin"
-        | "stepUpFinish" => None,
+        | "stepUpFinish"
+        | "approvalRequestCreate"
+        | "approvalBegin"
+        | "approvalFinish"
+        | "approvalReject" => None,
+        "apiKeyCreate" => Some("api_key.create"),
+        "apiKeyRevoke" => Some("api_key.revoke"),
+        "approvalPolicySet" => Some("org.approval_policy.set"),
         "securityKeyDelete" => Some("security_key.delete"),
         "securityKeyRename" => Some("security_key.rename"),
         "recoveryCodesGenerate" => Some("recovery_codes.generate"),
@@ -91,6 +104,8 @@ fn expected_action(field: &str) -> Option<&'static str> {
 enum Caller {
     Anonymous,
     Stage(SessionStage, Role),
+    /// An API key with one scope.
+    ApiKey(&'static str),
 }
 
 const GATE_CODES: [&str; 4] = ["UNAUTHENTICATED", "MFA_REQUIRED", "MFA_REGISTRATION_REQUIRED", "FORBIDDEN"];
@@ -101,6 +116,8 @@ fn expected_refusal(gate: &str, caller: Caller) -> Option<&'static str> {
     match (gate, caller) {
         ("open" | "optional", _) => None,
         (_, Caller::Anonymous) => Some("UNAUTHENTICATED"),
+        ("org-read", Caller::ApiKey("ORG_READ")) | ("approval-requester", Caller::ApiKey("APPROVALS_REQUEST")) => None,
+        (_, Caller::ApiKey(_)) => Some("FORBIDDEN"),
         ("any-session", _) => None,
         ("mfa-pending", Caller::Stage(MfaRequired, _)) => None,
         ("mfa-pending", Caller::Stage(MfaRegistrationRequired, _)) => Some("MFA_REGISTRATION_REQUIRED"),
@@ -108,9 +125,9 @@ fn expected_refusal(gate: &str, caller: Caller) -> Option<&'static str> {
         (_, Caller::Stage(MfaRequired, _)) => Some("MFA_REQUIRED"),
         ("key-registration", _) => None,
         (_, Caller::Stage(MfaRegistrationRequired, _)) => Some("MFA_REGISTRATION_REQUIRED"),
-        ("member", _) => None,
-        ("admin", Caller::Stage(_, Role::Admin)) => None,
-        ("admin", _) => Some("FORBIDDEN"),
+        ("member" | "approval-requester", _) => None,
+        ("admin" | "org-read", Caller::Stage(_, Role::Admin)) => None,
+        ("admin" | "org-read", _) => Some("FORBIDDEN"),
         _ => unreachable!("{gate}"),
     }
 }
@@ -210,7 +227,13 @@ async fn every_field_is_gated(app: &TestApp) {
         Caller::Stage(SessionStage::MfaRegistrationRequired, Role::Member),
         Caller::Stage(SessionStage::Authenticated, Role::Member),
         Caller::Stage(SessionStage::Authenticated, Role::Admin),
+        Caller::ApiKey("ORG_READ"),
+        Caller::ApiKey("APPROVALS_REQUEST"),
     ];
+    use keyward_domain::api_key::ApiKeyScope;
+    let mut api_keys = HashMap::new();
+    api_keys.insert("ORG_READ", app.api_key_direct(&[ApiKeyScope::OrgRead]).await);
+    api_keys.insert("APPROVALS_REQUEST", app.api_key_direct(&[ApiKeyScope::ApprovalsRequest]).await);
     let ops = operations();
     assert!(ops.len() >= 14, "the walk found {} fields", ops.len());
     for (root, field, operation) in ops {
@@ -221,6 +244,7 @@ async fn every_field_is_gated(app: &TestApp) {
                 Caller::Anonymous => None,
                 Caller::Stage(stage, Role::Admin) => Some(app.session_for(&admin, stage).await),
                 Caller::Stage(stage, Role::Member) => Some(app.session_for(&member, stage).await),
+                Caller::ApiKey(scope) => Some(api_keys[scope].clone()),
             };
             let (_, body) = app.graphql(&operation, Value::Null, token.as_deref()).await;
             let code = body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);

@@ -7,6 +7,9 @@ export const ORG_SECTIONS = [
   { to: '/org/sso', label: 'Single sign-on' },
   { to: '/org/policy', label: 'WebAuthn policy' },
   { to: '/org/step-up', label: 'Step-up policy' },
+  { to: '/org/approval-policy', label: 'Approval policy' },
+  { to: '/org/api-keys', label: 'API keys' },
+  { to: '/org/webhook', label: 'Webhook' },
   { to: '/org/audit', label: 'Audit log' },
 ] as const
 

@@ -1,98 +1,31 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { StepUpPolicyDocument, StepUpPolicySetDocument, type StepUpPolicyFieldsFragment } from '../gql/graphql'
-import { useAction } from '../operations'
 import { useSession } from '../session'
-import { ErrorAlert } from '../components/ErrorAlert'
 import { LoadState } from '../components/Loading'
 import { OrgPage } from '../components/OrgPage'
-import { Time } from '../components/Time'
-import { PolicyTester, sampleInput } from '../components/org/PolicyTester'
-import { RegoEditor, regoErrorFrom, type LineError } from '../components/org/RegoEditor'
-
-/** Where the policy came from: the built-in one, or who saved it when. */
-function PolicyFacts({ policy }: { policy: StepUpPolicyFieldsFragment }) {
-  return (
-    <dl className="facts wrap-facts" data-testid="step-up-policy-facts">
-      <dt>Version</dt>
-      <dd data-testid="step-up-policy-version">{policy.version}</dd>
-      <dt>Source</dt>
-      <dd data-testid="step-up-policy-source">
-        {policy.builtIn ? (
-          'The built-in policy (nobody has saved one yet)'
-        ) : (
-          <>
-            Saved
-            {policy.updatedAt && (
-              <>
-                {' '}
-                <Time iso={policy.updatedAt} />
-              </>
-            )}
-            {policy.updatedBy && <> by {policy.updatedBy}</>}
-          </>
-        )}
-      </dd>
-    </dl>
-  )
-}
+import { PolicyEditor, PolicyFacts } from '../components/org/PolicyEditor'
+import { StepUpPolicyTester, sampleInput } from '../components/org/StepUpEvaluation'
 
 /** The editor, its Save, and the tester, starting from `policy`'s text. */
-function PolicyEditor({ policy, onSaved }: { policy: StepUpPolicyFieldsFragment; onSaved: (saved: StepUpPolicyFieldsFragment) => void }) {
+function StepUpPolicyEditor({ policy, onSaved }: { policy: StepUpPolicyFieldsFragment; onSaved: (saved: StepUpPolicyFieldsFragment) => void }) {
   const client = useClient()
   const { viewer } = useSession()
-  const [rego, setRego] = useState(policy.rego)
-  const [lineError, setLineError] = useState<LineError | null>(null)
-  const [saved, setSaved] = useState('')
   const [initialInput] = useState(() => sampleInput(viewer))
-  const save = useAction()
-  const general = save.failure && !regoErrorFrom(save.failure) ? save.error : null
-
-  async function submit(event: FormEvent) {
-    event.preventDefault()
-    setSaved('')
-    setLineError(null)
-    const data = await save.run(() => client.mutation(StepUpPolicySetDocument, { rego }).toPromise())
-    if (!data) return
-    setRego(data.stepUpPolicySet.rego)
-    setSaved(`Saved: the step-up policy is now version ${data.stepUpPolicySet.version}. It applies from the next action.`)
-    onSaved(data.stepUpPolicySet)
-  }
-
-  // A compile error from Save, or the tester's, whichever came last.
-  const shownError = regoErrorFrom(save.failure) ?? lineError
-
   return (
-    <>
-      <form onSubmit={submit} noValidate aria-busy={save.busy}>
-        <RegoEditor
-          label="Policy (Rego)"
-          hint="Package keyward.step_up; the rule decision gives require_mfa, max_age_seconds, reuse (“action” or “class”), deny and reason. Missing fields take their defaults."
-          value={rego}
-          onChange={(text) => {
-            setRego(text)
-            setSaved('')
-          }}
-          error={shownError}
-          disabled={save.busy}
-        />
-        {general && <ErrorAlert error={general} />}
-        <button type="submit" className="button-primary" disabled={save.busy}>
-          {save.busy ? 'Saving…' : 'Save policy'}
-        </button>
-        <p aria-live="polite" className="status alert alert-info form-status" data-testid="form-status">
-          {saved}
-        </p>
-      </form>
-      <PolicyTester
-        rego={rego}
-        initialInput={initialInput}
-        onRegoResult={(error) => {
-          save.reset()
-          setLineError(error)
-        }}
-      />
-    </>
+    <PolicyEditor
+      policy={policy}
+      hint="Package keyward.step_up; the rule decision gives require_mfa, max_age_seconds, reuse (“action” or “class”), deny and reason. Missing fields take their defaults."
+      save={(rego) =>
+        client
+          .mutation(StepUpPolicySetDocument, { rego })
+          .toPromise()
+          .then((answer) => ({ ...answer, data: answer.data?.stepUpPolicySet }))
+      }
+      savedMessage={(saved) => `Saved: the step-up policy is now version ${saved.version}. It applies from the next action.`}
+      onSaved={onSaved}
+      tester={(slot) => <StepUpPolicyTester {...slot} initialInput={initialInput} />}
+    />
   )
 }
 
@@ -126,9 +59,9 @@ export function OrgStepUpPolicyPage() {
         )}
         {policy && (
           <>
-            <PolicyFacts policy={policy} />
+            <PolicyFacts policy={policy} testId="step-up-policy" />
             {/* The editor keeps what the admin typed: it starts from the policy that was loaded first. */}
-            <PolicyEditor policy={policy} onSaved={setCurrent} />
+            <StepUpPolicyEditor policy={policy} onSaved={setCurrent} />
           </>
         )}
       </section>

@@ -34,9 +34,10 @@ pub fn names_member(who: &str, member: &Member) -> bool {
     member.username.eq_ignore_ascii_case(who) || member.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(who))
 }
 
-/// The first of `members` that `who` names.
+/// The member of `members` that `who` names: a username match wins over an e-mail match.
 pub fn find_member<'a>(who: &str, members: &'a [Member]) -> Option<&'a Member> {
-    members.iter().find(|m| names_member(who, m))
+    let who = who.trim();
+    members.iter().find(|m| m.username.eq_ignore_ascii_case(who)).or_else(|| members.iter().find(|m| names_member(who, m)))
 }
 
 /// The policy's `input` for `request` at `now`.

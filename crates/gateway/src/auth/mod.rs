@@ -2,6 +2,10 @@
 //! stores and the verifiers, so resolvers stay thin.
 
 pub mod admin;
+pub mod api_key;
+pub mod approval;
+pub mod approval_policy;
+pub mod approval_vote;
 pub mod assertion;
 pub mod audit;
 pub mod backup;
@@ -119,6 +123,9 @@ pub async fn audit_refused_ceremony<T>(
             | DomainError::PolicyDenied(_)
             | DomainError::StepUpDenied { .. }
             | DomainError::BadInput { .. }
+            | DomainError::ApproverIneligible(_)
+            | DomainError::ApprovalExpired
+            | DomainError::ApprovalNotPending(_)
     );
     if refused {
         let record = AuditRecord::new(Actor::Member(session.member_id), action)

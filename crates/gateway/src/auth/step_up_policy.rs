@@ -30,10 +30,15 @@ pub struct PolicyView {
 
 /// The organization's step-up policy (the built-in one when none was saved).
 pub async fn current(app: &AppState, org: OrgId) -> Result<PolicyView, DomainError> {
-    let Some(stored) = app.db.policy(org, PolicyKind::StepUp).await? else {
+    current_of(app, org, PolicyKind::StepUp, DEFAULT_POLICY).await
+}
+
+/// The organization's policy of `kind`, or `default` (version 0) when none was saved.
+pub async fn current_of(app: &AppState, org: OrgId, kind: PolicyKind, default: &str) -> Result<PolicyView, DomainError> {
+    let Some(stored) = app.db.policy(org, kind).await? else {
         return Ok(PolicyView {
             version: 0,
-            rego: DEFAULT_POLICY.to_owned(),
+            rego: default.to_owned(),
             built_in: true,
             updated_at: None,
             updated_by: None,
@@ -62,25 +67,34 @@ pub async fn set(
 ) -> Result<PolicyView, DomainError> {
     let compiled = CompiledPolicy::validate(&rego).map_err(|err| err.into_bad_input())?;
     let org = session.org_id;
-    let previous = app.db.policy(org, PolicyKind::StepUp).await?.map_or(0, |p| p.version);
-    let record = AuditRecord::new(Actor::Member(session.member_id), "org.step_up_policy.updated")
-        .target(format!("org:{org}"))
-        .ip(ip)
-        .details(json!({ "fromVersion": previous, "toVersion": previous + 1, "bytes": rego.len() }));
-    let stored = StoredPolicy {
-        kind: PolicyKind::StepUp,
-        body: rego,
-        updated_at: Utc::now(),
-        updated_by: Some(session.member_id),
-        version: previous + 1,
-    };
-    let version = app.db.put_policy(org, stored, previous, record).await.map_err(|err| match err {
-        StoreError::Conflict(why) => DomainError::bad_input("rego", why),
-        other => other.into(),
-    })?;
+    let version = save(app, session, PolicyKind::StepUp, "org.step_up_policy.updated", rego, ip).await?;
     app.policies.insert(org, version, std::sync::Arc::new(compiled));
     app.sessions.announce_policy_version(org, version, false).await?;
     current(app, org).await
+}
+
+/// Saves `rego` as the next version of the organization's policy of `kind`, audited as `action`;
+/// a concurrent save is told to reload. Returns the new version.
+pub async fn save(
+    app: &AppState,
+    session: &Session,
+    kind: PolicyKind,
+    action: &str,
+    rego: String,
+    ip: Option<String>,
+) -> Result<u64, DomainError> {
+    let org = session.org_id;
+    let previous = app.db.policy(org, kind).await?.map_or(0, |p| p.version);
+    let record = AuditRecord::new(Actor::Member(session.member_id), action)
+        .target(format!("org:{org}"))
+        .ip(ip)
+        .details(json!({ "fromVersion": previous, "toVersion": previous + 1, "bytes": rego.len() }));
+    let stored =
+        StoredPolicy { kind, body: rego, updated_at: Utc::now(), updated_by: Some(session.member_id), version: previous + 1 };
+    app.db.put_policy(org, stored, previous, record).await.map_err(|err| match err {
+        StoreError::Conflict(why) => DomainError::bad_input("rego", why),
+        other => other.into(),
+    })
 }
 
 /// A dry run's result.

@@ -30,6 +30,9 @@ pub struct RequestContext {
     pub caller: Caller,
     /// The token presented, when it parsed.
     pub token: Option<SessionToken>,
+    /// The raw credential presented (session token or API key), so a long-lived subscription can
+    /// look its caller up again and end when the session or key no longer stands.
+    pub presented: Option<String>,
     /// The client's address.
     pub ip: Option<String>,
     /// Cookie change to apply to the response.

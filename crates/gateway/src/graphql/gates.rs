@@ -136,6 +136,8 @@ pub enum Transport {
     Post,
     /// `GET /graphql?query=…`.
     Get,
+    /// `GET /graphql/ws`: subscriptions.
+    WebSocket,
 }
 
 /// Installs the choke point.

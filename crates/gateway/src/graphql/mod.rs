@@ -1,5 +1,8 @@
 //! The GraphQL API: schema, choke point, context and resolvers.
 
+pub mod api_keys;
+pub mod approval_types;
+pub mod approvals;
 pub mod audit;
 pub mod context;
 pub mod gates;
@@ -11,19 +14,19 @@ pub mod roots;
 pub mod step_up;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::config::Config;
 use crate::state::AppState;
 use gates::ChokePoint;
-use roots::{MutationRoot, QueryRoot};
+use roots::{MutationRoot, QueryRoot, SubscriptionRoot};
 
 /// Keyward's GraphQL schema.
-pub type KeywardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type KeywardSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with the configured limits and the choke point.
 pub fn build(state: AppState, config: &Config) -> KeywardSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
         .extension(ChokePoint)
         .limit_depth(config.limits.query_depth)
         .limit_complexity(config.limits.query_complexity)
@@ -38,5 +41,5 @@ pub fn build(state: AppState, config: &Config) -> KeywardSchema {
 
 /// The SDL of the schema (what `keyward schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default()).finish().sdl()
 }

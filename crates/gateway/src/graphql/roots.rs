@@ -1,8 +1,10 @@
 //! The query and mutation roots, merged from one object per area. Resolvers stay thin: read
 //! input, call a flow in `crate::auth`, map the result.
 
-use async_graphql::{Context, MergedObject, Object};
+use async_graphql::{Context, MergedObject, MergedSubscription, Object};
 
+use super::api_keys::{ApiKeyMutations, ApiKeyQueries};
+use super::approvals::{ApprovalMutations, ApprovalQueries, ApprovalSubscription};
 use super::audit::AuditQueries;
 use super::context::ContextExt;
 use super::keys::{KeyMutations, KeyQueries};
@@ -29,7 +31,15 @@ impl SessionQueries {
 /// Read operations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(SessionQueries, KeyQueries, OrgQueries, AuditQueries, StepUpQueries);
+pub struct QueryRoot(
+    SessionQueries,
+    KeyQueries,
+    OrgQueries,
+    AuditQueries,
+    StepUpQueries,
+    ApiKeyQueries,
+    ApprovalQueries,
+);
 
 /// Write operations.
 #[derive(MergedObject, Default)]
@@ -41,4 +51,11 @@ pub struct MutationRoot(
     OrgMutations,
     MemberMutations,
     StepUpMutations,
+    ApiKeyMutations,
+    ApprovalMutations,
 );
+
+/// Live updates (over WebSocket at `/graphql/ws`, protocol `graphql-transport-ws`).
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(ApprovalSubscription);

@@ -198,6 +198,7 @@ async fn execute(
     let context = RequestContext {
         caller,
         token,
+        presented: presented.map(|(t, _)| t),
         ip: Some(ip.to_string()),
         cookie: Arc::clone(&cookie),
         sso_binding: Cookie::SsoBinding.presented(config, &headers),

@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod forward_auth;
 pub mod graphql;
+pub mod ws;
 pub mod handoff;
 pub mod headers;
 pub mod json_error;
@@ -31,7 +32,10 @@ use graphql::GraphqlState;
 /// The public router: the API, the SSO callback, the JWKS, the SPA and a bare `/healthz`.
 pub fn router(state: AppState, schema: KeywardSchema) -> Router {
     let graphql_state = GraphqlState { app: state.clone(), schema };
-    let api = Router::new().route("/graphql", get(graphql::get).post(graphql::post)).with_state(graphql_state);
+    let api = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(ws::WS_PATH, get(ws::upgrade))
+        .with_state(graphql_state);
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         // Named here so that neither falls through to the SPA's index page with a 200, which a

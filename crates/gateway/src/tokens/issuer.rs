@@ -12,6 +12,8 @@ use keyward_domain::step_up_token::{
     SigningKey, StepUpClaims, StepUpTokenInput, is_published, next_generation, publication_cutoff, published_keys,
     retire_predecessors_at, rotation_due, signing_key,
 };
+use keyward_domain::approval::token::TOKEN_TYPE as APPROVAL_TOKEN_TYPE;
+use keyward_domain::approval::{ApprovalClaims, ApprovalRequest, TokenApprover};
 use tokio::sync::Mutex;
 
 use super::replay::ReplayCache;
@@ -67,6 +69,27 @@ impl TokenIssuer {
     /// [`Self::issue`] with the clock given (tests step through rotations with it).
     pub async fn issue_at(&self, input: &StepUpTokenInput, now: DateTime<Utc>) -> Result<String, TokenError> {
         let claims = StepUpClaims::build(&self.settings.issuer, input, now, self.settings.token_ttl);
+        self.sign(&claims, None, now).await
+    }
+
+    /// An approval token for `request` approved by `approvers`, issued at `now`, with its claims.
+    pub async fn issue_approval(
+        &self,
+        request: &ApprovalRequest,
+        approvers: Vec<TokenApprover>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, ApprovalClaims), TokenError> {
+        let claims = ApprovalClaims::build(&self.settings.issuer, request, approvers, now, self.settings.approval_ttl);
+        let token = self.sign(&claims, Some(APPROVAL_TOKEN_TYPE), now).await?;
+        Ok((token, claims))
+    }
+
+    async fn sign<T: serde::Serialize>(
+        &self,
+        claims: &T,
+        typ: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
         let (kid, key) = {
             let mut cache = self.cache.lock().await;
             self.refresh_if_needed(&mut cache, now, None).await?;
@@ -85,7 +108,10 @@ impl TokenIssuer {
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid);
-        jsonwebtoken::encode(&header, &claims, &key).map_err(|e| TokenError::Signing(e.to_string()))
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_owned());
+        }
+        jsonwebtoken::encode(&header, claims, &key).map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// The keys published now, as served at `/.well-known/jwks.json`.
@@ -129,7 +155,7 @@ impl TokenIssuer {
     async fn published(&self, now: DateTime<Utc>, want_kid: Option<&str>) -> Result<JwkSet, TokenError> {
         let mut cache = self.cache.lock().await;
         self.refresh_if_needed(&mut cache, now, want_kid).await?;
-        jwks::jwk_set(&published_keys(&cache.keys, now, self.settings.token_ttl))
+        jwks::jwk_set(&published_keys(&cache.keys, now, self.settings.publication_ttl()))
     }
 
     async fn refresh_if_needed(
@@ -145,7 +171,7 @@ impl TokenIssuer {
                 now < at
                     || age >= REFRESH_SECONDS
                     || rotation_due(&cache.keys, now, self.settings.rotation)
-                    || cache.keys.iter().any(|k| !is_published(k, now, self.settings.token_ttl))
+                    || cache.keys.iter().any(|k| !is_published(k, now, self.settings.publication_ttl()))
                     || want_kid.is_some_and(|kid| !cache.knows(kid) && age >= UNKNOWN_KID_REFRESH_SECONDS)
             }
         };
@@ -170,7 +196,7 @@ impl TokenIssuer {
             }
             keys = self.repo.signing_keys().await?;
         }
-        let ttl = self.settings.token_ttl;
+        let ttl = self.settings.publication_ttl();
         if keys.iter().any(|k| !is_published(k, now, ttl)) {
             let deleted = self.repo.delete_signing_keys_retired_by(publication_cutoff(now, ttl)).await?;
             tracing::info!(deleted, "deleted step-up signing keys whose last tokens have expired");

@@ -4,6 +4,7 @@
 //! holds in [`crate::state::AppState`], the JWKS route, and the offline verifier (also used by the
 //! `keyward step-up verify` command).
 
+pub mod approval;
 pub mod issuer;
 pub mod jwks;
 pub mod keys;
@@ -26,6 +27,8 @@ pub struct TokenSettings {
     pub token_ttl: chrono::Duration,
     /// How often the signing key changes (`step_up.signing_key_rotation`).
     pub rotation: chrono::Duration,
+    /// How long an approval token is valid (`approvals.token_ttl`).
+    pub approval_ttl: chrono::Duration,
 }
 
 impl TokenSettings {
@@ -36,7 +39,14 @@ impl TokenSettings {
             token_ttl: chrono::Duration::from_std(config.step_up.token_ttl).unwrap_or(chrono::Duration::minutes(5)),
             rotation: chrono::Duration::from_std(config.step_up.signing_key_rotation)
                 .unwrap_or(chrono::Duration::hours(24)),
+            approval_ttl: chrono::Duration::from_std(config.approvals.token_ttl).unwrap_or(chrono::Duration::hours(1)),
         }
+    }
+
+    /// How long a retired key must stay published: until the longest-lived token it signed
+    /// (step-up or approval) has expired.
+    pub fn publication_ttl(&self) -> chrono::Duration {
+        self.token_ttl.max(self.approval_ttl)
     }
 }
 

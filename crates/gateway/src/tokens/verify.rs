@@ -71,6 +71,16 @@ pub enum VerifyError {
     /// The replay cache has seen this `jti`: the token was used already.
     #[error("the token {0} was already used")]
     Replayed(String),
+    /// An approval token for another digest, stage, environment or run.
+    #[error("the token is for {claim} {found:?}, not {expected:?}")]
+    Mismatch {
+        /// Which claim.
+        claim: &'static str,
+        /// Expected.
+        expected: String,
+        /// In the token.
+        found: String,
+    },
     /// Only from [`super::TokenIssuer::verify`]: the instance could not read its keys.
     #[error("the signing keys are unavailable: {0}")]
     KeysUnavailable(String),
@@ -119,6 +129,31 @@ pub fn verify_offline(
     now: i64,
     replay: Option<&mut dyn ReplayCache>,
 ) -> Result<StepUpClaims, VerifyError> {
+    let claims: StepUpClaims = decode_verified(token, jwks)?;
+    let expected = Expected { action: expected_action, resource: expected_resource, issuer: expected_issuer };
+    check_claims(&claims, expected, now)?;
+    check_replay(replay, &claims.jti, claims.exp, now)?;
+    Ok(claims)
+}
+
+/// Records `jti` in the replay cache, if any, refusing one seen before.
+pub(crate) fn check_replay(
+    replay: Option<&mut dyn ReplayCache>,
+    jti: &str,
+    exp: i64,
+    now: i64,
+) -> Result<(), VerifyError> {
+    if let Some(cache) = replay
+        && !cache.check_and_record(jti, replay_window_end(exp), now)
+    {
+        return Err(VerifyError::Replayed(jti.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks a token's header (ES256 only, no `crit`, a `kid` the JWKS holds as a P-256 key) and its
+/// signature, then decodes its claims as `T`. Time and claims are the caller's to check.
+pub(crate) fn decode_verified<T: serde::de::DeserializeOwned>(token: &str, jwks: &JwkSet) -> Result<T, VerifyError> {
     let header = header_json(token)?;
     // Decided on the raw header, before any library sees it: `none` and HMAC never get near a key.
     match header.get("alg") {
@@ -136,26 +171,16 @@ pub fn verify_offline(
         return Err(VerifyError::UnusableKey(kid));
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|_| VerifyError::UnusableKey(kid.clone()))?;
-    // Time and claims are checked below by the domain's rules against the caller's clock.
     let mut validation = Validation::new(Algorithm::ES256);
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<StepUpClaims>(token, &key, &validation)
-        .map_err(|err| match err.kind() {
-            ErrorKind::InvalidSignature => VerifyError::BadSignature,
-            ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidKeyFormat => VerifyError::UnusableKey(kid.clone()),
-            _ => VerifyError::Malformed(format!("claims: {err}")),
-        })?
-        .claims;
-    let expected = Expected { action: expected_action, resource: expected_resource, issuer: expected_issuer };
-    check_claims(&claims, expected, now)?;
-    if let Some(cache) = replay
-        && !cache.check_and_record(&claims.jti, replay_window_end(claims.exp), now)
-    {
-        return Err(VerifyError::Replayed(claims.jti));
-    }
-    Ok(claims)
+    let decoded = jsonwebtoken::decode::<T>(token, &key, &validation).map_err(|err| match err.kind() {
+        ErrorKind::InvalidSignature => VerifyError::BadSignature,
+        ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidKeyFormat => VerifyError::UnusableKey(kid.clone()),
+        _ => VerifyError::Malformed(format!("claims: {err}")),
+    })?;
+    Ok(decoded.claims)
 }
 
 /// Why a JWKS could not be loaded.

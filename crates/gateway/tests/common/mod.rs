@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod approvals;
 pub mod authn;
 pub mod flagkey;
 pub mod oidc;

@@ -130,6 +130,23 @@ impl MemberRepo for Database {
             .transpose()
     }
 
+    async fn member_by_login(&self, org: OrgId, who: &str) -> Result<Option<Member>, StoreError> {
+        use sea_orm::sea_query::Func;
+        let who = who.trim().to_lowercase();
+        if who.is_empty() {
+            return Ok(None);
+        }
+        let lower = |column: member::Column| Expr::expr(Func::lower(Expr::col(column)));
+        let rows = member::Entity::find()
+            .filter(member::Column::OrgId.eq(org.0))
+            .filter(lower(member::Column::Username).eq(who.clone()).or(lower(member::Column::Email).eq(who.clone())))
+            .all(&self.conn)
+            .await
+            .map_err(map_err)?;
+        let members = rows.into_iter().map(member_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(keyward_domain::approval::input::find_member(&who, &members).cloned())
+    }
+
     async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError> {
         member::Entity::find()
             .filter(member::Column::OrgId.eq(org.0))
