@@ -10,7 +10,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fuzz fmt clean-data frontend e2e e2e-tools e2e-deps bench
+.PHONY: run lint schema schema-check test fuzz fmt clean-data frontend frontend-test e2e e2e-tools e2e-deps bench
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -54,7 +54,7 @@ schema-check:
 
 # The schema check runs first so the suites' summary line ("N passed, N failed") closes the output.
 # The Rust suites run first, then the browser journeys (see e2e); the last line sums both.
-test: lint schema-check e2e-deps
+test: lint schema-check e2e-deps frontend-test
 	scripts/with-services.sh env CARGO=$(CARGO) KEYWARD_BIN=$(abspath $(KEYWARD)) scripts/run-all-tests.sh
 
 # The property tests ("fuzzing" on stable Rust: cargo-fuzz needs nightly) of every parser of
@@ -73,6 +73,10 @@ fuzz:
 # The SPA, built for the gateway to serve (make run does this too).
 frontend:
 	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# The SPA's unit tests (Vitest): wording, error mapping and time formatting helpers.
+frontend-test: frontend
+	cd frontend && npm test
 
 # Browser journeys in Debian's Chromium against the real gateway (SQLite and PostgreSQL, Redis)
 # and a real OIDC IdP. Screens are saved under e2e/artifacts/. Ends with "e2e: N passed, N failed, ...".

@@ -43,6 +43,21 @@ pub struct ApprovalQuery {
     pub limit: u64,
 }
 
+/// One vote and what it changes, written together.
+#[derive(Clone, Debug)]
+pub struct VoteWrite {
+    /// The request's version the vote was decided on.
+    pub expected_version: u64,
+    /// The vote.
+    pub vote: Vote,
+    /// The state change it causes, if any.
+    pub transition: Option<Transition>,
+    /// The audit events.
+    pub audit: Vec<AuditRecord>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
 /// Approval requests and their votes.
 #[async_trait]
 pub trait ApprovalRepo: Send + Sync {
@@ -54,27 +69,22 @@ pub trait ApprovalRepo: Send + Sync {
         audit: Vec<AuditRecord>,
     ) -> Result<(ApprovalRequest, bool), StoreError>;
     /// One request with its votes.
-    async fn approval_request(&self, org: OrgId, id: ApprovalRequestId)
-    -> Result<Option<ApprovalRequest>, StoreError>;
+    async fn approval_request(&self, org: OrgId, id: ApprovalRequestId) -> Result<Option<ApprovalRequest>, StoreError>;
     /// The request with this digest.
     async fn approval_request_by_digest(&self, org: OrgId, digest: &str)
     -> Result<Option<ApprovalRequest>, StoreError>;
     /// Requests, newest first.
     async fn approval_requests(&self, org: OrgId, query: ApprovalQuery) -> Result<Vec<ApprovalRequest>, StoreError>;
-    /// In one transaction: adds `vote`, applies `transition` if any, and appends `audit`, on the
-    /// condition that the request is still at `expected_version`, pending and not expired at
-    /// `now`. `Conflict("changed")` when another change got there first (re-read and decide
-    /// again), `Conflict("not_pending")` when it is decided or expired, `Conflict("already_voted")`
-    /// when the member voted.
+    /// In one transaction: adds the vote, applies the transition if any, and appends the audit
+    /// events, on the condition that the request is still at `expected_version`, pending and not
+    /// expired at `now`. `Conflict("changed")` when another change got there first (re-read and
+    /// decide again), `Conflict("not_pending")` when it is decided or expired,
+    /// `Conflict("already_voted")` when the member voted.
     async fn record_vote(
         &self,
         org: OrgId,
         id: ApprovalRequestId,
-        expected_version: u64,
-        vote: Vote,
-        transition: Option<Transition>,
-        audit: Vec<AuditRecord>,
-        now: DateTime<Utc>,
+        write: VoteWrite,
     ) -> Result<ApprovalRequest, StoreError>;
     /// Pending requests whose expiry has passed at `now`, across organizations, at most `limit`.
     async fn due_approval_requests(

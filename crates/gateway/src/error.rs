@@ -153,7 +153,8 @@ mod tests {
         let (_, ext) = extensions(DomainError::RateLimited { retry_after_seconds: 7 });
         assert_eq!(ext["retryAfterSeconds"], 7);
         assert_eq!(extensions(DomainError::SsoStateMismatch).1["code"], "SSO_STATE_MISMATCH");
-        let (message, ext) = extensions(DomainError::ApproverIneligible(keyward_domain::approval::Ineligible::Requester));
+        let (message, ext) =
+            extensions(DomainError::ApproverIneligible(keyward_domain::approval::Ineligible::Requester));
         assert_eq!((ext["code"].as_str(), ext["reason"].as_str()), (Some("APPROVER_NOT_ELIGIBLE"), Some("REQUESTER")));
         assert!(message.contains("someone else"), "{message}");
         let pending = DomainError::ApprovalNotPending(keyward_domain::approval::ApprovalStatus::Rejected);

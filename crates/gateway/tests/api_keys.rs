@@ -21,7 +21,9 @@ async fn keys_are_shown_once_and_listed_without_secrets(app: &TestApp) {
     assert!(!list.to_string().contains(&secret[12..]), "the secret is never shown again");
     let stored = keyward_domain::pipeline_repo::ApiKeyRepo::api_keys(app.db.as_ref(), app.org).await.unwrap();
     assert_eq!(stored.len(), 1);
-    let audit = app.db.audit_events(app.org, AuditQuery { first: 10, action: Some("api_key.created".into()), ..Default::default() });
+    let audit = app
+        .db
+        .audit_events(app.org, AuditQuery { first: 10, action: Some("api_key.created".into()), ..Default::default() });
     assert_eq!(audit.await.unwrap().items.len(), 1);
 }
 
@@ -34,7 +36,8 @@ async fn a_key_passes_only_the_gates_its_scopes_name(app: &TestApp) {
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     let read = app.ok("{ organization { name members { nodes { member { username } } } } auditEvents { nodes { action } } apiKeys { name } }", json!({}), Some(&reader)).await;
     assert!(read["organization"]["name"].is_string());
-    let (_, body) = app.graphql(common::approvals::CREATE, json!({ "i": common::approvals::sample_input() }), Some(&reader)).await;
+    let (_, body) =
+        app.graphql(common::approvals::CREATE, json!({ "i": common::approvals::sample_input() }), Some(&reader)).await;
     assert_eq!(error_code(&body), "FORBIDDEN", "ORG_READ cannot request approvals: {body}");
     for mutation in [
         "mutation { backupCredentialsRotate { secret } }",
@@ -67,14 +70,18 @@ async fn a_revoked_or_unknown_key_is_refused_at_once(app: &TestApp) {
     let secret = app.api_key(&admin, &["ORG_READ"]).await;
     let id = app.ok("{ apiKeys { id } }", json!({}), Some(&admin)).await["apiKeys"][0]["id"].clone();
     app.ok("{ organization { name } }", json!({}), Some(&secret)).await;
-    let revoked = app.ok("mutation($id: ID!) { apiKeyRevoke(id: $id) { active revokedAt } }", json!({ "id": id }), Some(&admin)).await;
+    let revoked = app
+        .ok("mutation($id: ID!) { apiKeyRevoke(id: $id) { active revokedAt } }", json!({ "id": id }), Some(&admin))
+        .await;
     assert_eq!(revoked["apiKeyRevoke"]["active"], false);
     let (_, body) = app.graphql("{ organization { name } }", json!({}), Some(&secret)).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
     let forged = format!("kwk_{}", "A".repeat(43));
     let (_, body) = app.graphql("{ organization { name } }", json!({}), Some(&forged)).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
-    let audit = app.db.audit_events(app.org, AuditQuery { first: 10, action: Some("api_key.revoked".into()), ..Default::default() });
+    let audit = app
+        .db
+        .audit_events(app.org, AuditQuery { first: 10, action: Some("api_key.revoked".into()), ..Default::default() });
     assert_eq!(audit.await.unwrap().items.len(), 1);
 }
 
@@ -95,7 +102,11 @@ async fn creating_a_key_is_a_step_up_action_for_admins_only(app: &TestApp) {
         (json!({"name": "ci", "scopes": ["ORG_READ"], "expiresAt": "2020-01-01T00:00:00Z"}), "expiresAt"),
     ] {
         let (_, body) = app
-            .graphql("mutation($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) { secret } }", json!({ "i": input }), Some(&fresh))
+            .graphql(
+                "mutation($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) { secret } }",
+                json!({ "i": input }),
+                Some(&fresh),
+            )
             .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field);

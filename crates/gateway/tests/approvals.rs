@@ -56,11 +56,13 @@ async fn two_members_approve_and_the_token_verifies_offline(app: &TestApp) {
     let token = done["token"].as_str().expect("the pipeline's key reads its token").to_owned();
     let seen_by_alice = app.ok(GET, json!({ "id": id }), Some(&alice.token)).await;
     assert!(seen_by_alice["approvalRequest"]["token"].is_null(), "only the requester gets the token");
-    let kinds: Vec<&str> = done["decisionLog"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        done["decisionLog"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["POLICY", "APPROVAL", "APPROVAL", "STATE", "TOKEN"]);
     let jwks = app.tokens().jwks().await.unwrap();
     let digest = request["digest"].as_str().unwrap();
-    let expected = ExpectedApproval { digest, stage: "apply", environment: "production", run: Some("1234"), issuer: None };
+    let expected =
+        ExpectedApproval { digest, stage: "apply", environment: "production", run: Some("1234"), issuer: None };
     let now = Utc::now().timestamp();
     let mut cache = MemoryReplayCache::new();
     let claims = verify_approval_offline(&token, expected, &jwks, now, Some(&mut cache)).unwrap();
@@ -69,7 +71,10 @@ async fn two_members_approve_and_the_token_verifies_offline(app: &TestApp) {
     let approvers: Vec<&str> = claims.approvers.iter().map(|a| a.member.as_str()).collect();
     assert_eq!(approvers, [alice.member.id.to_string(), bob.member.id.to_string()]);
     assert_eq!(claims.policy_version, 1);
-    assert!(matches!(verify_approval_offline(&token, expected, &jwks, now, Some(&mut cache)), Err(VerifyError::Replayed(_))));
+    assert!(matches!(
+        verify_approval_offline(&token, expected, &jwks, now, Some(&mut cache)),
+        Err(VerifyError::Replayed(_))
+    ));
     for (wrong, claim) in [
         (ExpectedApproval { stage: "plan", ..expected }, "stage"),
         (ExpectedApproval { environment: "staging", ..expected }, "environment"),
@@ -119,7 +124,8 @@ async fn an_assertion_counts_only_for_its_own_request(app: &TestApp) {
     let (_admin, ci) = pipeline(app, Some(TWO_APPROVERS)).await;
     let mut alice = app.approver("alice").await;
     let first = app.request_approval(&ci, json!({})).await["request"]["id"].as_str().unwrap().to_owned();
-    let second = app.request_approval(&ci, json!({ "runId": "1235" })).await["request"]["id"].as_str().unwrap().to_owned();
+    let second =
+        app.request_approval(&ci, json!({ "runId": "1235" })).await["request"]["id"].as_str().unwrap().to_owned();
     let (ceremony, response) = app.approval_touch(&mut alice, &first).await;
     let onto_other = json!({ "id": second, "c": ceremony, "r": response });
     let (_, body) = app.graphql(FINISH, onto_other, Some(&alice.token)).await;
@@ -152,17 +158,26 @@ async fn expired_requests_can_never_be_approved(app: &TestApp) {
 
 async fn a_removed_approver_or_deleted_key_no_longer_counts(app: &TestApp) {
     let (admin, ci) = pipeline(app, Some(TWO_APPROVERS)).await;
-    let (mut alice, mut bob, mut erin) = (app.approver("alice").await, app.approver("bob").await, app.approver("erin").await);
+    let (mut alice, mut bob, mut erin) =
+        (app.approver("alice").await, app.approver("bob").await, app.approver("erin").await);
     let id = app.request_approval(&ci, json!({})).await["request"]["id"].as_str().unwrap().to_owned();
     assert!(app.approve(&mut alice, &id).await.get("errors").is_none());
-    app.ok("mutation($id: ID!) { memberDeactivate(id: $id) { id } }", json!({ "id": alice.member.id.to_string() }), Some(&admin))
-        .await;
+    app.ok(
+        "mutation($id: ID!) { memberDeactivate(id: $id) { id } }",
+        json!({ "id": alice.member.id.to_string() }),
+        Some(&admin),
+    )
+    .await;
     let body = app.approve(&mut bob, &id).await;
     assert_eq!(body["data"]["approvalFinish"]["status"], "PENDING", "alice left: {body}");
     let bob_keys = app.ok("{ securityKeys { id } }", json!({}), Some(&bob.token)).await;
     let bob_key = bob_keys["securityKeys"][0]["id"].clone();
-    app.ok("mutation($id: ID!) { memberSecurityKeyDelete(id: $id) { deletedKeyId } }", json!({ "id": bob_key }), Some(&admin))
-        .await;
+    app.ok(
+        "mutation($id: ID!) { memberSecurityKeyDelete(id: $id) { deletedKeyId } }",
+        json!({ "id": bob_key }),
+        Some(&admin),
+    )
+    .await;
     let body = app.approve(&mut erin, &id).await;
     assert_eq!(body["data"]["approvalFinish"]["status"], "PENDING", "bob's key is gone: {body}");
     assert_eq!(body["data"]["approvalFinish"]["approvalsNeeded"], 1, "{body}");
@@ -175,7 +190,10 @@ async fn a_rejection_needs_a_reason_and_ends_the_request(app: &TestApp) {
     let (ceremony, response) = app.approval_touch(&mut bob, &id).await;
     let vars = json!({ "id": id, "c": ceremony, "r": response, "why": "  " });
     let (_, body) = app.graphql(REJECT, vars, Some(&bob.token)).await;
-    assert_eq!((error_code(&body), body["errors"][0]["extensions"]["field"].as_str()), ("BAD_USER_INPUT", Some("reason")));
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT", Some("reason"))
+    );
     let (ceremony, response) = app.approval_touch(&mut bob, &id).await;
     let vars = json!({ "id": id, "c": ceremony, "r": response, "why": "the plan drops the users table" });
     let rejected = app.ok(REJECT, vars, Some(&bob.token)).await;
@@ -183,7 +201,10 @@ async fn a_rejection_needs_a_reason_and_ends_the_request(app: &TestApp) {
     assert_eq!(rejected["approvalReject"]["reason"], "the plan drops the users table");
     let mut alice = app.approver("alice").await;
     let (_, body) = app.graphql(common::approvals::BEGIN, json!({ "id": id }), Some(&alice.token)).await;
-    assert_eq!((error_code(&body), body["errors"][0]["extensions"]["status"].as_str()), ("APPROVAL_NOT_PENDING", Some("REJECTED")));
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["status"].as_str()),
+        ("APPROVAL_NOT_PENDING", Some("REJECTED"))
+    );
     let _ = &mut alice;
 }
 
@@ -194,12 +215,22 @@ async fn the_policy_decides_without_humans_when_it_says_so(app: &TestApp) {
     assert!(staging["requirements"].is_null());
     let token = staging["token"].as_str().unwrap();
     let jwks = app.tokens().jwks().await.unwrap();
-    let expected = ExpectedApproval { digest: staging["digest"].as_str().unwrap(), stage: "apply", environment: "staging", run: None, issuer: None };
+    let expected = ExpectedApproval {
+        digest: staging["digest"].as_str().unwrap(),
+        stage: "apply",
+        environment: "staging",
+        run: None,
+        issuer: None,
+    };
     let claims = verify_approval_offline(token, expected, &jwks, Utc::now().timestamp(), None).unwrap();
     assert!(claims.approvers.is_empty() && claims.amr.is_empty(), "no human, no hwk");
     let bad = "package keyward.approval\n\nimport rego.v1\n\ndecision := {\"outcome\": } if {\n\ttrue\n}\n";
     let (_, body) = app.graphql(SET_POLICY, json!({ "r": bad }), Some(&admin)).await;
-    assert_eq!((error_code(&body), body["errors"][0]["extensions"]["line"].as_u64()), ("BAD_USER_INPUT", Some(5)), "{body}");
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["line"].as_u64()),
+        ("BAD_USER_INPUT", Some(5)),
+        "{body}"
+    );
     let reject_all = "package keyward.approval\nimport rego.v1\ndecision := {\"outcome\": \"REJECTED\", \"reason\": \"change freeze\"}\n";
     app.ok(SET_POLICY, json!({ "r": reject_all }), Some(&admin)).await;
     let frozen = app.request_approval(&ci, json!({ "runId": "9" })).await["request"].clone();
@@ -219,7 +250,10 @@ async fn requests_are_checked_and_throttled_per_pipeline(app: &TestApp) {
     let mut bad = sample_input();
     bad["commitSha"] = Value::from("not-a-sha");
     let (_, body) = app.graphql(common::approvals::CREATE, json!({ "i": bad }), Some(&ci)).await;
-    assert_eq!((error_code(&body), body["errors"][0]["extensions"]["field"].as_str()), ("BAD_USER_INPUT", Some("commitSha")));
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT", Some("commitSha"))
+    );
     for run in 0..10 {
         app.request_approval(&ci, json!({ "runId": format!("r{run}") })).await;
     }

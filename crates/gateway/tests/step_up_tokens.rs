@@ -234,8 +234,11 @@ async fn rotation_publishes_both_keys_until_the_old_ones_tokens_expired(app: &Te
     assert!(verify(&during, &set, t2).is_ok(), "a retired key's token verifies while the key is published");
     assert!(verify(&after, &set, t2).is_ok());
 
-    // The old key's last token expired at t2 (+30 s leeway, +30 s for lagging clocks).
-    let t3 = t2 + Duration::seconds(300 + 60);
+    // The old key's last token (approval tokens live longest: an hour) expired at t2 + that
+    // lifetime (+30 s leeway, +30 s for lagging clocks).
+    let longest = issuer.settings().publication_ttl().num_seconds();
+    assert_eq!(longest, 3600, "approval tokens outlive step-up tokens");
+    let t3 = t2 + Duration::seconds(longest + 60);
     assert_eq!(kids(&issuer.jwks_at(t3 - Duration::seconds(1)).await.unwrap()), [k1.clone(), k2.clone()]);
     let only_new = issuer.jwks_at(t3).await.unwrap();
     assert_eq!(kids(&only_new), [k2.as_str()]);

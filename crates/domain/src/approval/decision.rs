@@ -149,8 +149,8 @@ fn read_requirements(value: &Value) -> Result<Requirements, String> {
         match name.as_str() {
             "count" => {
                 let count = value.as_u64().filter(|c| (1..=MAX_COUNT).contains(c));
-                req.count = count.ok_or(format!("requirements.count must be a whole number from 1 to {MAX_COUNT}"))?
-                    as u32;
+                req.count =
+                    count.ok_or(format!("requirements.count must be a whole number from 1 to {MAX_COUNT}"))? as u32;
             }
             "groups_all" => req.groups_all = strings(name, value)?,
             "groups_any" => req.groups_any = strings(name, value)?,

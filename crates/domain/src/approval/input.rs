@@ -37,7 +37,10 @@ pub fn names_member(who: &str, member: &Member) -> bool {
 /// The member of `members` that `who` names: a username match wins over an e-mail match.
 pub fn find_member<'a>(who: &str, members: &'a [Member]) -> Option<&'a Member> {
     let who = who.trim();
-    members.iter().find(|m| m.username.eq_ignore_ascii_case(who)).or_else(|| members.iter().find(|m| names_member(who, m)))
+    members
+        .iter()
+        .find(|m| m.username.eq_ignore_ascii_case(who))
+        .or_else(|| members.iter().find(|m| names_member(who, m)))
 }
 
 /// The policy's `input` for `request` at `now`.

@@ -32,7 +32,8 @@ pub fn decision_log(
         (None, status) => status.as_str().to_owned(),
     };
     let mut message = format!("{version} decided {outcome}");
-    if let Some(reason) = request.reason.as_ref().filter(|_| request.requirements.is_some() || request.votes.is_empty()) {
+    if let Some(reason) = request.reason.as_ref().filter(|_| request.requirements.is_some() || request.votes.is_empty())
+    {
         message.push_str(&format!(" ({reason})"));
     }
     if !request.fired_rules.is_empty() {

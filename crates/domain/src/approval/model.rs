@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for status in [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected, ApprovalStatus::Expired]
+        for status in
+            [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected, ApprovalStatus::Expired]
         {
             assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
         }

@@ -225,7 +225,13 @@ mod tests {
     }
 
     fn expected(c: &ApprovalClaims) -> ExpectedApproval<'_> {
-        ExpectedApproval { digest: &c.digest, stage: "apply", environment: "production", run: Some("1234"), issuer: None }
+        ExpectedApproval {
+            digest: &c.digest,
+            stage: "apply",
+            environment: "production",
+            run: Some("1234"),
+            issuer: None,
+        }
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub fn check_approver(request: &ApprovalRequest, candidate: &Candidate<'_>) -> R
 /// and the commit's author (withdrawing their own change is always allowed).
 pub fn check_rejecter(request: &ApprovalRequest, candidate: &Candidate<'_>) -> Result<(), Ineligible> {
     let Some(req) = &request.requirements else { return Ok(()) };
-    let own = request.requester_member == Some(candidate.member) || request.commit_author_member == Some(candidate.member);
+    let own =
+        request.requester_member == Some(candidate.member) || request.commit_author_member == Some(candidate.member);
     if own {
         return match request.voted(candidate.member) {
             true => Err(Ineligible::AlreadyVoted),
@@ -212,7 +213,8 @@ mod tests {
         let (requester, author) = (r.requester_member.unwrap(), r.commit_author_member.unwrap());
         assert_eq!(check_approver(&r, &candidate(requester, "k", &[])), Err(Ineligible::Requester));
         assert_eq!(check_approver(&r, &candidate(author, "k", &[])), Err(Ineligible::CommitAuthor));
-        let relaxed = request(Requirements { exclude_requester: false, exclude_commit_author: false, ..Default::default() });
+        let relaxed =
+            request(Requirements { exclude_requester: false, exclude_commit_author: false, ..Default::default() });
         let requester = relaxed.requester_member.unwrap();
         assert!(check_approver(&relaxed, &candidate(requester, "k", &[])).is_ok());
     }

@@ -74,6 +74,47 @@ impl AuditEvent {
             "member.provisioned" => (format!("provisioned member {}", detail("username")), None),
             "member.created" => (format!("added member {target}"), None),
             "member.sso.linked" => (format!("linked an SSO identity to {target}"), None),
+            "api_key.created" => (format!("created API key {} ({})", detail("name"), detail("prefix")), None),
+            "api_key.revoked" => (format!("revoked API key {target}"), None),
+            "org.approval_policy.set" => (
+                format!(
+                    "changed the approval policy from version {} to {}",
+                    detail("fromVersion"),
+                    detail("toVersion")
+                ),
+                None,
+            ),
+            "approval.requested" => (
+                format!(
+                    "requested approval of {} run {} ({} to {}): {}",
+                    detail("pipeline"),
+                    detail("runId"),
+                    detail("stage"),
+                    detail("environment"),
+                    detail("outcome")
+                ),
+                None,
+            ),
+            "approval.vote_recorded" => (
+                format!(
+                    "voted {} on {} {} with a security key",
+                    detail("decision"),
+                    detail("pipeline"),
+                    detail("runId")
+                ),
+                None,
+            ),
+            "approval.vote_refused" => ("tried to vote on an approval request".to_owned(), {
+                Some(format!("was refused a vote on an approval request: {}", detail("reason")))
+            }),
+            "approval.approved" => (format!("approved {} run {}", detail("pipeline"), detail("runId")), None),
+            "approval.rejected" => {
+                (format!("rejected {} run {}: {}", detail("pipeline"), detail("runId"), detail("reason")), None)
+            }
+            "approval.expired" => {
+                (format!("expired {} run {} (nobody decided in time)", detail("pipeline"), detail("runId")), None)
+            }
+            "approval.token_issued" => (format!("issued approval token {}", detail("jti")), None),
             other if self.target.is_some() => (format!("{other} on {target}"), None),
             other => (other.to_owned(), None),
         };
@@ -153,6 +194,24 @@ mod tests {
     }
 
     #[test]
+    fn approval_events_name_the_run() {
+        let details = json!({ "pipeline": "infra/deploy", "runId": "42", "stage": "apply", "environment": "production",
+            "outcome": "PENDING", "decision": "APPROVE", "reason": "drops a table", "jti": "j-1" });
+        let by = |action: &str| {
+            event(AuditRecord::new(Actor::Member(MemberId::new()), action).details(details.clone()).actor_name("bob"))
+                .summary()
+        };
+        assert_eq!(
+            by("approval.requested"),
+            "bob requested approval of infra/deploy run 42 (apply to production): PENDING"
+        );
+        assert_eq!(by("approval.vote_recorded"), "bob voted APPROVE on infra/deploy 42 with a security key");
+        assert_eq!(by("approval.rejected"), "bob rejected infra/deploy run 42: drops a table");
+        let system = event(AuditRecord::new(Actor::System, "approval.token_issued").details(details.clone()));
+        assert_eq!(system.summary(), "Keyward issued approval token j-1");
+    }
+
+    #[test]
     fn failures_unnamed_actors_and_unknown_actions_still_read() {
         let failed = event(
             AuditRecord::new(Actor::Anonymous, "recovery_code.login").target("member:x").target_name("bob").failed(),
@@ -165,8 +224,8 @@ mod tests {
         );
         assert_eq!(system.summary(), "Keyward changed the role of member:x from MEMBER to ADMIN");
         let member = MemberId::new();
-        let unknown = event(AuditRecord::new(Actor::Member(member), "api_key.created").target("api_key:1").failed());
-        assert_eq!(unknown.summary(), format!("member:{member} api_key.created on api_key:1 (failed)"));
+        let unknown = event(AuditRecord::new(Actor::Member(member), "widget.frobbed").target("widget:1").failed());
+        assert_eq!(unknown.summary(), format!("member:{member} widget.frobbed on widget:1 (failed)"));
         let revoked = event(
             AuditRecord::new(Actor::System, "member.sessions.revoked")
                 .target_name("carol")

@@ -114,7 +114,12 @@ pub async fn create(
     let requester_member = app.db.member_by_login(org, &input.requester).await?;
     let author_member = app.db.member_by_login(org, &input.commit_author).await?;
     let view = |m: &keyward_domain::member::Member| MemberView::of(m, groups_known(requester, m.id));
-    let policy_doc = policy_input(&input, requester_member.as_ref().map(view).as_ref(), author_member.as_ref().map(view).as_ref(), now);
+    let policy_doc = policy_input(
+        &input,
+        requester_member.as_ref().map(view).as_ref(),
+        author_member.as_ref().map(view).as_ref(),
+        now,
+    );
     let (decision, version, fired) = decide(app, org, &policy_doc).await?;
     let mut request = ApprovalRequest {
         id: ApprovalRequestId::new(),
@@ -163,7 +168,8 @@ pub async fn create(
     match request.status {
         ApprovalStatus::Approved => {
             let approved = json!({ "approvers": [], "jti": request.token_jti, "by": "policy" });
-            audit.insert(1, record_about(app, AuditRecord::new(Actor::System, "approval.approved"), &request, approved));
+            audit
+                .insert(1, record_about(app, AuditRecord::new(Actor::System, "approval.approved"), &request, approved));
         }
         ApprovalStatus::Rejected => {
             let rejected = json!({ "reason": decision.reason, "by": "policy" });
@@ -185,7 +191,12 @@ fn groups_known(requester: Requester<'_>, member: keyward_domain::ids::MemberId)
 
 /// The audit record of an issued token.
 pub fn token_record(app: &AppState, request: &ApprovalRequest, jti: String, exp: i64) -> AuditRecord {
-    record_about(app, AuditRecord::new(Actor::System, "approval.token_issued"), request, json!({ "jti": jti, "exp": exp }))
+    record_about(
+        app,
+        AuditRecord::new(Actor::System, "approval.token_issued"),
+        request,
+        json!({ "jti": jti, "exp": exp }),
+    )
 }
 
 /// The policy's decision, its version and the rules that fired. A saved policy that fails on this
@@ -199,7 +210,8 @@ async fn decide(app: &AppState, org: OrgId, input: &Value) -> Result<(PolicyDeci
         Err(err) => {
             tracing::warn!(error = %err, %org, version, "approval policy evaluation failed; rejecting");
             let reason = format!("the approval policy could not decide this request ({err}); an admin must fix it");
-            let decision = PolicyDecision { outcome: Outcome::Rejected, reason: Some(reason), ..PolicyDecision::built_in() };
+            let decision =
+                PolicyDecision { outcome: Outcome::Rejected, reason: Some(reason), ..PolicyDecision::built_in() };
             Ok((decision, version, Vec::new()))
         }
     }

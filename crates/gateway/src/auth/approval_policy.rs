@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use keyward_domain::DomainError;
+use keyward_domain::approval::ApprovalRequestInput;
 use keyward_domain::approval::decision::{DEFAULT_POLICY, PolicyDecision};
 use keyward_domain::approval::input::policy_input;
-use keyward_domain::approval::ApprovalRequestInput;
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::PolicyKind;
 use keyward_domain::session::Session;
@@ -24,7 +24,12 @@ pub async fn current(app: &AppState, org: OrgId) -> Result<PolicyView, DomainErr
 }
 
 /// Saves a new version after it compiled and decided every sample request.
-pub async fn set(app: &AppState, session: &Session, rego: String, ip: Option<String>) -> Result<PolicyView, DomainError> {
+pub async fn set(
+    app: &AppState,
+    session: &Session,
+    rego: String,
+    ip: Option<String>,
+) -> Result<PolicyView, DomainError> {
     let compiled = ApprovalPolicy::validate(&rego).map_err(|err| err.into_bad_input())?;
     let version = save(app, session, PolicyKind::Approval, "org.approval_policy.set", rego, ip).await?;
     app.policies.insert_approval(session.org_id, version, Arc::new(compiled));
@@ -43,7 +48,12 @@ pub struct Evaluation {
 
 /// Evaluates `policy` (or the stored one) on `input`: an approval request (camelCase, as
 /// `approvalRequestCreate` takes it) or a full policy input document (snake_case, with `time`).
-pub async fn evaluate(app: &AppState, org: OrgId, policy: Option<String>, input: Value) -> Result<Evaluation, DomainError> {
+pub async fn evaluate(
+    app: &AppState,
+    org: OrgId,
+    policy: Option<String>,
+    input: Value,
+) -> Result<Evaluation, DomainError> {
     let document = match serde_json::from_value::<ApprovalRequestInput>(input.clone()) {
         Ok(request) => policy_input(&request, None, None, Utc::now()),
         Err(_) if input.get("run_id").is_some() => input,

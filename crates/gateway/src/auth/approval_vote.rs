@@ -15,7 +15,7 @@ use keyward_domain::ceremony::CeremonyPurpose;
 use std::collections::HashSet;
 
 use keyward_domain::ids::{ApprovalRequestId, MemberId, SecurityKeyId};
-use keyward_domain::pipeline_repo::ApprovalRepo;
+use keyward_domain::pipeline_repo::{ApprovalRepo, VoteWrite};
 use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
 use keyward_domain::security_key::KeyUse;
 use keyward_domain::session::Session;
@@ -23,12 +23,10 @@ use keyward_domain::step_up::RequestFacts;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use webauthn_rs_core::proto::Credential;
 
 use super::approval::{record_about, token_record};
 use super::mfa::Challenge;
 use crate::state::AppState;
-use crate::webauthn;
 
 /// How often a vote is decided again when another vote changed the request first.
 const ATTEMPTS: usize = 5;
@@ -62,51 +60,47 @@ pub async fn begin(app: &AppState, session: &Session, id: &str) -> Result<Challe
     if request.voted(session.member_id) {
         return Err(DomainError::ApproverIneligible(Ineligible::AlreadyVoted));
     }
-    let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
-    if keys.is_empty() {
-        return Err(DomainError::bad_input("session", "register a security key before you can approve with it"));
-    }
-    let credentials = keys
-        .iter()
-        .map(|k| serde_json::from_str::<Credential>(&k.credential))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
-    let webauthn_policy = super::webauthn_policy(app, session.org_id).await?;
-    let (mut options, state) = webauthn::start_authentication(&app.rp, &webauthn_policy, credentials)?;
-    let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
-    let nonce: [u8; 32] = crate::secrets::random_token_bytes();
-    let challenge = URL_SAFE_NO_PAD.encode(challenge_for(&request.digest, &nonce));
-    options["challenge"] = Value::from(challenge.clone());
-    state["challenge"] = Value::from(challenge);
+    let no_key = "register a security key before you can approve with it";
+    let digest = request.digest.clone();
+    let bound = super::assertion::start_bound(app, session, no_key, |nonce| challenge_for(&digest, nonce)).await?;
     let purpose = CeremonyPurpose::Approval {
         request: request.id.to_string(),
         digest: request.digest.clone(),
-        nonce: URL_SAFE_NO_PAD.encode(nonce),
+        nonce: bound.nonce,
     };
     let ceremony_id = super::begin_ceremony(
         app,
         session.org_id,
         Some(session.token_hash.clone()),
         purpose,
-        json!({ "state": state }),
+        json!({ "state": bound.state }),
         now,
     )
     .await?;
-    Ok(Challenge { ceremony_id, options })
+    Ok(Challenge { ceremony_id, options: bound.options })
 }
 
-/// Finishes a vote: `decision` with `reason` (required to reject).
+/// What a voter says: approve, or reject with a reason.
+#[derive(Clone, Debug)]
+pub struct Ballot {
+    /// Approve or reject.
+    pub decision: VoteDecision,
+    /// Why (required to reject).
+    pub reason: Option<String>,
+}
+
+/// Finishes a vote on request `id` with the key touch of `ceremony_id`.
 pub async fn finish(
     app: &AppState,
     session: &Session,
     id: &str,
     ceremony_id: &str,
     response: &Value,
-    decision: VoteDecision,
-    reason: Option<String>,
+    ballot: Ballot,
     request_facts: &RequestFacts,
 ) -> Result<ApprovalRequest, DomainError> {
-    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let decision = ballot.decision;
+    let reason = ballot.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if decision == VoteDecision::Reject {
         match &reason {
             None => return Err(DomainError::bad_input("reason", "say why you reject this request")),
@@ -119,20 +113,17 @@ pub async fn finish(
     let now = Utc::now();
     let ip = request_facts.ip.clone();
     super::limit_ceremony(app, session, ip.as_deref(), now).await?;
-    let outcome = vote(app, session, id, ceremony_id, response, decision, reason, &ip, now).await;
+    let ballot = Ballot { decision, reason };
+    let outcome = vote(app, session, (id, ceremony_id, response), ballot, &ip, now).await;
     super::audit_refused_ceremony(app, session, "approval.vote_refused", &outcome, ip).await?;
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn vote(
     app: &AppState,
     session: &Session,
-    id: &str,
-    ceremony_id: &str,
-    response: &Value,
-    decision: VoteDecision,
-    reason: Option<String>,
+    (id, ceremony_id, response): (&str, &str, &Value),
+    Ballot { decision, reason }: Ballot,
     ip: &Option<String>,
     now: DateTime<Utc>,
 ) -> Result<ApprovalRequest, DomainError> {
@@ -145,7 +136,8 @@ async fn vote(
     if for_request != request.id.to_string() {
         return Err(DomainError::CeremonyFailed("this key touch was for another request".into()));
     }
-    let nonce_bytes = URL_SAFE_NO_PAD.decode(&nonce).map_err(|_| DomainError::CeremonyFailed("corrupt nonce".into()))?;
+    let nonce_bytes =
+        URL_SAFE_NO_PAD.decode(&nonce).map_err(|_| DomainError::CeremonyFailed("corrupt nonce".into()))?;
     let expected = URL_SAFE_NO_PAD.encode(challenge_for(&request.digest, &nonce_bytes));
     if digest != request.digest || ceremony.state["state"]["challenge"].as_str() != Some(expected.as_str()) {
         return Err(DomainError::CeremonyFailed("the request changed since the key touch began".into()));
@@ -188,8 +180,8 @@ async fn vote(
         };
         eligible.map_err(DomainError::ApproverIneligible)?;
         let (transition, audit) = consequences(app, session, &request, &vote, ip, now).await?;
-        match app.db.record_vote(session.org_id, request.id, request.version, vote.clone(), transition, audit, now).await
-        {
+        let write = VoteWrite { expected_version: request.version, vote: vote.clone(), transition, audit, now };
+        match app.db.record_vote(session.org_id, request.id, write).await {
             Ok(updated) => return Ok(updated),
             Err(StoreError::Conflict(why)) if why == "already_voted" => {
                 return Err(DomainError::ApproverIneligible(Ineligible::AlreadyVoted));
@@ -231,8 +223,13 @@ async fn consequences(
         record.action = "approval.rejected".into();
         let details = json!({ "reason": vote.reason, "by": session.member_id.to_string() });
         audit.push(record_about(app, record, &after, details));
-        let transition =
-            Transition { status: ApprovalStatus::Rejected, at: now, reason: vote.reason.clone(), token: None, token_jti: None };
+        let transition = Transition {
+            status: ApprovalStatus::Rejected,
+            at: now,
+            reason: vote.reason.clone(),
+            token: None,
+            token_jti: None,
+        };
         return Ok((Some(transition), audit));
     }
     let Some(requirements) = &request.requirements else { return Ok((None, audit)) };

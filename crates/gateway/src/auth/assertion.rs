@@ -32,6 +32,47 @@ pub struct Asserted {
     pub reject_regression: bool,
 }
 
+/// An assertion ceremony whose challenge binds what it authorizes.
+pub struct BoundChallenge {
+    /// `PublicKeyCredentialRequestOptionsJSON`, with the derived challenge.
+    pub options: Value,
+    /// The verifier's state, with the derived challenge.
+    pub state: Value,
+    /// The server nonce the challenge was derived from, base64url.
+    pub nonce: String,
+}
+
+/// Starts an assertion over the member's keys whose challenge is `derive(nonce)` for a fresh
+/// 32-byte server nonce, so the signature covers what the challenge binds (an action, a request).
+/// `no_key` says what a member without a key must do first.
+pub async fn start_bound(
+    app: &AppState,
+    session: &Session,
+    no_key: &str,
+    derive: impl FnOnce(&[u8]) -> [u8; 32],
+) -> Result<BoundChallenge, DomainError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use keyward_domain::repo::SecurityKeyRepo;
+    let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
+    if keys.is_empty() {
+        return Err(DomainError::bad_input("session", no_key));
+    }
+    let credentials = keys
+        .iter()
+        .map(|k| serde_json::from_str::<Credential>(&k.credential))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
+    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let (mut options, state) = crate::webauthn::start_authentication(&app.rp, &policy, credentials)?;
+    let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
+    let nonce: [u8; 32] = crate::secrets::random_token_bytes();
+    let challenge = URL_SAFE_NO_PAD.encode(derive(&nonce));
+    options["challenge"] = Value::from(challenge.clone());
+    state["challenge"] = Value::from(challenge);
+    Ok(BoundChallenge { options, state, nonce: URL_SAFE_NO_PAD.encode(nonce) })
+}
+
 /// Verifies `response` against the ceremony's `state` for `session`'s member.
 pub async fn check(
     app: &AppState,

@@ -18,7 +18,6 @@ use keyward_domain::step_up_token::StepUpTokenInput;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use webauthn_rs_core::proto::Credential;
 
 use super::mfa::Challenge;
 use super::session::{Issued, rotate};
@@ -171,29 +170,14 @@ pub async fn begin(
         let reason = decision.reason.clone().unwrap_or_else(|| "the step-up policy denies this".into());
         Verdict::Denied(reason).into_result(ask.action, ask.resource)?;
     }
-    let keys = app.db.stored_keys_of(session.org_id, session.member_id).await?;
-    if keys.is_empty() {
-        return Err(DomainError::bad_input(
-            "session",
-            "register a security key before you can confirm actions with it",
-        ));
-    }
-    let credentials = keys
-        .iter()
-        .map(|k| serde_json::from_str::<Credential>(&k.credential))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
-    let webauthn_policy = super::webauthn_policy(app, session.org_id).await?;
-    let (mut options, state) = webauthn::start_authentication(&app.rp, &webauthn_policy, credentials)?;
-    let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
-    let nonce: [u8; 32] = crate::secrets::random_token_bytes();
-    let challenge = URL_SAFE_NO_PAD.encode(challenge_for(ask.action, ask.resource, &nonce));
-    options["challenge"] = Value::from(challenge.clone());
-    state["challenge"] = Value::from(challenge);
+    let no_key = "register a security key before you can confirm actions with it";
+    let bound =
+        super::assertion::start_bound(app, session, no_key, |nonce| challenge_for(ask.action, ask.resource, nonce))
+            .await?;
     let purpose = CeremonyPurpose::StepUp {
         action: ask.action.to_owned(),
         resource: ask.resource.map(str::to_owned),
-        nonce: URL_SAFE_NO_PAD.encode(nonce),
+        nonce: bound.nonce,
         handoff,
     };
     let ceremony_id = super::begin_ceremony(
@@ -201,11 +185,11 @@ pub async fn begin(
         session.org_id,
         Some(session.token_hash.clone()),
         purpose,
-        json!({ "state": state }),
+        json!({ "state": bound.state }),
         now,
     )
     .await?;
-    Ok(Challenge { ceremony_id, options })
+    Ok(Challenge { ceremony_id, options: bound.options })
 }
 
 /// A finished step-up.

@@ -34,7 +34,12 @@ pub async fn current(app: &AppState, org: OrgId) -> Result<PolicyView, DomainErr
 }
 
 /// The organization's policy of `kind`, or `default` (version 0) when none was saved.
-pub async fn current_of(app: &AppState, org: OrgId, kind: PolicyKind, default: &str) -> Result<PolicyView, DomainError> {
+pub async fn current_of(
+    app: &AppState,
+    org: OrgId,
+    kind: PolicyKind,
+    default: &str,
+) -> Result<PolicyView, DomainError> {
     let Some(stored) = app.db.policy(org, kind).await? else {
         return Ok(PolicyView {
             version: 0,
@@ -89,8 +94,13 @@ pub async fn save(
         .target(format!("org:{org}"))
         .ip(ip)
         .details(json!({ "fromVersion": previous, "toVersion": previous + 1, "bytes": rego.len() }));
-    let stored =
-        StoredPolicy { kind, body: rego, updated_at: Utc::now(), updated_by: Some(session.member_id), version: previous + 1 };
+    let stored = StoredPolicy {
+        kind,
+        body: rego,
+        updated_at: Utc::now(),
+        updated_by: Some(session.member_id),
+        version: previous + 1,
+    };
     app.db.put_policy(org, stored, previous, record).await.map_err(|err| match err {
         StoreError::Conflict(why) => DomainError::bad_input("rego", why),
         other => other.into(),

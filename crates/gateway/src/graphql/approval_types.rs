@@ -331,9 +331,11 @@ impl ApprovalRequest {
             names.insert(v.member_id, member_name(ctx, self.0.org_id, v.member_id).await?);
             keys.insert(v.key_id, key_name(ctx, self.0.org_id, v.key_id).await?.unwrap_or_else(|| "(deleted)".into()));
         }
-        let log = decision_log(&self.0, |m| names.get(&m).cloned().unwrap_or_default(), |k| {
-            keys.get(&k).cloned().unwrap_or_default()
-        });
+        let log = decision_log(
+            &self.0,
+            |m| names.get(&m).cloned().unwrap_or_default(),
+            |k| keys.get(&k).cloned().unwrap_or_default(),
+        );
         Ok(log
             .into_iter()
             .map(|e| ApprovalDecisionLogEntry { at: e.at, kind: e.kind.to_owned(), message: e.message })

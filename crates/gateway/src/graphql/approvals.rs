@@ -15,6 +15,7 @@ use super::approval_types::{ApprovalRequest, ApprovalRequestInput, ApprovalRequi
 use super::context::ContextExt;
 use super::keys::WebauthnChallenge;
 use super::step_up::StepUpPolicy;
+use crate::auth::approval_vote::Ballot;
 use crate::auth::{approval, approval_policy, approval_vote};
 use crate::error::{ApiError, ApiResult};
 
@@ -155,11 +156,7 @@ impl ApprovalMutations {
         ceremony_id: ID,
         response: Json<Value>,
     ) -> ApiResult<ApprovalRequest> {
-        let session = ctx.self_service()?.0;
-        let facts = ctx.request()?.facts();
-        let request = approval_vote::finish(ctx.app(), session, &id, &ceremony_id, &response.0, VoteDecision::Approve, None, &facts)
-            .await?;
-        Ok(ApprovalRequest(request))
+        vote(ctx, &id, &ceremony_id, response.0, Ballot { decision: VoteDecision::Approve, reason: None }).await
     }
 
     /// Rejects request `id` with a reason and the key touch begun by `approvalBegin`.
@@ -171,12 +168,7 @@ impl ApprovalMutations {
         response: Json<Value>,
         reason: String,
     ) -> ApiResult<ApprovalRequest> {
-        let session = ctx.self_service()?.0;
-        let facts = ctx.request()?.facts();
-        let request =
-            approval_vote::finish(ctx.app(), session, &id, &ceremony_id, &response.0, VoteDecision::Reject, Some(reason), &facts)
-                .await?;
-        Ok(ApprovalRequest(request))
+        vote(ctx, &id, &ceremony_id, response.0, Ballot { decision: VoteDecision::Reject, reason: Some(reason) }).await
     }
 
     /// Saves a new version of the approval policy after it compiled and decided every sample
@@ -186,6 +178,19 @@ impl ApprovalMutations {
         let ip = ctx.request()?.ip.clone();
         Ok(approval_policy::set(ctx.app(), session, rego, ip).await?.into())
     }
+}
+
+async fn vote(
+    ctx: &Context<'_>,
+    id: &str,
+    ceremony: &str,
+    response: Value,
+    ballot: Ballot,
+) -> ApiResult<ApprovalRequest> {
+    let session = ctx.self_service()?.0;
+    let facts = ctx.request()?.facts();
+    let request = approval_vote::finish(ctx.app(), session, id, ceremony, &response, ballot, &facts).await?;
+    Ok(ApprovalRequest(request))
 }
 
 /// How often a subscription looks at the database.

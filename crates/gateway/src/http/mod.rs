@@ -4,7 +4,6 @@ pub mod client_ip;
 pub mod cookies;
 pub mod forward_auth;
 pub mod graphql;
-pub mod ws;
 pub mod handoff;
 pub mod headers;
 pub mod json_error;
@@ -12,6 +11,7 @@ pub mod ops;
 pub mod request_meta;
 pub mod session;
 pub mod sso;
+pub mod ws;
 
 use std::time::Instant;
 

@@ -103,7 +103,10 @@ pub fn samples() -> Vec<(&'static str, Value)> {
 
 /// The organization's saved approval policy, compiled (from the cache when this version was
 /// compiled before), or `None` for the built-in one.
-pub async fn active(app: &crate::state::AppState, org: OrgId) -> Result<Option<(u64, Arc<ApprovalPolicy>)>, DomainError> {
+pub async fn active(
+    app: &crate::state::AppState,
+    org: OrgId,
+) -> Result<Option<(u64, Arc<ApprovalPolicy>)>, DomainError> {
     use keyward_domain::repo::{PolicyKind, PolicyRepo};
     let Some(stored) = app.db.policy(org, PolicyKind::Approval).await? else { return Ok(None) };
     if let Some(policy) = app.policies.approval(org, stored.version) {

@@ -120,7 +120,10 @@ pub(crate) fn compile_module(
 
 /// Evaluates a compiled `decision` rule for `input`; errors, timeouts and panics all come back as
 /// [`PolicyError::Evaluation`].
-pub(crate) fn eval_rule(rule: &regorus::CompiledPolicy, input: serde_json::Value) -> Result<serde_json::Value, PolicyError> {
+pub(crate) fn eval_rule(
+    rule: &regorus::CompiledPolicy,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, PolicyError> {
     let outcome = catch_unwind(AssertUnwindSafe(|| rule.eval_with_input(regorus::Value::from(input))));
     match outcome {
         Ok(Ok(value)) => to_json(&value),

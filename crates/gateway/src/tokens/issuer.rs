@@ -7,13 +7,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use keyward_domain::approval::token::TOKEN_TYPE as APPROVAL_TOKEN_TYPE;
+use keyward_domain::approval::{ApprovalClaims, ApprovalRequest, TokenApprover};
 use keyward_domain::repo::SigningKeyRepo;
 use keyward_domain::step_up_token::{
     SigningKey, StepUpClaims, StepUpTokenInput, is_published, next_generation, publication_cutoff, published_keys,
     retire_predecessors_at, rotation_due, signing_key,
 };
-use keyward_domain::approval::token::TOKEN_TYPE as APPROVAL_TOKEN_TYPE;
-use keyward_domain::approval::{ApprovalClaims, ApprovalRequest, TokenApprover};
 use tokio::sync::Mutex;
 
 use super::replay::ReplayCache;

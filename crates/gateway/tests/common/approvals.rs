@@ -14,8 +14,7 @@ pub const GET: &str = "query($id: ID!) { approvalRequest(id: $id) { id status re
 /// `approvalBegin`.
 pub const BEGIN: &str = "mutation($id: ID!) { approvalBegin(id: $id) { ceremonyId options } }";
 /// `approvalFinish`.
-pub const FINISH: &str =
-    "mutation($id: ID!, $c: ID!, $r: JSON!) { approvalFinish(id: $id, ceremonyId: $c, response: $r) { id status approvalsNeeded } }";
+pub const FINISH: &str = "mutation($id: ID!, $c: ID!, $r: JSON!) { approvalFinish(id: $id, ceremonyId: $c, response: $r) { id status approvalsNeeded } }";
 /// `approvalReject`.
 pub const REJECT: &str = "mutation($id: ID!, $c: ID!, $r: JSON!, $why: String!) { approvalReject(id: $id, ceremonyId: $c, response: $r, reason: $why) { id status reason } }";
 

@@ -5,15 +5,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
-use keyward_domain::approval::{ApprovalRequest, ApprovalStatus, RequestedBy, Transition, Vote, VoteDecision};
+use keyward_domain::approval::{ApprovalRequest, ApprovalStatus, RequestedBy, Vote, VoteDecision};
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{ApiKeyId, ApprovalRequestId, MemberId, OrgId, SecurityKeyId};
-use keyward_domain::pipeline_repo::{ApprovalQuery, ApprovalRepo};
-use sea_orm::sea_query::Expr;
+use keyward_domain::pipeline_repo::{ApprovalQuery, ApprovalRepo, VoteWrite};
 use sea_orm::ExprTrait;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use super::audit::append_in;
 use super::convert::corrupt;
@@ -140,7 +138,8 @@ async fn with_votes<C: ConnectionTrait>(
     };
     rows.into_iter()
         .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut votes).into_iter().partition(|v| v.request_id == row.id);
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut votes).into_iter().partition(|v| v.request_id == row.id);
             votes = rest;
             request_from(row, mine.into_iter().map(vote_from).collect::<Result<_, _>>()?)
         })
@@ -190,11 +189,7 @@ impl ApprovalRepo for Database {
         Ok((request, true))
     }
 
-    async fn approval_request(
-        &self,
-        org: OrgId,
-        id: ApprovalRequestId,
-    ) -> Result<Option<ApprovalRequest>, StoreError> {
+    async fn approval_request(&self, org: OrgId, id: ApprovalRequestId) -> Result<Option<ApprovalRequest>, StoreError> {
         self.find_request(&self.conn, org, approval_request::Column::Id.eq(id.0)).await
     }
 
@@ -229,13 +224,10 @@ impl ApprovalRepo for Database {
         &self,
         org: OrgId,
         id: ApprovalRequestId,
-        expected_version: u64,
-        vote: Vote,
-        transition: Option<Transition>,
-        audit: Vec<AuditRecord>,
-        now: DateTime<Utc>,
+        write: VoteWrite,
     ) -> Result<ApprovalRequest, StoreError> {
         use approval_request::Column;
+        let VoteWrite { expected_version, vote, transition, audit, now } = write;
         let txn = self.conn.begin().await.map_err(map_err)?;
         let mut update = approval_request::Entity::update_many()
             .col_expr(Column::Version, Expr::value(to_i64(expected_version + 1)))
@@ -300,7 +292,7 @@ impl ApprovalRepo for Database {
         let txn = self.conn.begin().await.map_err(map_err)?;
         let updated = approval_request::Entity::update_many()
             .col_expr(Column::Status, Expr::value(ApprovalStatus::Expired.as_str()))
-            .col_expr(Column::DecidedAt, Expr::col(Column::ExpiresAt).into())
+            .col_expr(Column::DecidedAt, Expr::col(Column::ExpiresAt))
             .col_expr(Column::Version, Expr::col(Column::Version).add(1))
             .filter(Column::OrgId.eq(org.0))
             .filter(Column::Id.eq(id.0))
