@@ -89,9 +89,27 @@ async fn pending_request(app: &TestApp, token: &str) -> Value {
 /// `approval request` with flags for `run` (stage apply, environment production); its JSON output.
 async fn request(app: &TestApp, key: &str, run: &str) -> Value {
     let args = [
-        "request", "--output", "json", "--pipeline", "infra/deploy", "--run-id", run, "--stage", "apply",
-        "--environment", "production", "--commit-sha", COMMIT, "--commit-author", "carol", "--requester", "ci-bot",
-        "--plan-digest", "sha256:abc", "--resource", "aws_db_instance.main",
+        "request",
+        "--output",
+        "json",
+        "--pipeline",
+        "infra/deploy",
+        "--run-id",
+        run,
+        "--stage",
+        "apply",
+        "--environment",
+        "production",
+        "--commit-sha",
+        COMMIT,
+        "--commit-author",
+        "carol",
+        "--requester",
+        "ci-bot",
+        "--plan-digest",
+        "sha256:abc",
+        "--resource",
+        "aws_db_instance.main",
     ];
     let output = finished(with_api(keyward(&args), app, key).spawn().unwrap()).await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -150,7 +168,10 @@ async fn the_github_action_gates_a_job(app: &TestApp) {
     let id = request["id"].as_str().unwrap();
     assert_eq!(request["pipeline"], "acme/shop/deploy");
     assert_eq!(request["runId"], "4242-1");
-    assert_eq!((request["commitAuthor"].as_str(), request["requester"].as_str()), (Some("carol@example.com"), Some("ci-bot")));
+    assert_eq!(
+        (request["commitAuthor"].as_str(), request["requester"].as_str()),
+        (Some("carol@example.com"), Some("ci-bot"))
+    );
     assert_eq!(request["planDigest"], sha256_file(&tfplan));
     assert_eq!(request["runUrl"], "https://github.example.com/acme/shop/actions/runs/4242");
     assert_eq!(request["changeSummary"]["resources"], json!(["aws_ecs_service.web", "aws_iam_role.deploy"]));
@@ -224,7 +245,10 @@ async fn the_gitlab_template_gates_a_job(app: &TestApp) {
     let mut dana = app.approver("dana").await;
     let request = pending_request(app, &dana.token).await;
     assert_eq!((request["stage"].as_str(), request["environment"].as_str()), (Some("deploy"), Some("staging")));
-    assert_eq!((request["runId"].as_str(), request["commitAuthor"].as_str()), (Some("77-901"), Some("carol@example.com")));
+    assert_eq!(
+        (request["runId"].as_str(), request["commitAuthor"].as_str()),
+        (Some("77-901"), Some("carol@example.com"))
+    );
     assert_eq!(request["changeSummary"]["resources"], json!(["aws_s3_bucket.assets", "aws_cloudfront.cdn"]));
     approve(app, &mut dana, request["id"].as_str().unwrap()).await;
 
@@ -297,8 +321,13 @@ async fn expiry_and_timeouts_end_the_wait_with_2(app: &TestApp) {
 async fn verify(app: &TestApp, token: &str, extra: &[&str]) -> Output {
     let mut args = vec!["verify", "--token", token];
     let jwks = jwks_url(app);
-    let defaults =
-        [("--jwks", jwks.as_str()), ("--digest", "d1"), ("--stage", "apply"), ("--environment", "production"), ("--run", "r1")];
+    let defaults = [
+        ("--jwks", jwks.as_str()),
+        ("--digest", "d1"),
+        ("--stage", "apply"),
+        ("--environment", "production"),
+        ("--run", "r1"),
+    ];
     for (flag, value) in defaults {
         if !extra.contains(&flag) {
             args.extend([flag, value]);
@@ -375,8 +404,19 @@ async fn concurrent_verifiers_accept_a_token_once(app: &TestApp) {
     let children: Vec<Child> = (0..8)
         .map(|_| {
             let args = [
-                "verify", "--token", &token, "--digest", "d1", "--stage", "apply", "--environment", "production",
-                "--jwks", &jwks, "--replay-cache", cache,
+                "verify",
+                "--token",
+                &token,
+                "--digest",
+                "d1",
+                "--stage",
+                "apply",
+                "--environment",
+                "production",
+                "--jwks",
+                &jwks,
+                "--replay-cache",
+                cache,
             ];
             keyward(&args).spawn().unwrap()
         })
@@ -393,8 +433,6 @@ async fn concurrent_verifiers_accept_a_token_once(app: &TestApp) {
     assert_eq!(remembered.lines().count(), 1);
     assert!(remembered.contains(claims["jti"].as_str().unwrap()));
 }
-
-
 
 /// `examples/pipeline-demo.sh` prints "deploying…" only once the token verified; a rejection ends
 /// it with the wait's exit code and nothing deployed.
@@ -419,7 +457,9 @@ async fn the_demo_pipeline_deploys_only_after_verify(app: &TestApp) {
     let verified = stdout.find("token verified").expect("verified");
     let deploying = stdout.find("deploying…").expect("deployed");
     assert!(verified < deploying, "{stdout}");
-    assert!(stdout.contains(&format!("approval-url: http://localhost:8080/approvals/{}", request["id"].as_str().unwrap())));
+    assert!(
+        stdout.contains(&format!("approval-url: http://localhost:8080/approvals/{}", request["id"].as_str().unwrap()))
+    );
 
     let rejected = demo("demo-2");
     let request = pending_request(app, &frank.token).await;

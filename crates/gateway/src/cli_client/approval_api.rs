@@ -12,8 +12,7 @@ use super::api::Client;
 use super::approval::Connection;
 
 /// The fields every call reads.
-pub const REQUEST_FIELDS: &str =
-    "id digest status reason approvalsNeeded expiresAt approvalUrl token approvals { username keyName decision reason }";
+pub const REQUEST_FIELDS: &str = "id digest status reason approvalsNeeded expiresAt approvalUrl token approvals { username keyName decision reason }";
 
 /// An approval request, as much of it as the CLI shows.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -117,7 +116,8 @@ impl ApprovalApi {
 
     /// Where the GraphQL subscriptions are: `<url>/graphql/ws`, as ws:// or wss://.
     pub fn ws_url(&self) -> Url {
-        let mut url = Url::parse(self.client.url()).expect("the client's URL parses").join("graphql/ws").expect("joins");
+        let mut url =
+            Url::parse(self.client.url()).expect("the client's URL parses").join("graphql/ws").expect("joins");
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(scheme).expect("ws and wss are valid schemes for an http URL");
         url

@@ -282,7 +282,8 @@ mod tests {
 
     #[test]
     fn json_output_has_the_four_fields_in_order() {
-        let created = Created { id: "1".into(), digest: "d".into(), approval_url: "u".into(), status: "PENDING".into() };
+        let created =
+            Created { id: "1".into(), digest: "d".into(), approval_url: "u".into(), status: "PENDING".into() };
         assert_eq!(
             serde_json::to_string(&created).unwrap(),
             r#"{"id":"1","digest":"d","approvalUrl":"u","status":"PENDING"}"#

@@ -139,7 +139,9 @@ fn token_argument(token: &str) -> Result<String, CliError> {
         return Ok(token.trim().to_owned());
     }
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| CliError::Io(format!("cannot read the token from stdin: {e}")))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Io(format!("cannot read the token from stdin: {e}")))?;
     Ok(line.trim().to_owned())
 }
 

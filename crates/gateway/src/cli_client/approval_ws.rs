@@ -168,7 +168,8 @@ mod tests {
         let next = parse(r#"{"id":"1","type":"next","payload":{"data":{"x":1}}}"#);
         assert!(matches!(next, ServerMessage::Next(payload) if payload == json!({ "data": { "x": 1 } })));
         assert!(matches!(parse(r#"{"id":"1","type":"complete"}"#), ServerMessage::Complete));
-        let error = parse(r#"{"id":"1","type":"error","payload":[{"message":"no","extensions":{"code":"FORBIDDEN"}}]}"#);
+        let error =
+            parse(r#"{"id":"1","type":"error","payload":[{"message":"no","extensions":{"code":"FORBIDDEN"}}]}"#);
         assert!(matches!(error, ServerMessage::Error(err) if err.code() == Some("FORBIDDEN")));
     }
 

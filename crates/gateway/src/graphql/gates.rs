@@ -28,9 +28,10 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => Gate::Admin,
         // A subscription's events are resolved under the type that declares the field
         // (`ApprovalSubscription`), not the merged root's name.
-        ("Query" | "Subscription" | "ApprovalSubscription", "approvalRequest" | "approvalRequests" | "approvalRequestUpdated") => {
-            Gate::ApprovalRequester
-        }
+        (
+            "Query" | "Subscription" | "ApprovalSubscription",
+            "approvalRequest" | "approvalRequests" | "approvalRequestUpdated",
+        ) => Gate::ApprovalRequester,
         ("Mutation", "approvalRequestCreate") => Gate::ApprovalRequester,
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => Gate::Member,
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
