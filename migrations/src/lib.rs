@@ -8,6 +8,7 @@ mod m20261130_000002_audit_context;
 mod m20261130_000003_signing_keys;
 mod m20261130_000004_policy_versions;
 mod m20261130_000005_approvals;
+mod m20261130_000006_webhooks;
 
 /// All of Keyward's migrations, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_signing_keys::Migration),
             Box::new(m20261130_000004_policy_versions::Migration),
             Box::new(m20261130_000005_approvals::Migration),
+            Box::new(m20261130_000006_webhooks::Migration),
         ]
     }
 }

@@ -25,5 +25,6 @@ pub mod step_up;
 pub mod step_up_token;
 pub mod store;
 pub mod webauthn_policy;
+pub mod webhook;
 
 pub use error::{DomainError, StoreError};

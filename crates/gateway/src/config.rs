@@ -56,6 +56,8 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     /// Request limits.
     pub limits: LimitsConfig,
+    /// Organization webhook deliveries.
+    pub webhooks: WebhooksConfig,
 }
 
 /// WebAuthn relying-party settings.
@@ -166,6 +168,20 @@ pub struct LimitsConfig {
     pub query_complexity: usize,
 }
 
+/// Organization webhook deliveries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Attempts per delivery (the first included) before it is marked FAILED.
+    pub max_attempts: u32,
+    /// How long one attempt may take, connection included.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// How often each instance looks for new audit events and due retries.
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+}
+
 impl Default for Config {
     fn default() -> Self {
         let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
@@ -204,6 +220,11 @@ impl Default for Config {
                 admin_username: "admin".into(),
             },
             limits: LimitsConfig { body_bytes: 64 * 1024, query_depth: 16, query_complexity: 1000 },
+            webhooks: WebhooksConfig {
+                max_attempts: 8,
+                timeout: Duration::from_secs(10),
+                poll_interval: Duration::from_secs(5),
+            },
         }
     }
 }
@@ -356,6 +377,17 @@ impl Config {
         }
         if self.limits.query_depth == 0 || self.limits.query_complexity == 0 {
             problem("limits", "query_depth and query_complexity must be above zero".into());
+        }
+        if !(1..=20).contains(&self.webhooks.max_attempts) {
+            problem("webhooks.max_attempts", "expected 1 to 20".into());
+        }
+        if self.webhooks.timeout < Duration::from_secs(1) || self.webhooks.timeout > Duration::from_secs(60) {
+            problem("webhooks.timeout", "expected a duration between 1s and 1m".into());
+        }
+        if self.webhooks.poll_interval < Duration::from_millis(50)
+            || self.webhooks.poll_interval > Duration::from_secs(3600)
+        {
+            problem("webhooks.poll_interval", "expected a duration between 50ms and 1h".into());
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
     }
@@ -600,6 +632,24 @@ mod tests {
         assert!(err.to_string().contains("graphiql"), "{err}");
         let off = Config::from_sources(None, &vars(&[("KEYWARD_INTROSPECTION", "false")])).unwrap();
         assert!(!off.introspection_enabled() && !off.graphiql_enabled(), "GraphiQL needs introspection");
+    }
+
+    #[test]
+    fn webhook_settings_have_defaults_and_bounds() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.webhooks.max_attempts, 8);
+        assert_eq!(config.webhooks.timeout, Duration::from_secs(10));
+        let fast = vars(&[("KEYWARD_WEBHOOKS__POLL_INTERVAL", "100ms"), ("KEYWARD_WEBHOOKS__MAX_ATTEMPTS", "3")]);
+        let config = Config::from_sources(None, &fast).unwrap();
+        assert_eq!((config.webhooks.poll_interval, config.webhooks.max_attempts), (Duration::from_millis(100), 3));
+        for (var, value) in [
+            ("KEYWARD_WEBHOOKS__MAX_ATTEMPTS", "0"),
+            ("KEYWARD_WEBHOOKS__TIMEOUT", "5m"),
+            ("KEYWARD_WEBHOOKS__POLL_INTERVAL", "1ms"),
+        ] {
+            let err = Config::from_sources(None, &vars(&[(var, value)])).unwrap_err().to_string();
+            assert!(err.contains(&setting_key(var)), "{err}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod state;
 pub mod tokens;
 pub mod webauthn;
+pub mod webhooks;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -242,6 +243,7 @@ pub async fn start_with(
     let management_addr = management.local_addr()?;
     let (tx, rx) = watch::channel(false);
     auth::approval::spawn_expiry(state.clone(), rx.clone());
+    webhooks::spawn(state.clone(), rx.clone());
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };

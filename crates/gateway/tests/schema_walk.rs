@@ -26,6 +26,8 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         ("Query", "approvalRequest" | "approvalRequests") => "approval-requester",
         ("Mutation", "approvalRequestCreate") => "approval-requester",
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => "member",
+        ("Query", "webhook" | "webhookDeliveries") => "admin",
+        ("Mutation", "webhookSet" | "webhookDelete") => "admin",
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => "open",
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => "mfa-pending",
         ("Mutation", "logout") => "any-session",
@@ -96,6 +98,7 @@ fn expected_action(field: &str) -> Option<&'static str> {
         "webauthnPolicyUpdate" => Some("org.webauthn_policy.set"),
         "stepUpPolicySet" => Some("org.step_up_policy.set"),
         "backupCredentialsRotate" => Some("backup_credentials.rotate"),
+        "webhookSet" | "webhookDelete" => Some("org.webhook.set"),
         other => panic!("Mutation.{other} is new: add its step-up action (or why it is exempt) to the walk"),
     }
 }

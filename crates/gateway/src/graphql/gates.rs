@@ -34,6 +34,8 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         ) => Gate::ApprovalRequester,
         ("Mutation", "approvalRequestCreate") => Gate::ApprovalRequester,
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => Gate::Member,
+        ("Query", "webhook" | "webhookDeliveries") => Gate::Admin,
+        ("Mutation", "webhookSet" | "webhookDelete") => Gate::Admin,
         ("Mutation", "ssoLoginStart" | "ssoLoginFinish" | "backupCredentialsLogin") => Gate::Open,
         ("Mutation", "mfaLoginBegin" | "mfaLoginFinish" | "mfaRecoveryCodeFinish") => Gate::MfaPending,
         ("Mutation", "logout") => Gate::AnySession,
@@ -127,6 +129,7 @@ pub fn step_up_for(field: &str) -> Option<StepUp> {
         "webauthnPolicyUpdate" => StepUp::Action("org.webauthn_policy.set", Organization),
         "stepUpPolicySet" => StepUp::Action(keyward_domain::step_up::POLICY_SET_ACTION, Organization),
         "backupCredentialsRotate" => StepUp::Action("backup_credentials.rotate", Organization),
+        "webhookSet" | "webhookDelete" => StepUp::Action(keyward_domain::webhook::SET_ACTION, Organization),
         _ => return None,
     };
     Some(rule)

@@ -13,6 +13,7 @@ pub mod org;
 pub mod roots;
 pub mod step_up;
 pub mod types;
+pub mod webhooks;
 
 use async_graphql::Schema;
 

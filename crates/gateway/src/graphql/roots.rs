@@ -13,6 +13,7 @@ use super::members::MemberMutations;
 use super::org::{OrgMutations, OrgQueries};
 use super::step_up::{StepUpMutations, StepUpQueries};
 use super::types::Viewer;
+use super::webhooks::{WebhookMutations, WebhookQueries};
 use crate::error::ApiResult;
 
 /// Session queries.
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     StepUpQueries,
     ApiKeyQueries,
     ApprovalQueries,
+    WebhookQueries,
 );
 
 /// Write operations.
@@ -53,6 +55,7 @@ pub struct MutationRoot(
     StepUpMutations,
     ApiKeyMutations,
     ApprovalMutations,
+    WebhookMutations,
 );
 
 /// Live updates (over WebSocket at `/graphql/ws`, protocol `graphql-transport-ws`).

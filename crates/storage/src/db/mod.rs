@@ -10,6 +10,7 @@ mod members;
 mod orgs;
 mod settings;
 mod signing_keys;
+mod webhooks;
 
 use std::time::Duration;
 
