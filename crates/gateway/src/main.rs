@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use keyward_domain::audit::AuditHead;
 use keyward_gateway::bootstrap::banner;
+use keyward_gateway::cli_client::approval::ApprovalCommand;
 use keyward_gateway::cli_client::{CliError, ClientCommand};
 use keyward_gateway::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
@@ -51,6 +52,13 @@ enum Command {
     /// A fresh security-key check for one action, approved in the browser: the grant lands on
     /// the saved session; with --token a step-up JWT is printed on stdout.
     StepUp(StepUpArgs),
+    /// A pipeline's approvals, with an API key (KEYWARD_URL, KEYWARD_API_KEY): request one, wait
+    /// for members to approve it with their keys, verify the token offline. Exit codes: 0 ok,
+    /// 1 rejected (or token refused), 2 expired or timed out, 3 error.
+    Approval {
+        #[command(subcommand)]
+        command: ApprovalCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -153,7 +161,15 @@ fn init_logging(config: &Config) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `keyward approval` gives exit 2 its own meaning (expired): its usage errors are 3.
+        Err(err) if err.use_stderr() && std::env::args().nth(1).as_deref() == Some("approval") => {
+            let _ = err.print();
+            return ExitCode::from(keyward_gateway::cli_client::approval::exit::ERROR);
+        }
+        Err(err) => err.exit(),
+    };
     let command = match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", keyward_gateway::graphql::sdl());
@@ -161,6 +177,7 @@ fn main() -> ExitCode {
         }
         Command::Login { url } => return run_client(ClientCommand::Login { url }),
         Command::Gql { query, variables } => return run_client(ClientCommand::Gql { query, variables }),
+        Command::Approval { command } => return run_approval(command),
         Command::StepUp(StepUpArgs {
             command: Some(StepUpCommand::Verify { token, action, resource, jwks, issuer }),
             ..
@@ -215,6 +232,17 @@ fn run_client(command: ClientCommand) -> ExitCode {
         Err(err) => {
             eprintln!("keyward: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `keyward approval`: no configuration, no logging, its own exit codes.
+fn run_approval(command: ApprovalCommand) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => ExitCode::from(runtime.block_on(keyward_gateway::cli_client::approval::run(command))),
+        Err(err) => {
+            eprintln!("keyward: cannot start the async runtime: {err}");
+            ExitCode::from(keyward_gateway::cli_client::approval::exit::ERROR)
         }
     }
 }

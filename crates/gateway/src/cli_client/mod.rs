@@ -1,4 +1,5 @@
-//! The terminal side of Keyward: `keyward login`, `keyward gql` and `keyward step-up`.
+//! The terminal side of Keyward: `keyward login`, `keyward gql`, `keyward step-up`, and the
+//! pipeline's `keyward approval` (see [`approval`]).
 //!
 //! A terminal never holds a security key; it asks the server for a browser hand-off
 //! (`POST /cli/handoff`), shows its URL and code (and a QR code), and polls until a person
@@ -6,6 +7,14 @@
 //! drive the same code the binary runs.
 
 pub mod api;
+pub mod approval;
+pub mod approval_api;
+pub mod approval_replay;
+pub mod approval_request;
+pub mod approval_status;
+pub mod approval_verify;
+pub mod approval_wait;
+pub mod approval_ws;
 pub mod commands;
 pub mod credentials;
 pub mod prompt;

@@ -26,9 +26,12 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
             "organization" | "member" | "auditEvents" | "auditVerify" | "stepUpPolicy" | "apiKeys" | "approvalPolicy",
         ) => Gate::OrgRead,
         ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => Gate::Admin,
-        ("Query" | "Subscription", "approvalRequest" | "approvalRequests" | "approvalRequestUpdated") => {
-            Gate::ApprovalRequester
-        }
+        // A subscription's events are resolved under the type that declares the field
+        // (`ApprovalSubscription`), not the merged root's name.
+        (
+            "Query" | "Subscription" | "ApprovalSubscription",
+            "approvalRequest" | "approvalRequests" | "approvalRequestUpdated",
+        ) => Gate::ApprovalRequester,
         ("Mutation", "approvalRequestCreate") => Gate::ApprovalRequester,
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => Gate::Member,
         ("Query", "webhook" | "webhookDeliveries") => Gate::OrgRead,
