@@ -16,7 +16,7 @@ pub enum VerifyError {
     #[error("malformed token: {0}")]
     Malformed(String),
     /// The header names another algorithm than ES256 (`none`, `HS256`, ...).
-    #[error("algorithm {0:?} is not accepted: step-up tokens are signed with ES256")]
+    #[error("algorithm {0:?} is not accepted: Keyward signs its tokens with ES256 only")]
     AlgorithmNotAllowed(String),
     /// No key with the header's `kid` in the JWKS: never Keyward's, or retired long enough ago
     /// that its tokens have all expired.
