@@ -77,6 +77,10 @@ async function startGateway(backend: (typeof BACKENDS)[number], binary: string, 
       KEYWARD_STATIC_DIR: spa,
       KEYWARD_CEREMONY__TTL: `${CEREMONY_TTL_SECONDS}s`,
       KEYWARD_LOG__LEVEL: 'warn',
+      // Every journey's browser is 127.0.0.1, and the admin touches a key in most journeys: the
+      // production per-address and per-member ceremony limits would trip within one suite run.
+      KEYWARD_LIMITS__CEREMONIES_PER_IP: '1000',
+      KEYWARD_LIMITS__CEREMONIES_PER_MEMBER: '1000',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -10,9 +10,7 @@
 // step-up policy or the built-in one (saving a policy or an API key within 5 minutes of the login touch
 // needs no second touch). Leaves: an active API key "pipeline-demo (e2e)", approval policy saved, one
 // approved and one rejected request.
-//
-// DRAFT: skipped until the gateway (approvals, API keys, /graphql/ws) and the CLI (`keyward approval`)
-// have landed; then remove `.skip` and check the assumptions marked ASSUMES.
+
 import type { Page } from '@playwright/test';
 import { PipelineRun, saveApiKey, savedApiKey } from './pipeline';
 import { expect, journeyPassed, loggedIn, requireJourneys, test, type Person } from './support';
@@ -103,7 +101,7 @@ async function inboxCard(person: Person, requestId: string) {
   return card;
 }
 
-test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway and the CLI)', () => {
+test.describe('journey 11: pipeline approvals', () => {
   test('journey 11-setup: the admin creates an API key (secret shown once) and an approval policy', async ({ open }, testInfo) => {
     requireJourneys(testInfo, '1');
     const admin = await loggedIn(open, 'admin');
@@ -167,9 +165,8 @@ test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway
       await alice.page.getByRole('button', { name: 'Use security key' }).click();
       await expect(alice.page.getByRole('heading', { name: 'demo/web-shop: deploy → production', level: 1 })).toBeVisible();
       await expect(alice.page).toHaveURL(url);
-      // ASSUMES: viewerBlockedReason is the reason code REQUESTER (a sentence from the server shows as it came).
       await expect(alice.page.getByTestId('approval-blocked')).toHaveText('You requested this run, so you cannot approve it yourself: another member must.');
-      await expect(alice.page.getByRole('button', { name: 'Approve' })).toHaveCount(0);
+      await expect(alice.page.getByRole('button', { name: 'Approve', exact: true })).toHaveCount(0);
       await expect(alice.page.getByTestId('requirements')).toContainText('Not the requester, and not the author of the commit.');
       await expect(alice.page.getByTestId('approval-reason')).toHaveText('Production needs two approvers.');
       await alice.screens('approval-requester-blocked');
@@ -187,9 +184,8 @@ test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway
       await expect(card.getByTestId('time-left')).toContainText(/\d left/);
       await expect(card.getByTestId('approval-progress')).toHaveText('0 of 2 approvals');
       await admin.screens('approvals-inbox');
-      await card.getByRole('button', { name: 'Approve' }).click();
+      await card.getByRole('button', { name: 'Approve', exact: true }).click();
       await expect(admin.page.getByTestId('approvals-status')).toHaveText('You approved “demo/web-shop: deploy → production”: 1 of 2 approvals so far.');
-      // ASSUMES: after voting, viewerBlockedReason is ALREADY_VOTED.
       await expect(card.getByTestId('approval-blocked')).toHaveText('You have already decided on this request; each person counts once.');
       await admin.ring.sync(admin.key);
       expect(run.running(), 'one approval of two: the pipeline still waits').toBe(true);
@@ -202,7 +198,7 @@ test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway
       await expect(bob.page.getByTestId('pending-count')).toBeVisible();
       const bobCard = await inboxCard(bob, requestId);
       await expect(bobCard.getByTestId('approval-progress')).toContainText('1 of 2 approvals');
-      await bobCard.getByRole('button', { name: 'Approve' }).click();
+      await bobCard.getByRole('button', { name: 'Approve', exact: true }).click();
       await expect(bob.page.getByTestId('approvals-status')).toContainText('it is approved, and the pipeline can go on');
       await bob.ring.sync(bob.key);
 
@@ -210,7 +206,6 @@ test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway
       expect(await run.exit(60_000), run.output()).toBe(0);
       expect(run.output()).toContain('==> token verified');
       expect(run.output()).toContain('deployed demo/web-shop');
-      // ASSUMES: `keyward approval verify` writes the verified claims as JSON (examples/pipeline-demo.sh keeps them).
       const claims = run.claims();
       expect(claims).toMatchObject({ sub: requestId, token_use: 'approval', stage: 'deploy', environment: 'production', commit: COMMIT_SHA, amr: ['hwk'] });
       expect(claims.approvers).toHaveLength(2);
@@ -240,7 +235,7 @@ test.describe.skip('journey 11: pipeline approvals (DRAFT: waits for the gateway
       const admin = await loggedIn(open, 'admin');
       const page = admin.page;
       await page.goto(url);
-      await page.getByRole('button', { name: 'Reject' }).click();
+      await page.getByRole('button', { name: 'Reject', exact: true }).click();
       const dialog = page.getByRole('dialog', { name: 'Reject this request?' });
       // A reason is required.
       await dialog.getByRole('button', { name: 'Reject with security key' }).click();

@@ -166,6 +166,21 @@ pub struct LimitsConfig {
     pub query_depth: usize,
     /// Highest GraphQL complexity.
     pub query_complexity: usize,
+    /// Security-key ceremonies (logins, registrations, step-ups, approvals) one member may finish
+    /// per 5 minutes.
+    #[serde(default = "default_ceremonies_per_member")]
+    pub ceremonies_per_member: u32,
+    /// The same from one client address (a whole office behind one NAT counts once).
+    #[serde(default = "default_ceremonies_per_ip")]
+    pub ceremonies_per_ip: u32,
+}
+
+fn default_ceremonies_per_member() -> u32 {
+    keyward_domain::rate_limit::limits::CEREMONY_PER_MEMBER.max
+}
+
+fn default_ceremonies_per_ip() -> u32 {
+    keyward_domain::rate_limit::limits::CEREMONY_PER_IP.max
 }
 
 /// Organization webhook deliveries.
@@ -219,7 +234,13 @@ impl Default for Config {
                 organization_name: "Default organization".into(),
                 admin_username: "admin".into(),
             },
-            limits: LimitsConfig { body_bytes: 64 * 1024, query_depth: 16, query_complexity: 1000 },
+            limits: LimitsConfig {
+                body_bytes: 64 * 1024,
+                query_depth: 16,
+                query_complexity: 1000,
+                ceremonies_per_member: default_ceremonies_per_member(),
+                ceremonies_per_ip: default_ceremonies_per_ip(),
+            },
             webhooks: WebhooksConfig {
                 max_attempts: 8,
                 timeout: Duration::from_secs(10),
@@ -374,6 +395,14 @@ impl Config {
         }
         if self.limits.body_bytes < 1024 {
             problem("limits.body_bytes", "expected at least 1024".into());
+        }
+        if !(1..=100_000).contains(&self.limits.ceremonies_per_member)
+            || !(1..=100_000).contains(&self.limits.ceremonies_per_ip)
+        {
+            problem(
+                "limits.ceremonies_per_member",
+                "expected numbers from 1 to 100000 (also limits.ceremonies_per_ip)".into(),
+            );
         }
         if self.limits.query_depth == 0 || self.limits.query_complexity == 0 {
             problem("limits", "query_depth and query_complexity must be above zero".into());

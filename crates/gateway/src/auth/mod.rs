@@ -57,11 +57,18 @@ pub async fn limit_ceremony(
     ip: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
+    let configured = &app.config.limits;
     limit(
         app,
         &[
-            (format!("ceremony:{}", session.member_id), limits::CEREMONY_PER_MEMBER),
-            (format!("ceremony-ip:{}", ip.unwrap_or("unknown")), limits::CEREMONY_PER_IP),
+            (
+                format!("ceremony:{}", session.member_id),
+                Limit { max: configured.ceremonies_per_member, ..limits::CEREMONY_PER_MEMBER },
+            ),
+            (
+                format!("ceremony-ip:{}", ip.unwrap_or("unknown")),
+                Limit { max: configured.ceremonies_per_ip, ..limits::CEREMONY_PER_IP },
+            ),
         ],
         now,
     )

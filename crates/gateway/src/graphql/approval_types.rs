@@ -319,7 +319,9 @@ impl ApprovalRequest {
     async fn viewer_may_approve(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         Ok(self.viewer_blocked(ctx).await?.is_none())
     }
-    /// Why you cannot approve it, in words.
+    /// Why you cannot approve it: an `APPROVER_NOT_ELIGIBLE` reason code (`REQUESTER`,
+    /// `COMMIT_AUTHOR`, `ALREADY_VOTED`, `NOT_IN_GROUP`), otherwise a sentence (no key registered,
+    /// an API key, a decided request); null when you can.
     async fn viewer_blocked_reason(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         self.viewer_blocked(ctx).await
     }
@@ -360,7 +362,7 @@ impl ApprovalRequest {
             backup_eligible: false,
         };
         if let Err(why) = check_approver(&self.0, &candidate) {
-            return Ok(Some(why.message().to_owned()));
+            return Ok(Some(why.code().to_owned()));
         }
         if ctx.app().db.keys_of(session.org_id, session.member_id).await?.is_empty() {
             return Ok(Some("register a security key to approve".into()));
