@@ -17,7 +17,6 @@ use std::collections::HashSet;
 use keyward_domain::ids::{ApprovalRequestId, MemberId, SecurityKeyId};
 use keyward_domain::pipeline_repo::{ApprovalRepo, VoteWrite};
 use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
-use keyward_domain::security_key::KeyUse;
 use keyward_domain::session::Session;
 use keyward_domain::step_up::RequestFacts;
 use keyward_domain::{DomainError, StoreError};
@@ -143,17 +142,7 @@ async fn vote(
         return Err(DomainError::CeremonyFailed("the request changed since the key touch began".into()));
     }
     let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, ip).await?;
-    let used = KeyUse {
-        at: now,
-        expected_sign_count: asserted.key.sign_count,
-        sign_count: asserted.result.counter().max(asserted.key.sign_count),
-        backed_up: asserted.result.backup_state(),
-        credential: asserted.credential.clone(),
-    };
-    app.db.record_key_use(session.org_id, asserted.key.id, used).await.map_err(|err| match err {
-        StoreError::Conflict(_) => DomainError::CeremonyFailed("this key was used twice at once: try again".into()),
-        other => other.into(),
-    })?;
+    super::assertion::record_use(app, session, &asserted, now).await?;
     let credential_id = URL_SAFE_NO_PAD.encode(&asserted.key.credential_id);
     let vote = Vote {
         member_id: session.member_id,

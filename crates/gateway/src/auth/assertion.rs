@@ -32,6 +32,27 @@ pub struct Asserted {
     pub reject_regression: bool,
 }
 
+/// Records the use of an asserted key: its counter and backup state move forward, on the
+/// condition that no other use got there first (two uses of one key at once: `CEREMONY_FAILED`).
+pub async fn record_use(
+    app: &AppState,
+    session: &Session,
+    asserted: &Asserted,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
+    let used = keyward_domain::security_key::KeyUse {
+        at: now,
+        expected_sign_count: asserted.key.sign_count,
+        sign_count: asserted.result.counter().max(asserted.key.sign_count),
+        backed_up: asserted.result.backup_state(),
+        credential: asserted.credential.clone(),
+    };
+    app.db.record_key_use(session.org_id, asserted.key.id, used).await.map_err(|err| match err {
+        StoreError::Conflict(_) => DomainError::CeremonyFailed("this key was used twice at once: try again".into()),
+        other => other.into(),
+    })
+}
+
 /// An assertion ceremony whose challenge binds what it authorizes.
 pub struct BoundChallenge {
     /// `PublicKeyCredentialRequestOptionsJSON`, with the derived challenge.

@@ -4,18 +4,17 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use keyward_domain::DomainError;
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::SecurityKeyId;
-use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
-use keyward_domain::security_key::KeyUse;
+use keyward_domain::repo::AuditRepo;
 use keyward_domain::session::{KeyFacts, Session};
 use keyward_domain::step_up::{
     Decision, Grant, POLICY_SET_ACTION, PolicyInput, RequestFacts, ResourceView, Touch, Verdict, add_grant, judge,
     validate_action, validate_resource,
 };
 use keyward_domain::step_up_token::StepUpTokenInput;
-use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -244,17 +243,7 @@ async fn verify(
         return Err(DomainError::CeremonyFailed("the challenge does not match the action".into()));
     }
     let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, &request.ip).await?;
-    let used = KeyUse {
-        at: now,
-        expected_sign_count: asserted.key.sign_count,
-        sign_count: asserted.result.counter().max(asserted.key.sign_count),
-        backed_up: asserted.result.backup_state(),
-        credential: asserted.credential.clone(),
-    };
-    app.db.record_key_use(session.org_id, asserted.key.id, used).await.map_err(|err| match err {
-        StoreError::Conflict(_) => DomainError::CeremonyFailed("this key was used twice at once: try again".into()),
-        other => other.into(),
-    })?;
+    super::assertion::record_use(app, session, &asserted, now).await?;
     let ask = Ask::new(&action, resource.as_deref());
     let Decided { decision, version, .. } = decide(app, session, &ask, request, now).await?;
     if decision.deny {
