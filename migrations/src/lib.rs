@@ -9,6 +9,7 @@ mod m20261130_000003_signing_keys;
 mod m20261130_000004_policy_versions;
 mod m20261130_000005_approvals;
 mod m20261130_000006_webhooks;
+mod m20261130_000007_idp_groups;
 
 /// All of Keyward's migrations, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_policy_versions::Migration),
             Box::new(m20261130_000005_approvals::Migration),
             Box::new(m20261130_000006_webhooks::Migration),
+            Box::new(m20261130_000007_idp_groups::Migration),
         ]
     }
 }

@@ -33,7 +33,7 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
             let started = Instant::now();
             let page = fresh
                 .db
-                .members(org, MemberQuery { first: PAGE, after: None, without_key: false })
+                .members(org, MemberQuery { first: PAGE, ..Default::default() })
                 .await
                 .expect("list");
             repo_time += started.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@
 
 mod chain;
 mod context;
+pub mod labels;
 mod summary;
 
 pub use chain::{Anchor, AuditHead, ChainProblem, ChainVerdict, ChainVerifier};

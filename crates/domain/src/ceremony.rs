@@ -15,6 +15,8 @@ pub enum CeremonyPurpose {
     SsoLogin,
     /// Linking an IdP account to the member whose session began it.
     SsoLink,
+    /// An admin's test sign-in with SSO settings not saved yet (kept in the ceremony's state).
+    SsoTest,
     /// Registering a new security key.
     RegisterKey,
     /// The security-key step of login.
@@ -47,6 +49,7 @@ impl CeremonyPurpose {
         match self {
             CeremonyPurpose::SsoLogin => "SSO_LOGIN",
             CeremonyPurpose::SsoLink => "SSO_LINK",
+            CeremonyPurpose::SsoTest => "SSO_TEST",
             CeremonyPurpose::RegisterKey => "REGISTER_KEY",
             CeremonyPurpose::Login => "LOGIN",
             CeremonyPurpose::StepUp { .. } => "STEP_UP",

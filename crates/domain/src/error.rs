@@ -82,6 +82,10 @@ pub enum DomainError {
     /// The ceremony is unknown, used or expired.
     #[error("the ceremony expired or was already used; start again")]
     CeremonyExpired,
+    /// The key that answered is not one of the caller's registered keys (the message names no
+    /// account: whose key it is, if anyone's, is not the caller's business).
+    #[error("this security key is not registered to your account")]
+    KeyNotRegistered,
     /// The ceremony's response did not verify.
     #[error("the security-key check failed: {0}")]
     CeremonyFailed(String),

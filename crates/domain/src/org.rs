@@ -45,6 +45,39 @@ impl Enforcement {
     }
 }
 
+/// Which sessions switching enforcement on ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionsToEnd {
+    /// Every session but the admin's.
+    #[default]
+    All,
+    /// Only sessions no security key confirmed: members who log in with a key keep working.
+    Keyless,
+}
+
+impl SessionsToEnd {
+    /// The name the audit trail records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionsToEnd::All => "ALL",
+            SessionsToEnd::Keyless => "KEYLESS",
+        }
+    }
+
+    /// Refuses to end keyless sessions from a keyless session: the admin's own session would end
+    /// with them.
+    pub fn check(&self, acting_session_keyless: bool) -> Result<(), DomainError> {
+        if *self == SessionsToEnd::Keyless && acting_session_keyless {
+            return Err(DomainError::PolicyDenied(
+                "this session was not confirmed with a security key, so ending keyless sessions would end it \
+                 too: log in with your key first, or end all sessions"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Longest grace period an admin may give.
 pub const MAX_GRACE_DAYS: i64 = 90;
 
@@ -154,6 +187,14 @@ mod tests {
         assert!(off.change_to(&grace(90), true, now).is_ok());
         let off_with_grace = Enforcement { enabled: false, ..grace(3) };
         assert!(off.change_to(&off_with_grace, true, now).is_err());
+    }
+
+    #[test]
+    fn keyless_only_enforcement_needs_a_key_confirmed_admin_session() {
+        assert!(SessionsToEnd::All.check(true).is_ok());
+        assert!(SessionsToEnd::All.check(false).is_ok());
+        assert!(SessionsToEnd::Keyless.check(false).is_ok());
+        assert!(matches!(SessionsToEnd::Keyless.check(true), Err(DomainError::PolicyDenied(_))));
     }
 
     #[test]

@@ -16,11 +16,18 @@ fn check_first(first: u64) -> Result<(), DomainError> {
 
 impl MemberQuery {
     /// The query, if its page size is allowed.
-    pub fn checked(self) -> Result<Self, DomainError> {
+    pub fn checked(mut self) -> Result<Self, DomainError> {
         check_first(self.first)?;
+        self.search = self.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if self.search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(DomainError::bad_input("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+        }
         Ok(self)
     }
 }
+
+/// Longest member search accepted.
+pub const MAX_SEARCH_CHARS: usize = 100;
 
 impl AuditQuery {
     /// The query with an empty action filter dropped, if its page size and time range are allowed.
@@ -57,6 +64,15 @@ mod tests {
             assert_eq!(field_of(MemberQuery { first, ..Default::default() }.checked().unwrap_err()), "first");
             assert_eq!(field_of(AuditQuery { first, ..Default::default() }.checked().unwrap_err()), "first");
         }
+    }
+
+    #[test]
+    fn searches_are_trimmed_and_bounded() {
+        let search = |s: &str| MemberQuery { first: 10, search: Some(s.into()), ..Default::default() }.checked();
+        assert_eq!(search("  Bob ").unwrap().search.as_deref(), Some("Bob"));
+        assert_eq!(search("   ").unwrap().search, None, "a blank search lists everyone");
+        assert!(search(&"x".repeat(MAX_SEARCH_CHARS)).is_ok());
+        assert_eq!(field_of(search(&"x".repeat(MAX_SEARCH_CHARS + 1)).unwrap_err()), "search");
     }
 
     #[test]

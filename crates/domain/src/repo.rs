@@ -13,6 +13,7 @@ use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::{Member, NewMember, OidcIdentity, Role};
 use crate::org::{Enforcement, Organization};
 use crate::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
+use crate::sso_groups::{AdminGroups, GroupClaims};
 
 /// One page of a cursor-paginated list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +86,28 @@ pub struct MemberQuery {
     pub after: Option<MemberId>,
     /// Only members without any key.
     pub without_key: bool,
+    /// Only members whose username, display name or e-mail contains this, ignoring case.
+    pub search: Option<String>,
+}
+
+/// How many active members have keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberStats {
+    /// Active members.
+    pub members: u64,
+    /// Active members with at least one key.
+    pub with_key: u64,
+    /// Active members with exactly one key.
+    pub with_one_key: u64,
+    /// Deactivated members.
+    pub deactivated: u64,
+}
+
+impl MemberStats {
+    /// Active members without a key.
+    pub fn without_key(&self) -> u64 {
+        self.members.saturating_sub(self.with_key)
+    }
 }
 
 /// Members.
@@ -128,6 +151,12 @@ pub trait MemberRepo: Send + Sync {
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError>;
     /// How many members of `org` have no key (one query, whatever the organization's size).
     async fn count_members_without_key(&self, org: OrgId) -> Result<u64, StoreError>;
+    /// Remembers a member's IdP groups from an SSO login or a test sign-in.
+    async fn record_idp_groups(&self, org: OrgId, member: MemberId, groups: &GroupClaims) -> Result<(), StoreError>;
+    /// The active admins with their last known IdP groups.
+    async fn admin_idp_groups(&self, org: OrgId) -> Result<Vec<AdminGroups>, StoreError>;
+    /// Counts active members by how many keys they have, in one query.
+    async fn member_stats(&self, org: OrgId) -> Result<MemberStats, StoreError>;
 }
 
 /// Who deletes a key: the rules differ.
@@ -222,8 +251,30 @@ pub trait RecoveryCodeRepo: Send + Sync {
         at: DateTime<Utc>,
         audit: AuditRecord,
     ) -> Result<bool, StoreError>;
-    /// How many unused codes a member has.
-    async fn unused_recovery_codes(&self, org: OrgId, member: MemberId) -> Result<u64, StoreError>;
+    /// How many codes a member has, how many are unused, and since when.
+    async fn recovery_code_status(&self, org: OrgId, member: MemberId) -> Result<RecoveryCodeStatus, StoreError>;
+}
+
+/// A member's current set of recovery codes, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryCodeStatus {
+    /// Codes in the current set (0 when none were ever generated).
+    pub total: u64,
+    /// Codes of the set not used yet.
+    pub unused: u64,
+    /// When the set was generated.
+    pub generated_at: Option<DateTime<Utc>>,
+}
+
+impl RecoveryCodeStatus {
+    /// Counts a set from each code's creation and use times.
+    pub fn of(codes: impl IntoIterator<Item = (DateTime<Utc>, Option<DateTime<Utc>>)>) -> Self {
+        codes.into_iter().fold(Self::default(), |status, (created, used)| Self {
+            total: status.total + 1,
+            unused: status.unused + u64::from(used.is_none()),
+            generated_at: status.generated_at.max(Some(created)),
+        })
+    }
 }
 
 /// An organization's OIDC settings.

@@ -171,6 +171,8 @@ pub struct SessionFacts {
     pub groups: Vec<String>,
     /// The client's address at login.
     pub login_ip: Option<String>,
+    /// Browser and system at login ([`crate::device::describe_user_agent`]).
+    pub device: Option<String>,
     /// The security key the session's key check used.
     pub key: Option<KeyFacts>,
 }

@@ -15,8 +15,8 @@ pub struct SsoSettings {
     pub issuer: String,
     /// Client ID.
     pub client_id: String,
-    /// Client secret (write-only).
-    pub client_secret: String,
+    /// Client secret (write-only); `None` or empty keeps the stored one.
+    pub client_secret: Option<String>,
     /// Extra scopes.
     pub scopes: Vec<String>,
     /// Claim holding groups.
@@ -30,16 +30,23 @@ pub struct SsoSettings {
 impl SsoSettings {
     /// Checks the settings and normalizes them into the configuration to store: a trimmed issuer
     /// without a trailing slash, `openid` left out of the extra scopes, lower-case domains without
-    /// `@`, and the secret passed through `seal`.
-    pub fn into_config(self, seal: impl FnOnce(&str) -> String, now: DateTime<Utc>) -> Result<SsoConfig, DomainError> {
+    /// `@`, and a new secret passed through `seal` (without one, `stored`'s sealed secret is kept).
+    pub fn into_config(
+        self,
+        seal: impl FnOnce(&str) -> String,
+        stored: Option<&SsoConfig>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoConfig, DomainError> {
         let issuer = self.issuer.trim().trim_end_matches('/').to_owned();
         check_idp_url(&issuer).map_err(|why| DomainError::bad_input("issuer", why))?;
         if self.client_id.trim().is_empty() {
             return Err(DomainError::bad_input("clientId", "required"));
         }
-        if self.client_secret.is_empty() {
-            return Err(DomainError::bad_input("clientSecret", "required"));
-        }
+        let client_secret = match (self.client_secret.as_deref().filter(|s| !s.is_empty()), stored) {
+            (Some(new), _) => seal(new),
+            (None, Some(stored)) => stored.client_secret.clone(),
+            (None, None) => return Err(DomainError::bad_input("clientSecret", "required")),
+        };
         if self.admin_group_claim.is_some() != self.admin_group_value.is_some() {
             return Err(DomainError::bad_input(
                 "adminGroupValue",
@@ -55,7 +62,7 @@ impl SsoSettings {
         Ok(SsoConfig {
             issuer,
             client_id: self.client_id.trim().to_owned(),
-            client_secret: seal(&self.client_secret),
+            client_secret,
             scopes: self.scopes.into_iter().filter(|s| s != "openid").collect(),
             admin_group_claim: self.admin_group_claim,
             admin_group_value: self.admin_group_value,
@@ -138,7 +145,7 @@ mod tests {
         SsoSettings {
             issuer: " https://idp.example.com/ ".into(),
             client_id: " keyward ".into(),
-            client_secret: "s3cret".into(),
+            client_secret: Some("s3cret".into()),
             scopes: vec!["openid".into(), "email".into(), "groups".into()],
             admin_group_claim: Some("groups".into()),
             admin_group_value: Some("keyward-admins".into()),
@@ -155,12 +162,19 @@ mod tests {
 
     #[test]
     fn settings_are_normalized_and_the_secret_sealed() {
-        let config = settings().into_config(|s| format!("sealed:{s}"), Utc::now()).unwrap();
+        let config = settings().into_config(|s| format!("sealed:{s}"), None, Utc::now()).unwrap();
         assert_eq!(config.issuer, "https://idp.example.com");
         assert_eq!(config.client_id, "keyward");
         assert_eq!(config.client_secret, "sealed:s3cret");
         assert_eq!(config.scopes, vec!["email", "groups"]);
         assert_eq!(config.allowed_email_domains, vec!["example.com"]);
+        let kept = SsoSettings { client_secret: None, ..settings() };
+        let again = kept.into_config(|s| format!("resealed:{s}"), Some(&config), Utc::now()).unwrap();
+        assert_eq!(again.client_secret, "sealed:s3cret", "no new secret keeps the stored one");
+        let blank = SsoSettings { client_secret: Some(String::new()), ..settings() };
+        assert_eq!(blank.into_config(|s| s.to_owned(), Some(&config), Utc::now()).unwrap().client_secret, "sealed:s3cret");
+        let replaced = settings().into_config(|s| format!("new:{s}"), Some(&again), Utc::now()).unwrap();
+        assert_eq!(replaced.client_secret, "new:s3cret");
     }
 
     #[test]
@@ -170,11 +184,11 @@ mod tests {
             (SsoSettings { issuer: "idp.example.com".into(), ..settings() }, "issuer"),
             (SsoSettings { issuer: "ftp://idp.example.com".into(), ..settings() }, "issuer"),
             (SsoSettings { client_id: "  ".into(), ..settings() }, "clientId"),
-            (SsoSettings { client_secret: String::new(), ..settings() }, "clientSecret"),
+            (SsoSettings { client_secret: Some(String::new()), ..settings() }, "clientSecret"),
             (SsoSettings { admin_group_value: None, ..settings() }, "adminGroupValue"),
         ];
         for (bad, field) in cases {
-            assert_eq!(field_of(bad.into_config(seal, Utc::now()).unwrap_err()), field);
+            assert_eq!(field_of(bad.into_config(seal, None, Utc::now()).unwrap_err()), field);
         }
     }
 
@@ -199,12 +213,12 @@ mod tests {
             assert!(check_idp_url(bad).is_err(), "{bad}");
         }
         let plain = SsoSettings { issuer: "http://idp.example.com".into(), ..settings() };
-        assert_eq!(field_of(plain.into_config(|s| s.to_owned(), Utc::now()).unwrap_err()), "issuer");
+        assert_eq!(field_of(plain.into_config(|s| s.to_owned(), None, Utc::now()).unwrap_err()), "issuer");
     }
 
     #[test]
     fn only_verified_addresses_in_allowed_domains_pass() {
-        let config = settings().into_config(|s| s.to_owned(), Utc::now()).unwrap();
+        let config = settings().into_config(|s| s.to_owned(), None, Utc::now()).unwrap();
         assert!(config.check_email(Some("ada@EXAMPLE.com"), true).is_ok());
         assert!(config.check_email(Some("ada@example.com"), false).is_err());
         assert!(config.check_email(Some("ada@example.org"), true).is_err());
@@ -215,7 +229,7 @@ mod tests {
 
     #[test]
     fn groups_decide_the_role_only_when_configured() {
-        let config = settings().into_config(|s| s.to_owned(), Utc::now()).unwrap();
+        let config = settings().into_config(|s| s.to_owned(), None, Utc::now()).unwrap();
         assert_eq!(config.role_from_claims(&json!({ "groups": ["x", "keyward-admins"] })), Some(Role::Admin));
         assert_eq!(config.role_from_claims(&json!({ "groups": "keyward-admins" })), Some(Role::Admin));
         assert_eq!(config.role_from_claims(&json!({ "groups": ["x"] })), Some(Role::Member));

@@ -64,6 +64,19 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<u64>, StoreError>;
 
+    /// A member's live sessions, most recently seen first, at most `limit`.
+    async fn sessions_of(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// How many live sessions of the organization no security key has confirmed
+    /// ([`Session::is_keyless`]): those [`SessionStore::revoke_keyless`] would end.
+    async fn count_keyless(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -53,6 +53,7 @@ pub fn code_of(err: &DomainError) -> &'static str {
         DomainError::KeyAlreadyRegistered => "KEY_ALREADY_REGISTERED",
         DomainError::CeremonyExpired => "CEREMONY_EXPIRED",
         DomainError::CeremonyFailed(_) => "CEREMONY_FAILED",
+        DomainError::KeyNotRegistered => "KEY_NOT_REGISTERED",
         DomainError::PolicyDenied(_) | DomainError::StepUpDenied { .. } => "POLICY_DENIED",
         DomainError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
         DomainError::SsoAlreadyLinked(_) => "SSO_ALREADY_LINKED",

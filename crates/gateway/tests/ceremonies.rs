@@ -161,7 +161,10 @@ async fn another_members_key_is_refused(app: &TestApp) {
     let (ceremony, mut options) = app.mfa_begin(&bob_pending).await;
     options["allowCredentials"] = json!([{ "type": "public-key", "id": admin_cred }]);
     let response = TestApp::get(&mut admin_key, &options, ORIGIN);
-    assert_code(&app.mfa_finish(&bob_pending, &ceremony, response).await, "CEREMONY_FAILED");
+    let refused = app.mfa_finish(&bob_pending, &ceremony, response).await;
+    assert_code(&refused, "KEY_NOT_REGISTERED");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("admin"), "the refusal names no account: {message}");
 }
 
 /// Makes the authenticator skip user verification, as a key without a PIN would.

@@ -409,6 +409,7 @@ async fn enforcement_never_half_happens() {
         &state,
         &session,
         Enforcement { enabled: true, grace_period_ends_at: None },
+        Default::default(),
         None,
     )
     .await;

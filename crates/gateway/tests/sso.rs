@@ -196,10 +196,10 @@ async fn unsafe_discovery_documents_are_refused(app: &TestApp) {
     let settings = keyward_domain::sso::SsoSettings {
         issuer: idp.issuer.clone(),
         client_id: common::oidc::CLIENT_ID.into(),
-        client_secret: common::oidc::CLIENT_SECRET.into(),
+        client_secret: Some(common::oidc::CLIENT_SECRET.into()),
         ..Default::default()
     };
-    let config = settings.into_config(|s| s.to_owned(), chrono::Utc::now()).unwrap();
+    let config = settings.into_config(|s| s.to_owned(), None, chrono::Utc::now()).unwrap();
     app.db.put_sso_config(app.org, config, AuditRecord::new(Actor::System, "org.sso.configured")).await.unwrap();
     let (_, body) = app
         .graphql("mutation { ssoLoginStart(organization: \"default\") { authorizationUrl } }", json!({}), None)

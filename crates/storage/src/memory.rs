@@ -227,6 +227,32 @@ impl SessionStore for MemoryStore {
         Ok(members.iter().map(|m| counts.get(m).copied().unwrap_or(0)).collect())
     }
 
+    async fn sessions_of(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let state = self.lock();
+        let mut sessions: Vec<Session> = state
+            .org_sessions(org)
+            .iter()
+            .filter_map(|hash| state.live(org, hash, now))
+            .filter(|s| s.member_id == member)
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+        sessions.truncate(limit);
+        Ok(sessions)
+    }
+
+    async fn count_keyless(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let state = self.lock();
+        let hashes = state.org_sessions(org);
+        Ok(hashes.iter().filter_map(|hash| state.live(org, hash, now)).filter(|s| s.is_keyless()).count() as u64)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

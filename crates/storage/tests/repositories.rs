@@ -111,7 +111,7 @@ async fn members_list_with_key_counts(t: TestDb) {
     let first = t.db.members(org.id, MemberQuery { first: 2, ..Default::default() }).await.unwrap();
     assert!(first.has_more);
     let rest =
-        t.db.members(org.id, MemberQuery { first: 2, after: Some(first.items[1].member.id), without_key: false })
+        t.db.members(org.id, MemberQuery { first: 2, after: Some(first.items[1].member.id), ..Default::default() })
             .await
             .unwrap();
     assert_eq!(rest.items.len(), 1);
@@ -367,10 +367,15 @@ async fn concurrent_deletions_never_leave_zero_keys(t: TestDb) {
 async fn recovery_codes_work_once(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let hashes: Vec<String> = (0..10).map(|i| format!("{i:064}")).collect();
-    t.db.replace_recovery_codes(org.id, admin.id, hashes.clone(), Utc::now(), audit("recovery_codes.generated"))
+    assert_eq!(t.db.recovery_code_status(org.id, admin.id).await.unwrap(), RecoveryCodeStatus::default());
+    let generated = Utc::now();
+    t.db.replace_recovery_codes(org.id, admin.id, hashes.clone(), generated, audit("recovery_codes.generated"))
         .await
         .unwrap();
-    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 10);
+    let status = t.db.recovery_code_status(org.id, admin.id).await.unwrap();
+    assert_eq!((status.total, status.unused), (10, 10));
+    let at = status.generated_at.expect("a generated set has a date");
+    assert!((at - generated).num_milliseconds().abs() < 1000, "{at} vs {generated}");
     assert!(
         t.db.consume_recovery_code(org.id, admin.id, &hashes[3], Utc::now(), audit("recovery_code.used"))
             .await
@@ -385,7 +390,8 @@ async fn recovery_codes_work_once(t: TestDb) {
     assert!(
         !t.db.consume_recovery_code(org.id, admin.id, "nope", Utc::now(), audit("recovery_code.used")).await.unwrap()
     );
-    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 9);
+    let status = t.db.recovery_code_status(org.id, admin.id).await.unwrap();
+    assert_eq!((status.total, status.unused), (10, 9), "a used code still counts in the set");
     let fresh: Vec<String> = (10..20).map(|i| format!("{i:064}")).collect();
     t.db.replace_recovery_codes(org.id, admin.id, fresh, Utc::now(), audit("recovery_codes.generated")).await.unwrap();
     assert!(
@@ -395,7 +401,8 @@ async fn recovery_codes_work_once(t: TestDb) {
             .unwrap(),
         "old codes are void"
     );
-    assert_eq!(t.db.unused_recovery_codes(org.id, admin.id).await.unwrap(), 10);
+    let status = t.db.recovery_code_status(org.id, admin.id).await.unwrap();
+    assert_eq!((status.total, status.unused), (10, 10), "a new set replaces the old one");
 }
 
 async fn settings_round_trip(t: TestDb) {
@@ -455,7 +462,7 @@ async fn deactivation_keeps_an_active_admin(t: TestDb) {
     assert!(!gone.is_active());
     assert!(!t.db.member(org.id, bob.id).await.unwrap().unwrap().is_active(), "stored");
     assert_eq!(t.db.count_members_without_key(org.id).await.unwrap(), 2, "deactivated members are not counted");
-    let listed = t.db.members(org.id, MemberQuery { first: 10, after: None, without_key: false }).await.unwrap();
+    let listed = t.db.members(org.id, MemberQuery { first: 10, ..Default::default() }).await.unwrap();
     assert!(listed.items.iter().any(|m| m.member.id == bob.id && m.member.deactivated_at.is_some()));
     // The only admin can be deactivated by nobody, even with a member's ID as the actor.
     let refused = t.db.set_deactivated(org.id, carol.id, admin.id, Some(Utc::now()), audit("member.deactivated")).await;
@@ -485,7 +492,39 @@ async fn deactivation_keeps_an_active_admin(t: TestDb) {
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
 }
 
+async fn members_are_searched_and_counted(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let alice = member(&t.db, org.id, "alice").await;
+    let bob = member(&t.db, org.id, "bob_ops").await;
+    let carol = member(&t.db, org.id, "carol").await;
+    member(&t.db, second_org(&t.db).await.id, "alice2").await;
+    t.db.insert_key(new_key(org.id, alice.id, &[1]), audit("k")).await.unwrap();
+    t.db.insert_key(new_key(org.id, alice.id, &[2]), audit("k")).await.unwrap();
+    t.db.insert_key(new_key(org.id, bob.id, &[3]), audit("k")).await.unwrap();
+    t.db.set_deactivated(org.id, admin.id, carol.id, Some(Utc::now()), audit("member.deactivated")).await.unwrap();
+
+    let search = |text: &str, without_key: bool| {
+        let query = MemberQuery { first: 10, search: Some(text.into()), without_key, ..Default::default() };
+        let db = t.db.clone();
+        async move {
+            let page = db.members(org.id, query).await.unwrap();
+            page.items.into_iter().map(|s| s.member.username).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("ALI", false).await, vec!["alice"], "any case, this organization only");
+    assert_eq!(search("example.com", false).await.len(), 4, "e-mail addresses match too");
+    assert_eq!(search("b_o", false).await, Vec::<String>::new(), "_ is a character, not a wildcard");
+    assert_eq!(search("b_ops", false).await, vec!["bob_ops"]);
+    assert_eq!(search("%", false).await, Vec::<String>::new(), "% is a character, not a wildcard");
+    assert_eq!(search("a", true).await, vec!["admin", "carol"], "search combines with withoutKey");
+
+    let stats = t.db.member_stats(org.id).await.unwrap();
+    assert_eq!(stats, MemberStats { members: 3, with_key: 2, with_one_key: 1, deactivated: 1 });
+    assert_eq!(stats.without_key(), 1, "the admin; carol is deactivated and not counted");
+}
+
 on_both_databases! {
+    members_are_searched_and_counted,
     deactivation_keeps_an_active_admin,
     bootstrap_happens_once,
     members_list_with_key_counts,

@@ -197,6 +197,42 @@ async fn revoke_keyless_spares_key_confirmed_sessions(store: &dyn Stores) {
     assert!(is_live(store, &promoted, now).await);
 }
 
+async fn keyless_sessions_are_counted_before_they_end(store: &dyn Stores) {
+    let (org, now) = (OrgId::new(), Utc::now());
+    assert_eq!(store.count_keyless(org, now).await.unwrap(), 0);
+    for _ in 0..3 {
+        start(store, org, MemberId::new(), now).await;
+    }
+    start_keyed(store, org, MemberId::new(), now).await;
+    start(store, OrgId::new(), MemberId::new(), now).await;
+    let revoked = start(store, org, MemberId::new(), now).await;
+    store.revoke(org, &revoked.token_hash, now).await.unwrap();
+    assert_eq!(store.count_keyless(org, now).await.unwrap(), 3, "live, keyless and in this organization only");
+    store.revoke_keyless(org, now).await.unwrap();
+    assert_eq!(store.count_keyless(org, now).await.unwrap(), 0);
+}
+
+async fn a_members_sessions_are_listed_with_their_device(store: &dyn Stores) {
+    let (org, alice, bob, now) = (OrgId::new(), MemberId::new(), MemberId::new(), Utc::now());
+    let mut from_laptop = new_session(org, alice);
+    from_laptop.facts.device = Some("Firefox 133 on Linux".into());
+    from_laptop.facts.login_ip = Some("192.0.2.7".into());
+    let laptop = store.create(from_laptop, LIFETIMES, now - chrono::Duration::minutes(5)).await.unwrap();
+    let phone = start(store, org, alice, now).await;
+    let ended = start(store, org, alice, now).await;
+    store.revoke(org, &ended.token_hash, now).await.unwrap();
+    start(store, org, bob, now).await;
+
+    let listed = store.sessions_of(org, alice, 10, now).await.unwrap();
+    let hashes: Vec<_> = listed.iter().map(|s| s.token_hash.clone()).collect();
+    assert_eq!(hashes, vec![phone.token_hash.clone(), laptop.token_hash.clone()], "live ones, last seen first");
+    assert_eq!(listed[1].facts.device.as_deref(), Some("Firefox 133 on Linux"));
+    assert_eq!(listed[1].facts.login_ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(store.sessions_of(org, alice, 1, now).await.unwrap().len(), 1, "at most the limit");
+    store.revoke_member(org, alice, None, now).await.unwrap();
+    assert!(store.sessions_of(org, alice, 10, now).await.unwrap().is_empty());
+}
+
 async fn pending_sessions_are_short_lived(store: &dyn Stores) {
     let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
     let mut new = new_session(org, member);
@@ -257,6 +293,8 @@ keyward_testkit::on_both_stores! {
     concurrent_takes_yield_one_winner,
     revoke_keyless_spares_key_confirmed_sessions,
     pending_sessions_are_short_lived,
+    keyless_sessions_are_counted_before_they_end,
+    a_members_sessions_are_listed_with_their_device,
 }
 
 /// Redis keeps nothing forever: after every kind of write, each key of the namespace has a TTL,

@@ -34,6 +34,9 @@ impl AuditEvent {
         let (done, tried) = match self.action.as_str() {
             "org.bootstrapped" => (format!("created organization {target}"), None),
             "org.sso.configured" => ("configured single sign-on".to_owned(), None),
+            "org.sso.tested" => {
+                (format!("tested single sign-on settings as {}", detail("email")), Some("failed a single sign-on test".into()))
+            }
             "org.webauthn_policy.updated" => ("updated the WebAuthn policy".to_owned(), None),
             "org.mfa_enforcement.enabled" => ("turned MFA enforcement on".to_owned(), None),
             "org.mfa_enforcement.disabled" => ("turned MFA enforcement off".to_owned(), None),
@@ -73,6 +76,10 @@ impl AuditEvent {
             }
             "member.provisioned" => (format!("provisioned member {}", detail("username")), None),
             "member.created" => (format!("added member {target}"), None),
+            "member.deactivated" => (format!("deactivated {target}"), None),
+            "member.reactivated" => (format!("reactivated {target}"), None),
+            "recovery_code.used" => ("used a recovery code".to_owned(), None),
+            "security_key.backup_state_changed" => (format!("saw key {target} change its sync state"), None),
             "member.sso.linked" => (format!("linked an SSO identity to {target}"), None),
             "api_key.created" => (format!("created API key {} ({})", detail("name"), detail("prefix")), None),
             "api_key.revoked" => (format!("revoked API key {target}"), None),

@@ -151,6 +151,7 @@ mod tests {
                 username: "alice".into(),
                 groups: vec!["platform".into()],
                 login_ip: Some("192.0.2.1".into()),
+                device: None,
                 key: Some(KeyFacts { aaguid: None, backup_eligible: true, backup_state: false, user_verified: true }),
             },
         }

@@ -6,7 +6,7 @@ use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::change::AuthzChange;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::member::Member;
-use keyward_domain::org::{Enforcement, EnforcementChange, Organization};
+use keyward_domain::org::{Enforcement, EnforcementChange, Organization, SessionsToEnd};
 use keyward_domain::repo::{
     AuditRepo, DeletedBy, MemberQuery, MemberRepo, MemberSummary, OrganizationRepo, PolicyKind, PolicyRepo,
     SecurityKeyRepo, StoredPolicy,
@@ -45,12 +45,16 @@ pub async fn set_enforcement(
     app: &AppState,
     session: &Session,
     requested: Enforcement,
+    end: SessionsToEnd,
     ip: Option<String>,
 ) -> Result<EnforcementOutcome, DomainError> {
     let now = Utc::now();
     let org = organization(app, session.org_id).await?;
     let admin_has_key = !app.db.keys_of(org.id, session.member_id).await?.is_empty();
     let change = org.enforcement.change_to(&requested, admin_has_key, now)?;
+    if change == EnforcementChange::Enable {
+        end.check(session.is_keyless())?;
+    }
     let (organization, revoked_sessions) = if change == EnforcementChange::None {
         (org, 0)
     } else {
@@ -58,7 +62,18 @@ pub async fn set_enforcement(
         let keep = session.token_hash.clone();
         let org_id = org.id;
         let flush: keyward_domain::repo::BeforeCommit = if change == EnforcementChange::Enable {
-            Box::new(move || Box::pin(async move { sessions.revoke_org(org_id, Some(&keep), now).await }))
+            Box::new(move || {
+                Box::pin(async move {
+                    match end {
+                        SessionsToEnd::All => sessions.revoke_org(org_id, Some(&keep), now).await,
+                        SessionsToEnd::Keyless => {
+                            // Counted first: the O(1) flush itself cannot say how many it ended.
+                            let keyless = sessions.count_keyless(org_id, now).await?;
+                            sessions.revoke_keyless(org_id, now).await.map(|()| keyless)
+                        }
+                    }
+                })
+            })
         } else {
             Box::new(|| Box::pin(async { Ok(0) }))
         };
@@ -73,6 +88,7 @@ pub async fn set_enforcement(
                 "enabled": requested.enabled,
                 "gracePeriodEndsAt": requested.grace_period_ends_at,
                 "revokedSessions": revoked,
+                "endSessions": (change == EnforcementChange::Enable).then_some(end.as_str()),
             }))
         });
         let outcome = app.db.set_enforcement(org_id, requested, now, flush, audit).await?;
@@ -85,11 +101,11 @@ pub async fn set_enforcement(
     Ok(EnforcementOutcome { organization, revoked_sessions, members_without_key })
 }
 
-async fn all_members(app: &AppState, org: OrgId, without_key: bool) -> Result<Vec<MemberSummary>, StoreError> {
+pub(super) async fn all_members(app: &AppState, org: OrgId, without_key: bool) -> Result<Vec<MemberSummary>, StoreError> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = app.db.members(org, MemberQuery { first: 500, after, without_key }).await?;
+        let page = app.db.members(org, MemberQuery { first: 500, after, without_key, search: None }).await?;
         after = page.items.last().map(|s| s.member.id);
         all.extend(page.items);
         if !page.has_more {
@@ -116,6 +132,8 @@ pub struct Preview {
     pub only_refused_keys: Vec<AtRisk>,
     /// Sessions that would end (all but the caller's).
     pub sessions_to_end: u64,
+    /// Sessions that ending only keyless sessions would end.
+    pub keyless_sessions_to_end: u64,
 }
 
 /// Who enforcement would lock out, exactly, before anyone flips the switch.
@@ -151,12 +169,13 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
         }
     }
     let live_total = app.sessions.live_sessions(org, now).await?;
-    Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1) })
+    let keyless_sessions_to_end = app.sessions.count_keyless(org, now).await?;
+    Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1), keyless_sessions_to_end })
 }
 
 /// The model each of a member's keys has proven by a verified attestation, as a login would judge
 /// it; empty when the policy lists no models (none is needed) or the server has no roots.
-async fn verified_models(
+pub(super) async fn verified_models(
     app: &AppState,
     policy: &WebauthnPolicy,
     org: OrgId,
@@ -257,6 +276,10 @@ pub async fn set_webauthn_policy(
     ip: Option<String>,
 ) -> Result<(WebauthnPolicy, Option<Issued>), DomainError> {
     policy.validate(app.rp.attestation_roots.is_some())?;
+    let preview = super::policy_preview::preview(app, session, &policy).await?;
+    if let Some(refusal) = preview.refusal {
+        return Err(DomainError::PolicyDenied(refusal));
+    }
     let body = serde_json::to_string(&policy).map_err(|e| DomainError::Store(StoreError::Unexpected(e.to_string())))?;
     let record = AuditRecord::new(actor(session), "org.webauthn_policy.updated")
         .target(format!("org:{}", session.org_id))
@@ -295,7 +318,7 @@ pub async fn set_webauthn_policy(
 }
 
 /// What the policy judges of a key: the model only as far as a verified attestation proves it.
-fn key_facts(key: &SecurityKey, models: &std::collections::HashMap<SecurityKeyId, uuid::Uuid>) -> CredentialFacts {
+pub(super) fn key_facts(key: &SecurityKey, models: &std::collections::HashMap<SecurityKeyId, uuid::Uuid>) -> CredentialFacts {
     CredentialFacts {
         aaguid: models.get(&key.id).copied(),
         backup_eligible: key.backup_eligible,

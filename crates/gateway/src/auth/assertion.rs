@@ -111,9 +111,9 @@ pub async fn check(
         .db
         .key_by_credential(&checked.credential_id)
         .await?
-        .ok_or_else(|| DomainError::CeremonyFailed("this security key is not registered".into()))?;
+        .ok_or(DomainError::KeyNotRegistered)?;
     if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
-        return Err(DomainError::CeremonyFailed("this key belongs to another account".into()));
+        return Err(DomainError::KeyNotRegistered);
     }
     let policy = super::webauthn_policy(app, session.org_id).await?;
     let result = webauthn::finish_authentication(&app.rp, &policy, &parsed, &state)?;

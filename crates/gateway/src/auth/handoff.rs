@@ -53,7 +53,9 @@ async fn login_session(
     let member = app.db.member(approver.org_id, approver.member_id).await?.ok_or(DomainError::Unauthenticated)?;
     member.ensure_active()?;
     let token = SessionToken::from_random(approver.org_id, random_token_bytes());
-    let facts = SessionFacts { login_ip: client_ip, key: None, ..approver.facts.clone() };
+    // The terminal's session: its address and device, not those of the browser that approved it.
+    let facts =
+        SessionFacts { login_ip: client_ip, device: Some("Keyward CLI".into()), key: None, ..approver.facts.clone() };
     let pending = app
         .sessions
         .create(

@@ -14,10 +14,12 @@ pub mod discovery;
 pub mod handoff;
 pub mod keys;
 pub mod mfa;
+pub mod policy_preview;
 pub mod recovery;
 pub mod session;
 pub mod sso;
 pub mod sso_link;
+pub mod sso_test;
 pub mod step_up;
 pub mod step_up_policy;
 

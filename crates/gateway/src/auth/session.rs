@@ -68,6 +68,9 @@ pub async fn start(
                     username: member.username.clone(),
                     groups: origin.groups,
                     login_ip: origin.ip,
+                    device: keyward_storage::request_context::current()
+                        .and_then(|meta| meta.user_agent)
+                        .and_then(|agent| keyward_domain::device::describe_user_agent(&agent)),
                     key: None,
                 },
             },

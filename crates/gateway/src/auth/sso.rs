@@ -16,6 +16,7 @@ use keyward_domain::rate_limit::limits;
 use keyward_domain::repo::{AuditRepo, MemberRepo, OrganizationRepo, SsoConfig, SsoConfigRepo};
 use keyward_domain::session::{AuthMethod, TokenHash};
 use keyward_domain::sso::SsoSettings;
+use keyward_domain::sso_groups::{admin_group_refusal, group_claims};
 use keyward_domain::{DomainError, StoreError};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -45,7 +46,24 @@ pub async fn configure(
     settings: SsoSettings,
     ip: Option<String>,
 ) -> Result<SsoConfig, DomainError> {
-    let config = settings.into_config(|secret| app.sealer.seal(secret), Utc::now())?;
+    let config = checked_config(app, org, settings).await?;
+    let admins = app.db.admin_idp_groups(org).await?;
+    if let Some(refusal) = admin_group_refusal(&config, &admins) {
+        return Err(DomainError::PolicyDenied(refusal));
+    }
+    let record = AuditRecord::new(actor, "org.sso.configured")
+        .target(format!("org:{org}"))
+        .ip(ip)
+        .details(json!({ "issuer": config.issuer, "clientId": config.client_id, "scopes": config.scopes }));
+    app.db.put_sso_config(org, config.clone(), record).await?;
+    Ok(config)
+}
+
+/// Settings checked (domain rules, the stored secret kept unless a new one is given) and their
+/// issuer's discovery document loaded, ready to save or to test.
+pub(super) async fn checked_config(app: &AppState, org: OrgId, settings: SsoSettings) -> Result<SsoConfig, DomainError> {
+    let stored = app.db.sso_config(org).await?;
+    let config = settings.into_config(|secret| app.sealer.seal(secret), stored.as_ref(), Utc::now())?;
     let issuer = &config.issuer;
     app.oidc.metadata(issuer, true).await.map_err(|e| match e {
         DiscoveryError::Unreachable(why) => {
@@ -53,11 +71,6 @@ pub async fn configure(
         }
         unsafe_document => DomainError::bad_input("issuer", unsafe_document.to_string()),
     })?;
-    let record = AuditRecord::new(actor, "org.sso.configured")
-        .target(format!("org:{org}"))
-        .ip(ip)
-        .details(json!({ "issuer": config.issuer, "clientId": config.client_id, "scopes": config.scopes }));
-    app.db.put_sso_config(org, config.clone(), record).await?;
     Ok(config)
 }
 
@@ -116,18 +129,28 @@ pub async fn start(app: &AppState, organization: &str, ip: Option<String>) -> Re
     super::limit(app, &[(format!("sso-ip:{}", ip.as_deref().unwrap_or("unknown")), limits::SSO_START_PER_IP)], now)
         .await?;
     let (org, config) = org_and_config(app, organization).await?;
-    authorization_url(app, org.id, &config, None, now).await
+    authorization_url(app, org.id, &config, Flow::Login, now).await
+}
+
+/// What an SSO ceremony is for.
+pub(super) enum Flow {
+    /// A login.
+    Login,
+    /// Linking an IdP account to the member of this session.
+    Link(TokenHash),
+    /// A test sign-in by this session's admin with unsaved settings.
+    Test(TokenHash),
 }
 
 /// Builds the IdP authorization URL and stores the ceremony (PKCE verifier, nonce, CSRF, the
-/// hash of the browser binding) it needs. With `link` set, the ceremony links the IdP account to
-/// that session's member instead of logging in; its state carries a `.link` suffix so the
-/// callback can tell.
+/// hash of the browser binding) it needs. A link or test ceremony belongs to its session, and its
+/// state carries a `.link` or `.test` suffix so the callback can tell; a test keeps the settings
+/// it tries (their secret sealed) in the ceremony.
 pub(super) async fn authorization_url(
     app: &AppState,
     org: OrgId,
     config: &SsoConfig,
-    link: Option<TokenHash>,
+    flow: Flow,
     now: chrono::DateTime<Utc>,
 ) -> Result<Started, DomainError> {
     // Fails closed: a document that no longer passes the checks is never used.
@@ -141,17 +164,18 @@ pub(super) async fn authorization_url(
     let csrf = random_secret();
     let nonce = random_secret();
     let binding = random_secret();
-    let purpose = if link.is_some() { CeremonyPurpose::SsoLink } else { CeremonyPurpose::SsoLogin };
-    let suffix = if link.is_some() { LINK_SUFFIX } else { "" };
-    let ceremony_id = super::begin_ceremony(
-        app,
-        org,
-        link,
-        purpose,
-        json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret(), "binding": binding_hash(&binding) }),
-        now,
-    )
-    .await?;
+    let mut state =
+        json!({ "csrf": csrf, "nonce": nonce, "pkce": verifier.secret(), "binding": binding_hash(&binding) });
+    let (purpose, suffix, session) = match flow {
+        Flow::Login => (CeremonyPurpose::SsoLogin, "", None),
+        Flow::Link(session) => (CeremonyPurpose::SsoLink, LINK_SUFFIX, Some(session)),
+        Flow::Test(session) => {
+            state["candidate"] = serde_json::to_value(config)
+                .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("SSO settings: {e}"))))?;
+            (CeremonyPurpose::SsoTest, TEST_SUFFIX, Some(session))
+        }
+    };
+    let ceremony_id = super::begin_ceremony(app, org, session, purpose, state, now).await?;
     let state = format!("{}.{}.{}{suffix}", org.0.simple(), ceremony_id.0.simple(), csrf);
     let mut request = client.authorize_url(
         CoreAuthenticationFlow::AuthorizationCode,
@@ -184,15 +208,22 @@ pub(super) fn check_binding(ceremony: &Value, presented: Option<&str>) -> Result
 
 /// Marks the `state` of a linking ceremony.
 const LINK_SUFFIX: &str = ".link";
+/// Marks the `state` of a test sign-in.
+const TEST_SUFFIX: &str = ".test";
 
 /// Whether `state` belongs to a linking ceremony rather than a login.
 pub fn is_link_state(state: &str) -> bool {
     state.ends_with(LINK_SUFFIX)
 }
 
+/// Whether `state` belongs to an admin's test sign-in rather than a login.
+pub fn is_test_state(state: &str) -> bool {
+    state.ends_with(TEST_SUFFIX)
+}
+
 pub(super) fn parse_state(state: &str) -> Result<(OrgId, CeremonyId, &str), DomainError> {
     let bad = || DomainError::bad_input("state", "not a state this server issued");
-    let state = state.strip_suffix(LINK_SUFFIX).unwrap_or(state);
+    let state = state.strip_suffix(LINK_SUFFIX).or_else(|| state.strip_suffix(TEST_SUFFIX)).unwrap_or(state);
     let mut parts = state.split('.');
     let (org, ceremony, csrf) =
         (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
@@ -253,6 +284,7 @@ pub async fn finish(
     };
     config.check_email(identity.email.as_deref(), identity.email_verified)?;
     let member = provision(app, &org, &config, &identity).await?;
+    app.db.record_idp_groups(org_id, member.id, &group_claims(&identity.raw)).await?;
     let origin = session::LoginOrigin { ip: ip.clone(), groups: config.groups_from_claims(&identity.raw) };
     let issued = session::start(app, &org, &member, AuthMethod::Sso, origin, now).await?;
     let record = AuditRecord::new(Actor::Member(member.id), "sso.login")

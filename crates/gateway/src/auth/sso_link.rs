@@ -13,7 +13,7 @@ use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::json;
 
-use super::sso::{Started, authorization_url, check_binding, constant_time_eq, parse_state, verify};
+use super::sso::{Flow, Started, authorization_url, check_binding, constant_time_eq, parse_state, verify};
 use crate::state::AppState;
 
 /// Starts linking for the member of `session`: the IdP authorization URL, and the binding cookie
@@ -25,7 +25,7 @@ pub async fn start(app: &AppState, session: &Session) -> Result<Started, DomainE
         return Err(DomainError::SsoAlreadyLinked("your member already has an IdP account linked".into()));
     }
     let config = app.db.sso_config(session.org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
-    authorization_url(app, session.org_id, &config, Some(session.token_hash.clone()), now).await
+    authorization_url(app, session.org_id, &config, Flow::Link(session.token_hash.clone()), now).await
 }
 
 /// Finishes linking with the `code` and `state` the IdP redirected back with, from the browser

@@ -23,6 +23,8 @@ pub struct AuditEvent {
     pub actor: String,
     /// What, e.g. `security_key.registered`.
     pub action: String,
+    /// The action as people read it ("Security key added"; see `auditActions`).
+    pub action_label: String,
     /// On what, e.g. `member:<id>`.
     pub target: Option<String>,
     /// `SUCCESS` or `FAILURE`.
@@ -55,6 +57,7 @@ impl From<DomainEvent> for AuditEvent {
     fn from(e: DomainEvent) -> Self {
         let summary = e.summary();
         Self {
+            action_label: keyward_domain::audit::labels::label_of(&e.action).to_owned(),
             summary,
             actor_name: e.actor_name,
             target_name: e.target_name,

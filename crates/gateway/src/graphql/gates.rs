@@ -25,7 +25,15 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
             "Query",
             "organization" | "member" | "auditEvents" | "auditVerify" | "stepUpPolicy" | "apiKeys" | "approvalPolicy",
         ) => Gate::OrgRead,
-        ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => Gate::Admin,
+        ("Query", "auditActions") => Gate::OrgRead,
+        (
+            "Query",
+            "enforcementPreview"
+            | "policyEvaluate"
+            | "approvalPolicyEvaluate"
+            | "webauthnPolicyPreview"
+            | "authenticatorModels",
+        ) => Gate::Admin,
         // A subscription's events are resolved under the type that declares the field
         // (`ApprovalSubscription`), not the merged root's name.
         (
@@ -53,6 +61,8 @@ pub fn gate_for(root: &str, field: &str) -> Option<Gate> {
         (
             "Mutation",
             "ssoConfigure"
+            | "ssoTestStart"
+            | "ssoTestFinish"
             | "backupCredentialsRotate"
             | "mfaEnforcementSet"
             | "memberSecurityKeyDelete"
@@ -125,7 +135,8 @@ pub fn step_up_for(field: &str) -> Option<StepUp> {
         "memberDeactivate" => StepUp::Action("member.deactivate", Argument("member", "id")),
         "memberReactivate" => StepUp::Action("member.reactivate", Argument("member", "id")),
         "mfaEnforcementSet" => StepUp::Action("org.mfa_enforcement.set", Organization),
-        "ssoConfigure" => StepUp::Action("org.sso.configure", Organization),
+        // A test sign-in is part of configuring SSO: one fresh touch covers testing and saving.
+        "ssoConfigure" | "ssoTestStart" | "ssoTestFinish" => StepUp::Action("org.sso.configure", Organization),
         "webauthnPolicyUpdate" => StepUp::Action("org.webauthn_policy.set", Organization),
         "stepUpPolicySet" => StepUp::Action(keyward_domain::step_up::POLICY_SET_ACTION, Organization),
         "backupCredentialsRotate" => StepUp::Action("backup_credentials.rotate", Organization),

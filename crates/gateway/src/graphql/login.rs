@@ -54,7 +54,7 @@ pub struct SsoLoginStartPayload {
 }
 
 /// Sets the binding cookie of an SSO login or link begun and tells where to send the browser.
-fn sso_started(request: &RequestContext, started: sso::Started) -> SsoLoginStartPayload {
+pub(super) fn sso_started(request: &RequestContext, started: sso::Started) -> SsoLoginStartPayload {
     request.set_other_cookie(Cookie::SsoBinding, CookieUpdate::Set(started.binding));
     SsoLoginStartPayload { authorization_url: started.authorization_url }
 }
@@ -66,8 +66,8 @@ pub struct SsoConfigureInput {
     pub issuer: String,
     /// The client ID registered at the IdP.
     pub client_id: String,
-    /// The client secret (write-only: never returned).
-    pub client_secret: String,
+    /// The client secret (write-only: never returned). Null or empty keeps the stored one.
+    pub client_secret: Option<String>,
     /// Scopes besides `openid` (e.g. `email`, `profile`, `groups`).
     #[graphql(default)]
     pub scopes: Vec<String>,
@@ -78,6 +78,20 @@ pub struct SsoConfigureInput {
     /// When set, only verified e-mail addresses in these domains may log in.
     #[graphql(default)]
     pub allowed_email_domains: Vec<String>,
+}
+
+impl From<SsoConfigureInput> for keyward_domain::sso::SsoSettings {
+    fn from(input: SsoConfigureInput) -> Self {
+        Self {
+            issuer: input.issuer,
+            client_id: input.client_id,
+            client_secret: input.client_secret,
+            scopes: input.scopes,
+            admin_group_claim: input.admin_group_claim,
+            admin_group_value: input.admin_group_value,
+            allowed_email_domains: input.allowed_email_domains,
+        }
+    }
 }
 
 /// SSO settings as stored (without the secret).
@@ -97,6 +111,9 @@ pub struct SsoConfiguration {
     pub allowed_email_domains: Vec<String>,
     /// Where the IdP must redirect to (register this at the IdP).
     pub redirect_uri: String,
+    /// A client secret is stored (it is never returned; `ssoConfigure` keeps it unless given a
+    /// new one).
+    pub has_client_secret: bool,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +129,7 @@ impl SsoConfiguration {
             admin_group_value: config.admin_group_value,
             allowed_email_domains: config.allowed_email_domains,
             redirect_uri: sso::redirect_url(app),
+            has_client_secret: !config.client_secret.is_empty(),
             updated_at: config.updated_at,
         }
     }
@@ -220,21 +238,14 @@ pub struct LoginSettingsMutations;
 
 #[Object]
 impl LoginSettingsMutations {
-    /// Configures OIDC single sign-on (checked by loading the issuer's discovery document).
+    /// Configures OIDC single sign-on (checked by loading the issuer's discovery document). An
+    /// admin group that no admin is known to be in is refused (`POLICY_DENIED`): every admin would
+    /// become a member at their next SSO login. `ssoTestStart` first lets Keyward see your groups.
     async fn sso_configure(&self, ctx: &Context<'_>, input: SsoConfigureInput) -> ApiResult<SsoConfiguration> {
         let session = ctx.org_admin()?.0;
         let ip = ctx.request()?.ip.clone();
-        let settings = keyward_domain::sso::SsoSettings {
-            issuer: input.issuer,
-            client_id: input.client_id,
-            client_secret: input.client_secret,
-            scopes: input.scopes,
-            admin_group_claim: input.admin_group_claim,
-            admin_group_value: input.admin_group_value,
-            allowed_email_domains: input.allowed_email_domains,
-        };
         let app = ctx.app();
-        let config = sso::configure(app, session.org_id, Actor::Member(session.member_id), settings, ip).await?;
+        let config = sso::configure(app, session.org_id, Actor::Member(session.member_id), input.into(), ip).await?;
         Ok(SsoConfiguration::new(config, app))
     }
 

@@ -11,6 +11,8 @@ pub mod login;
 pub mod members;
 pub mod org;
 pub mod roots;
+pub mod rollout;
+pub mod sso_test;
 pub mod step_up;
 pub mod types;
 pub mod webhooks;

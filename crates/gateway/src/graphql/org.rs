@@ -13,6 +13,7 @@ use keyward_domain::webauthn_policy::{
 use super::context::ContextExt;
 use super::keys::SecurityKey;
 use super::login::SsoConfiguration;
+use super::rollout::{MemberSession, MemberStats, RecoveryCodeStatus};
 use super::types::{Member, Organization};
 use crate::auth::admin;
 use crate::error::{ApiError, ApiResult};
@@ -117,6 +118,9 @@ impl TryFrom<WebauthnPolicy> for DomainPolicy {
     }
 }
 
+/// The most sessions the member page lists.
+const MAX_LISTED_SESSIONS: usize = 100;
+
 /// Pagination state.
 #[derive(SimpleObject)]
 pub struct PageInfo {
@@ -174,13 +178,22 @@ impl Organization {
         Ok(crate::auth::sso::redirect_url(ctx.app()))
     }
 
-    /// Members with their key counts and live sessions, oldest first (admins only).
+    /// How many active members have a key, have none, or have only one (admins only).
+    async fn member_stats(&self, ctx: &Context<'_>) -> ApiResult<MemberStats> {
+        let org_id = ctx.org_reader()?.org_id;
+        Ok(ctx.app().db.member_stats(org_id).await?.into())
+    }
+
+    /// Members with their key counts and active sessions, oldest first (admins only). `search`
+    /// keeps those whose username, display name or e-mail contains it, ignoring case (at most 100
+    /// characters).
     async fn members(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: u64,
         after: Option<String>,
         #[graphql(default)] without_key: bool,
+        search: Option<String>,
     ) -> ApiResult<MemberConnection> {
         let org_id = ctx.org_reader()?.org_id;
         let after = after
@@ -190,7 +203,7 @@ impl Organization {
             })
             .transpose()?;
         let app = ctx.app();
-        let page = app.db.members(org_id, MemberQuery { first, after, without_key }.checked()?).await?;
+        let page = app.db.members(org_id, MemberQuery { first, after, without_key, search }.checked()?).await?;
         let ids: Vec<MemberId> = page.items.iter().map(|s| s.member.id).collect();
         let live = app.sessions.live_sessions_of(org_id, &ids, Utc::now()).await?;
         let end_cursor = page.items.last().map(|s| s.member.id.to_string());
@@ -215,6 +228,10 @@ pub struct MemberDetail {
     pub live_sessions: u64,
     /// Unused recovery codes.
     pub unused_recovery_codes: u64,
+    /// Their recovery codes: how many are left and since when.
+    pub recovery_codes: RecoveryCodeStatus,
+    /// Their active sessions, most recently seen first (at most 100).
+    pub sessions: Vec<MemberSession>,
 }
 
 /// A key the policy would refuse.
@@ -246,6 +263,31 @@ pub struct EnforcementPreview {
     pub members_with_only_refused_keys: Vec<AtRiskMember>,
     /// Sessions that would end (every live session but yours).
     pub sessions_to_end: u64,
+    /// Sessions that `endSessions: KEYLESS` would end (those no security key confirmed).
+    pub keyless_sessions_to_end: u64,
+}
+
+/// One field a WebAuthn policy change touches.
+#[derive(SimpleObject)]
+pub struct WebauthnPolicyChange {
+    /// The input field (`userVerification`, `allowedAaguids`, ...).
+    pub field: String,
+    /// Its stored value, as text.
+    pub from: String,
+    /// The new value, as text.
+    pub to: String,
+}
+
+/// What saving a WebAuthn policy would do.
+#[derive(SimpleObject)]
+pub struct WebauthnPolicyPreview {
+    /// Fields that change.
+    pub changes: Vec<WebauthnPolicyChange>,
+    /// Active members with keys whose every key the new policy refuses, with each key's reason.
+    pub members_left_without_key: Vec<AtRiskMember>,
+    /// Why the server refuses to save it (it would leave you, or every admin, without an accepted
+    /// key); null when it may be saved.
+    pub refusal: Option<String>,
 }
 
 fn at_risk(risk: admin::AtRisk) -> AtRiskMember {
@@ -280,13 +322,40 @@ impl OrgQueries {
         let id: MemberId = id.parse().map_err(|_| ApiError(DomainError::NotFound))?;
         let member = app.db.member(org_id, id).await?.ok_or(ApiError(DomainError::NotFound))?;
         let keys = app.db.keys_of(org_id, id).await?;
+        let sessions = app.sessions.sessions_of(org_id, id, MAX_LISTED_SESSIONS, Utc::now()).await?;
         let live = app.sessions.live_sessions_of(org_id, &[id], Utc::now()).await?;
-        let unused = app.db.unused_recovery_codes(org_id, id).await?;
+        let recovery_codes = app.db.recovery_code_status(org_id, id).await?;
+        let caller = ctx.request()?.caller.session();
         Ok(MemberDetail {
             member: member.into(),
             keys: keys.into_iter().map(SecurityKey::from).collect(),
             live_sessions: live.first().copied().unwrap_or(0),
-            unused_recovery_codes: unused,
+            unused_recovery_codes: recovery_codes.unused,
+            recovery_codes: recovery_codes.into(),
+            sessions: sessions.into_iter().map(|s| MemberSession::new(s, caller)).collect(),
+        })
+    }
+
+    /// What saving `input` as the WebAuthn policy would do: the fields it changes, the members it
+    /// would leave with no accepted key, and why it would be refused. Nothing is saved.
+    async fn webauthn_policy_preview(
+        &self,
+        ctx: &Context<'_>,
+        input: WebauthnPolicy,
+    ) -> ApiResult<WebauthnPolicyPreview> {
+        let session = ctx.org_admin()?.0;
+        let app = ctx.app();
+        let policy = DomainPolicy::try_from(input)?;
+        policy.validate(app.rp.attestation_roots.is_some())?;
+        let preview = crate::auth::policy_preview::preview(app, session, &policy).await?;
+        Ok(WebauthnPolicyPreview {
+            changes: preview
+                .changes
+                .into_iter()
+                .map(|c| WebauthnPolicyChange { field: c.field.to_owned(), from: c.from, to: c.to })
+                .collect(),
+            members_left_without_key: preview.left_without_key.into_iter().map(at_risk).collect(),
+            refusal: preview.refusal,
         })
     }
 
@@ -298,6 +367,7 @@ impl OrgQueries {
             members_without_key: preview.without_key.into_iter().map(at_risk).collect(),
             members_with_only_refused_keys: preview.only_refused_keys.into_iter().map(at_risk).collect(),
             sessions_to_end: preview.sessions_to_end,
+            keyless_sessions_to_end: preview.keyless_sessions_to_end,
         })
     }
 }
@@ -309,6 +379,28 @@ pub struct MfaEnforcementInput {
     pub enabled: bool,
     /// Members without a key may keep working until then (at most 90 days out).
     pub grace_period_ends_at: Option<DateTime<Utc>>,
+    /// Which sessions switching enforcement on ends (ignored when it is already on).
+    #[graphql(default_with = "SessionsToEnd::All")]
+    pub end_sessions: SessionsToEnd,
+}
+
+/// Which sessions switching MFA enforcement on ends.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SessionsToEnd {
+    /// Every session but yours.
+    All,
+    /// Only sessions no security key has confirmed: members who already log in with a key keep
+    /// working.
+    Keyless,
+}
+
+impl From<SessionsToEnd> for keyward_domain::org::SessionsToEnd {
+    fn from(end: SessionsToEnd) -> Self {
+        match end {
+            SessionsToEnd::All => Self::All,
+            SessionsToEnd::Keyless => Self::Keyless,
+        }
+    }
 }
 
 /// The result of changing enforcement.
@@ -344,8 +436,9 @@ pub struct OrgMutations;
 
 #[Object]
 impl OrgMutations {
-    /// Turns MFA enforcement on or off. Turning it on ends every other session of the
-    /// organization at once; you must have a key.
+    /// Turns MFA enforcement on or off, or moves its grace deadline. Turning it on ends every
+    /// other session of the organization at once (or, with `endSessions: KEYLESS`, only those no
+    /// security key confirmed); you must have a key.
     async fn mfa_enforcement_set(
         &self,
         ctx: &Context<'_>,
@@ -354,7 +447,7 @@ impl OrgMutations {
         let session = ctx.org_admin()?.0;
         let ip = ctx.request()?.ip.clone();
         let requested = Enforcement { enabled: input.enabled, grace_period_ends_at: input.grace_period_ends_at };
-        let outcome = admin::set_enforcement(ctx.app(), session, requested, ip).await?;
+        let outcome = admin::set_enforcement(ctx.app(), session, requested, input.end_sessions.into(), ip).await?;
         Ok(MfaEnforcementPayload {
             organization: outcome.organization.into(),
             revoked_sessions: outcome.revoked_sessions,

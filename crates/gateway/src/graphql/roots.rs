@@ -12,6 +12,8 @@ use super::login::{LoginMutations, LoginSettingsMutations};
 use super::members::MemberMutations;
 use super::org::{OrgMutations, OrgQueries};
 use super::step_up::{StepUpMutations, StepUpQueries};
+use super::rollout::RolloutQueries;
+use super::sso_test::SsoTestMutations;
 use super::types::Viewer;
 use super::webhooks::{WebhookMutations, WebhookQueries};
 use crate::error::ApiResult;
@@ -41,6 +43,7 @@ pub struct QueryRoot(
     ApiKeyQueries,
     ApprovalQueries,
     WebhookQueries,
+    RolloutQueries,
 );
 
 /// Write operations.
@@ -56,6 +59,7 @@ pub struct MutationRoot(
     ApiKeyMutations,
     ApprovalMutations,
     WebhookMutations,
+    SsoTestMutations,
 );
 
 /// Live updates (over WebSocket at `/graphql/ws`, protocol `graphql-transport-ws`).

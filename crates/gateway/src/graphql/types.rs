@@ -192,6 +192,13 @@ impl Viewer {
             .ok_or(ApiError(keyward_domain::DomainError::Unauthenticated))
     }
 
+    /// Your recovery codes: how many are left and since when.
+    async fn recovery_codes(&self, ctx: &Context<'_>) -> ApiResult<super::rollout::RecoveryCodeStatus> {
+        use keyward_domain::repo::RecoveryCodeRepo;
+        let status = ctx.app().db.recovery_code_status(self.session.org_id, self.session.member_id).await?;
+        Ok(status.into())
+    }
+
     /// The member's organization.
     async fn organization(&self, ctx: &Context<'_>) -> ApiResult<Organization> {
         let repos = &ctx.app().db;

@@ -1,8 +1,8 @@
 //! `GET /auth/sso/callback`: where the IdP sends the browser back. It finishes the login like
 //! `ssoLoginFinish` (with the browser's SSO binding cookie, which it then clears), sets the
 //! session cookie and redirects into the SPA; failures redirect to the login screen with the
-//! error's stable code. A linking callback goes on to the SPA instead, whose `ssoLinkFinish`
-//! carries the binding cookie.
+//! error's stable code. A linking or test callback goes on to the SPA instead, whose
+//! `ssoLinkFinish` or `ssoTestFinish` carries the binding cookie.
 
 use std::net::SocketAddr;
 
@@ -38,17 +38,19 @@ pub async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let linking = params.state.as_deref().is_some_and(sso::is_link_state);
+    let testing = params.state.as_deref().is_some_and(sso::is_test_state);
     let (Some(code), Some(state)) = (params.code, params.state) else {
         let code = if params.error.as_deref() == Some("access_denied") { "FORBIDDEN" } else { "BAD_USER_INPUT" };
-        let page = if linking { "/org/sso" } else { "/login" };
+        let page = if linking || testing { "/org/sso" } else { "/login" };
         return redirect(&format!("{page}?error={code}"));
     };
-    if linking {
+    if linking || testing {
         // The SameSite=Strict session cookie is absent on this cross-site redirect; the SPA finishes
-        // the link with `ssoLinkFinish` from the session that began it.
+        // the link (`ssoLinkFinish`) or the test (`ssoTestFinish`) from the session that began it.
+        let (code_param, state_param) = if linking { ("linkCode", "linkState") } else { ("testCode", "testState") };
         let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("linkCode", &code)
-            .append_pair("linkState", &state)
+            .append_pair(code_param, &code)
+            .append_pair(state_param, &state)
             .finish();
         return redirect(&format!("/org/sso?{query}"));
     }

@@ -20,6 +20,13 @@ pub fn model_name(aaguid: &Uuid) -> Option<&'static str> {
     NAMES.get(aaguid).map(String::as_str)
 }
 
+/// Every model the list names, sorted by name (then AAGUID, for models sharing a name).
+pub fn all_models() -> Vec<(Uuid, &'static str)> {
+    let mut models: Vec<(Uuid, &'static str)> = NAMES.iter().map(|(id, name)| (*id, name.as_str())).collect();
+    models.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()).then(a.0.cmp(&b.0)));
+    models
+}
+
 #[derive(Deserialize)]
 struct AttestationObject {
     #[serde(rename = "authData", with = "serde_bytes_compat")]
@@ -56,6 +63,9 @@ mod tests {
         let gpm: Uuid = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4".parse().unwrap();
         assert_eq!(model_name(&gpm), Some("Google Password Manager"));
         assert_eq!(model_name(&Uuid::nil()), None);
+        let all = all_models();
+        assert_eq!(all.len(), NAMES.len());
+        assert!(all.windows(2).all(|w| w[0].1.to_lowercase() <= w[1].1.to_lowercase()), "sorted by name");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn precheck(response: &Value, kind: Kind, member: &uuid::Uuid, origins: &[Ur
         && let Some(handle) = inner.get("userHandle").and_then(Value::as_str).filter(|h| !h.is_empty())
         && b64(handle).as_deref() != Some(member.as_bytes().as_slice())
     {
-        return Err(refuse("this key belongs to another account"));
+        return Err(DomainError::KeyNotRegistered);
     }
     Ok(Checked { credential_id })
 }
@@ -161,7 +161,7 @@ mod tests {
         assert!(matches!(precheck(&cross, Kind::Assertion, &member), Err(DomainError::CeremonyFailed(_))));
 
         let other = uuid::Uuid::new_v4();
-        assert!(matches!(precheck(&assertion(&member), Kind::Assertion, &other), Err(DomainError::CeremonyFailed(_))));
+        assert!(matches!(precheck(&assertion(&member), Kind::Assertion, &other), Err(DomainError::KeyNotRegistered)));
 
         let mut registration = assertion(&member);
         registration["response"]["attestationObject"] = json!("AA");

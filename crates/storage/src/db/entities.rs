@@ -59,6 +59,7 @@ pub mod member {
         pub created_at: DateTimeUtc,
         pub last_login_at: Option<DateTimeUtc>,
         pub deactivated_at: Option<DateTimeUtc>,
+        pub idp_groups: Option<String>,
     }
     no_relations!();
 }

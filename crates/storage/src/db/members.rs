@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::member::{Member, NewMember, OidcIdentity, Role, deactivation_allowed};
-use keyward_domain::repo::{MemberQuery, MemberRepo, MemberSummary, Page};
+use keyward_domain::repo::{MemberQuery, MemberRepo, MemberStats, MemberSummary, Page};
+use keyward_domain::sso_groups::{AdminGroups, GroupClaims};
 use keyward_domain::{DomainError, StoreError};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
     QuerySelect, Set, TransactionTrait,
@@ -17,6 +18,28 @@ use super::audit::append_in;
 use super::convert::member_from;
 use super::entities::{member, organization, security_key};
 use super::{Database, map_err, to_u64};
+
+/// The totals [`MemberRepo::member_stats`] reads.
+#[derive(FromQueryResult, Default)]
+struct StatsRow {
+    members: i64,
+    with_key: i64,
+    with_one_key: i64,
+    deactivated: i64,
+}
+
+/// A `LIKE` pattern matching `text` anywhere, lower-cased, with `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 pub(crate) async fn insert_member(
     db: &impl ConnectionTrait,
@@ -40,6 +63,7 @@ pub(crate) async fn insert_member(
         created_at: Set(at),
         last_login_at: Set(None),
         deactivated_at: Set(None),
+        idp_groups: Set(None),
     }
     .insert(db)
     .await
@@ -78,6 +102,7 @@ impl MemberWithKeyCount {
             created_at: self.created_at,
             last_login_at: self.last_login_at,
             deactivated_at: self.deactivated_at,
+            idp_groups: None,
         })?;
         Ok(MemberSummary { member, key_count })
     }
@@ -253,6 +278,37 @@ impl MemberRepo for Database {
         Ok(())
     }
 
+    async fn record_idp_groups(&self, org: OrgId, id: MemberId, groups: &GroupClaims) -> Result<(), StoreError> {
+        let text = serde_json::to_string(groups).map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        member::Entity::update_many()
+            .col_expr(member::Column::IdpGroups, Expr::value(text))
+            .filter(member::Column::Id.eq(id.0))
+            .filter(member::Column::OrgId.eq(org.0))
+            .exec(&self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn admin_idp_groups(&self, org: OrgId) -> Result<Vec<AdminGroups>, StoreError> {
+        let rows = member::Entity::find()
+            .filter(member::Column::OrgId.eq(org.0))
+            .filter(member::Column::Role.eq(Role::Admin.as_str()))
+            .filter(member::Column::DeactivatedAt.is_null())
+            .all(&self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AdminGroups {
+                sso_linked: row.oidc_subject.is_some(),
+                // Unreadable groups count as unknown: the check then refuses rather than guesses.
+                groups: row.idp_groups.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+                username: row.username,
+            })
+            .collect())
+    }
+
     async fn count_members_without_key(&self, org: OrgId) -> Result<u64, StoreError> {
         let with_keys = Query::select().column(security_key::Column::MemberId).from(security_key::Entity).to_owned();
         let keyless = member::Entity::find()
@@ -260,6 +316,46 @@ impl MemberRepo for Database {
             .filter(member::Column::DeactivatedAt.is_null())
             .filter(member::Column::Id.not_in_subquery(with_keys));
         PaginatorTrait::count(keyless, &self.conn).await.map_err(map_err)
+    }
+
+    async fn member_stats(&self, org: OrgId) -> Result<MemberStats, StoreError> {
+        let m = Alias::new("m");
+        let k = Alias::new("k");
+        let per_member = Query::select()
+            .expr_as(Expr::col((m.clone(), member::Column::DeactivatedAt)), Alias::new("d"))
+            .expr_as(Expr::col((k.clone(), security_key::Column::Id)).count(), Alias::new("kc"))
+            .from_as(member::Entity, m.clone())
+            .join_as(
+                JoinType::LeftJoin,
+                security_key::Entity,
+                k.clone(),
+                Expr::col((k.clone(), security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)),
+            )
+            .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
+            .group_by_col((m.clone(), member::Column::Id))
+            .group_by_col((m.clone(), member::Column::DeactivatedAt))
+            .to_owned();
+        let sum = |condition: &str, alias: &str| {
+            (Expr::cust(format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)")), Alias::new(alias))
+        };
+        let mut totals = Query::select();
+        for (expr, alias) in [
+            sum("d IS NULL", "members"),
+            sum("d IS NULL AND kc > 0", "with_key"),
+            sum("d IS NULL AND kc = 1", "with_one_key"),
+            sum("d IS NOT NULL", "deactivated"),
+        ] {
+            totals.expr_as(expr, alias);
+        }
+        totals.from_subquery(per_member, Alias::new("t"));
+        let statement = self.conn.get_database_backend().build(&totals);
+        let row = StatsRow::find_by_statement(statement).one(&self.conn).await.map_err(map_err)?.unwrap_or_default();
+        Ok(MemberStats {
+            members: to_u64(row.members),
+            with_key: to_u64(row.with_key),
+            with_one_key: to_u64(row.with_one_key),
+            deactivated: to_u64(row.deactivated),
+        })
     }
 
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError> {
@@ -300,6 +396,17 @@ impl MemberRepo for Database {
         }
         if query.without_key {
             select.and_having(Expr::col((k.clone(), security_key::Column::Id)).count().eq(0));
+        }
+        if let Some(search) = &query.search {
+            let pattern = like_pattern(search);
+            let matches = |column: member::Column| {
+                Func::lower(Expr::col((m.clone(), column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            select.and_where(
+                matches(member::Column::Username)
+                    .or(matches(member::Column::DisplayName))
+                    .or(matches(member::Column::Email)),
+            );
         }
         let statement = self.conn.get_database_backend().build(&select);
         let rows = MemberWithKeyCount::find_by_statement(statement).all(&self.conn).await.map_err(map_err)?;

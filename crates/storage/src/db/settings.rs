@@ -6,11 +6,11 @@ use keyward_domain::StoreError;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::repo::{
-    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, SsoConfig, SsoConfigRepo,
+    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, RecoveryCodeStatus, SsoConfig, SsoConfigRepo,
     StoredPolicy,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
 
 use super::audit::append_in;
 use super::convert::corrupt;
@@ -83,14 +83,18 @@ impl RecoveryCodeRepo for Database {
         Ok(true)
     }
 
-    async fn unused_recovery_codes(&self, org: OrgId, member: MemberId) -> Result<u64, StoreError> {
-        recovery_code::Entity::find()
+    async fn recovery_code_status(&self, org: OrgId, member: MemberId) -> Result<RecoveryCodeStatus, StoreError> {
+        let codes: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = recovery_code::Entity::find()
+            .select_only()
+            .column(recovery_code::Column::CreatedAt)
+            .column(recovery_code::Column::UsedAt)
             .filter(recovery_code::Column::OrgId.eq(org.0))
             .filter(recovery_code::Column::MemberId.eq(member.0))
-            .filter(recovery_code::Column::UsedAt.is_null())
-            .count(&self.conn)
+            .into_tuple()
+            .all(&self.conn)
             .await
-            .map_err(map_err)
+            .map_err(map_err)?;
+        Ok(RecoveryCodeStatus::of(codes))
     }
 }
 

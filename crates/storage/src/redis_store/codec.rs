@@ -67,6 +67,9 @@ pub fn encode(session: &Session) -> Vec<(&'static str, String)> {
     if let Some(ip) = &facts.login_ip {
         fields.push(("ip", ip.clone()));
     }
+    if let Some(device) = &facts.device {
+        fields.push(("dv", device.clone()));
+    }
     if let Some(key) = &facts.key {
         fields.push(("kf", encode_key_facts(key)));
     }
@@ -225,6 +228,7 @@ pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Resul
                 None => Vec::new(),
             },
             login_ip: f.0.get("ip").cloned(),
+            device: f.0.get("dv").cloned(),
             key: f.0.get("kf").map(|text| decode_key_facts(text)).transpose()?,
         },
         grants: f.0.get("gr").map(|text| decode_grants(text)).transpose()?.unwrap_or_default(),
@@ -266,6 +270,7 @@ mod tests {
             username: "alice".into(),
             groups: vec!["platform".into(), "on,call".into()],
             login_ip: Some("2001:db8::1".into()),
+            device: Some("Firefox 133 on Linux".into()),
             key: Some(KeyFacts {
                 aaguid: Some(uuid::Uuid::new_v4()),
                 backup_eligible: true,

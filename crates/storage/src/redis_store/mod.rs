@@ -34,6 +34,8 @@ struct Scripts {
     revoke_keyless: Script,
     purge_dead: Script,
     live_of: Script,
+    sessions_of: Script,
+    count_keyless: Script,
     rate_hit: Script,
     rate_refund: Script,
 }
@@ -51,6 +53,8 @@ impl Scripts {
             revoke_keyless: script(scripts::REVOKE_KEYLESS),
             purge_dead: script(scripts::PURGE_DEAD),
             live_of: script(scripts::LIVE_OF),
+            sessions_of: script(scripts::SESSIONS_OF),
+            count_keyless: script(scripts::COUNT_KEYLESS),
             rate_hit: Script::new(scripts::RATE_HIT),
             rate_refund: Script::new(scripts::RATE_REFUND),
         }
@@ -313,6 +317,60 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)
+    }
+
+    async fn sessions_of(
+        &self,
+        org: OrgId,
+        member: MemberId,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let rows: Vec<Vec<String>> = self
+            .scripts
+            .sessions_of
+            .arg(self.prefix(org))
+            .arg(member.0.simple().to_string())
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        let mut sessions = rows
+            .into_iter()
+            .filter_map(|mut row| {
+                if row.is_empty() {
+                    return None;
+                }
+                let hash = TokenHash(row.remove(0));
+                Some(codec::decode(org, &hash, row))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+        sessions.truncate(limit);
+        Ok(sessions)
+    }
+
+    async fn count_keyless(&self, org: OrgId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        const WINDOW: u64 = 500;
+        let mut keyless = 0;
+        let mut offset = 0;
+        loop {
+            let (found, read): (u64, u64) = self
+                .scripts
+                .count_keyless
+                .arg(self.prefix(org))
+                .arg(millis(now))
+                .arg(offset)
+                .arg(WINDOW)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(map_err)?;
+            keyless += found;
+            offset += read;
+            if read < WINDOW {
+                return Ok(keyless);
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

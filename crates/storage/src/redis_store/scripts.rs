@@ -211,6 +211,33 @@ end
 return counts
 ";
 
+/// ARGV: prefix, member, now. Returns each live session of the member as {hash, fields...}.
+pub const SESSIONS_OF: &str = r"
+local pfx, m, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+for _, h in ipairs(redis.call('ZRANGE', pfx .. 'ml:' .. m, '(' .. ARGV[3], '+inf', 'BYSCORE')) do
+  local list = redis.call('HGETALL', pfx .. 's:' .. h)
+  if #list > 0 and live(pfx, fields(list), now) then
+    table.insert(list, 1, h)
+    out[#out + 1] = list
+  end
+end
+return out
+";
+
+/// ARGV: prefix, now, offset, count. Counts the keyless live sessions in one window of the
+/// organization's index (so no call blocks Redis for long). Returns {keyless, entries read}.
+pub const COUNT_KEYLESS: &str = r"
+local pfx, now = ARGV[1], tonumber(ARGV[2])
+local hashes = redis.call('ZRANGE', pfx .. 'live', '(' .. ARGV[2], '+inf', 'BYSCORE', 'LIMIT', ARGV[3], ARGV[4])
+local keyless = 0
+for _, h in ipairs(hashes) do
+  local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
+  if s.k == '' and live(pfx, s, now) then keyless = keyless + 1 end
+end
+return {keyless, #hashes}
+";
+
 /// KEYS: the bucket; ARGV: window in ms. A fixed window: returns {count, ms until it resets}.
 pub const RATE_HIT: &str = r"
 local count = redis.call('INCR', KEYS[1])
