@@ -31,11 +31,7 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
         let (mut repo_time, mut sql_time) = (0.0, 0.0);
         for _ in 0..rounds {
             let started = Instant::now();
-            let page = fresh
-                .db
-                .members(org, MemberQuery { first: PAGE, ..Default::default() })
-                .await
-                .expect("list");
+            let page = fresh.db.members(org, MemberQuery { first: PAGE, ..Default::default() }).await.expect("list");
             repo_time += started.elapsed().as_secs_f64();
             let started = Instant::now();
             let rows = hand_written(&fresh, org).await;

@@ -29,11 +29,7 @@ pub fn policy_changes(from: &WebauthnPolicy, to: &WebauthnPolicy) -> Vec<FieldCh
         ("allowedAaguids", list(&from.allowed_aaguids), list(&to.allowed_aaguids)),
         ("deniedAaguids", list(&from.denied_aaguids), list(&to.denied_aaguids)),
         ("deviceBoundOnly", from.device_bound_only.to_string(), to.device_bound_only.to_string()),
-        (
-            "ceremonyTimeoutSeconds",
-            from.ceremony_timeout_seconds.to_string(),
-            to.ceremony_timeout_seconds.to_string(),
-        ),
+        ("ceremonyTimeoutSeconds", from.ceremony_timeout_seconds.to_string(), to.ceremony_timeout_seconds.to_string()),
         (
             "rejectCounterRegression",
             from.reject_counter_regression.to_string(),
@@ -67,9 +63,7 @@ pub fn lockout_refusal(actor: MemberId, admins: &[AdminKeys]) -> Option<String> 
     }
     let with_keys: Vec<&AdminKeys> = admins.iter().filter(|a| a.has_keys).collect();
     if !with_keys.is_empty() && with_keys.iter().all(locked_out) {
-        return Some(
-            "this policy refuses every key of every admin, so no admin could log in to change it back".into(),
-        );
+        return Some("this policy refuses every key of every admin, so no admin could log in to change it back".into());
     }
     None
 }

@@ -172,7 +172,10 @@ mod tests {
         let again = kept.into_config(|s| format!("resealed:{s}"), Some(&config), Utc::now()).unwrap();
         assert_eq!(again.client_secret, "sealed:s3cret", "no new secret keeps the stored one");
         let blank = SsoSettings { client_secret: Some(String::new()), ..settings() };
-        assert_eq!(blank.into_config(|s| s.to_owned(), Some(&config), Utc::now()).unwrap().client_secret, "sealed:s3cret");
+        assert_eq!(
+            blank.into_config(|s| s.to_owned(), Some(&config), Utc::now()).unwrap().client_secret,
+            "sealed:s3cret"
+        );
         let replaced = settings().into_config(|s| format!("new:{s}"), Some(&again), Utc::now()).unwrap();
         assert_eq!(replaced.client_secret, "new:s3cret");
     }

@@ -16,10 +16,40 @@ pub type GroupClaims = BTreeMap<String, Vec<String>>;
 
 /// Claims that name the person or the token rather than groups: never kept.
 const IDENTITY_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "azp", "exp", "iat", "nbf", "jti", "nonce", "auth_time", "at_hash", "c_hash", "sid",
-    "acr", "amr", "email", "email_verified", "name", "given_name", "family_name", "middle_name", "nickname",
-    "preferred_username", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale",
-    "phone_number", "phone_number_verified", "address", "updated_at",
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "auth_time",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "acr",
+    "amr",
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
 ];
 const MAX_CLAIMS: usize = 20;
 const MAX_VALUES: usize = 50;
@@ -129,8 +159,14 @@ mod tests {
         let refusal = admin_group_refusal(&admins_group, &[outside.clone(), unknown.clone()]).expect("refused");
         assert!(refusal.contains("keyward-admins") && refusal.contains("Test sign-in"), "{refusal}");
         assert_eq!(admin_group_refusal(&admins_group, &[unknown, admin(false, None)]), None, "backup-only admins stay");
-        assert_eq!(admin_group_refusal(&config(None, None), &[outside.clone()]), None, "no admin group, no demotion");
+        assert_eq!(
+            admin_group_refusal(&config(None, None), std::slice::from_ref(&outside)),
+            None,
+            "no admin group, no demotion"
+        );
         let wrong_claim = config(Some("roles"), Some("keyward-admins"));
-        assert!(admin_group_refusal(&wrong_claim, &[admin(true, Some(json!({ "groups": ["keyward-admins"] })))]).is_some());
+        assert!(
+            admin_group_refusal(&wrong_claim, &[admin(true, Some(json!({ "groups": ["keyward-admins"] })))]).is_some()
+        );
     }
 }

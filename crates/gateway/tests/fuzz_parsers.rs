@@ -111,7 +111,13 @@ fn rp() -> RelyingParty {
 }
 
 fn is_refusal(err: &DomainError) -> bool {
-    matches!(err, DomainError::BadInput { .. } | DomainError::CeremonyFailed(_) | DomainError::PolicyDenied(_))
+    matches!(
+        err,
+        DomainError::BadInput { .. }
+            | DomainError::CeremonyFailed(_)
+            | DomainError::PolicyDenied(_)
+            | DomainError::KeyNotRegistered
+    )
 }
 
 /// The gateway's path for an assertion: pre-check, parse, verify.

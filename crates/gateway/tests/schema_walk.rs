@@ -22,7 +22,15 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
             "Query",
             "organization" | "member" | "auditEvents" | "auditVerify" | "stepUpPolicy" | "apiKeys" | "approvalPolicy",
         ) => "org-read",
-        ("Query", "enforcementPreview" | "policyEvaluate" | "approvalPolicyEvaluate") => "admin",
+        ("Query", "auditActions") => "org-read",
+        (
+            "Query",
+            "enforcementPreview"
+            | "policyEvaluate"
+            | "approvalPolicyEvaluate"
+            | "webauthnPolicyPreview"
+            | "authenticatorModels",
+        ) => "admin",
         ("Query", "approvalRequest" | "approvalRequests") => "approval-requester",
         ("Mutation", "approvalRequestCreate") => "approval-requester",
         ("Mutation", "approvalBegin" | "approvalFinish" | "approvalReject") => "member",
@@ -45,6 +53,8 @@ fn expected_gate(root: &str, field: &str) -> &'static str {
         (
             "Mutation",
             "ssoConfigure"
+            | "ssoTestStart"
+            | "ssoTestFinish"
             | "backupCredentialsRotate"
             | "mfaEnforcementSet"
             | "memberSecurityKeyDelete"
@@ -94,7 +104,7 @@ fn expected_action(field: &str) -> Option<&'static str> {
         "memberDeactivate" => Some("member.deactivate"),
         "memberReactivate" => Some("member.reactivate"),
         "mfaEnforcementSet" => Some("org.mfa_enforcement.set"),
-        "ssoConfigure" => Some("org.sso.configure"),
+        "ssoConfigure" | "ssoTestStart" | "ssoTestFinish" => Some("org.sso.configure"),
         "webauthnPolicyUpdate" => Some("org.webauthn_policy.set"),
         "stepUpPolicySet" => Some("org.step_up_policy.set"),
         "backupCredentialsRotate" => Some("backup_credentials.rotate"),

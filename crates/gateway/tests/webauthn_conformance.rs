@@ -191,10 +191,18 @@ async fn aaguid_lists_need_a_verified_attestation(db: TestDb, store: Store) {
     let (_, pending) = admin_at(&app, SessionStage::MfaRequired).await;
     assert_eq!(app.mfa_login(&pending, &mut attested).await["stage"], "AUTHENTICATED");
 
-    // Denying that model now refuses the same key at login.
+    // Denying that model would refuse the admin's only key: the API refuses to lock them out. A
+    // policy stored anyway (before that rule existed) refuses the same key at login.
     let deny = json!({ "userVerification": "PREFERRED", "attestation": "DIRECT", "deniedAaguids": [softtoken::AAGUID.to_string()], "deviceBoundOnly": false, "ceremonyTimeoutSeconds": 120 });
     let body = app.update_webauthn_policy(&token, deny).await;
-    assert!(body.get("errors").is_none(), "{body}");
+    assert_refused(&body, "POLICY_DENIED", "every one of your security keys");
+    app.store_webauthn_policy(&keyward_domain::webauthn_policy::WebauthnPolicy {
+        attestation: keyward_domain::webauthn_policy::AttestationPreference::Direct,
+        denied_aaguids: vec![softtoken::AAGUID],
+        ceremony_timeout_seconds: 120,
+        ..Default::default()
+    })
+    .await;
     let (_, pending) = admin_at(&app, SessionStage::MfaRequired).await;
     let (ceremony, options) = app.mfa_begin(&pending).await;
     let body = app.mfa_finish(&pending, &ceremony, TestApp::get(&mut attested, &options, ORIGIN)).await;

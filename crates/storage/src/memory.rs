@@ -242,7 +242,7 @@ impl SessionStore for MemoryStore {
             .filter(|s| s.member_id == member)
             .cloned()
             .collect();
-        sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
         sessions.truncate(limit);
         Ok(sessions)
     }

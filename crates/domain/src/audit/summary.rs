@@ -34,9 +34,10 @@ impl AuditEvent {
         let (done, tried) = match self.action.as_str() {
             "org.bootstrapped" => (format!("created organization {target}"), None),
             "org.sso.configured" => ("configured single sign-on".to_owned(), None),
-            "org.sso.tested" => {
-                (format!("tested single sign-on settings as {}", detail("email")), Some("failed a single sign-on test".into()))
-            }
+            "org.sso.tested" => (
+                format!("tested single sign-on settings as {}", detail("email")),
+                Some("failed a single sign-on test".into()),
+            ),
             "org.webauthn_policy.updated" => ("updated the WebAuthn policy".to_owned(), None),
             "org.mfa_enforcement.enabled" => ("turned MFA enforcement on".to_owned(), None),
             "org.mfa_enforcement.disabled" => ("turned MFA enforcement off".to_owned(), None),

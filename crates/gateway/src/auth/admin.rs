@@ -101,7 +101,11 @@ pub async fn set_enforcement(
     Ok(EnforcementOutcome { organization, revoked_sessions, members_without_key })
 }
 
-pub(super) async fn all_members(app: &AppState, org: OrgId, without_key: bool) -> Result<Vec<MemberSummary>, StoreError> {
+pub(super) async fn all_members(
+    app: &AppState,
+    org: OrgId,
+    without_key: bool,
+) -> Result<Vec<MemberSummary>, StoreError> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -170,7 +174,12 @@ pub async fn preview(app: &AppState, session: &Session, now: DateTime<Utc>) -> R
     }
     let live_total = app.sessions.live_sessions(org, now).await?;
     let keyless_sessions_to_end = app.sessions.count_keyless(org, now).await?;
-    Ok(Preview { without_key, only_refused_keys, sessions_to_end: live_total.saturating_sub(1), keyless_sessions_to_end })
+    Ok(Preview {
+        without_key,
+        only_refused_keys,
+        sessions_to_end: live_total.saturating_sub(1),
+        keyless_sessions_to_end,
+    })
 }
 
 /// The model each of a member's keys has proven by a verified attestation, as a login would judge
@@ -318,7 +327,10 @@ pub async fn set_webauthn_policy(
 }
 
 /// What the policy judges of a key: the model only as far as a verified attestation proves it.
-pub(super) fn key_facts(key: &SecurityKey, models: &std::collections::HashMap<SecurityKeyId, uuid::Uuid>) -> CredentialFacts {
+pub(super) fn key_facts(
+    key: &SecurityKey,
+    models: &std::collections::HashMap<SecurityKeyId, uuid::Uuid>,
+) -> CredentialFacts {
     CredentialFacts {
         aaguid: models.get(&key.id).copied(),
         backup_eligible: key.backup_eligible,

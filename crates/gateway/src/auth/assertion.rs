@@ -107,11 +107,7 @@ pub async fn check(
         .map_err(|e| DomainError::bad_input("response", format!("not a PublicKeyCredential: {e}")))?;
     let state: AuthenticationState = serde_json::from_value(state.clone())
         .map_err(|e| DomainError::CeremonyFailed(format!("corrupt ceremony state: {e}")))?;
-    let stored = app
-        .db
-        .key_by_credential(&checked.credential_id)
-        .await?
-        .ok_or(DomainError::KeyNotRegistered)?;
+    let stored = app.db.key_by_credential(&checked.credential_id).await?.ok_or(DomainError::KeyNotRegistered)?;
     if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
         return Err(DomainError::KeyNotRegistered);
     }

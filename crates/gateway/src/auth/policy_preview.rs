@@ -10,7 +10,7 @@ use keyward_domain::lockout::{AdminKeys, FieldChange, lockout_refusal, policy_ch
 use keyward_domain::repo::SecurityKeyRepo;
 use keyward_domain::security_key::SecurityKey;
 use keyward_domain::session::Session;
-use keyward_domain::webauthn_policy::WebauthnPolicy;
+use keyward_domain::webauthn_policy::{CredentialFacts, WebauthnPolicy};
 
 use super::admin::{AtRisk, all_members, key_facts, verified_models};
 use crate::state::AppState;
@@ -26,7 +26,9 @@ pub struct PolicyPreview {
 }
 
 /// Judges `candidate` against every active member's keys. Live-session counts are left at 0: the
-/// preview is about keys, and the sessions of refused members end when the policy is saved.
+/// preview is about keys, and the sessions of refused members end when the policy is saved. Only
+/// keys refused for certain count towards the lock-out refusal: a key registered without user
+/// verification is listed as at risk, since whether it can verify is known only at login.
 pub async fn preview(
     app: &AppState,
     session: &Session,
@@ -46,14 +48,30 @@ pub async fn preview(
             continue;
         }
         let keys = keys_by_member.remove(&member.id).unwrap_or_default();
-        let models = if keys.is_empty() { HashMap::new() } else { verified_models(app, candidate, org, member.id).await? };
-        let refused: Vec<(SecurityKey, String)> = keys
-            .iter()
-            .filter_map(|key| candidate.check(&key_facts(key, &models)).err().map(|why| (key.clone(), why)))
-            .collect();
+        let models =
+            if keys.is_empty() { HashMap::new() } else { verified_models(app, candidate, org, member.id).await? };
+        let mut refused = Vec::new();
+        let mut surely_refused = 0;
+        for key in &keys {
+            let facts = key_facts(key, &models);
+            let Err(why) = candidate.check(&facts) else { continue };
+            // Whether a key can verify its user is known only from the ceremony that asks: the
+            // flag stored at registration says it did not, not that it cannot.
+            match candidate.check(&CredentialFacts { user_verified: true, ..facts }) {
+                Err(_) => surely_refused += 1,
+                Ok(()) => {
+                    let why = "it did not verify a user (PIN or biometric) when it was registered: it is refused at \
+                               login if it cannot";
+                    refused.push((key.clone(), why.to_owned()));
+                    continue;
+                }
+            }
+            refused.push((key.clone(), why));
+        }
         let all_refused = !keys.is_empty() && refused.len() == keys.len();
         if member.is_admin() {
-            admins.push(AdminKeys { member: member.id, has_keys: !keys.is_empty(), all_refused });
+            let surely_all = !keys.is_empty() && surely_refused == keys.len();
+            admins.push(AdminKeys { member: member.id, has_keys: !keys.is_empty(), all_refused: surely_all });
         }
         if all_refused {
             left_without_key.push(AtRisk { member, live_sessions: 0, refused_keys: refused });

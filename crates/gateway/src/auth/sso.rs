@@ -61,7 +61,11 @@ pub async fn configure(
 
 /// Settings checked (domain rules, the stored secret kept unless a new one is given) and their
 /// issuer's discovery document loaded, ready to save or to test.
-pub(super) async fn checked_config(app: &AppState, org: OrgId, settings: SsoSettings) -> Result<SsoConfig, DomainError> {
+pub(super) async fn checked_config(
+    app: &AppState,
+    org: OrgId,
+    settings: SsoSettings,
+) -> Result<SsoConfig, DomainError> {
     let stored = app.db.sso_config(org).await?;
     let config = settings.into_config(|secret| app.sealer.seal(secret), stored.as_ref(), Utc::now())?;
     let issuer = &config.issuer;

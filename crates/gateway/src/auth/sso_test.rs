@@ -89,16 +89,13 @@ pub async fn finish(
         app.db.record_idp_groups(org_id, member.id, &group_claims(&identity.raw)).await?;
     }
     let outcome = judge(&candidate, &identity, member);
-    let record = AuditRecord::new(actor, "org.sso.tested")
-        .target(format!("org:{org_id}"))
-        .ip(ip)
-        .details(json!({
-            "issuer": candidate.issuer,
-            "subject": outcome.subject,
-            "email": outcome.email,
-            "role": outcome.role.map(|r| r.as_str()),
-            "problems": outcome.problems,
-        }));
+    let record = AuditRecord::new(actor, "org.sso.tested").target(format!("org:{org_id}")).ip(ip).details(json!({
+        "issuer": candidate.issuer,
+        "subject": outcome.subject,
+        "email": outcome.email,
+        "role": outcome.role.map(|r| r.as_str()),
+        "problems": outcome.problems,
+    }));
     app.db.append_audit(org_id, record).await?;
     Ok(outcome)
 }
@@ -125,7 +122,8 @@ fn judge(config: &SsoConfig, identity: &Identity, member: Option<Member>) -> Tes
             member.username
         ));
     }
-    if config.admin_group_claim.is_some() && identity.raw.get(config.admin_group_claim.as_deref().unwrap_or("")).is_none()
+    if config.admin_group_claim.is_some()
+        && identity.raw.get(config.admin_group_claim.as_deref().unwrap_or("")).is_none()
     {
         problems.push("the ID token has no claim named like the admin group claim: ask the IdP to send it".into());
     }

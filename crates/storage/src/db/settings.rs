@@ -6,8 +6,8 @@ use keyward_domain::StoreError;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::repo::{
-    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, RecoveryCodeStatus, SsoConfig, SsoConfigRepo,
-    StoredPolicy,
+    BackupCredential, BackupCredentialRepo, PolicyKind, PolicyRepo, RecoveryCodeRepo, RecoveryCodeStatus, SsoConfig,
+    SsoConfigRepo, StoredPolicy,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};

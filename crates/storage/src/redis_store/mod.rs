@@ -345,7 +345,7 @@ impl SessionStore for RedisStore {
                 Some(codec::decode(org, &hash, row))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
         sessions.truncate(limit);
         Ok(sessions)
     }
