@@ -38,7 +38,9 @@ impl AuditQuery {
         {
             return Err(DomainError::bad_input("to", "must be after from"));
         }
-        self.action = self.action.filter(|a| !a.is_empty());
+        for filter in [&mut self.action, &mut self.actor, &mut self.target, &mut self.involving] {
+            *filter = filter.take().filter(|value| !value.is_empty());
+        }
         Ok(self)
     }
 }

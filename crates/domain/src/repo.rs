@@ -401,6 +401,8 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     /// Exact target.
     pub target: Option<String>,
+    /// Exact actor or exact target: everything by or about someone (`member:<id>`).
+    pub involving: Option<String>,
     /// At or after.
     pub from: Option<DateTime<Utc>>,
     /// Before.

@@ -51,6 +51,14 @@ async fn adoption_is_counted_and_members_are_found(app: &TestApp) {
         vec!["bob", "carol_ops"]
     );
     assert_eq!(names(app.ok(search, json!({ "s": "_ops", "k": false }), Some(&admin)).await), vec!["carol_ops"]);
+
+    // The member page links to everything by or about alice.
+    let involving = "query($m: String) { auditEvents(filter: { involving: $m }) { nodes { actor target action } } }";
+    let alice_ref = format!("member:{}", alice.id);
+    let data = app.ok(involving, json!({ "m": alice_ref }), Some(&admin)).await;
+    let events = data["auditEvents"]["nodes"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["actor"] == alice_ref.as_str() && e["action"] == "security_key.registered"));
+    assert!(events.iter().all(|e| e["actor"] == alice_ref.as_str() || e["target"] == alice_ref.as_str()), "{events:?}");
     let (_, body) = app.graphql(search, json!({ "s": "x".repeat(101), "k": false }), Some(&admin)).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "search", "{body}");
@@ -108,13 +116,14 @@ async fn enforcement_can_spare_members_who_use_keys(app: &TestApp) {
     assert!(app.is_live(&admin).await);
     let events = app
         .ok(
-            "{ auditEvents(filter: { action: \"org.mfa_enforcement.enabled\" }) { nodes { details actionLabel } } }",
+            "{ auditEvents(filter: { action: \"org.mfa_enforcement.enabled\" }) { nodes { details actionLabel summary } } }",
             json!({}),
             Some(&admin),
         )
         .await;
     let event = &events["auditEvents"]["nodes"][0];
     assert_eq!(event["details"]["endSessions"], "KEYLESS", "{event}");
+    assert!(event["summary"].as_str().unwrap().ends_with("ending only sessions no key confirmed"), "{event}");
     assert_eq!(event["actionLabel"], "MFA enforcement turned on");
 
     // The deadline moves after enforcing; that ends nothing.

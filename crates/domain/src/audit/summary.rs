@@ -39,7 +39,12 @@ impl AuditEvent {
                 Some("failed a single sign-on test".into()),
             ),
             "org.webauthn_policy.updated" => ("updated the WebAuthn policy".to_owned(), None),
-            "org.mfa_enforcement.enabled" => ("turned MFA enforcement on".to_owned(), None),
+            "org.mfa_enforcement.enabled" => match self.details.get("endSessions").and_then(Value::as_str) {
+                Some("KEYLESS") => {
+                    ("turned MFA enforcement on, ending only sessions no key confirmed".to_owned(), None)
+                }
+                _ => ("turned MFA enforcement on".to_owned(), None),
+            },
             "org.mfa_enforcement.disabled" => ("turned MFA enforcement off".to_owned(), None),
             "org.mfa_enforcement.updated" => ("changed MFA enforcement".to_owned(), None),
             "backup_credentials.rotated" => ("rotated the backup credentials".to_owned(), None),

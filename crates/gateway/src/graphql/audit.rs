@@ -87,6 +87,8 @@ pub struct AuditEventFilter {
     pub actor: Option<String>,
     /// Exact target.
     pub target: Option<String>,
+    /// Exact actor or exact target: everything by or about someone (`member:<id>`).
+    pub involving: Option<String>,
     /// At or after.
     pub from: Option<DateTime<Utc>>,
     /// Before.
@@ -172,6 +174,7 @@ impl AuditQueries {
             action: filter.action,
             actor: filter.actor,
             target: filter.target,
+            involving: filter.involving,
             from: filter.from,
             to: filter.to,
             before_seq,

@@ -8,7 +8,7 @@ use keyward_domain::audit::{
 };
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::{AuditQuery, AuditRepo, Page};
-use sea_orm::sea_query::{Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -193,6 +193,9 @@ impl AuditRepo for Database {
         }
         if let Some(target) = query.target {
             select = select.filter(Column::Target.eq(target));
+        }
+        if let Some(involving) = query.involving {
+            select = select.filter(Column::Actor.eq(involving.clone()).or(Column::Target.eq(involving)));
         }
         if let Some(from) = query.from {
             select = select.filter(Column::At.gte(from));
