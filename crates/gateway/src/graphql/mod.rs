@@ -15,6 +15,7 @@ pub mod roots;
 pub mod sso_test;
 pub mod step_up;
 pub mod types;
+pub mod webauthn_policy;
 pub mod webhooks;
 
 use async_graphql::Schema;
