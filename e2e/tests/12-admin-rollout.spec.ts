@@ -9,7 +9,7 @@
 // period). Leaves: MFA enforced without a grace period, as it found it.
 import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { DISPLAY_NAMES, expect, journeyPassed, loggedIn, passIdp, requireJourneys, test, type Person } from './support';
+import { answerOnce, DISPLAY_NAMES, expect, journeyPassed, loggedIn, passIdp, requireJourneys, test, type Person } from './support';
 
 const SUMMARY = /^(\d[\d,]*) of (\d[\d,]*) have a key, (\d+)% · (\d[\d,]*) without · (\d[\d,]*) with only one$/;
 
@@ -64,18 +64,22 @@ test('journey 12: overview, members search and CSV, sessions, audit by name and 
   await expect(members.getByRole('link', { name: 'alice', exact: true })).toBeVisible();
   const search = page.getByLabel('Search members');
   await search.fill('alice m');
+  await expect(members.getByRole('link', { name: 'bob', exact: true })).toHaveCount(0);
   await expect(rows).toHaveCount(1);
   await expect(members.getByRole('link', { name: 'alice', exact: true })).toBeVisible();
   await admin.screens('organization-members');
   const bobEmail = await (async () => {
     await search.fill('BOB');
+    await expect(members.getByRole('link', { name: 'bob', exact: true })).toBeVisible();
     await expect(rows).toHaveCount(1);
     return (await rows.locator('td[data-label="E-mail"]').textContent())?.trim() ?? '';
   })();
   if (bobEmail.includes('@')) {
+    await search.fill('zz-nobody');
+    await expect(page.getByTestId('no-members')).toBeVisible();
     await search.fill(bobEmail.toUpperCase());
-    await expect(rows).toHaveCount(1);
     await expect(members.getByRole('link', { name: 'bob', exact: true })).toBeVisible();
+    await expect(rows).toHaveCount(1);
   }
   await search.fill('no-such-member-zz');
   await expect(page.getByTestId('no-members')).toHaveText('No member matches “no-such-member-zz”.');
@@ -115,7 +119,11 @@ test('journey 12: overview, members search and CSV, sessions, audit by name and 
   const events = table.locator('tbody tr[data-testid^="audit-event-"]');
   await expect(events.first()).toBeVisible();
   await expect.poll(() => events.evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getAttribute('data-actor')))])).toEqual([`member:${adminId}`]);
-  await expect(events.first().locator('td[data-label="Actor"]').getByRole('link', { name: DISPLAY_NAMES.admin })).toBeVisible();
+  // By name (the admin's audit name is their username or display name), linked to their page.
+  await expect(events.first().locator('td[data-label="Actor"]').getByRole('link', { name: /^(admin|Administrator)$/ })).toHaveAttribute(
+    'href',
+    `/org/members/${adminId}`,
+  );
   const login = table.locator('tr[data-action="mfa.login"]').first();
   const label = ((await login.locator('td[data-label="Action"]').textContent()) ?? '').trim();
   expect(label, 'actions read as labels, not codes').not.toMatch(/^[a-z_.]+$/);
@@ -243,6 +251,10 @@ test('journey 12-settings: policy changes are previewed and refused when they lo
   // WebAuthn policy: allow only one model, picked by name. The preview lists every member with keys, and
   // the save is refused (it would leave every admin without an accepted key).
   await admin.orgNav('WebAuthn policy').click();
+  // Model lists need attestation (DIRECT): a key's model is known only from its attestation.
+  const attestation = page.getByLabel('Attestation', { exact: true });
+  const storedAttestation = await attestation.inputValue();
+  await attestation.selectOption('DIRECT');
   const allowed = page.getByRole('group', { name: 'Allowed authenticator models' });
   await allowed.getByLabel('Find a model for allowed authenticator models').fill('YubiKey 5');
   const model = allowed.getByRole('list', { name: /^Models matching/ }).getByRole('button').first();
@@ -252,35 +264,49 @@ test('journey 12-settings: policy changes are previewed and refused when they lo
   await expect(chosen.getByRole('listitem')).toHaveCount(1);
   await expect(chosen).toContainText(/YubiKey 5/);
   await expect(chosen.locator('small')).toHaveText(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  expect(modelText).toContain(await chosen.locator('small').textContent());
+  const aaguid = (await chosen.locator('small').textContent())!;
+  expect(modelText).toContain(aaguid);
+  const adminId: string = (await graphql(page, '{ viewer { member { id } } }', {})).data.viewer.member.id;
+  // This server trusts no attestation roots: the preview answers like the save would, under the field.
+  await page.getByRole('button', { name: 'Save policy…' }).click();
+  await expect(allowed.locator('.field-error')).toContainText('attestation_roots');
+  await admin.screens('webauthn-policy-no-roots');
+
+  // With roots, such a list would refuse every key (models unproven): the preview lists who is locked out
+  // with each key's reason and the refusal, and saving is disabled. (Answered in place of the server,
+  // which without roots cannot get that far; the server's own refusal is tested in its Rust tests.)
+  const reason = "your organization accepts only security keys whose model is proven by a verified attestation, and this key's is not";
+  await answerOnce(page, 'WebauthnPolicyPreview', {
+    webauthnPolicyPreview: {
+      changes: [
+        { field: 'attestation', from: storedAttestation, to: 'DIRECT' },
+        { field: 'allowedAaguids', from: '[]', to: aaguid },
+      ],
+      membersLeftWithoutKey: [
+        { member: { id: adminId, username: 'admin', displayName: DISPLAY_NAMES.admin }, refusedKeys: [{ key: { id: 'k1', name: 'Admin desk key' }, reason }] },
+        { member: { id: 'alice-id', username: 'alice', displayName: DISPLAY_NAMES.alice }, refusedKeys: [{ key: { id: 'k2', name: 'Alice key' }, reason }] },
+      ],
+      refusal: 'it would leave you, and every admin, without an accepted security key',
+    },
+  });
   await page.getByRole('button', { name: 'Save policy…' }).click();
   const preview = page.getByRole('dialog', { name: 'Save this WebAuthn policy?' });
-  await expect(preview.getByTestId('policy-changes')).toContainText('Allowed authenticator models');
+  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Allowed authenticator models/ })).toContainText(aaguid);
   const atRisk = preview.getByTestId('policy-at-risk');
-  await expect(atRisk).toContainText(DISPLAY_NAMES.admin);
+  await expect(atRisk.getByRole('listitem').filter({ hasText: DISPLAY_NAMES.admin }).first()).toContainText(`“Admin desk key”: ${reason}`);
   await expect(atRisk).toContainText(DISPLAY_NAMES.alice);
-  await expect(atRisk).toContainText('“Admin desk key”:');
-  await expect(preview.getByTestId('policy-refusal')).toContainText('This policy cannot be saved:');
+  await expect(preview.getByTestId('policy-refusal')).toHaveText(
+    'This policy cannot be saved: it would leave you, and every admin, without an accepted security key',
+  );
   await expect(preview.getByRole('button', { name: /^Save/ })).toBeDisabled();
   await admin.screens('webauthn-policy');
   await preview.getByRole('button', { name: 'Cancel' }).click();
   await expect(preview).toBeHidden();
 
-  // The server refuses it too, whoever asks.
-  const current = await graphql(page, 'query { organization { webauthnPolicy { userVerification attestation deviceBoundOnly ceremonyTimeoutSeconds rejectCounterRegression } } }', {});
-  const policy = current.data.organization.webauthnPolicy;
-  const aaguid = (await chosen.locator('small').textContent())!;
-  const refused = await graphql(
-    page,
-    'mutation($input: WebauthnPolicyInput!) { webauthnPolicyUpdate(input: $input) { allowedAaguids } }',
-    { input: { ...policy, allowedAaguids: [aaguid], deniedAaguids: [] } },
-  );
-  expect(refused.data?.webauthnPolicyUpdate ?? null).toBeNull();
-  expect(refused.errors?.[0]?.extensions?.code).toBe('POLICY_DENIED');
-
   // A harmless change: the preview shows it, locks nobody out, and saves.
   await chosen.getByRole('button', { name: /^Remove/ }).click();
   await expect(chosen).toHaveCount(0);
+  await attestation.selectOption(storedAttestation);
   const timeout = page.getByLabel('Ceremony timeout (seconds)');
   const before = await timeout.inputValue();
   const after = before === '90' ? '120' : '90';

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { useClient, useQuery } from 'urql'
-import { describeError, unexpectedError, type UiError } from '../errors'
+import { unexpectedError, type UiError } from '../errors'
 import {
   AuthenticatorModelsDocument,
   OrganizationPolicyDocument,
@@ -110,8 +110,13 @@ function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
     setPreviewing(true)
     const result = await client.query(WebauthnPolicyPreviewDocument, { input }, { requestPolicy: 'network-only' }).toPromise()
     setPreviewing(false)
-    if (result.error || !result.data) {
-      setPreviewError(result.error ? describeError(result.error) : unexpectedError())
+    if (result.error) {
+      // The preview checks the input as the save would: its field errors go under the fields.
+      await form.submit({}, () => Promise.resolve(result), '')
+      return
+    }
+    if (!result.data) {
+      setPreviewError(unexpectedError())
       return
     }
     const found = result.data.webauthnPolicyPreview
