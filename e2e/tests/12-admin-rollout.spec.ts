@@ -212,12 +212,12 @@ test('journey 12-enforcement: move the grace period while enforced; re-enforce k
   const all = dialog.getByRole('button', { name: /^Enforce MFA and end (\d[\d,]*) sessions?$/ });
   const allCount = Number(/(\d[\d,]*) session/.exec((await all.textContent()) ?? '')![1].replaceAll(',', ''));
   expect(allCount, "alice's session at least").toBeGreaterThanOrEqual(1);
+  await admin.screens('enforcement-preview');
   await dialog.getByLabel('Keep the sessions of members who already log in with a key (only keyless sessions end)').check();
   const keyless = dialog.getByRole('button', { name: /^Enforce MFA (and end \d[\d,]* sessions?|\(no session ends\))$/ });
   const keylessText = (await keyless.textContent()) ?? '';
   const keylessCount = /no session ends/.test(keylessText) ? 0 : Number(/(\d[\d,]*) session/.exec(keylessText)![1]);
   expect(keylessCount, "alice logged in with her key: her session is not counted").toBeLessThan(allCount);
-  await admin.screens('enforcement-preview');
   await dialog.getByLabel('Give members without a key a grace period').uncheck();
   await keyless.click();
   await expect(dialog).toBeHidden();
@@ -299,7 +299,7 @@ test('journey 12-settings: policy changes are previewed and refused when they lo
     'This policy cannot be saved: it would leave you, and every admin, without an accepted security key',
   );
   await expect(preview.getByRole('button', { name: /^Save/ })).toBeDisabled();
-  await admin.screens('webauthn-policy');
+  await admin.screens('webauthn-policy-preview');
   await preview.getByRole('button', { name: 'Cancel' }).click();
   await expect(preview).toBeHidden();
 
