@@ -41,7 +41,6 @@ export function MemberFilterField({ label, value, onChange, hint }: MemberFilter
         autoComplete="off"
         aria-describedby={`${id}-hint`}
         aria-controls={suggestions.length ? listId : undefined}
-        aria-expanded={suggestions.length > 0}
         onFocus={() => setOpen(true)}
         onChange={(e) => {
           setOpen(true)
