@@ -291,7 +291,10 @@ test('journey 12-settings: policy changes are previewed and refused when they lo
   });
   await page.getByRole('button', { name: 'Save policy…' }).click();
   const preview = page.getByRole('dialog', { name: 'Save this WebAuthn policy?' });
-  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Allowed authenticator models/ })).toContainText(aaguid);
+  const modelName = modelText.replace(aaguid, '').trim();
+  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Allowed authenticator models/ })).toContainText(
+    `${modelName} (${aaguid})`,
+  );
   const atRisk = preview.getByTestId('policy-at-risk');
   await expect(atRisk.getByRole('listitem').filter({ hasText: DISPLAY_NAMES.admin }).first()).toContainText(`“Admin desk key”: ${reason}`);
   await expect(atRisk).toContainText(DISPLAY_NAMES.alice);

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useMemo, useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { unexpectedError, type UiError } from '../errors'
 import {
@@ -93,7 +93,8 @@ function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
   const form = useSettingsForm(FIELDS)
   const [values, setValues] = useState<Values>(() => valuesFrom(policy))
   const [{ data: modelData }] = useQuery({ query: AuthenticatorModelsDocument })
-  const models = modelData?.authenticatorModels ?? []
+  const models = useMemo(() => modelData?.authenticatorModels ?? [], [modelData])
+  const modelNames = useMemo(() => new Map(models.map((m) => [aaguidKey(m.aaguid), m.name])), [models])
   const [previewing, setPreviewing] = useState(false)
   const [preview, setPreview] = useState<{ input: WebauthnPolicyInput; preview: Preview } | null>(null)
   const [previewError, setPreviewError] = useState<UiError | null>(null)
@@ -140,6 +141,7 @@ function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
       {preview && (
         <PolicyPreviewDialog
           preview={preview.preview}
+          modelNames={modelNames}
           busy={form.busy}
           onConfirm={() => void store(preview.input)}
           onClose={() => setPreview(null)}

@@ -14,19 +14,28 @@ const FIELD_LABELS: Record<string, string> = {
   rejectCounterRegression: 'Refuse a key whose counter goes backwards',
 }
 
-/** A stored or new value as text; an empty list reads "none". */
-function shown(value: string): string {
-  return value === '' || value === '[]' ? 'none' : value
+const AAGUID_IN_TEXT = /[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}/gi
+
+/** A stored or new value as text; an empty list reads "none", and known AAGUIDs get their model's name. */
+export function shownValue(value: string, modelNames: ReadonlyMap<string, string>): string {
+  if (value === '' || value === '[]') return 'none'
+  return value.replace(AAGUID_IN_TEXT, (aaguid) => {
+    const name = modelNames.get(aaguid.toLowerCase().replaceAll('-', ''))
+    return name ? `${name} (${aaguid})` : aaguid
+  })
 }
 
 /** What saving the WebAuthn policy would change and whom it would lock out; saving is refused when the server would. */
 export function PolicyPreviewDialog({
   preview,
+  modelNames,
   busy,
   onConfirm,
   onClose,
 }: {
   preview: Preview
+  /** Model names by AAGUID (lower case, no dashes). */
+  modelNames: ReadonlyMap<string, string>
   busy: boolean
   onConfirm: () => void
   onClose: () => void
@@ -51,8 +60,8 @@ export function PolicyPreviewDialog({
                 <th scope="row" data-label="Setting">
                   {FIELD_LABELS[change.field] ?? change.field}
                 </th>
-                <td data-label="Now">{shown(change.from)}</td>
-                <td data-label="After saving">{shown(change.to)}</td>
+                <td data-label="Now">{shownValue(change.from, modelNames)}</td>
+                <td data-label="After saving">{shownValue(change.to, modelNames)}</td>
               </tr>
             ))}
           </tbody>
