@@ -27,7 +27,8 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await expect(page.getByRole('heading', { name: 'Enforcement' })).toBeVisible();
   await expect(page.getByTestId('enforcement-state')).toContainText('MFA is not enforced.');
 
-  // The members table, filtered to members without a key: only bob.
+  // The members table (its own tab), filtered to members without a key: only bob.
+  await admin.orgNav('Members').click();
   const members = page.getByTestId('members-table');
   await expect(members.getByRole('link', { name: 'alice' })).toBeVisible();
   await expect(members.getByRole('link', { name: 'bob' })).toBeVisible();
@@ -39,8 +40,9 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await admin.screens('org-members-without-key');
   await page.getByLabel('Only members without a key').uncheck();
   await expect(members.getByRole('link', { name: 'alice' })).toBeVisible();
+  await admin.orgNav('MFA').click();
 
-  // The preview: bob has no key and one live session; alice's and bob's sessions will end.
+  // The preview: bob has no key and one active session; alice's and bob's sessions will end.
   await page.getByRole('button', { name: 'Enforce MFA…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Enforce MFA?' });
   await expect(dialog.getByTestId('enforcement-preview')).toBeVisible();
@@ -48,12 +50,14 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   const withoutKey = dialog.getByTestId('preview-without-key');
   await expect(withoutKey.getByRole('listitem')).toHaveCount(1);
   await expect(withoutKey).toContainText('bob');
-  await expect(withoutKey).toContainText('1 live session');
+  await expect(withoutKey).toContainText('1 active session');
   const ending = await dialog.getByText(/\d+ sessions? will end/).textContent();
   expect(Number(/(\d+)/.exec(ending ?? '')?.[1]), 'alice and bob are logged in elsewhere').toBeGreaterThanOrEqual(2);
   await admin.screens('enforce-preview');
 
-  await dialog.getByRole('button', { name: 'Enforce MFA', exact: true }).click();
+  // No grace period here (the default is 14 days): bob must register at his next login.
+  await dialog.getByLabel('Give members without a key a grace period').uncheck();
+  await dialog.getByRole('button', { name: /^Enforce MFA and end \d+ sessions?$/ }).click();
   await expect(dialog).toBeHidden();
   await expect(page.getByTestId('org-status')).toContainText(/MFA is now enforced: \d+ sessions? ended, 1 member without a key\./);
   await expect(page.getByTestId('enforcement-state')).toContainText('MFA is enforced.');

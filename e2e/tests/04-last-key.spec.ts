@@ -39,9 +39,10 @@ test('journey 4: the last key cannot be deleted by its owner; the admin deletes 
   await admin.fullLogin();
   const page = admin.page;
   await admin.nav('Organization').click();
+  await admin.orgNav('Members').click();
   await page.getByTestId('members-table').getByRole('link', { name: 'alice', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Alice Member' })).toBeVisible();
-  await expect(page.getByTestId('member-live-sessions')).toContainText(/Alice Member has [1-9]\d* live sessions?\./);
+  await expect(page.getByTestId('member-live-sessions')).toContainText(/Alice Member has [1-9]\d* active sessions?\./);
   await admin.screens('member-page');
   await page.getByRole('button', { name: `Delete ${lastKey}` }).click();
   const confirm = page.getByRole('dialog', { name: `Delete “${lastKey}”?` });
@@ -51,7 +52,7 @@ test('journey 4: the last key cannot be deleted by its owner; the admin deletes 
   await expect(confirm).toBeHidden();
   await expect(page.getByTestId('member-status')).toContainText(new RegExp(`Deleted “${lastKey}”; [1-9]\\d* sessions? ended\\.`));
   await expect(page.getByTestId('member-no-keys')).toHaveText('Alice Member has no security keys.');
-  await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 live sessions.');
+  await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 active sessions.');
   alice.ring.remove(lastKey);
 
   // Alice's session ended: her next action (away and back to her keys, which asks the server)
@@ -76,13 +77,14 @@ test('journey 4-offboarding: a deactivated member is logged out and cannot log i
   const admin = await loggedIn(open, 'admin');
   const page = admin.page;
   await admin.nav('Organization').click();
+  await admin.orgNav('Members').click();
   const members = page.getByTestId('members-table');
   const aliceRow = members.getByRole('row').filter({ has: page.getByRole('link', { name: 'alice', exact: true }) });
   await expect(aliceRow.locator('td[data-label="Status"]')).toHaveText('Active');
   await aliceRow.getByRole('link', { name: 'alice', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Alice Member' })).toBeVisible();
   await expect(page.getByTestId('member-state')).toHaveText('Active');
-  await expect(page.getByTestId('member-live-sessions')).toContainText(/Alice Member has [1-9]\d* live sessions?\./);
+  await expect(page.getByTestId('member-live-sessions')).toContainText(/Alice Member has [1-9]\d* active sessions?\./);
 
   // Deactivate, through a dialog that says what it does.
   await page.getByRole('button', { name: 'Deactivate member' }).click();
@@ -96,7 +98,7 @@ test('journey 4-offboarding: a deactivated member is logged out and cannot log i
   await expect(page.getByTestId('member-status')).toContainText('Deactivated Alice Member: their sessions ended and they can no longer log in.');
   await expect(page.getByTestId('member-state')).toContainText('Deactivated');
   await expect(page.getByTestId('member-deactivated')).toContainText('Alice Member was deactivated on');
-  await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 live sessions.');
+  await expect(page.getByTestId('member-live-sessions')).toContainText('Alice Member has 0 active sessions.');
   await expect(page.getByRole('button', { name: 'Deactivate member' })).toHaveCount(0);
   await admin.screens('member-deactivated');
 

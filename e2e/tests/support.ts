@@ -346,7 +346,7 @@ export class Person {
   }
 
   /** The organization settings' sub-navigation (admins, on /org/ pages). */
-  orgNav(label: 'MFA' | 'Single sign-on' | 'WebAuthn policy' | 'Step-up policy' | 'Approval policy' | 'API keys' | 'Webhook' | 'Audit log') {
+  orgNav(label: 'Overview' | 'Members' | 'MFA' | 'Single sign-on' | 'WebAuthn policy' | 'Step-up policy' | 'Approval policy' | 'API keys' | 'Webhook' | 'Audit log') {
     return this.page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name: label, exact: true });
   }
 

@@ -23,7 +23,9 @@ import { OrgApiKeysPage } from './pages/OrgApiKeys'
 import { OrgApprovalPolicyPage } from './pages/OrgApprovalPolicy'
 import { OrgAuditPage } from './pages/OrgAudit'
 import { OrgMemberPage } from './pages/OrgMember'
+import { OrgMembersPage } from './pages/OrgMembers'
 import { OrgMfaPage } from './pages/OrgMfa'
+import { OrgOverviewPage } from './pages/OrgOverview'
 import { OrgPolicyPage } from './pages/OrgPolicy'
 import { OrgSsoPage } from './pages/OrgSso'
 import { OrgStepUpPolicyPage } from './pages/OrgStepUpPolicy'
@@ -144,7 +146,7 @@ export function App() {
         <GraceBanner endsAt={viewer.gracePeriodEndsAt} linkToKeys={viewer.stage === 'AUTHENTICATED'} />
       )}
       {viewer?.stage === 'AUTHENTICATED' && <TopBar viewer={viewer} path={path} onLogout={logout} />}
-      {viewer?.stage === 'AUTHENTICATED' && viewer.role === 'ADMIN' && path.startsWith('/org/') && <OrgNav path={path} />}
+      {viewer?.stage === 'AUTHENTICATED' && viewer.role === 'ADMIN' && (path === '/org' || path.startsWith('/org/')) && <OrgNav path={path} />}
       <Screen viewer={viewer} path={path} notice={notice} />
       {viewer?.stage === 'AUTHENTICATED' && <StepUpHost />}
     </SessionContext.Provider>
@@ -169,6 +171,10 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
   if (requestId) return <ApprovalRequestPage key={requestId} id={requestId} />
   if (viewer.role === 'ADMIN') {
     switch (path) {
+      case '/org':
+        return <OrgOverviewPage />
+      case '/org/members':
+        return <OrgMembersPage />
       case '/org/mfa':
         return <OrgMfaPage />
       case '/org/sso':

@@ -72,3 +72,31 @@ export function auditJsonLines(events: AuditEventFieldsFragment[], organization:
     .map((line) => `${line}\n`)
     .join('')
 }
+
+/** Why a filtered export cannot be verified by itself, said in the UI and in the file. */
+export const SUBSET_NOTE =
+  'A filtered subset of the audit log: events in between are left out, so its hash chain cannot be checked on its own. Export without filters to verify the chain.'
+
+/**
+ * The first line of a filtered export: a metadata object (not an event: it has no `seq`) that says the
+ * file is a subset and by which filter, so nobody mistakes it for the whole trail. Unfiltered exports have
+ * none and stay byte for byte what `keyward audit export` writes.
+ */
+export function auditSubsetHeader(filter: AuditEventFilter, organization: { id: string; slug: string }, count: number): string {
+  const set = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== null && value !== undefined && value !== ''))
+  return `${JSON.stringify({
+    keyward_audit_export: {
+      subset: true,
+      filter: set,
+      events: count,
+      note: SUBSET_NOTE,
+      org_id: organization.id,
+      organization: organization.slug,
+    },
+  })}\n`
+}
+
+/** The file name of an export: `-subset` marks a filtered one. */
+export function auditExportFilename(slug: string, filtered: boolean): string {
+  return `keyward-audit-${slug}${filtered ? '-subset' : ''}.jsonl`
+}

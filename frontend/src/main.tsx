@@ -4,6 +4,7 @@ import { Provider } from 'urql'
 import { App } from './App'
 import { client } from './client'
 import './styles.css'
+import './admin.css'
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -3,6 +3,8 @@ import { Link } from '../router'
 
 /** The organization settings sections, in the order of the sub-navigation. */
 export const ORG_SECTIONS = [
+  { to: '/org', label: 'Overview' },
+  { to: '/org/members', label: 'Members' },
   { to: '/org/mfa', label: 'MFA' },
   { to: '/org/sso', label: 'Single sign-on' },
   { to: '/org/policy', label: 'WebAuthn policy' },
@@ -16,8 +18,8 @@ export const ORG_SECTIONS = [
 /** How a section's link is marked on `path`: the page itself, or the section a member page belongs to. */
 function currentMark(to: string, path: string): 'page' | 'true' | undefined {
   if (path === to) return 'page'
-  // A member's page is reached from the member list on the MFA page.
-  if (to === '/org/mfa' && path.startsWith('/org/members/')) return 'true'
+  // A member's page is reached from the member list.
+  if (to === '/org/members' && path.startsWith('/org/members/')) return 'true'
   return undefined
 }
 

@@ -1,8 +1,10 @@
-import { useCallback, useState } from 'react'
+import { useCallback, useMemo, useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { AuditEventsDocument, AuditVerifyDocument, type AuditEventFilter, type AuditEventsQuery } from '../gql/graphql'
 import { plural } from '../format'
 import { usePaged } from '../operations'
+import { browserTimeZone } from '../rollout'
+import { navigate } from '../router'
 import { useSession } from '../session'
 import { LoadState, PagedList } from '../components/Loading'
 import { OrgPage } from '../components/OrgPage'
@@ -14,11 +16,40 @@ const PAGE_SIZE = 50
 
 const selectEvents = (data: AuditEventsQuery) => data.auditEvents
 
+const URL_FILTERS = ['action', 'actor', 'target'] as const
+
+/** The filter in the page's address (`?actor=member:<id>`, as a member's page links it); null for none. */
+function filterFromAddress(search: string): AuditEventFilter | null {
+  const params = new URLSearchParams(search)
+  const filter: AuditEventFilter = {}
+  for (const key of URL_FILTERS) {
+    const value = params.get(key)?.trim()
+    if (value) filter[key] = value
+  }
+  return Object.keys(filter).length ? filter : null
+}
+
+/** The address for `filter`, so a filtered list can be bookmarked and shared (times stay out: they are local). */
+function addressFor(filter: AuditEventFilter | null): string {
+  const params = new URLSearchParams()
+  for (const key of URL_FILTERS) {
+    const value = filter?.[key]
+    if (value) params.set(key, value)
+  }
+  const query = params.toString()
+  return query ? `/org/audit?${query}` : '/org/audit'
+}
+
 /** Organization settings → Audit log: the tamper-evident trail, its verification and its export. */
 export function OrgAuditPage() {
   const client = useClient()
   const { viewer } = useSession()
-  const [filter, setFilter] = useState<AuditEventFilter | null>(null)
+  const initial = useMemo(() => filterFromAddress(window.location.search), [])
+  const [filter, setFilter] = useState<AuditEventFilter | null>(initial)
+  const apply = useCallback((next: AuditEventFilter | null) => {
+    setFilter(next)
+    navigate(addressFor(next), { replace: true })
+  }, [])
   const fetchPage = useCallback(
     (after: string | null) =>
       client.query(AuditEventsDocument, { filter, first: PAGE_SIZE, after }, { requestPolicy: 'network-only' }).toPromise(),
@@ -35,7 +66,7 @@ export function OrgAuditPage() {
       </section>
       <section className="card" aria-labelledby="events-title" aria-busy={events.loading}>
         <h2 id="events-title">Events</h2>
-        <AuditFilters onApply={setFilter} disabled={events.loading && events.rows === null} />
+        <AuditFilters initial={initial} onApply={apply} disabled={events.loading && events.rows === null} />
         <PagedList
           paged={events}
           loadingText="Loading events…"
@@ -45,6 +76,9 @@ export function OrgAuditPage() {
             <>
               <p className="muted">
                 Newest first. {plural(rows.length, 'event', 'events')} shown{filter ? ' (filtered)' : ''}.
+              </p>
+              <p className="muted" data-testid="audit-zone">
+                Times are in your time zone, {browserTimeZone()}.
               </p>
               <AuditTable events={rows} caption={filter ? 'Audit events matching the filters' : 'Audit events'} />
             </>

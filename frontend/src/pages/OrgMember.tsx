@@ -14,6 +14,7 @@ import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTa
 import { ActionDialog } from '../components/Dialog'
 import { LoadState } from '../components/Loading'
 import { Deactivated, MemberAccessCard } from '../components/org/MemberAccessCard'
+import { MemberSessionsTable } from '../components/org/MemberSessions'
 import { OrgPage } from '../components/OrgPage'
 import { Time } from '../components/Time'
 import { useSession } from '../session'
@@ -41,7 +42,7 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
 
   const back = (
     <p className="breadcrumb">
-      <Link to="/org/mfa">← All members</Link>
+      <Link to="/org/members">← All members</Link>
     </p>
   )
 
@@ -51,7 +52,7 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
         <p data-testid="member-not-found">
           There is no member with this ID in your organization. They may have been removed, or the link is wrong.
         </p>
-        <Link to="/org/mfa">Back to the member list</Link>
+        <Link to="/org/members">Back to the member list</Link>
       </OrgPage>
     )
   }
@@ -125,13 +126,32 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
       </section>
 
       <section className="card" aria-labelledby="member-sessions">
-        <h2 id="member-sessions">Sessions</h2>
+        <h2 id="member-sessions">Active sessions</h2>
         <p data-testid="member-live-sessions">
-          {name} has {plural(detail.liveSessions, 'live session', 'live sessions')}.
+          {name} has {plural(detail.liveSessions, 'active session', 'active sessions')}.
         </p>
+        {detail.sessions.length > 0 && <MemberSessionsTable sessions={detail.sessions} name={name} />}
         <button type="button" className="button-danger" onClick={() => setRevoking(true)}>
           Revoke all sessions
         </button>
+      </section>
+
+      <section className="card" aria-labelledby="member-audit">
+        <h2 id="member-audit">Activity</h2>
+        <ul className="plain-list">
+          <li>
+            <Link to={auditLink('actor', member.id)} data-testid="member-audit-actor">
+              What {name} did
+            </Link>{' '}
+            <span className="muted">(audit events by them)</span>
+          </li>
+          <li>
+            <Link to={auditLink('target', member.id)} data-testid="member-audit-target">
+              What happened to {name}
+            </Link>{' '}
+            <span className="muted">(audit events about them)</span>
+          </li>
+        </ul>
       </section>
 
       <MemberAccessCard
@@ -178,6 +198,11 @@ export function OrgMemberPage({ memberId }: { memberId: string }) {
       )}
     </OrgPage>
   )
+}
+
+/** The audit log filtered to events by (actor) or about (target) a member. */
+function auditLink(filter: 'actor' | 'target', memberId: string): string {
+  return `/org/audit?${new URLSearchParams({ [filter]: `member:${memberId}` }).toString()}`
 }
 
 function RevokeSessionsDialog({

@@ -6,23 +6,19 @@ import { useSession } from '../session'
 import { LoadState } from '../components/Loading'
 import { OrgPage } from '../components/OrgPage'
 import { Time } from '../components/Time'
-import { DisableDialog, EnableDialog } from '../components/org/EnforcementDialogs'
-import { MembersCard } from '../components/org/MembersCard'
+import { Link } from '../router'
+import { browserTimeZone } from '../rollout'
+import { DisableDialog, EnableDialog, GraceUpdateDialog } from '../components/org/EnforcementDialogs'
 
 /** Organization settings → MFA: enforcement and the members (admins only). */
 export function OrgMfaPage() {
   const [status, setStatus] = useState('')
-  // Bumped when enforcement changes, so the member list shows the sessions that ended.
-  const [membersVersion, setMembersVersion] = useState(0)
   return (
     <OrgPage title="Multi-factor authentication" status={status}>
-      <EnforcementCard
-        onStatus={(text) => {
-          setStatus(text)
-          setMembersVersion((v) => v + 1)
-        }}
-      />
-      <MembersCard version={membersVersion} />
+      <EnforcementCard onStatus={setStatus} />
+      <p>
+        Who has a key, who has none and who has only one: see <Link to="/org/members">Members</Link>.
+      </p>
     </OrgPage>
   )
 }
@@ -30,7 +26,7 @@ export function OrgMfaPage() {
 function EnforcementCard({ onStatus }: { onStatus: (text: string) => void }) {
   const { refresh: refreshViewer } = useSession()
   const [{ data, fetching, error }, reexecute] = useQuery({ query: OrganizationMfaDocument, requestPolicy: 'cache-and-network' })
-  const [dialog, setDialog] = useState<'enable' | 'disable' | null>(null)
+  const [dialog, setDialog] = useState<'enable' | 'disable' | 'grace' | null>(null)
   const reload = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute])
   const org = data?.organization
 
@@ -60,18 +56,25 @@ function EnforcementCard({ onStatus }: { onStatus: (text: string) => void }) {
           </p>
           {org.mfaEnforced && org.gracePeriodEndsAt && (
             <p data-testid="grace-deadline">
-              Grace period: members without a key may keep working until{' '}
-              <Time iso={org.gracePeriodEndsAt} />.
+              Grace period: members without a key may keep working until <Time iso={org.gracePeriodEndsAt} />{' '}
+              <span className="muted">({browserTimeZone(new Date(org.gracePeriodEndsAt))})</span>.
             </p>
           )}
           {org.mfaEnforced && !org.gracePeriodEndsAt && <p className="muted">No grace period: keys are required now.</p>}
-          <button
-            type="button"
-            className={org.mfaEnforced ? 'button-danger' : 'button-primary'}
-            onClick={() => setDialog(org.mfaEnforced ? 'disable' : 'enable')}
-          >
-            {org.mfaEnforced ? 'Stop enforcing MFA…' : 'Enforce MFA…'}
-          </button>
+          <div className="row">
+            {org.mfaEnforced && (
+              <button type="button" onClick={() => setDialog('grace')}>
+                Change the grace period…
+              </button>
+            )}
+            <button
+              type="button"
+              className={org.mfaEnforced ? 'button-danger' : 'button-primary'}
+              onClick={() => setDialog(org.mfaEnforced ? 'disable' : 'enable')}
+            >
+              {org.mfaEnforced ? 'Stop enforcing MFA…' : 'Enforce MFA…'}
+            </button>
+          </div>
         </>
       )}
       {dialog === 'enable' && (
@@ -81,6 +84,15 @@ function EnforcementCard({ onStatus }: { onStatus: (text: string) => void }) {
             done(
               `MFA is now enforced: ${plural(revoked, 'session', 'sessions')} ended, ${plural(withoutKey, 'member', 'members')} without a key.`,
             )
+          }
+        />
+      )}
+      {dialog === 'grace' && org && (
+        <GraceUpdateDialog
+          current={org.gracePeriodEndsAt ?? null}
+          onClose={() => setDialog(null)}
+          onDone={(at) =>
+            done(at ? 'Grace period changed; no session ended.' : 'Grace period ended: members without a key must register one at their next login.')
           }
         />
       )}

@@ -1,15 +1,23 @@
-import { useState } from 'react'
+import { useMemo, useState } from 'react'
 import { useClient, useQuery } from 'urql'
+import { unexpectedError, type UiError } from '../errors'
 import {
+  AuthenticatorModelsDocument,
   OrganizationPolicyDocument,
+  WebauthnPolicyPreviewDocument,
   WebauthnPolicyUpdateDocument,
   type AttestationPreference,
   type UserVerification,
   type WebauthnPolicyFieldsFragment,
+  type WebauthnPolicyInput,
+  type WebauthnPolicyPreviewQuery,
 } from '../gql/graphql'
 import { CheckboxField, Field, Select, SettingsForm, useSettingsForm } from '../components/Form'
+import { ErrorAlert } from '../components/ErrorAlert'
 import { LoadState } from '../components/Loading'
 import { OrgPage } from '../components/OrgPage'
+import { AaguidPicker, aaguidKey } from '../components/org/AaguidPicker'
+import { PolicyPreviewDialog } from '../components/org/PolicyPreviewDialog'
 import { Link } from '../router'
 
 const FIELDS = ['userVerification', 'attestation', 'allowedAaguids', 'deniedAaguids', 'ceremonyTimeoutSeconds'] as const
@@ -17,7 +25,6 @@ type FieldName = (typeof FIELDS)[number]
 
 const TIMEOUT_MIN = 10
 const TIMEOUT_MAX = 600
-const AAGUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
 const USER_VERIFICATION: { value: UserVerification; label: string }[] = [
   { value: 'REQUIRED', label: 'Required: PIN or biometric every time' },
@@ -34,8 +41,8 @@ const ATTESTATION: { value: AttestationPreference; label: string }[] = [
 interface Values {
   userVerification: UserVerification
   attestation: AttestationPreference
-  allowed: string
-  denied: string
+  allowed: string[]
+  denied: string[]
   deviceBoundOnly: boolean
   timeout: string
   rejectCounterRegression: boolean
@@ -45,37 +52,19 @@ function valuesFrom(policy: WebauthnPolicyFieldsFragment): Values {
   return {
     userVerification: policy.userVerification,
     attestation: policy.attestation,
-    allowed: policy.allowedAaguids.join('\n'),
-    denied: policy.deniedAaguids.join('\n'),
+    allowed: policy.allowedAaguids,
+    denied: policy.deniedAaguids,
     deviceBoundOnly: policy.deviceBoundOnly,
     timeout: String(policy.ceremonyTimeoutSeconds),
     rejectCounterRegression: policy.rejectCounterRegression,
   }
 }
 
-/** One AAGUID a line; blank lines are ignored. */
-function lines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-}
-
-/** The first line that is not an AAGUID, said as a sentence, or null. */
-function aaguidProblem(text: string): string | null {
-  const bad = lines(text).find((line) => !AAGUID.test(line))
-  return bad === undefined ? null : `“${bad}” is not an AAGUID (32 hexadecimal digits, e.g. cb69481e-8ff7-4039-93ec-0a2729a154a8).`
-}
-
 function problemsIn(values: Values): Partial<Record<FieldName, string>> {
   const problems: Partial<Record<FieldName, string>> = {}
-  const allowedProblem = aaguidProblem(values.allowed)
-  if (allowedProblem) problems.allowedAaguids = allowedProblem
-  const deniedProblem = aaguidProblem(values.denied)
-  if (deniedProblem) problems.deniedAaguids = deniedProblem
-  const allowed = new Set(lines(values.allowed).map((l) => l.toLowerCase().replaceAll('-', '')))
-  const both = lines(values.denied).find((l) => allowed.has(l.toLowerCase().replaceAll('-', '')))
-  if (!deniedProblem && both) problems.deniedAaguids = `${both} is both allowed and denied.`
+  const allowed = new Set(values.allowed.map(aaguidKey))
+  const both = values.denied.find((a) => allowed.has(aaguidKey(a)))
+  if (both) problems.deniedAaguids = `${both} is both allowed and denied.`
   const timeout = Number(values.timeout)
   if (!/^\d+$/.test(values.timeout.trim()) || timeout < TIMEOUT_MIN || timeout > TIMEOUT_MAX) {
     problems.ceremonyTimeoutSeconds = `Use a whole number of seconds from ${TIMEOUT_MIN} to ${TIMEOUT_MAX}.`
@@ -84,33 +73,80 @@ function problemsIn(values: Values): Partial<Record<FieldName, string>> {
 }
 
 /** Edits the organization's WebAuthn policy. */
+function inputOf(values: Values): WebauthnPolicyInput {
+  return {
+    userVerification: values.userVerification,
+    attestation: values.attestation,
+    allowedAaguids: values.allowed,
+    deniedAaguids: values.denied,
+    deviceBoundOnly: values.deviceBoundOnly,
+    ceremonyTimeoutSeconds: Number(values.timeout),
+    rejectCounterRegression: values.rejectCounterRegression,
+  }
+}
+
+type Preview = WebauthnPolicyPreviewQuery['webauthnPolicyPreview']
+
+/** Edits the organization's WebAuthn policy; saving first previews what changes and whom it locks out. */
 function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
   const client = useClient()
   const form = useSettingsForm(FIELDS)
   const [values, setValues] = useState<Values>(() => valuesFrom(policy))
-  const { errors, busy } = form
+  const [{ data: modelData }] = useQuery({ query: AuthenticatorModelsDocument })
+  const models = useMemo(() => modelData?.authenticatorModels ?? [], [modelData])
+  const modelNames = useMemo(() => new Map(models.map((m) => [aaguidKey(m.aaguid), m.name])), [models])
+  const [previewing, setPreviewing] = useState(false)
+  const [preview, setPreview] = useState<{ input: WebauthnPolicyInput; preview: Preview } | null>(null)
+  const [previewError, setPreviewError] = useState<UiError | null>(null)
+  const { errors } = form
+  const busy = form.busy || previewing
   const update = (change: Partial<Values>) => setValues((v) => ({ ...v, ...change }))
 
   async function save() {
-    const input = {
-      userVerification: values.userVerification,
-      attestation: values.attestation,
-      allowedAaguids: lines(values.allowed),
-      deniedAaguids: lines(values.denied),
-      deviceBoundOnly: values.deviceBoundOnly,
-      ceremonyTimeoutSeconds: Number(values.timeout),
-      rejectCounterRegression: values.rejectCounterRegression,
+    setPreviewError(null)
+    const problems = problemsIn(values)
+    // Problems are shown by the form (it runs nothing while there are any).
+    if (Object.keys(problems).length) return void form.submit(problems, () => Promise.reject(), '')
+    const input = inputOf(values)
+    setPreviewing(true)
+    const result = await client.query(WebauthnPolicyPreviewDocument, { input }, { requestPolicy: 'network-only' }).toPromise()
+    setPreviewing(false)
+    if (result.error) {
+      // The preview checks the input as the save would: its field errors go under the fields.
+      await form.submit({}, () => Promise.resolve(result), '')
+      return
     }
-    const data = await form.submit(
-      problemsIn(values),
-      () => client.mutation(WebauthnPolicyUpdateDocument, { input }).toPromise(),
-      'Policy saved. It applies from the next registration or login.',
-    )
+    if (!result.data) {
+      setPreviewError(unexpectedError())
+      return
+    }
+    const found = result.data.webauthnPolicyPreview
+    if (found.changes.length === 0 && !found.refusal) {
+      setPreviewError(null)
+      await store(input, 'Nothing changed: the policy is as it was.')
+      return
+    }
+    setPreview({ input, preview: found })
+  }
+
+  async function store(input: WebauthnPolicyInput, message = 'Policy saved. It applies from the next registration or login.') {
+    setPreview(null)
+    const data = await form.submit({}, () => client.mutation(WebauthnPolicyUpdateDocument, { input }).toPromise(), message)
     if (data) setValues(valuesFrom(data.webauthnPolicyUpdate))
   }
 
   return (
-    <SettingsForm form={form} submitLabel="Save policy" busyLabel="Saving…" onSubmit={save}>
+    <SettingsForm form={form} submitLabel={previewing ? 'Checking who it affects…' : 'Save policy…'} busyLabel="Saving…" onSubmit={save}>
+      {previewError && <ErrorAlert error={previewError} />}
+      {preview && (
+        <PolicyPreviewDialog
+          preview={preview.preview}
+          modelNames={modelNames}
+          busy={form.busy}
+          onConfirm={() => void store(preview.input)}
+          onClose={() => setPreview(null)}
+        />
+      )}
       <div className="field-pair">
         <Field label="User verification" error={errors.userVerification} hint="Whether the key must check a PIN or fingerprint.">
           {(control) => (
@@ -136,26 +172,24 @@ function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
         </Field>
       </div>
       <div className="field-pair">
-        {(
-          [
-            ['allowed', 'allowedAaguids', 'Allowed authenticator models', 'One AAGUID a line. When any are listed, only those models may be used.'],
-            ['denied', 'deniedAaguids', 'Denied authenticator models', 'One AAGUID a line. These models may never be used.'],
-          ] as const
-        ).map(([key, field, label, hint]) => (
-          <Field key={key} label={label} error={errors[field]} hint={hint}>
-            {(control) => (
-              <textarea
-                {...control}
-                rows={4}
-                value={values[key]}
-                disabled={busy}
-                spellCheck={false}
-                className="mono"
-                onChange={(e) => update({ [key]: e.target.value })}
-              />
-            )}
-          </Field>
-        ))}
+        <AaguidPicker
+          label="Allowed authenticator models"
+          hint="When any are chosen, only those models may be used (their attestation must prove the model)."
+          models={models}
+          value={values.allowed}
+          onChange={(allowed) => update({ allowed })}
+          error={errors.allowedAaguids}
+          disabled={busy}
+        />
+        <AaguidPicker
+          label="Denied authenticator models"
+          hint="These models may never be used."
+          models={models}
+          value={values.denied}
+          onChange={(denied) => update({ denied })}
+          error={errors.deniedAaguids}
+          disabled={busy}
+        />
       </div>
       <CheckboxField
         label="Device-bound keys only"

@@ -7,15 +7,18 @@ import { Time } from '../components/Time'
 import { BackupCredentialsCard } from '../components/org/BackupCredentialsCard'
 import { IdpAccountCard } from '../components/org/IdpAccountCard'
 import { SsoSettingsForm } from '../components/org/SsoSettingsForm'
+import { SsoTestResultCard, useSsoTest } from '../components/org/SsoTestResult'
 
 /** Organization settings → Single sign-on: the OIDC settings, linking your own IdP account, backup credentials. */
 export function OrgSsoPage() {
   const [{ data, fetching, error }, reexecute] = useQuery({ query: OrganizationSsoDocument, requestPolicy: 'cache-and-network' })
   const reload = () => reexecute({ requestPolicy: 'network-only' })
   const org = data?.organization
+  const test = useSsoTest(window.location.search)
 
   return (
     <OrgPage title="Single sign-on" busy={fetching}>
+      {test.state && <SsoTestResultCard state={test.state} onDismiss={test.dismiss} />}
       <section className="card" aria-labelledby="sso-settings-title">
         <h2 id="sso-settings-title">Identity provider (OIDC)</h2>
         {!org && <LoadState loading={fetching} loadingText="Loading the SSO settings…" error={error} onRetry={reload} />}
@@ -33,7 +36,7 @@ export function OrgSsoPage() {
             {org.sso ? <CurrentSettings sso={org.sso} /> : <p data-testid="sso-not-configured">Single sign-on is not set up yet.</p>}
             <section aria-labelledby="sso-form-title" className="subsection">
               <h3 id="sso-form-title">{org.sso ? 'Change the settings' : 'Set up single sign-on'}</h3>
-              <SsoSettingsForm sso={org.sso ?? null} onSaved={reload} />
+              <SsoSettingsForm sso={org.sso ?? null} draft={test.draft} onSaved={reload} />
             </section>
           </>
         )}
@@ -54,6 +57,8 @@ function CurrentSettings({ sso }: { sso: SsoFieldsFragment }) {
         <dd>{sso.issuer}</dd>
         <dt>Client ID</dt>
         <dd>{sso.clientId}</dd>
+        <dt>Client secret</dt>
+        <dd>{sso.hasClientSecret ? 'stored' : <span className="muted">none stored</span>}</dd>
         <dt>Scopes</dt>
         <dd>{sso.scopes.length ? sso.scopes.join(' ') : none}</dd>
         <dt>Admin group</dt>
@@ -67,7 +72,7 @@ function CurrentSettings({ sso }: { sso: SsoFieldsFragment }) {
           )}
         </dd>
         <dt>Allowed e-mail domains</dt>
-        <dd>{sso.allowedEmailDomains.length ? sso.allowedEmailDomains.join(', ') : 'any'}</dd>
+        <dd>{sso.allowedEmailDomains.length ? sso.allowedEmailDomains.join(', ') : 'any (anyone at your IdP can sign in)'}</dd>
         <dt>Last changed</dt>
         <dd>
           <Time iso={sso.updatedAt} />

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react'
 import { useClient } from 'urql'
 import type { UiError } from '../../errors'
 import type { AuditEventFilter } from '../../gql/graphql'
-import { auditJsonLines, readAllAuditEvents } from '../../auditExport'
+import { auditExportFilename, auditJsonLines, auditSubsetHeader, readAllAuditEvents, SUBSET_NOTE } from '../../auditExport'
 import { downloadText } from '../CopyButton'
 import { ErrorAlert } from '../ErrorAlert'
 
@@ -40,8 +40,10 @@ export function AuditExport({
       setState(outcome)
       return
     }
-    const filename = `keyward-audit-${organization.slug}.jsonl`
-    downloadText(filename, auditJsonLines(outcome.events, organization), 'application/jsonl')
+    const filename = auditExportFilename(organization.slug, !!filter)
+    const lines = auditJsonLines(outcome.events, organization)
+    const header = filter ? auditSubsetHeader(filter, organization, outcome.events.length) : ''
+    downloadText(filename, header + lines, 'application/jsonl')
     setState({ kind: 'done', count: outcome.events.length, filename })
   }
 
@@ -49,13 +51,21 @@ export function AuditExport({
   return (
     <div className="export">
       <h3>Export</h3>
-      <p>
-        Downloads every event{filter ? ' that matches the filters below' : ''} as JSON Lines, oldest first, with its hashes, so
-        the chain can be checked outside Keyward.
-      </p>
+      {filter ? (
+        <>
+          <p>Downloads the events that match the filters below as JSON Lines, oldest first.</p>
+          <p className="alert alert-warning" data-testid="export-subset">
+            {SUBSET_NOTE} The file says so in its first line.
+          </p>
+        </>
+      ) : (
+        <p>
+          Downloads every event as JSON Lines, oldest first, with its hashes, so the chain can be checked outside Keyward.
+        </p>
+      )}
       <div className="row">
         <button type="button" onClick={() => void start()} disabled={reading}>
-          Export JSON Lines
+          {filter ? 'Export the filtered subset (JSON Lines)' : 'Export JSON Lines'}
         </button>
         {reading && (
           <button type="button" onClick={() => running.current?.abort()}>

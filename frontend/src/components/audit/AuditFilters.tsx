@@ -1,6 +1,9 @@
 import { useRef, useState, type FormEvent } from 'react'
-import type { AuditEventFilter } from '../../gql/graphql'
+import { useQuery } from 'urql'
+import { AuditActionsDocument, type AuditEventFilter } from '../../gql/graphql'
+import { browserTimeZone } from '../../rollout'
 import { Field, useFocusFirstInvalid, type ControlProps } from '../Form'
+import { MemberFilterField } from './MemberFilterField'
 
 interface Values {
   action: string
@@ -12,6 +15,16 @@ interface Values {
 
 const EMPTY: Values = { action: '', actor: '', target: '', from: '', to: '' }
 
+/** The filter form's values for a filter from the page's address (`?actor=member:…`). */
+function valuesOf(filter: AuditEventFilter | null): Values {
+  return {
+    ...EMPTY,
+    action: filter?.action ?? '',
+    actor: filter?.actor ?? '',
+    target: filter?.target ?? '',
+  }
+}
+
 /** A `datetime-local` value (the viewer's own time) as an RFC 3339 UTC timestamp; null when empty or invalid. */
 function utc(local: string): string | null {
   if (!local) return null
@@ -20,7 +33,7 @@ function utc(local: string): string | null {
 }
 
 /** The API's filter for these values; null when nothing is set. */
-function filterFrom(values: Values): AuditEventFilter | null {
+export function filterFrom(values: Values): AuditEventFilter | null {
   const filter: AuditEventFilter = {
     action: values.action.trim() || null,
     actor: values.actor.trim() || null,
@@ -42,27 +55,26 @@ function problemsIn(values: Values): { from?: string; to?: string } {
 }
 
 interface AuditFiltersProps {
+  /** The filter the list starts with (from the address). */
+  initial: AuditEventFilter | null
   /** Called with the filter to list by; null for every event. */
   onApply: (filter: AuditEventFilter | null) => void
   disabled?: boolean
 }
 
 /** The audit log's filters; every condition set must hold. */
-export function AuditFilters({ onApply, disabled }: AuditFiltersProps) {
-  const [values, setValues] = useState<Values>(EMPTY)
+export function AuditFilters({ initial, onApply, disabled }: AuditFiltersProps) {
+  const [values, setValues] = useState<Values>(() => valuesOf(initial))
+  const [{ data: actions }] = useQuery({ query: AuditActionsDocument })
+  const zone = browserTimeZone()
   const [problems, setProblems] = useState<{ from?: string; to?: string }>({})
   const [failures, setFailures] = useState(0)
   const form = useRef<HTMLFormElement>(null)
   useFocusFirstInvalid(form, failures)
-  const text = (field: 'action' | 'actor' | 'target') => (control: ControlProps) => (
-    <input
-      {...control}
-      value={values[field]}
-      spellCheck={false}
-      autoComplete="off"
-      onChange={(e) => setValues((v) => ({ ...v, [field]: e.target.value }))}
-    />
-  )
+  const member = (field: 'actor' | 'target') => (value: string) => setValues((v) => ({ ...v, [field]: value }))
+  const known = actions?.auditActions ?? []
+  // An action from the address that the list does not name (an older one) stays choosable.
+  const options = values.action && !known.some((a) => a.action === values.action) ? [...known, { action: values.action, label: values.action }] : known
   const time = (field: 'from' | 'to') => (control: ControlProps) => (
     <input
       {...control}
@@ -92,19 +104,24 @@ export function AuditFilters({ onApply, disabled }: AuditFiltersProps) {
   return (
     <form ref={form} className="filters" onSubmit={apply} noValidate aria-label="Filter the audit log">
       <div className="filter-grid">
-        <Field label="Action" hint="Exact, e.g. security_key.registered">
-          {text('action')}
+        <Field label="Action" hint="What happened.">
+          {(control) => (
+            <select {...control} value={values.action} onChange={(e) => setValues((v) => ({ ...v, action: e.target.value }))}>
+              <option value="">Any action</option>
+              {options.map((a) => (
+                <option key={a.action} value={a.action}>
+                  {a.label}
+                </option>
+              ))}
+            </select>
+          )}
         </Field>
-        <Field label="Actor" hint="Exact: member:<id>, system or anonymous">
-          {text('actor')}
-        </Field>
-        <Field label="Target" hint="Exact, e.g. member:<id>">
-          {text('target')}
-        </Field>
-        <Field label="From" error={problems.from} hint="At or after (your local time)">
+        <MemberFilterField label="Actor" value={values.actor} onChange={member('actor')} hint="Who did it" />
+        <MemberFilterField label="Target" value={values.target} onChange={member('target')} hint="Who it was done to" />
+        <Field label="From" error={problems.from} hint={`At or after, in ${zone}`}>
           {time('from')}
         </Field>
-        <Field label="To" error={problems.to} hint="Before (your local time)">
+        <Field label="To" error={problems.to} hint={`Before, in ${zone}`}>
           {time('to')}
         </Field>
       </div>

@@ -1,6 +1,6 @@
 import { Fragment, useState } from 'react'
 import type { AuditEventFieldsFragment } from '../../gql/graphql'
-import { Time } from '../Time'
+import { AuditParty, AuditTime } from './AuditParty'
 
 const COLUMNS = ['Seq', 'Time', 'Event', 'Actor', 'Action', 'Target', 'Outcome', 'IP'] as const
 
@@ -38,19 +38,24 @@ export function AuditTable({ events, caption }: { events: AuditEventFieldsFragme
           const detailsId = `audit-details-${event.seq}`
           return (
             <Fragment key={event.seq}>
-              <tr data-testid={`audit-event-${event.seq}`}>
+              <tr
+                data-testid={`audit-event-${event.seq}`}
+                data-action={event.action}
+                data-actor={event.actor}
+                data-target={event.target ?? ''}
+              >
                 <td data-label="Seq">{event.seq}</td>
                 <td data-label="Time">
-                  <Time iso={event.at} />
+                  <AuditTime iso={event.at} />
                 </td>
                 <td data-label="Event">{event.summary}</td>
                 <td data-label="Actor">
-                  <code>{event.actor}</code>
+                  <AuditParty raw={event.actor} name={event.actorName} />
                 </td>
-                <td data-label="Action">
-                  <code>{event.action}</code>
+                <td data-label="Action">{event.actionLabel}</td>
+                <td data-label="Target">
+                  <AuditParty raw={event.target} name={event.targetName} />
                 </td>
-                <td data-label="Target">{event.target ? <code>{event.target}</code> : <span className="muted">none</span>}</td>
                 <td data-label="Outcome">
                   <Outcome outcome={event.outcome} />
                 </td>
@@ -97,6 +102,16 @@ function EventDetails({ event }: { event: AuditEventFieldsFragment }) {
         {JSON.stringify(event.details, null, 2)}
       </pre>
       <dl className="facts wrap-facts">
+        <dt>Action</dt>
+        <dd>
+          <code>{event.action}</code>
+        </dd>
+        <dt>Actor</dt>
+        <dd>
+          <code>{event.actor}</code>
+        </dd>
+        <dt>Target</dt>
+        <dd>{event.target ? <code>{event.target}</code> : <span className="muted">none</span>}</dd>
         <dt>Request</dt>
         <dd>{event.requestId ? <code>{event.requestId}</code> : <span className="muted">not recorded</span>}</dd>
         <dt>User agent</dt>

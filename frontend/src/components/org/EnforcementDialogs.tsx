@@ -1,15 +1,20 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react'
 import { useClient } from 'urql'
 import { describeError, fieldError, unexpectedError, type UiError } from '../../errors'
-import { EnforcementPreviewDocument, MfaEnforcementSetDocument, type EnforcementPreviewQuery } from '../../gql/graphql'
+import {
+  EnforcementPreviewDocument,
+  MfaEnforcementSetDocument,
+  type EnforcementPreviewQuery,
+  type SessionsToEnd,
+} from '../../gql/graphql'
 import { plural } from '../../format'
 import { useAction } from '../../operations'
 import { Link } from '../../router'
 import { ActionDialog, ConfirmActions, Dialog } from '../Dialog'
 import { ErrorAlert } from '../ErrorAlert'
-import { Field } from '../Form'
-
-const GRACE_MAX_DAYS = 90
+import { CheckboxField } from '../Form'
+import { formatCount } from '../../rollout'
+import { GRACE_DEFAULT_DAYS, GraceField, daysFromToday, graceDeadline, type Grace } from './GraceField'
 
 type Preview = EnforcementPreviewQuery['enforcementPreview']
 
@@ -32,25 +37,17 @@ export function OrgErrorAlert({ error, children }: { error: UiError; children?: 
   )
 }
 
-/** `yyyy-mm-dd` for a local date. */
-function dateInputValue(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0')
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
-}
-
-/** The end of the chosen local day, as an RFC 3339 timestamp. */
-function endOfDay(value: string): string | null {
-  const date = new Date(`${value}T23:59:59`)
-  return Number.isNaN(date.getTime()) ? null : date.toISOString()
-}
-
 /** Who enforcement would affect, as the server previews it. */
-function PreviewLists({ preview, withGrace }: { preview: Preview; withGrace: boolean }) {
+function PreviewLists({ preview, withGrace, keyless }: { preview: Preview; withGrace: boolean; keyless: boolean }) {
+  const ending = keyless ? preview.keylessSessionsToEnd : preview.sessionsToEnd
   return (
     <>
       <p>
-        Every member will need a security key to log in. <strong>{plural(preview.sessionsToEnd, 'session', 'sessions')} will end</strong>{' '}
-        (every live session except yours).
+        Every member will need a security key to log in.{' '}
+        <strong>
+          {formatCount(ending)} {ending === 1 ? 'session' : 'sessions'} will end
+        </strong>{' '}
+        ({keyless ? 'the active sessions no security key has confirmed' : 'every active session except yours'}).
       </p>
       <h3>Members without a key ({preview.membersWithoutKey.length})</h3>
       {preview.membersWithoutKey.length === 0 ? (
@@ -65,7 +62,7 @@ function PreviewLists({ preview, withGrace }: { preview: Preview; withGrace: boo
                 {row.member.displayName && row.member.displayName !== row.member.username && (
                   <span className="muted"> ({row.member.displayName})</span>
                 )}{' '}
-                — {plural(row.liveSessions, 'live session', 'live sessions')}
+                — {plural(row.liveSessions, 'active session', 'active sessions')}
               </li>
             ))}
           </ul>
@@ -80,7 +77,7 @@ function PreviewLists({ preview, withGrace }: { preview: Preview; withGrace: boo
           <ul className="plain-list scroll-list" data-testid="preview-refused" tabIndex={0} aria-label="Members whose keys the policy refuses">
             {preview.membersWithOnlyRefusedKeys.map((row) => (
               <li key={row.member.id}>
-                <strong>{row.member.username}</strong> — {plural(row.liveSessions, 'live session', 'live sessions')}
+                <strong>{row.member.username}</strong> — {plural(row.liveSessions, 'active session', 'active sessions')}
                 <ul>
                   {row.refusedKeys.map((refused) => (
                     <li key={refused.key.id}>
@@ -103,7 +100,8 @@ export function EnableDialog({ onClose, onDone }: { onClose: () => void; onDone:
   const [preview, setPreview] = useState<Preview | null>(null)
   const [previewError, setPreviewError] = useState<UiError | null>(null)
   const [loading, setLoading] = useState(true)
-  const [grace, setGrace] = useState('')
+  const [grace, setGrace] = useState<Grace>(() => ({ on: true, date: daysFromToday(GRACE_DEFAULT_DAYS) }))
+  const [keyless, setKeyless] = useState(false)
   const [graceProblem, setGraceProblem] = useState<string | null>(null)
   const { busy, error, failure, run } = useAction()
   const serverGraceProblem = fieldError(failure, 'gracePeriodEndsAt')
@@ -126,21 +124,24 @@ export function EnableDialog({ onClose, onDone }: { onClose: () => void; onDone:
 
   async function confirm() {
     setGraceProblem(null)
-    let gracePeriodEndsAt: string | null = null
-    if (grace) {
-      gracePeriodEndsAt = endOfDay(grace)
-      if (!gracePeriodEndsAt) {
-        setGraceProblem('Enter a valid date.')
-        return
-      }
+    const deadline = graceDeadline(grace)
+    if ('problem' in deadline) {
+      setGraceProblem(deadline.problem)
+      return
     }
-    const data = await run(() => client.mutation(MfaEnforcementSetDocument, { input: { enabled: true, gracePeriodEndsAt } }).toPromise())
+    const endSessions: SessionsToEnd = keyless ? 'KEYLESS' : 'ALL'
+    const input = { enabled: true, gracePeriodEndsAt: deadline.at, endSessions }
+    const data = await run(() => client.mutation(MfaEnforcementSetDocument, { input }).toPromise())
     if (data) onDone(data.mfaEnforcementSet.revokedSessions, data.mfaEnforcementSet.membersWithoutKey)
   }
 
-  const today = new Date()
-  const latest = new Date(today.getTime() + GRACE_MAX_DAYS * 24 * 3600 * 1000)
   const shownGraceProblem = graceProblem ?? serverGraceProblem
+  const ending = preview ? (keyless ? preview.keylessSessionsToEnd : preview.sessionsToEnd) : 0
+  const confirmLabel = preview
+    ? ending === 0
+      ? 'Enforce MFA (no session ends)'
+      : `Enforce MFA and end ${formatCount(ending)} ${ending === 1 ? 'session' : 'sessions'}`
+    : 'Enforce MFA'
 
   return (
     <Dialog title="Enforce MFA?" onClose={onClose}>
@@ -158,35 +159,28 @@ export function EnableDialog({ onClose, onDone }: { onClose: () => void; onDone:
       )}
       {preview && !loading && (
         <div data-testid="enforcement-preview">
-          <PreviewLists preview={preview} withGrace={!!grace} />
-          <Field
-            label="Grace period ends (optional)"
+          <PreviewLists preview={preview} withGrace={grace.on} keyless={keyless} />
+          <CheckboxField
+            label="Keep the sessions of members who already log in with a key (only keyless sessions end)"
+            hint="Members mid-task with a key keep working; sessions that never touched a key end."
+            checked={keyless}
+            disabled={busy}
+            onChange={setKeyless}
+          />
+          <GraceField
+            grace={grace}
+            onChange={(next) => {
+              setGrace(next)
+              setGraceProblem(null)
+            }}
             error={shownGraceProblem}
-            announce
-            hint={`Members without a key may keep working until the end of this day. Leave empty to require keys now. At most ${GRACE_MAX_DAYS} days from today.`}
-          >
-            {(control) => (
-              <input
-                {...control}
-                type="date"
-                value={grace}
-                min={dateInputValue(today)}
-                max={dateInputValue(latest)}
-                onChange={(e) => {
-                  setGrace(e.target.value)
-                  setGraceProblem(null)
-                }}
-                disabled={busy}
-                className="input-date"
-                data-testid="grace-input"
-              />
-            )}
-          </Field>
+            disabled={busy}
+          />
         </div>
       )}
       {error && !serverGraceProblem && <OrgErrorAlert error={error} />}
       <ConfirmActions
-        confirmLabel="Enforce MFA"
+        confirmLabel={confirmLabel}
         busyLabel="Enforcing…"
         busy={busy}
         disabled={!preview || loading}
@@ -214,5 +208,67 @@ export function DisableDialog({ onClose, onDone }: { onClose: () => void; onDone
     >
       <p>Members will be able to log in without a security key again. Members who have keys keep using them.</p>
     </ActionDialog>
+  )
+}
+
+/** `current` (an RFC 3339 end of grace) as the date input's value, or `GRACE_DEFAULT_DAYS` from today. */
+function graceFrom(current: string | null): Grace {
+  if (!current) return { on: false, date: daysFromToday(GRACE_DEFAULT_DAYS) }
+  const date = new Date(current)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return { on: true, date: `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` }
+}
+
+/** Moves (or ends) the grace period while MFA stays enforced: an update, which ends no session. */
+export function GraceUpdateDialog({
+  current,
+  onClose,
+  onDone,
+}: {
+  current: string | null
+  onClose: () => void
+  onDone: (gracePeriodEndsAt: string | null) => void
+}) {
+  const client = useClient()
+  const [grace, setGrace] = useState<Grace>(() => graceFrom(current))
+  const [problem, setProblem] = useState<string | null>(null)
+  const { busy, error, failure, run } = useAction()
+  const serverProblem = fieldError(failure, 'gracePeriodEndsAt')
+
+  async function confirm() {
+    setProblem(null)
+    const deadline = graceDeadline(grace)
+    if ('problem' in deadline) {
+      setProblem(deadline.problem)
+      return
+    }
+    const input = { enabled: true, gracePeriodEndsAt: deadline.at }
+    const data = await run(() => client.mutation(MfaEnforcementSetDocument, { input }).toPromise())
+    if (data) onDone(data.mfaEnforcementSet.organization.gracePeriodEndsAt ?? null)
+  }
+
+  return (
+    <Dialog title="Change the grace period" onClose={onClose}>
+      <p>MFA stays enforced and no session ends: only the day members without a key must have registered one changes.</p>
+      <GraceField
+        grace={grace}
+        onChange={(next) => {
+          setGrace(next)
+          setProblem(null)
+        }}
+        error={problem ?? serverProblem}
+        disabled={busy}
+        label="Members without a key have a grace period"
+      />
+      {error && !serverProblem && <OrgErrorAlert error={error} />}
+      <ConfirmActions
+        confirmLabel="Save the grace period"
+        busyLabel="Saving…"
+        busy={busy}
+        tone="primary"
+        onConfirm={confirm}
+        onCancel={onClose}
+      />
+    </Dialog>
   )
 }

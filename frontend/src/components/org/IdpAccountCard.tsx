@@ -5,7 +5,7 @@ import { SsoLinkFinishDocument, SsoLinkStartDocument } from '../../gql/graphql'
 import { useAction } from '../../operations'
 import { navigate, useSearch } from '../../router'
 import { useSession } from '../../session'
-import { goToIdentityProvider } from '../../sso'
+import { goToIdentityProvider, pendingSsoTest } from '../../sso'
 import { ErrorAlert } from '../ErrorAlert'
 
 const PAGE = '/org/sso'
@@ -44,7 +44,9 @@ export function IdpAccountCard({ configured, loaded }: { configured: boolean; lo
   const client = useClient()
   const { viewer, refresh } = useSession()
   const params = new URLSearchParams(useSearch())
-  const finishingLink = useFinishLink(params.get('linkCode'), params.get('linkState'), refresh)
+  // A test sign-in may come back through the same address: that one is the test's, not a link.
+  const [testing] = useState(() => pendingSsoTest() !== null)
+  const finishingLink = useFinishLink(testing ? null : params.get('linkCode'), testing ? null : params.get('linkState'), refresh)
   const callbackError = params.get('error')
   const { busy, error, run } = useAction()
   const [leaving, setLeaving] = useState(false)

@@ -1,4 +1,4 @@
-import { useCallback, useId, useState } from 'react'
+import { useCallback, useEffect, useId, useState } from 'react'
 import { useClient } from 'urql'
 import { OrganizationMembersDocument, type OrganizationMembersQuery } from '../../gql/graphql'
 import { usePaged } from '../../operations'
@@ -8,46 +8,95 @@ import { Time } from '../Time'
 import { Deactivated } from './MemberAccessCard'
 
 const PAGE_SIZE = 50
+/** The API's limit on `members(search:)`. */
+export const SEARCH_MAX = 100
+const SEARCH_DELAY_MS = 300
 
 type MemberRow = OrganizationMembersQuery['organization']['members']['nodes'][number]
 
 const selectMembers = (data: OrganizationMembersQuery) => data.organization.members
 
-/** The organization's members with their keys and sessions; `version` changes re-read the list. */
+/** `value`, once it has stopped changing for `delayMs`. */
+export function useDebounced<T>(value: T, delayMs: number): T {
+  const [settled, setSettled] = useState(value)
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), delayMs)
+    return () => window.clearTimeout(timer)
+  }, [value, delayMs])
+  return settled
+}
+
+/** The organization's members with their keys and sessions, searchable; `version` changes re-read the list. */
 export function MembersCard({ version }: { version: number }) {
   const client = useClient()
   const filterId = useId()
   const [withoutKey, setWithoutKey] = useState(false)
+  const [typed, setTyped] = useState('')
+  const search = useDebounced(typed.trim(), SEARCH_DELAY_MS)
   const fetchPage = useCallback(
     (after: string | null) =>
-      client.query(OrganizationMembersDocument, { first: PAGE_SIZE, after, withoutKey }, { requestPolicy: 'network-only' }).toPromise(),
+      client
+        .query(
+          OrganizationMembersDocument,
+          { first: PAGE_SIZE, after, withoutKey, search: search || null },
+          { requestPolicy: 'network-only' },
+        )
+        .toPromise(),
     // A new `version` makes a new fetchPage, which is what makes usePaged read the list again.
-    [client, withoutKey, version],
+    [client, withoutKey, search, version],
   )
   const members = usePaged(fetchPage, selectMembers)
+  const filtered = withoutKey || !!search
 
   return (
     <section className="card" aria-labelledby="members-title" aria-busy={members.loading}>
       <h2 id="members-title">Members</h2>
-      <div className="checkbox">
-        <input id={filterId} type="checkbox" checked={withoutKey} onChange={(e) => setWithoutKey(e.target.checked)} />
-        <label htmlFor={filterId}>Only members without a key</label>
+      <div className="members-filters">
+        <div className="field">
+          <label htmlFor={`${filterId}-search`}>Search members</label>
+          <input
+            id={`${filterId}-search`}
+            type="search"
+            value={typed}
+            maxLength={SEARCH_MAX}
+            placeholder="Name or e-mail"
+            autoComplete="off"
+            spellCheck={false}
+            aria-describedby={`${filterId}-search-hint`}
+            onChange={(e) => setTyped(e.target.value)}
+          />
+          <p id={`${filterId}-search-hint`} className="hint">
+            Part of a username, display name or e-mail address.
+          </p>
+        </div>
+        <div className="checkbox">
+          <input id={filterId} type="checkbox" checked={withoutKey} onChange={(e) => setWithoutKey(e.target.checked)} />
+          <label htmlFor={filterId}>Only members without a key</label>
+        </div>
       </div>
       <PagedList
         paged={members}
         loadingText="Loading members…"
-        empty={<p data-testid="no-members">{withoutKey ? 'Every member has a security key.' : 'This organization has no members yet.'}</p>}
+        empty={
+          <p data-testid="no-members">
+            {search
+              ? `No member matches “${search}”${withoutKey ? ' among those without a key' : ''}.`
+              : withoutKey
+                ? 'Every member has a security key.'
+                : 'This organization has no members yet.'}
+          </p>
+        }
       >
-        {(rows) => <MembersTable rows={rows} withoutKey={withoutKey} />}
+        {(rows) => <MembersTable rows={rows} filtered={filtered} />}
       </PagedList>
     </section>
   )
 }
 
-function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boolean }) {
+function MembersTable({ rows, filtered }: { rows: MemberRow[]; filtered: boolean }) {
   return (
     <table className="keys members" data-testid="members-table">
-      <caption className="visually-hidden">{withoutKey ? 'Members without a security key' : 'Members of the organization'}</caption>
+      <caption className="visually-hidden">{filtered ? 'Members matching the filters' : 'Members of the organization'}</caption>
       <thead>
         <tr>
           <th scope="col">Member</th>
@@ -55,7 +104,7 @@ function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boo
           <th scope="col">Role</th>
           <th scope="col">Status</th>
           <th scope="col">Keys</th>
-          <th scope="col">Live sessions</th>
+          <th scope="col">Active sessions</th>
           <th scope="col">Last login</th>
         </tr>
       </thead>
@@ -73,8 +122,18 @@ function MembersTable({ rows, withoutKey }: { rows: MemberRow[]; withoutKey: boo
             <td data-label="E-mail">{row.member.email ?? <span className="muted">none</span>}</td>
             <td data-label="Role">{row.member.role === 'ADMIN' ? 'Admin' : 'Member'}</td>
             <td data-label="Status">{row.member.deactivatedAt ? <Deactivated iso={row.member.deactivatedAt} compact /> : 'Active'}</td>
-            <td data-label="Keys">{row.keyCount === 0 ? <span className="badge badge-warning">No key</span> : row.keyCount}</td>
-            <td data-label="Live sessions">{row.liveSessions}</td>
+            <td data-label="Keys">
+              {row.keyCount === 0 ? (
+                <span className="badge badge-warning">No key</span>
+              ) : row.keyCount === 1 ? (
+                <>
+                  1 <span className="muted">(only one)</span>
+                </>
+              ) : (
+                row.keyCount
+              )}
+            </td>
+            <td data-label="Active sessions">{row.liveSessions}</td>
             <td data-label="Last login">
               {row.member.lastLoginAt ? <Time iso={row.member.lastLoginAt} /> : <span className="muted">never</span>}
             </td>
