@@ -7,9 +7,10 @@
 // whose prerequisites did not pass is skipped with a sentence naming them, instead of failing with
 // an error that only repeats the first failure.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type Browser, type BrowserContext, type CDPSession, type Page, type Route, type TestInfo } from '@playwright/test';
 import { IDP_ORIGIN, ORGANIZATION } from '../stack';
 
@@ -429,12 +430,52 @@ export async function answerOnce(page: Page, operationName: string, data: unknow
   await page.route('**/graphql', handler);
 }
 
-/** Saves the current screen at 1440 px and at 375 px under artifacts/screens. */
+/** Impacts that fail a journey; moderate and minor findings are only written to the report. */
+const FAILING_IMPACTS = new Set(['serious', 'critical']);
+
+/** One axe finding, said so that a failure message is enough to find and fix it. */
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/** The failing findings of an axe result as lines: rule id, impact, what it means and the elements. */
+export function describeFindings(findings: AxeFinding[]): string {
+  return findings.map((f) => `[${f.impact}] ${f.id}: ${f.help}\n    ${f.targets.join('\n    ')}`).join('\n');
+}
+
+/**
+ * Runs axe on the current screen (Keyward's pages only: the IdP's forms are not ours), writes every
+ * finding to artifacts/axe/<backend>-<name>-<width>.json, and fails the test (softly, so the journey
+ * goes on and every screen is checked) on serious or critical ones.
+ */
+export async function checkAccessibility(page: Page, testInfo: TestInfo, name: string) {
+  if (new URL(page.url()).origin !== new URL(testInfo.project.use.baseURL!).origin) return;
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const findings: AxeFinding[] = results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact ?? 'unknown',
+    help: v.help,
+    targets: v.nodes.map((n) => n.target.join(' ')),
+  }));
+  const dir = join(HERE, '..', 'artifacts', 'axe');
+  mkdirSync(dir, { recursive: true });
+  // The rules that passed and the ones axe could not decide (e.g. contrast over an image) show it ran.
+  const report = { findings, passed: results.passes.map((p) => p.id), incomplete: results.incomplete.map((i) => i.id) };
+  writeFileSync(join(dir, `${testInfo.project.name}-${name}.json`), JSON.stringify(report, null, 2));
+  const failing = findings.filter((f) => FAILING_IMPACTS.has(f.impact));
+  expect.soft(failing, `accessibility of "${name}" at ${page.viewportSize()?.width} px (serious or critical axe findings):\n${describeFindings(failing)}`).toEqual([]);
+}
+
+/** Saves the current screen at 1440 px and at 375 px under artifacts/screens, and checks each with axe. */
 export async function screens(page: Page, testInfo: TestInfo, name: string) {
   const original = page.viewportSize();
   for (const [label, width] of [['desktop', 1440], ['mobile', 375]] as const) {
     await page.setViewportSize({ width, height: width === 375 ? 812 : 900 });
     await page.screenshot({ path: join(HERE, '..', 'artifacts', 'screens', `${testInfo.project.name}-${name}-${label}.png`), fullPage: true });
+    await checkAccessibility(page, testInfo, `${name}-${label}`);
   }
   if (original) await page.setViewportSize(original);
 }
