@@ -77,6 +77,9 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await expect(bob.nav('Home'), 'nothing but registration until he has a key').toHaveCount(0);
   await bob.screens('register-forced');
   await bob.registerOnForcedScreen('Bob key');
+  await bob.screens('recovery-codes-step');
+  await bob.skipRecoveryCodesStep();
+  await bob.screens('home-recovery-reminder');
 
   journeyPassed(testInfo, '3');
 });

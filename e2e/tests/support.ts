@@ -374,10 +374,26 @@ export class Person {
     });
   }
 
-  /** Registers a key on the forced "Register a security key" screen; it leads home. */
+  /**
+   * Registers a key on the forced "Register a security key" screen; a first key leads to the "Save your
+   * recovery codes" step (left to the caller: `skipRecoveryCodesStep()` or generate).
+   */
   async registerOnForcedScreen(name: string) {
     await expect(this.page.getByRole('heading', { name: 'Register a security key' })).toBeVisible();
-    await this.registerKey(name, 'Register security key', () => this.expectHome());
+    await this.registerKey(name, 'Register security key', () => this.expectRecoveryCodesStep());
+  }
+
+  /** Sees the "Save your recovery codes" step (its own screen after a forced first key). */
+  async expectRecoveryCodesStep() {
+    await expect(this.page.getByRole('heading', { name: 'Save your recovery codes', level: 1 })).toBeVisible();
+    await expect(this.page).toHaveURL(/\/recovery-codes$/);
+  }
+
+  /** Skips the recovery-codes step; it leads home, where a reminder stays until codes exist. */
+  async skipRecoveryCodesStep() {
+    await this.page.getByRole('button', { name: 'Skip for now' }).click();
+    await this.expectHome();
+    await expect(this.page.getByTestId('recovery-codes-reminder')).toBeVisible();
   }
 
   /** A row of the personal keys table. */

@@ -54,6 +54,9 @@ export function RecoveryCodesStep({ variant, onDone }: RecoveryCodesStepProps) {
             If you lose your security key, a recovery code lets you log in once and register a new key, without waiting
             for an admin. Generate a set of 10 now and keep them somewhere safe.
           </p>
+          {viewer && viewer.recoveryCodes.total > 0 && (
+            <p className="alert alert-warning">You already have recovery codes: new ones replace them, and the old ones stop working.</p>
+          )}
           {error && <ErrorAlert error={error} />}
           <div className="row step-actions">
             <button type="button" className="button-primary" onClick={generate} disabled={busy}>
