@@ -87,14 +87,12 @@ test.describe('journey 6: failure paths at the security-key step', () => {
   test("someone else's key is refused as not registered to bob, with what to do next", async ({ open }, testInfo) => {
     const bob = await open('bob');
     const page = bob.page;
-    // Alice's key in bob's browser, and the login's request rewritten to ask for it: the browser signs with a
-    // key Keyward knows, but not as one of bob's.
-    const alicesRing = new KeyRing(testInfo, 'alice');
-    const [aliceKeyName] = alicesRing.names();
-    expect(aliceKeyName, 'alice has a key in the ring (journey 2 on)').toBeTruthy();
-    const aliceKey = alicesRing.get(aliceKeyName);
-    await bob.key.add(aliceKey);
-    const id = Buffer.from(aliceKey.credentialId, 'base64').toString('base64url');
+    // The admin's key in bob's browser, and the login's request rewritten to ask for it: the browser signs
+    // with a key Keyward knows, but not as one of bob's.
+    const adminRing = new KeyRing(testInfo, 'admin');
+    const adminKey = adminRing.get('Admin desk key');
+    await bob.key.add(adminKey);
+    const id = Buffer.from(adminKey.credentialId, 'base64').toString('base64url');
     await page.route('**/graphql', async (route) => {
       if (route.request().postDataJSON()?.operationName !== 'MfaLoginBegin') return route.fallback();
       const response = await route.fetch();
@@ -112,8 +110,8 @@ test.describe('journey 6: failure paths at the security-key step', () => {
     await expectTechnicalDetails(page, 'KEY_NOT_REGISTERED');
     await bob.screens('key-not-registered');
 
-    // Alice's key signed once here: keep her ring's counter ahead, so her next login is no counter regression.
-    await alicesRing.sync(bob.key);
+    // The admin's key signed once here: keep the ring's counter ahead, so the next login is no counter regression.
+    await adminRing.sync(bob.key);
     await page.unroute('**/graphql');
     await bob.replaceKey();
     await bob.loadKeys();
