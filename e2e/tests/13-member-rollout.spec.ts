@@ -18,7 +18,12 @@ async function expectCompactHeader(page: Page) {
   await page.setViewportSize({ width: 375, height: 812 });
   const header = page.locator('header.topbar');
   const headerBox = (await header.boundingBox())!;
-  expect(headerBox.height, 'the header is two rows at most: brand and who, then the navigation').toBeLessThanOrEqual(100);
+  // Two rows of 44 px targets and a little padding; the old header stacked brand, links and who in three or more.
+  expect(headerBox.height, 'the header is two rows: brand, who and Log out, then the navigation').toBeLessThanOrEqual(112);
+  const [brand] = await boxes(header.getByRole('link', { name: 'Keyward' }));
+  const [logout] = await boxes(header.getByRole('button', { name: 'Log out' }));
+  expect(Math.abs(brand.top + brand.height / 2 - (logout.top + logout.height / 2)), 'Log out sits on the brand row').toBeLessThan(12);
+  expect(logout.height, 'Log out stays on one line').toBeLessThanOrEqual(48);
   const links = await boxes(page.getByRole('navigation', { name: 'Main' }).getByRole('link'));
   expect(new Set(links.map((b) => Math.round(b.top))).size, 'the main navigation is a single row').toBe(1);
   for (const link of links) expect(link.height, 'navigation links are 44 px tap targets').toBeGreaterThanOrEqual(44);
