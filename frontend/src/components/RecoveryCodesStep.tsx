@@ -5,7 +5,7 @@ import { useAction } from '../operations'
 import { skipRecoveryCodes } from '../recoveryCodes'
 import { useSession } from '../session'
 import { ErrorAlert } from './ErrorAlert'
-import { RecoveryCodesList } from './RecoveryCodesList'
+import { RecoveryCodesList } from './RecoveryCodesSection'
 
 interface RecoveryCodesStepProps {
   /** `page`: the step after a forced first key (its own screen); `card`: inside the security keys page. */
