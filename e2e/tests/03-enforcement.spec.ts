@@ -79,7 +79,7 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await bob.registerOnForcedScreen('Bob key');
   await bob.screens('recovery-codes-step');
   await bob.skipRecoveryCodesStep();
-  await bob.screens('home-recovery-reminder');
+  await bob.screens('home-recovery-reminder-after-skip');
 
   journeyPassed(testInfo, '3');
 });

@@ -39,7 +39,7 @@ test('journey 13: recovery-code reminder and step, status line, model hint, phon
   // No codes yet (he skipped them in journey 3): Home reminds him, at every login, until he has some.
   const reminder = page.getByTestId('recovery-codes-reminder');
   await expect(reminder.getByRole('heading', { name: 'Save your recovery codes' })).toBeVisible();
-  await bob.screens('home-recovery-reminder');
+  await bob.screens('home-recovery-reminder-again');
   await expectCompactHeader(page);
   await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -95,7 +95,7 @@ test('journey 13: recovery-code reminder and step, status line, model hint, phon
   await bob.logout();
   const other = page.getByRole('region', { name: 'Other ways to log in' });
   await expect(other.getByRole('button', { name: 'Use backup credentials' })).toBeVisible();
-  await bob.screens('login');
+  await bob.screens('login-other-ways');
 
   journeyPassed(testInfo, '13');
 });
