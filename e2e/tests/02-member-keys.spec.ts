@@ -18,13 +18,20 @@ test('journey 2: a member adds two keys, renames one, deletes one, and logs in w
   await alice.screens('member-home');
 
   await alice.nav('Security keys').click();
-  await expect(page.getByRole('heading', { name: 'Multi-factor authentication' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Security keys', exact: true, level: 1 })).toBeVisible();
   await expect(page.getByTestId('no-keys')).toBeVisible();
   await alice.screens('keys-empty');
 
   await alice.addKeyOnSettingsPage('Alice desk key');
   await expect(page.getByText('Register a second one as a backup', { exact: false })).toBeVisible();
+  // The first key: the page offers recovery codes right away; alice skips (journey 5 generates them).
+  const step = page.getByTestId('recovery-codes-step');
+  await expect(step.getByRole('heading', { name: 'Save your recovery codes' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'Registered “Alice desk key”.' })).toHaveClass(/notice-success/);
+  await expect(page.getByTestId('recovery-codes-status')).toHaveText('You have no recovery codes yet.');
   await alice.screens('keys-one');
+  await step.getByRole('button', { name: 'Skip for now' }).click();
+  await expect(step).toHaveCount(0);
 
   // The second key is another authenticator: the first is listed in excludeCredentials.
   await alice.replaceKey();

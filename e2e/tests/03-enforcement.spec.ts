@@ -81,6 +81,9 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await expect(bob.nav('Home'), 'nothing but registration until he has a key').toHaveCount(0);
   await bob.screens('register-forced');
   await bob.registerOnForcedScreen('Bob key');
+  await bob.screens('recovery-codes-step');
+  await bob.skipRecoveryCodesStep();
+  await bob.screens('home-recovery-reminder-after-skip');
 
   journeyPassed(testInfo, '3');
 });

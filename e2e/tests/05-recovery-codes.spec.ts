@@ -5,6 +5,8 @@
 //
 // Expects: journey 4 passed (MFA enforced; alice with one key). Leaves: alice with one key, "Alice
 // recovered key"; nine unused recovery codes (one of them offered while rate limited).
+import { readFileSync } from 'node:fs';
+import { ORGANIZATION } from '../stack';
 import { expect, journeyPassed, requireJourneys, test } from './support';
 
 test('journey 5: recovery codes: generate, replace a lost key with one at the key step, register a new key', async ({ open }, testInfo) => {
@@ -28,10 +30,20 @@ test('journey 5: recovery codes: generate, replace a lost key with one at the ke
   for (const code of codes) expect(code).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
   expect(new Set(codes).size).toBe(10);
   await expect(shown.getByRole('button', { name: 'Copy all' })).toBeVisible();
-  await expect(shown.getByRole('button', { name: 'Download (.txt)' })).toBeVisible();
+  // The file names the organization, the username, this Keyward's address and the day, then the codes.
+  const [download] = await Promise.all([page.waitForEvent('download'), shown.getByRole('button', { name: 'Download (.txt)' }).click()]);
+  const day = new Date().toISOString().slice(0, 10);
+  expect(download.suggestedFilename()).toBe(`keyward-recovery-codes-${ORGANIZATION}-alice-${day}.txt`);
+  const file = readFileSync((await download.path())!, 'utf8');
+  expect(file).toContain(`(${ORGANIZATION})`);
+  expect(file).toContain('Username:     alice');
+  expect(file).toContain(`Keyward:      ${new URL(page.url()).origin}`);
+  expect(file).toContain(`Generated:    ${day}`);
+  for (const code of codes) expect(file).toContain(code);
   await alice.screens('recovery-codes');
   await shown.getByRole('button', { name: 'I have saved them' }).click();
   await expect(shown).toBeHidden();
+  await expect(page.getByTestId('recovery-codes-status')).toHaveText(/^10 of 10 recovery codes unused · generated \S.+$/);
   await alice.logout();
 
   // A recovery code is no first factor: the login screen offers none.
@@ -54,16 +66,21 @@ test('journey 5: recovery codes: generate, replace a lost key with one at the ke
   await expect(alice.nav('Home')).toHaveCount(0);
   await alice.screens('recovery-register');
   await alice.registerKey('Alice recovered key', 'Register security key', async () => {
-    await expect(page.getByRole('heading', { name: 'Multi-factor authentication' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Security keys', exact: true, level: 1 })).toBeVisible();
   });
 
-  // The keys page suggests deleting the lost key, which is still registered; she does.
+  // The keys page suggests removing the lost key, which is still registered, and lists it (only it: not the
+  // new key) with a Remove button; she removes it.
   const notice = page.getByTestId('recovered-notice');
-  await expect(notice).toContainText('If the key you lost is still listed below, delete it');
+  await expect(notice.getByRole('heading', { name: 'Remove the key you lost' })).toBeVisible();
+  await expect(notice.getByRole('listitem')).toHaveCount(1);
+  await expect(notice.getByRole('button', { name: `Remove ${lostKey}` })).toBeVisible();
+  await expect(notice.getByRole('button', { name: 'Remove Alice recovered key' })).toHaveCount(0);
   await expect(alice.keyRow(lostKey)).toBeVisible();
   await expect(alice.keyRow('Alice recovered key')).toBeVisible();
+  await expect(page.getByTestId('recovery-codes-status')).toHaveText(/^9 of 10 recovery codes unused · generated /);
   await alice.screens('recovery-delete-lost-key');
-  await page.getByRole('button', { name: `Delete ${lostKey}` }).click();
+  await notice.getByRole('button', { name: `Remove ${lostKey}` }).click();
   const confirm = page.getByRole('dialog', { name: `Delete “${lostKey}”?` });
   await confirm.getByRole('button', { name: 'Delete key' }).click();
   await expect(page.getByText(`Deleted “${lostKey}”.`)).toBeVisible();

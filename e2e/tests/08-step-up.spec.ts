@@ -183,7 +183,7 @@ test('journey 8-page: /step-up logs a visitor in first, says what is asked, and 
   await admin.screens('step-up-page');
   await page.getByRole('button', { name: 'Touch your security key' }).click();
   await expect(page).toHaveURL(/\/settings\/mfa\?from=step-up$/);
-  await expect(page.getByRole('heading', { name: 'Multi-factor authentication' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Security keys', exact: true, level: 1 })).toBeVisible();
 
   // A return address on another host is ignored: the page says it is done instead.
   await page.goto(ask('&return=%2F%2Fevil.example%2Fx'));

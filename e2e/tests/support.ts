@@ -7,9 +7,10 @@
 // whose prerequisites did not pass is skipped with a sentence naming them, instead of failing with
 // an error that only repeats the first failure.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type Browser, type BrowserContext, type CDPSession, type Page, type Route, type TestInfo } from '@playwright/test';
 import { IDP_ORIGIN, ORGANIZATION } from '../stack';
 
@@ -373,10 +374,26 @@ export class Person {
     });
   }
 
-  /** Registers a key on the forced "Register a security key" screen; it leads home. */
+  /**
+   * Registers a key on the forced "Register a security key" screen; a first key leads to the "Save your
+   * recovery codes" step (left to the caller: `skipRecoveryCodesStep()` or generate).
+   */
   async registerOnForcedScreen(name: string) {
     await expect(this.page.getByRole('heading', { name: 'Register a security key' })).toBeVisible();
-    await this.registerKey(name, 'Register security key', () => this.expectHome());
+    await this.registerKey(name, 'Register security key', () => this.expectRecoveryCodesStep());
+  }
+
+  /** Sees the "Save your recovery codes" step (its own screen after a forced first key). */
+  async expectRecoveryCodesStep() {
+    await expect(this.page.getByRole('heading', { name: 'Save your recovery codes', level: 1 })).toBeVisible();
+    await expect(this.page).toHaveURL(/\/recovery-codes$/);
+  }
+
+  /** Skips the recovery-codes step; it leads home, where a reminder stays until codes exist. */
+  async skipRecoveryCodesStep() {
+    await this.page.getByRole('button', { name: 'Skip for now' }).click();
+    await this.expectHome();
+    await expect(this.page.getByTestId('recovery-codes-reminder')).toBeVisible();
   }
 
   /** A row of the personal keys table. */
@@ -429,12 +446,52 @@ export async function answerOnce(page: Page, operationName: string, data: unknow
   await page.route('**/graphql', handler);
 }
 
-/** Saves the current screen at 1440 px and at 375 px under artifacts/screens. */
+/** Impacts that fail a journey; moderate and minor findings are only written to the report. */
+const FAILING_IMPACTS = new Set(['serious', 'critical']);
+
+/** One axe finding, said so that a failure message is enough to find and fix it. */
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/** The failing findings of an axe result as lines: rule id, impact, what it means and the elements. */
+export function describeFindings(findings: AxeFinding[]): string {
+  return findings.map((f) => `[${f.impact}] ${f.id}: ${f.help}\n    ${f.targets.join('\n    ')}`).join('\n');
+}
+
+/**
+ * Runs axe on the current screen (Keyward's pages only: the IdP's forms are not ours), writes every
+ * finding to artifacts/axe/<backend>-<name>-<width>.json, and fails the test (softly, so the journey
+ * goes on and every screen is checked) on serious or critical ones.
+ */
+export async function checkAccessibility(page: Page, testInfo: TestInfo, name: string) {
+  if (new URL(page.url()).origin !== new URL(testInfo.project.use.baseURL!).origin) return;
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const findings: AxeFinding[] = results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact ?? 'unknown',
+    help: v.help,
+    targets: v.nodes.map((n) => n.target.join(' ')),
+  }));
+  const dir = join(HERE, '..', 'artifacts', 'axe');
+  mkdirSync(dir, { recursive: true });
+  // The rules that passed and the ones axe could not decide (e.g. contrast over an image) show it ran.
+  const report = { findings, passed: results.passes.map((p) => p.id), incomplete: results.incomplete.map((i) => i.id) };
+  writeFileSync(join(dir, `${testInfo.project.name}-${name}.json`), JSON.stringify(report, null, 2));
+  const failing = findings.filter((f) => FAILING_IMPACTS.has(f.impact));
+  expect.soft(failing, `accessibility of "${name}" at ${page.viewportSize()?.width} px (serious or critical axe findings):\n${describeFindings(failing)}`).toEqual([]);
+}
+
+/** Saves the current screen at 1440 px and at 375 px under artifacts/screens, and checks each with axe. */
 export async function screens(page: Page, testInfo: TestInfo, name: string) {
   const original = page.viewportSize();
   for (const [label, width] of [['desktop', 1440], ['mobile', 375]] as const) {
     await page.setViewportSize({ width, height: width === 375 ? 812 : 900 });
     await page.screenshot({ path: join(HERE, '..', 'artifacts', 'screens', `${testInfo.project.name}-${name}-${label}.png`), fullPage: true });
+    await checkAccessibility(page, testInfo, `${name}-${label}`);
   }
   if (original) await page.setViewportSize(original);
 }

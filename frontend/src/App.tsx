@@ -5,10 +5,12 @@ import { SESSION_ENDED_EVENT, STAGE_CHANGED_EVENT } from './client'
 import { describeError, hasCode } from './errors'
 import { resetLiveUpdates } from './live'
 import { clearRecovered, hasRecovered } from './recovery'
+import { shouldOfferRecoveryCodes } from './recoveryCodes'
 import { LogoutDocument, ViewerDocument, type ViewerFieldsFragment } from './gql/graphql'
 import { navigate, usePath } from './router'
 import { SessionContext, type Session } from './session'
 import { ErrorAlert } from './components/ErrorAlert'
+import { RecoveryCodesStep } from './components/RecoveryCodesStep'
 import { GraceBanner } from './components/GraceBanner'
 import { OrgNav } from './components/OrgPage'
 import { StepUpHost } from './components/StepUp'
@@ -44,8 +46,12 @@ function redirectFor(viewer: ViewerFieldsFragment | null, path: string): string 
   const back = path === '/login' || path === '/' || path === '/register-key' ? pendingAfterLogin() : null
   if (back) return back
   if (path === '/login') return '/'
-  // After a recovery code, the new key is registered: the keys page suggests deleting the lost one.
-  if (path === '/register-key') return hasRecovered(viewer.member.id) ? '/settings/mfa' : '/'
+  if (path === '/register-key') {
+    // After a recovery code, the new key is registered: the keys page suggests deleting the lost one.
+    if (hasRecovered(viewer.member.id) || viewer.methods.includes('RECOVERY_CODE')) return '/settings/mfa'
+    // A first key: save recovery codes next (skippable), so losing the key is no dead end.
+    return shouldOfferRecoveryCodes(viewer.member.id, viewer.recoveryCodes) ? '/recovery-codes' : '/'
+  }
   return null
 }
 
@@ -162,6 +168,8 @@ function Screen({ viewer, path, notice }: { viewer: ViewerFieldsFragment | null;
       return <HomePage />
     case '/settings/mfa':
       return <MfaSettingsPage />
+    case '/recovery-codes':
+      return <RecoveryCodesStep variant="page" onDone={() => navigate('/')} />
     case '/step-up':
       return <StepUpPage />
     case '/approvals':

@@ -1,6 +1,6 @@
 import { CombinedError } from '@urql/core'
 import { describe, expect, it } from 'vitest'
-import { describeApprovalError, describeError, isFinalApprovalError, messageForCode } from './errors'
+import { describeApprovalError, describeError, describeKeyStepError, describeWebauthnError, isFinalApprovalError, messageForCode } from './errors'
 
 /** A GraphQL error as the server sends it: the message is for logs, the code and extensions decide. */
 function graphQLError(extensions: Record<string, unknown>, message = 'server text that must not matter'): CombinedError {
@@ -50,5 +50,30 @@ describe('approval error codes', () => {
     expect(isFinalApprovalError({ code: 'CEREMONY_FAILED', message: '' })).toBe(false)
     expect(isFinalApprovalError({ code: 'WEBAUTHN_CANCELLED', message: '' })).toBe(false)
     expect(isFinalApprovalError(null)).toBe(false)
+  })
+})
+
+describe('key step errors', () => {
+  it('says whose key is expected and what to do next for KEY_NOT_REGISTERED, keeping the server text as technical detail', () => {
+    const raw = describeError(graphQLError({ code: 'KEY_NOT_REGISTERED' }, 'credential is not registered'))
+    expect(raw.message).toBe("That security key isn't registered to your account. Try another key.")
+    const shown = describeKeyStepError(raw, 'Bob Member')
+    expect(shown.message).toBe("That key isn't registered to Bob Member. Try another key or use a recovery code.")
+    expect(shown.technical).toBe('KEY_NOT_REGISTERED: credential is not registered')
+  })
+
+  it('maps the browser NotAllowedError (cancel or timeout) to one sentence with the browser detail behind it', () => {
+    const err = new Error('The operation either timed out or was not allowed.')
+    err.name = 'NotAllowedError'
+    const raw = describeWebauthnError(err)
+    expect(raw.code).toBe('WEBAUTHN_CANCELLED')
+    const shown = describeKeyStepError(raw, 'Bob')
+    expect(shown.message).toMatch(/did not answer in time, or the request was cancelled\. Press Retry .*use a recovery code\.$/)
+    expect(shown.technical).toBe('NotAllowedError: The operation either timed out or was not allowed.')
+  })
+
+  it('leaves errors it has no better sentence for as they are', () => {
+    const raw = describeError(graphQLError({ code: 'RATE_LIMITED', retryAfterSeconds: 30 }))
+    expect(describeKeyStepError(raw, 'Bob')).toBe(raw)
   })
 })

@@ -10,6 +10,8 @@ export interface UiError {
   stepUpAction?: string
   /** For APPROVER_NOT_ELIGIBLE: why (`extensions.reason`: REQUESTER, COMMIT_AUTHOR, ALREADY_VOTED, ...). */
   reason?: string
+  /** What the server or the browser said, for a "Technical details" disclosure (never the main sentence). */
+  technical?: string
 }
 
 /** Codes whose server message is written for users and worth showing as detail. */
@@ -34,6 +36,8 @@ export function messageForCode(code: string, retryAfterSeconds?: number): string
       return 'This action needs a fresh security key check. Try again, and touch your security key when asked.'
     case 'LAST_KEY_ENFORCED':
       return 'Your organization requires a security key, so you cannot delete your last one. Add another key first, or ask an admin.'
+    case 'KEY_NOT_REGISTERED':
+      return "That security key isn't registered to your account. Try another key."
     case 'KEY_ALREADY_REGISTERED':
       return 'This security key is already registered.'
     case 'CEREMONY_EXPIRED':
@@ -153,6 +157,7 @@ export function describeError(error: CombinedError): UiError {
   const retry = first?.extensions?.retryAfterSeconds
   const ui: UiError = { code, message: messageForCode(code, typeof retry === 'number' ? retry : undefined) }
   if (first && USER_FACING_DETAIL.has(code) && first.message) ui.detail = first.message
+  ui.technical = first?.message ? `${code}: ${first.message}` : error.networkError ? `NETWORK: ${error.networkError.message}` : code
   const action = first?.extensions?.action
   if (code === 'POLICY_DENIED' && typeof action === 'string') ui.stepUpAction = action
   const reason = first?.extensions?.reason
@@ -176,6 +181,7 @@ function quotedReason(reason: string | undefined): string {
 export function describeStepUpError(error: UiError, touchLabel: string): UiError {
   switch (error.code) {
     case 'CEREMONY_FAILED':
+    case 'KEY_NOT_REGISTERED':
       return { code: error.code, message: `Your security key was not accepted; press “${touchLabel}” and use a key registered to your account.` }
     case 'CEREMONY_EXPIRED':
       return { code: error.code, message: `The request expired before your key answered; press “${touchLabel}” to start a new one.` }
@@ -192,12 +198,33 @@ export function describeStepUpError(error: UiError, touchLabel: string): UiError
 }
 
 /**
+ * A failure at the key step of login, said in one sentence with what to do next (`who` is the member logging
+ * in, by name); what the server or browser said stays in `technical`, for a disclosure.
+ */
+export function describeKeyStepError(error: UiError, who: string): UiError {
+  const next = (message: string): UiError => ({ code: error.code, message, technical: error.technical ?? error.detail ?? error.code })
+  switch (error.code) {
+    case 'KEY_NOT_REGISTERED':
+      return next(`That key isn't registered to ${who}. Try another key or use a recovery code.`)
+    case 'CEREMONY_FAILED':
+      return next(`Your security key was not accepted. Try again with a key registered to ${who}, or use a recovery code.`)
+    case 'WEBAUTHN_CANCELLED':
+      return next('Your security key did not answer in time, or the request was cancelled. Press Retry and touch your key, or use a recovery code.')
+    case 'CEREMONY_EXPIRED':
+      return next('The request expired before your key answered. Press Retry to start a new one.')
+    default:
+      return error
+  }
+}
+
+/**
  * A failure while approving or rejecting a request, said with what to do next; `buttonLabel` is the button
  * that tries again ("Approve", "Reject").
  */
 export function describeApprovalError(error: UiError, buttonLabel: string): UiError {
   switch (error.code) {
     case 'CEREMONY_FAILED':
+    case 'KEY_NOT_REGISTERED':
       return {
         code: error.code,
         message: `Your security key was not accepted for this request; press “${buttonLabel}” and use a key registered to your account.`,
@@ -226,8 +253,9 @@ export function isFinalApprovalError(error: UiError | null): boolean {
 export function describeWebauthnError(err: unknown): UiError {
   const name = err instanceof Error ? err.name : ''
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.name : ''
+  const technical = err instanceof Error ? `${cause || name}: ${err.message}` : String(err)
   if (name === 'NotAllowedError' || cause === 'NotAllowedError' || name === 'AbortError') {
-    return { code: 'WEBAUTHN_CANCELLED', message: messageForCode('WEBAUTHN_CANCELLED') }
+    return { code: 'WEBAUTHN_CANCELLED', message: messageForCode('WEBAUTHN_CANCELLED'), technical }
   }
   if (name === 'InvalidStateError' || cause === 'InvalidStateError') {
     return { code: 'KEY_ALREADY_REGISTERED', message: messageForCode('KEY_ALREADY_REGISTERED') }

@@ -26,3 +26,38 @@ export function hasRecovered(memberId: string | undefined): boolean {
 export function clearRecovered(): void {
   storage()?.removeItem(STORAGE_KEY)
 }
+
+const DISMISSED_KEY = 'keyward:lost-keys-dismissed'
+
+/**
+ * Whether to suggest removing the lost key(s): the session used a recovery code (`methods` has RECOVERY_CODE,
+ * or this tab remembers the recovery) and the member has not dismissed the suggestion in this tab.
+ */
+export function suggestRemovingLostKeys(memberId: string | undefined, methods: readonly string[] | undefined): boolean {
+  if (!memberId) return false
+  const recovered = (methods ?? []).includes('RECOVERY_CODE') || hasRecovered(memberId)
+  return recovered && storage()?.getItem(DISMISSED_KEY) !== memberId
+}
+
+/** The member dismissed the lost-keys suggestion: it stays away for this tab. */
+export function dismissLostKeys(memberId: string): void {
+  clearRecovered()
+  storage()?.setItem(DISMISSED_KEY, memberId)
+}
+
+/** A key as the lost-keys suggestion needs it. */
+export interface KeyLike {
+  id: string
+  createdAt: string
+}
+
+/**
+ * The keys that may be the lost ones: every key but the newest (the one registered after the recovery code).
+ * Oldest first, as the server lists them.
+ */
+export function lostKeyCandidates<K extends KeyLike>(keys: readonly K[]): K[] {
+  if (keys.length < 2) return []
+  let newest = keys[0]
+  for (const key of keys) if (Date.parse(key.createdAt) >= Date.parse(newest.createdAt)) newest = key
+  return keys.filter((key) => key.id !== newest.id)
+}

@@ -1,14 +1,30 @@
+import { useQuery } from 'urql'
+import { SecurityKeysDocument } from '../gql/graphql'
 import { Link } from '../router'
 import { useSession } from '../session'
 
-/** Who you are and where to go. */
+/** Who you are and where to go; a reminder while a member with a key has no recovery codes. */
 export function HomePage() {
   const { viewer } = useSession()
+  const [{ data }] = useQuery({ query: SecurityKeysDocument, requestPolicy: 'cache-and-network' })
   if (!viewer) return null
   const name = viewer.member.displayName || viewer.member.username
+  const hasKey = (data?.securityKeys.length ?? 0) > 0
   return (
     <main id="main" className="page" aria-labelledby="home-title">
       <h1 id="home-title">Welcome, {name}</h1>
+      {hasKey && viewer.recoveryCodes.total === 0 && (
+        <section className="card card-highlight" aria-labelledby="home-codes" data-testid="recovery-codes-reminder">
+          <h2 id="home-codes">Save your recovery codes</h2>
+          <p>
+            You have no recovery codes yet. If you lose your security key, a recovery code lets you log in once and
+            register a new key, without waiting for an admin.
+          </p>
+          <Link to="/recovery-codes" className="button button-primary">
+            Set up recovery codes
+          </Link>
+        </section>
+      )}
       <dl className="facts">
         <dt>Username</dt>
         <dd>{viewer.member.username}</dd>
@@ -20,10 +36,10 @@ export function HomePage() {
         <dd>{viewer.role === 'ADMIN' ? 'Admin' : 'Member'}</dd>
       </dl>
       <section className="card" aria-labelledby="home-mfa">
-        <h2 id="home-mfa">Multi-factor authentication</h2>
-        <p>Manage your security keys and recovery codes.</p>
+        <h2 id="home-mfa">Security keys</h2>
+        <p>Add, rename or remove your security keys, and manage your recovery codes.</p>
         <Link to="/settings/mfa" className="button button-primary">
-          Security key settings
+          Manage security keys
         </Link>
       </section>
     </main>

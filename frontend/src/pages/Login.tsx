@@ -101,11 +101,13 @@ export function LoginPage({ notice }: { notice: string | null }) {
           <button type="button" className="button-primary button-wide" onClick={startSso} disabled={busy}>
             {busy ? 'Opening single sign-on…' : 'Log in with SSO'}
           </button>
-          <div className="alt-methods">
+          <section className="other-ways" aria-labelledby={`${orgId}-other`}>
+            <h2 id={`${orgId}-other`}>Other ways to log in</h2>
+            <p className="hint">For when single sign-on is unavailable: break-glass credentials an admin gave you.</p>
             <button type="button" className="button-link" onClick={() => { setMethod('backup'); setError(null) }}>
               Use backup credentials
             </button>
-          </div>
+          </section>
         </div>
       )}
       {method === 'backup' && (

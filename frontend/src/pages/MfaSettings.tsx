@@ -2,61 +2,58 @@ import { useId, useState, type FormEvent } from 'react'
 import { useClient, useQuery } from 'urql'
 import { useAction } from '../operations'
 import {
-  RecoveryCodesGenerateDocument,
   SecurityKeyDeleteDocument,
   SecurityKeyRenameDocument,
   SecurityKeysDocument,
   type SecurityKeyFieldsFragment,
 } from '../gql/graphql'
 import { AddKeyForm, KEY_NAME_MAX, keyNameProblem } from '../components/AddKeyForm'
-import { ActionDialog, Dialog } from '../components/Dialog'
 import { ErrorAlert } from '../components/ErrorAlert'
 import { LoadState } from '../components/Loading'
-import { CopyButton, DownloadButton } from '../components/CopyButton'
 import { DeleteKeyDialog, KeyDetailCells, KeysTable } from '../components/KeysTable'
-import { clearRecovered, hasRecovered } from '../recovery'
+import { Time } from '../components/Time'
+import { RecoveryCodesSection } from '../components/RecoveryCodesSection'
+import { RecoveryCodesStep } from '../components/RecoveryCodesStep'
+import { dismissLostKeys, lostKeyCandidates, suggestRemovingLostKeys } from '../recovery'
+import { shouldOfferRecoveryCodes } from '../recoveryCodes'
 import { useSession } from '../session'
 
-/** Personal settings → Multi-factor authentication. */
+/** The personal page, "Security keys": your keys, adding one, recovery codes. */
 export function MfaSettingsPage() {
   const client = useClient()
   const { viewer, refresh: refreshViewer } = useSession()
-  const [recovered, setRecovered] = useState(() => hasRecovered(viewer?.member.id))
+  const memberId = viewer?.member.id
+  const [lostKeys, setLostKeys] = useState(() => suggestRemovingLostKeys(memberId, viewer?.methods))
   const [{ data, fetching, error }, reexecute] = useQuery({ query: SecurityKeysDocument, requestPolicy: 'cache-and-network' })
   const [status, setStatus] = useState('')
   const [deleting, setDeleting] = useState<SecurityKeyFieldsFragment | null>(null)
-  const [showCodes, setShowCodes] = useState(false)
+  const [offerCodes, setOfferCodes] = useState(false)
   const reload = () => reexecute({ requestPolicy: 'network-only' })
   const keys = data?.securityKeys
+  const noModels = !!keys && keys.length > 0 && keys.every((key) => !key.model)
 
   return (
     <main id="main" className="page" aria-labelledby="mfa-title">
-      <h1 id="mfa-title">Multi-factor authentication</h1>
-      <p aria-live="polite" className="status">
+      <h1 id="mfa-title">Security keys</h1>
+      <p role="status" className="notice-success">
         {status}
       </p>
 
+      {offerCodes && <RecoveryCodesStep variant="card" onDone={() => setOfferCodes(false)} />}
+
       <section className="card" aria-labelledby="keys-title">
-        <h2 id="keys-title">Security keys</h2>
+        <h2 id="keys-title">Your keys</h2>
         {!keys && <LoadState loading={fetching} loadingText="Loading your security keys…" error={error} onRetry={reload} />}
         {keys && keys.length === 0 && <p data-testid="no-keys">You have no security keys yet. Add one below.</p>}
-        {recovered && keys && keys.length > 1 && (
-          <div className="alert alert-warning" data-testid="recovered-notice">
-            <p>
-              You logged in with a recovery code and registered a new key. If the key you lost is still listed below,
-              delete it, so that nobody who finds it can use it.
-            </p>
-            <button
-              type="button"
-              className="button-small"
-              onClick={() => {
-                clearRecovered()
-                setRecovered(false)
-              }}
-            >
-              Dismiss
-            </button>
-          </div>
+        {lostKeys && memberId && keys && (
+          <LostKeysNotice
+            keys={keys}
+            onRemove={(key) => setDeleting(key)}
+            onDismiss={() => {
+              dismissLostKeys(memberId)
+              setLostKeys(false)
+            }}
+          />
         )}
         {keys && keys.length === 1 && (
           <p className="alert alert-info">
@@ -70,6 +67,12 @@ export function MfaSettingsPage() {
             onDelete={(key) => setDeleting(key)}
           />
         )}
+        {noModels && (
+          <p className="hint" data-testid="model-hint">
+            Model: your organization does not ask keys to prove their model (attestation), so Keyward cannot tell which
+            model a key is. Your keys work just the same.
+          </p>
+        )}
       </section>
 
       <section className="card" aria-labelledby="add-title">
@@ -78,23 +81,15 @@ export function MfaSettingsPage() {
           submitLabel="Add key"
           onRegistered={(result) => {
             setStatus(`Registered “${result.key.name}”.`)
+            // The first key: offer recovery codes right away, as the step after a forced first key does.
+            if (keys?.length === 0 && memberId && viewer && shouldOfferRecoveryCodes(memberId, viewer.recoveryCodes)) setOfferCodes(true)
             reload()
             refreshViewer()
           }}
         />
       </section>
 
-      <section className="card" aria-labelledby="codes-title">
-        <h2 id="codes-title">Recovery codes</h2>
-        <p>
-          If you lose all your security keys, a recovery code takes the place of a key once: log in as usual, choose “Lost
-          your key?” at the security key step, then register a new key. Generating codes makes any codes you generated
-          before stop working.
-        </p>
-        <button type="button" onClick={() => setShowCodes(true)}>
-          Generate recovery codes
-        </button>
-      </section>
+      <RecoveryCodesSection />
 
       {deleting && (
         <DeleteKeyDialog
@@ -111,7 +106,6 @@ export function MfaSettingsPage() {
           <p>You will no longer be able to log in with this security key. This cannot be undone.</p>
         </DeleteKeyDialog>
       )}
-      {showCodes && <RecoveryCodesDialog onClose={() => setShowCodes(false)} />}
     </main>
   )
 }
@@ -232,47 +226,44 @@ function RenameForm({
   )
 }
 
-function RecoveryCodesDialog({ onClose }: { onClose: () => void }) {
-  const client = useClient()
-  const [codes, setCodes] = useState<string[] | null>(null)
+interface LostKeysNoticeProps {
+  keys: SecurityKeyFieldsFragment[]
+  onRemove: (key: SecurityKeyFieldsFragment) => void
+  onDismiss: () => void
+}
 
-  if (!codes) {
-    return (
-      <ActionDialog
-        title="Generate recovery codes"
-        confirmLabel="Generate new codes"
-        busyLabel="Generating…"
-        tone="primary"
-        action={() => client.mutation(RecoveryCodesGenerateDocument, {}).toPromise()}
-        onDone={(data) => setCodes(data.recoveryCodesGenerate.codes)}
-        onClose={onClose}
-        focusCancel={false}
-      >
-        <p className="alert alert-warning">New codes replace your old ones: any recovery codes you saved before stop working.</p>
-      </ActionDialog>
-    )
-  }
-
-  const text = `Keyward recovery codes (each works once)\n\n${codes.join('\n')}\n`
+/**
+ * After a recovery code and a new key: the keys registered before (one of them is the lost one, which still
+ * works for whoever finds it), each with a Remove button. Dismissible.
+ */
+function LostKeysNotice({ keys, onRemove, onDismiss }: LostKeysNoticeProps) {
+  const candidates = lostKeyCandidates(keys)
+  if (candidates.length === 0) return null
   return (
-    <Dialog title="Your recovery codes" onClose={onClose}>
-      <p className="alert alert-warning">
-        Store these codes somewhere safe now: they are shown only once. Each code works once. Your old codes no longer work.
+    <div className="alert alert-warning" data-testid="recovered-notice" role="region" aria-labelledby="lost-keys-title">
+      <h3 id="lost-keys-title">Remove the key you lost</h3>
+      <p>
+        You logged in with a recovery code and registered a new key. The key you lost still works for whoever finds it:
+        remove it. These keys were registered before:
       </p>
-      <ol className="codes" data-testid="recovery-codes">
-        {codes.map((code) => (
-          <li key={code}>
-            <code>{code}</code>
+      <ul className="lost-keys">
+        {candidates.map((key) => (
+          <li key={key.id}>
+            <span>
+              <strong>{key.name}</strong>{' '}
+              <span className="muted">
+                last used {key.lastUsedAt ? <Time iso={key.lastUsedAt} /> : 'never'}
+              </span>
+            </span>
+            <button type="button" className="button-small button-danger" onClick={() => onRemove(key)} aria-label={`Remove ${key.name}`}>
+              Remove
+            </button>
           </li>
         ))}
-      </ol>
-      <div className="row dialog-actions">
-        <CopyButton text={codes.join('\n')} label="Copy all" />
-        <DownloadButton text={text} filename="keyward-recovery-codes.txt" label="Download (.txt)" />
-        <button type="button" className="button-primary" onClick={onClose}>
-          I have saved them
-        </button>
-      </div>
-    </Dialog>
+      </ul>
+      <button type="button" className="button-small" onClick={onDismiss}>
+        Dismiss
+      </button>
+    </div>
   )
 }

@@ -206,7 +206,7 @@ function PolicyForm({ policy }: { policy: WebauthnPolicyFieldsFragment }) {
         onChange={(rejectCounterRegression) => update({ rejectCounterRegression })}
       />
       <Field
-        label="Ceremony timeout (seconds)"
+        label="Security key prompt timeout (seconds)"
         error={errors.ceremonyTimeoutSeconds}
         hint={`How long the browser waits for the key: ${TIMEOUT_MIN} to ${TIMEOUT_MAX} seconds.`}
       >

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { useClient } from 'urql'
-import type { UiError } from '../errors'
+import { describeKeyStepError, type UiError } from '../errors'
 import { markRecovered } from '../recovery'
 import { useSession } from '../session'
 import { loginWithSecurityKey } from '../webauthn'
@@ -14,6 +14,7 @@ export function SecurityKeyStep() {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<UiError | null>(null)
   const [recovering, setRecovering] = useState(false)
+  const who = viewer ? viewer.member.displayName || viewer.member.username : 'you'
 
   async function run() {
     setBusy(true)
@@ -21,14 +22,14 @@ export function SecurityKeyStep() {
     const outcome = await loginWithSecurityKey(client)
     setBusy(false)
     if (outcome.ok) refresh()
-    else setError(outcome.error)
+    else setError(describeKeyStepError(outcome.error, who))
   }
 
   return (
     <main id="main" className="auth-card" aria-labelledby="key-step-title">
       <h1 id="key-step-title">Use your security key</h1>
       <p>
-        {viewer ? <>Logging in as <strong>{viewer.member.displayName || viewer.member.username}</strong>. </> : null}
+        {viewer ? <>Logging in as <strong>{who}</strong>. </> : null}
         {!recovering && 'Insert or hold your security key near the device, press the button below, then touch the key.'}
       </p>
       {recovering ? (
@@ -42,11 +43,7 @@ export function SecurityKeyStep() {
         />
       ) : (
         <>
-          {error && (
-            <ErrorAlert error={error}>
-              {error.code === 'CEREMONY_EXPIRED' && <p>Retry starts a new request.</p>}
-            </ErrorAlert>
-          )}
+          {error && <ErrorAlert error={error} technical />}
           <div className="row">
             <button type="button" className="button-primary" onClick={run} disabled={busy}>
               {busy ? 'Waiting for your security key…' : error ? 'Retry' : 'Use security key'}
