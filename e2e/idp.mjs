@@ -6,6 +6,7 @@ export const USERS = {
   admin: { sub: 'idp-admin', email: 'admin@example.com', name: 'Ada Admin', groups: ['keyward-admins'] },
   alice: { sub: 'idp-alice', email: 'alice@example.com', name: 'Alice Member', groups: [] },
   bob: { sub: 'idp-bob', email: 'bob@example.com', name: 'Bob Member', groups: [] },
+  dana: { sub: 'idp-dana', email: 'dana@example.com', name: 'Dana Admin', groups: ['keyward-admins'] },
 };
 
 export const CLIENT_ID = 'keyward-e2e';

@@ -24,6 +24,8 @@ test('journey 3: enforcement preview, enforce, open sessions end, a keyless memb
   await admin.fullLogin();
   const page = admin.page;
   await admin.nav('Organization').click();
+  await expect(page).toHaveURL(/\/org$/, { timeout: 10_000 });
+  await admin.orgNav('MFA').click();
   await expect(page.getByRole('heading', { name: 'Enforcement' })).toBeVisible();
   await expect(page.getByTestId('enforcement-state')).toContainText('MFA is not enforced.');
 

@@ -9,7 +9,7 @@
 // period). Leaves: MFA enforced without a grace period, as it found it.
 import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { answerOnce, DISPLAY_NAMES, expect, journeyPassed, loggedIn, passIdp, requireJourneys, test, type Person } from './support';
+import { DISPLAY_NAMES, expect, journeyPassed, loggedIn, passIdp, requireJourneys, test, type Person } from './support';
 
 const SUMMARY = /^(\d[\d,]*) of (\d[\d,]*) have a key, (\d+)% · (\d[\d,]*) without · (\d[\d,]*) with only one$/;
 
@@ -266,56 +266,62 @@ test('journey 12-settings: policy changes are previewed and refused when they lo
   await expect(chosen.locator('small')).toHaveText(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   const aaguid = (await chosen.locator('small').textContent())!;
   expect(modelText).toContain(aaguid);
-  const adminId: string = (await graphql(page, '{ viewer { member { id } } }', {})).data.viewer.member.id;
   // This server trusts no attestation roots: the preview answers like the save would, under the field.
   await page.getByRole('button', { name: 'Save policy…' }).click();
   await expect(allowed.locator('.field-error')).toContainText('attestation_roots');
   await admin.screens('webauthn-policy-no-roots');
 
-  // With roots, such a list would refuse every key (models unproven): the preview lists who is locked out
-  // with each key's reason and the refusal, and saving is disabled. (Answered in place of the server,
-  // which without roots cannot get that far; the server's own refusal is tested in its Rust tests.)
-  const reason = "your organization accepts only security keys whose model is proven by a verified attestation, and this key's is not";
-  await answerOnce(page, 'WebauthnPolicyPreview', {
-    webauthnPolicyPreview: {
-      changes: [
-        { field: 'attestation', from: storedAttestation, to: 'DIRECT' },
-        { field: 'allowedAaguids', from: '[]', to: aaguid },
-      ],
-      membersLeftWithoutKey: [
-        { member: { id: adminId, username: 'admin', displayName: DISPLAY_NAMES.admin }, refusedKeys: [{ key: { id: 'k1', name: 'Admin desk key' }, reason }] },
-        { member: { id: 'alice-id', username: 'alice', displayName: DISPLAY_NAMES.alice }, refusedKeys: [{ key: { id: 'k2', name: 'Alice key' }, reason }] },
-      ],
-      refusal: 'it would leave you, and every admin, without an accepted security key',
-    },
-  });
-  await page.getByRole('button', { name: 'Save policy…' }).click();
-  const preview = page.getByRole('dialog', { name: 'Save this WebAuthn policy?' });
-  const modelName = modelText.replace(aaguid, '').trim();
-  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Allowed authenticator models/ })).toContainText(
-    `${modelName} (${aaguid})`,
-  );
-  const atRisk = preview.getByTestId('policy-at-risk');
-  await expect(atRisk.getByRole('listitem').filter({ hasText: DISPLAY_NAMES.admin }).first()).toContainText(`“Admin desk key”: ${reason}`);
-  await expect(atRisk).toContainText(DISPLAY_NAMES.alice);
-  await expect(preview.getByTestId('policy-refusal')).toHaveText(
-    'This policy cannot be saved: it would leave you, and every admin, without an accepted security key',
-  );
-  await expect(preview.getByRole('button', { name: /^Save/ })).toBeDisabled();
-  await admin.screens('webauthn-policy-preview');
-  await preview.getByRole('button', { name: 'Cancel' }).click();
-  await expect(preview).toBeHidden();
-
-  // A harmless change: the preview shows it, locks nobody out, and saves.
+  // Back as it was; the real refusal needs no roots: Dana, a second admin whose only key is a synced passkey,
+  // would lock herself out with "device-bound keys only". The server's preview names her and refuses, and
+  // so does the save itself, for a script as much as for this page.
   await chosen.getByRole('button', { name: /^Remove/ }).click();
   await expect(chosen).toHaveCount(0);
   await attestation.selectOption(storedAttestation);
-  const timeout = page.getByLabel('Ceremony timeout (seconds)');
+  const dana = await open('dana');
+  await dana.replaceKey({ synced: true });
+  await dana.ssoLogin();
+  await dana.registerOnForcedScreen('Dana phone passkey');
+  await dana.skipRecoveryCodesStep();
+  const danaPage = dana.page;
+  await dana.nav('Organization').click();
+  await dana.orgNav('WebAuthn policy').click();
+  await danaPage.getByLabel('Device-bound keys only').check();
+  await danaPage.getByRole('button', { name: 'Save policy…' }).click();
+  const danaPreview = danaPage.getByRole('dialog', { name: 'Save this WebAuthn policy?' });
+  await expect(danaPreview.getByTestId('policy-changes').getByRole('row', { name: /Device-bound keys only/ })).toBeVisible();
+  const danaAtRisk = danaPreview.getByTestId('policy-at-risk').getByRole('listitem').filter({ hasText: DISPLAY_NAMES.dana }).first();
+  await expect(danaAtRisk).toContainText('“Dana phone passkey”: your organization accepts only device-bound security keys, not synced passkeys');
+  const refusal = 'this policy refuses every one of your security keys, so you could not log in again: register a key it accepts first';
+  await expect(danaPreview.getByTestId('policy-refusal')).toHaveText(`This policy cannot be saved: ${refusal}`);
+  await expect(danaPreview.getByRole('button', { name: /^Save/ })).toBeDisabled();
+  await dana.screens('webauthn-policy-preview');
+  await danaPreview.getByRole('button', { name: 'Cancel' }).click();
+  const policy = (await graphql(danaPage, '{ organization { webauthnPolicy { userVerification attestation deviceBoundOnly ceremonyTimeoutSeconds } } }', {})).data
+    .organization.webauthnPolicy;
+  const saved = await graphql(
+    danaPage,
+    'mutation($p: WebauthnPolicyInput!) { webauthnPolicyUpdate(input: $p) { deviceBoundOnly } }',
+    { p: { ...policy, deviceBoundOnly: true } },
+  );
+  expect(saved.errors?.[0]?.extensions?.code, JSON.stringify(saved)).toBe('POLICY_DENIED');
+  expect(saved.errors[0].message).toBe(refusal);
+  // The admin, whose keys are device-bound, may save it: the preview names Dana, and nobody else refuses.
+  await page.getByLabel('Device-bound keys only').check();
+  await page.getByRole('button', { name: 'Save policy…' }).click();
+  const preview = page.getByRole('dialog', { name: 'Save this WebAuthn policy?' });
+  await expect(preview.getByTestId('policy-at-risk')).toContainText(DISPLAY_NAMES.dana);
+  await expect(preview.getByTestId('policy-refusal')).toHaveCount(0);
+  await expect(preview.getByRole('button', { name: /^Save/ })).toBeEnabled();
+  await preview.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByLabel('Device-bound keys only').uncheck();
+
+  // A harmless change: the preview shows it, locks nobody out, and saves.
+  const timeout = page.getByLabel('Security key prompt timeout (seconds)');
   const before = await timeout.inputValue();
   const after = before === '90' ? '120' : '90';
   await timeout.fill(after);
   await page.getByRole('button', { name: 'Save policy…' }).click();
-  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Ceremony timeout/ })).toContainText(after);
+  await expect(preview.getByTestId('policy-changes').getByRole('row', { name: /Security key prompt timeout/ })).toContainText(after);
   await expect(preview.getByTestId('policy-nobody-locked-out')).toBeVisible();
   await preview.getByRole('button', { name: 'Save policy' }).click();
   await expect(page.getByTestId('form-status')).toHaveText('Policy saved. It applies from the next registration or login.');

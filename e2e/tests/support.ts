@@ -17,10 +17,10 @@ import { IDP_ORIGIN, ORGANIZATION } from '../stack';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const STATE = join(HERE, '..', '.state');
 
-export type User = 'admin' | 'alice' | 'bob';
+export type User = 'admin' | 'alice' | 'bob' | 'dana';
 
 /** Names shown by the SPA (display names from the IdP; the backup admin keeps "Administrator"). */
-export const DISPLAY_NAMES: Record<User, string> = { admin: 'Administrator', alice: 'Alice Member', bob: 'Bob Member' };
+export const DISPLAY_NAMES: Record<User, string> = { admin: 'Administrator', alice: 'Alice Member', bob: 'Bob Member', dana: 'Dana Admin' };
 
 export function backendState(testInfo: TestInfo): { secret: string; databaseUrl: string } {
   return JSON.parse(readFileSync(join(STATE, `${testInfo.project.name}.json`), 'utf8'));
@@ -157,10 +157,12 @@ export class Authenticator {
     readonly id: string,
   ) {}
 
-  static async plugIn(page: Page): Promise<Authenticator> {
+  /** With `synced`, the credentials it creates are synced passkeys (backup eligible and backed up). */
+  static async plugIn(page: Page, { synced = false }: { synced?: boolean } = {}): Promise<Authenticator> {
     const cdp = await cdpFor(page);
+    const backup = synced ? { defaultBackupEligibility: true, defaultBackupState: true } : {};
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, ...backup },
     });
     return new Authenticator(cdp, authenticatorId);
   }
@@ -286,9 +288,9 @@ export class Person {
    * Unplugs the current key and plugs in an empty one (a second key: the server lists the
    * registered ones in excludeCredentials, so one authenticator cannot register twice; or a lost key).
    */
-  async replaceKey(): Promise<Authenticator> {
+  async replaceKey({ synced = false }: { synced?: boolean } = {}): Promise<Authenticator> {
     await this.key.unplug();
-    this.key = await Authenticator.plugIn(this.page);
+    this.key = await Authenticator.plugIn(this.page, { synced });
     return this.key;
   }
 

@@ -6,7 +6,7 @@ import { ApprovalsNavLink } from './approvals/ApprovalsNavLink'
 /** How a main navigation link is marked on `path`: the page itself, or the section the page belongs to. */
 function currentMark(to: string, path: string): 'page' | 'true' | undefined {
   if (path === to) return 'page'
-  if (to === '/org/mfa' && path.startsWith('/org/')) return 'true'
+  if (to === '/org' && path.startsWith('/org/')) return 'true'
   if (to === '/approvals' && path.startsWith('/approvals/')) return 'true'
   return undefined
 }
@@ -24,7 +24,7 @@ export function TopBar({ viewer, path, onLogout }: TopBarProps) {
     { to: '/', label: 'Home' },
     { to: '/approvals', label: 'Approvals' },
     { to: '/settings/mfa', label: 'Security keys' },
-    ...(viewer.role === 'ADMIN' ? [{ to: '/org/mfa', label: 'Organization' }] : []),
+    ...(viewer.role === 'ADMIN' ? [{ to: '/org', label: 'Organization' }] : []),
   ]
   return (
     <header className="topbar">

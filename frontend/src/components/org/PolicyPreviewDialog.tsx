@@ -10,7 +10,7 @@ const FIELD_LABELS: Record<string, string> = {
   allowedAaguids: 'Allowed authenticator models',
   deniedAaguids: 'Denied authenticator models',
   deviceBoundOnly: 'Device-bound keys only',
-  ceremonyTimeoutSeconds: 'Ceremony timeout (seconds)',
+  ceremonyTimeoutSeconds: 'Security key prompt timeout (seconds)',
   rejectCounterRegression: 'Refuse a key whose counter goes backwards',
 }
 
