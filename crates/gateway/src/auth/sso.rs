@@ -237,6 +237,30 @@ pub(super) fn parse_state(state: &str) -> Result<(OrgId, CeremonyId, &str), Doma
     Ok((org.parse().map_err(|_| bad())?, ceremony.parse().map_err(|_| bad())?, csrf))
 }
 
+/// Takes the ceremony of kind `kind` that `state` names, for a flow that belongs to `session` (a
+/// link or a test sign-in): started in the session's organization, by the session, with the
+/// CSRF value it carries. `what` names the flow in the refusals.
+pub(super) async fn take_session_ceremony(
+    app: &AppState,
+    session: &keyward_domain::session::Session,
+    state: &str,
+    kind: &str,
+    what: &str,
+) -> Result<keyward_domain::ceremony::Ceremony, DomainError> {
+    let (org_id, ceremony_id, csrf) = parse_state(state)?;
+    if org_id != session.org_id {
+        return Err(DomainError::CeremonyFailed(format!("this {what} was started in another organization")));
+    }
+    let ceremony =
+        super::take_ceremony(app, org_id, &ceremony_id.to_string(), kind, Some(&session.token_hash), Utc::now())
+            .await?;
+    let expected_csrf = ceremony.state["csrf"].as_str().unwrap_or_default();
+    if !constant_time_eq(expected_csrf.as_bytes(), csrf.as_bytes()) {
+        return Err(DomainError::CeremonyFailed(format!("the {what} state does not match")));
+    }
+    Ok(ceremony)
+}
+
 pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

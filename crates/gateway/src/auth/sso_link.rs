@@ -13,7 +13,7 @@ use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::json;
 
-use super::sso::{Flow, Started, authorization_url, check_binding, constant_time_eq, parse_state, verify};
+use super::sso::{Flow, Started, authorization_url, check_binding, take_session_ceremony, verify};
 use crate::state::AppState;
 
 /// Starts linking for the member of `session`: the IdP authorization URL, and the binding cookie
@@ -38,17 +38,8 @@ pub async fn finish(
     binding: Option<&str>,
     ip: Option<String>,
 ) -> Result<Member, DomainError> {
-    let now = Utc::now();
-    let (org_id, ceremony_id, csrf) = parse_state(state)?;
-    if org_id != session.org_id {
-        return Err(DomainError::CeremonyFailed("this link was started in another organization".into()));
-    }
-    let ceremony =
-        super::take_ceremony(app, org_id, &ceremony_id.to_string(), "SSO_LINK", Some(&session.token_hash), now).await?;
-    let expected_csrf = ceremony.state["csrf"].as_str().unwrap_or_default();
-    if !constant_time_eq(expected_csrf.as_bytes(), csrf.as_bytes()) {
-        return Err(DomainError::CeremonyFailed("the link state does not match".into()));
-    }
+    let ceremony = take_session_ceremony(app, session, state, "SSO_LINK", "link").await?;
+    let org_id = session.org_id;
     let config = app.db.sso_config(org_id).await?.ok_or(DomainError::SsoNotConfigured)?;
     let member = app.db.member(org_id, session.member_id).await?.ok_or(DomainError::NotFound)?;
     let result = match check_binding(&ceremony.state, binding) {

@@ -14,8 +14,8 @@ use keyward_domain::sso::SsoSettings;
 use keyward_domain::sso_groups::group_claims;
 use serde_json::json;
 
-use super::sso::{Flow, Identity, Started, authorization_url, check_binding, checked_config, constant_time_eq};
-use super::sso::{parse_state, verify};
+use super::sso::{Flow, Identity, Started, authorization_url, check_binding, checked_config};
+use super::sso::{take_session_ceremony, verify};
 use crate::state::AppState;
 
 /// What a test sign-in showed.
@@ -53,17 +53,8 @@ pub async fn finish(
     binding: Option<&str>,
     ip: Option<String>,
 ) -> Result<TestOutcome, DomainError> {
-    let now = Utc::now();
-    let (org_id, ceremony_id, csrf) = parse_state(state)?;
-    if org_id != session.org_id {
-        return Err(DomainError::CeremonyFailed("this test was started in another organization".into()));
-    }
-    let ceremony =
-        super::take_ceremony(app, org_id, &ceremony_id.to_string(), "SSO_TEST", Some(&session.token_hash), now).await?;
-    let expected_csrf = ceremony.state["csrf"].as_str().unwrap_or_default();
-    if !constant_time_eq(expected_csrf.as_bytes(), csrf.as_bytes()) {
-        return Err(DomainError::CeremonyFailed("the test state does not match".into()));
-    }
+    let ceremony = take_session_ceremony(app, session, state, "SSO_TEST", "test").await?;
+    let org_id = session.org_id;
     let candidate: SsoConfig = serde_json::from_value(ceremony.state["candidate"].clone())
         .map_err(|e| DomainError::CeremonyFailed(format!("corrupt test state: {e}")))?;
     let verified = match check_binding(&ceremony.state, binding) {
