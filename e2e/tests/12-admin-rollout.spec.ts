@@ -41,9 +41,17 @@ test('journey 12: overview, members search and CSV, sessions, audit by name and 
   const admin = await loggedIn(open, 'admin');
   const page = admin.page;
 
-  // The overview: four tiles, each linking to its page.
+  // An admin's Home shows the organization at a glance: the same tiles as the overview.
+  const glance = page.getByTestId('home-org-glance');
+  await expect(glance.getByTestId('overview-enforcement')).toContainText('Enforced');
+  await expect(glance.getByTestId('overview-sso')).toContainText('Configured');
+  await expect(glance.getByTestId('overview-chain')).toContainText(/Verified \d[\d,]* events, unbroken\./);
+  await expect(glance.getByTestId('member-summary')).toBeVisible();
+  await expect(glance.getByRole('heading', { name: 'MFA enforcement', level: 3 })).toBeVisible();
+  await admin.screens('admin-home');
+
+  // The overview: four tiles, each linking to its page. Organization opens it.
   await admin.nav('Organization').click();
-  await admin.orgNav('Overview').click();
   await expect(page).toHaveURL(/\/org$/);
   const numbers = await summaryNumbers(page);
   expect(numbers.members).toBe(numbers.withKey + numbers.without);

@@ -1,9 +1,23 @@
 import { useQuery } from 'urql'
-import { SecurityKeysDocument } from '../gql/graphql'
+import { OrganizationOverviewDocument, SecurityKeysDocument } from '../gql/graphql'
 import { Link } from '../router'
 import { useSession } from '../session'
+import { OrgAtAGlance } from '../components/org/OrgAtAGlance'
 
-/** Who you are and where to go; a reminder while a member with a key has no recovery codes. */
+/** An admin's Home: the organization at a glance (the same tiles as Organization → Overview). */
+function AdminGlance() {
+  const [{ data }] = useQuery({ query: OrganizationOverviewDocument, requestPolicy: 'cache-and-network' })
+  if (!data?.organization) return null
+  return (
+    <section aria-labelledby="home-org" data-testid="home-org-glance">
+      <h2 id="home-org">{data.organization.name} at a glance</h2>
+      <OrgAtAGlance org={data.organization} headingLevel={3} />
+    </section>
+  )
+}
+
+/** Who you are and where to go; a reminder while a member with a key has no recovery codes; for admins,
+ * the organization at a glance. */
 export function HomePage() {
   const { viewer } = useSession()
   const [{ data }] = useQuery({ query: SecurityKeysDocument, requestPolicy: 'cache-and-network' })
@@ -25,6 +39,7 @@ export function HomePage() {
           </Link>
         </section>
       )}
+      {viewer.role === 'ADMIN' && <AdminGlance />}
       <dl className="facts">
         <dt>Username</dt>
         <dd>{viewer.member.username}</dd>
