@@ -327,6 +327,9 @@ impl Live {
                 .client
                 .post(format!("{}/graphql", self.app.url))
                 .header("content-type", "application/json")
+                // A body over the limit makes the server answer 413 and close the connection; a
+                // pooled connection it closed would fail the next case with IncompleteMessage.
+                .header("connection", "close")
                 .body(body);
             if let Some(token) = token {
                 request = request.header("authorization", format!("Bearer {token}"));
