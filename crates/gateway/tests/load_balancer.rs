@@ -55,7 +55,7 @@ impl Nginx {
              \x20 fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
              \x20 upstream keyward {{\n{servers}  }}\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
              \x20     proxy_pass http://keyward;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n\
-             \x20     proxy_connect_timeout 1s;\n      proxy_next_upstream error timeout http_502 http_503 non_idempotent;\n\
+             \x20     proxy_connect_timeout 1s;\n      proxy_next_upstream error timeout http_502 http_503;\n\
              \x20     proxy_next_upstream_tries 3;\n      add_header X-Upstream $upstream_addr always;\n    }}\n  }}\n}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
