@@ -10,7 +10,7 @@ KEYWARD := $(TARGET_DIR)/debug/keyward
 RUST_BACKTRACE ?= 1
 export RUST_BACKTRACE
 
-.PHONY: run lint schema schema-check test fuzz fmt clean-data frontend frontend-test e2e e2e-tools e2e-deps bench
+.PHONY: run lint schema schema-check test fuzz fmt clean-data frontend frontend-test e2e e2e-tools e2e-deps bench dist dist-check
 
 run:
 	@if [ -f frontend/package.json ]; then \
@@ -54,7 +54,8 @@ schema-check:
 
 # The schema check runs first so the suites' summary line ("N passed, N failed") closes the output.
 # The Rust suites run first, then the browser journeys (see e2e); the last line sums both.
-test: lint schema-check e2e-deps frontend-test
+# dist-check: the build steps of the Dockerfile, on the debug binary e2e-deps built (seconds).
+test: lint schema-check e2e-deps frontend-test dist-check
 	scripts/with-services.sh env CARGO=$(CARGO) KEYWARD_BIN=$(abspath $(KEYWARD)) scripts/run-all-tests.sh
 
 # The property tests ("fuzzing" on stable Rust: cargo-fuzz needs nightly) of every parser of
@@ -73,6 +74,15 @@ fuzz:
 # The SPA, built for the gateway to serve (make run does this too).
 frontend:
 	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# The binary that ships, with the SPA embedded (what the Dockerfile builds): release, into dist/.
+dist: frontend
+	CARGO=$(CARGO) scripts/build-dist.sh --release --out dist
+
+# The same steps and checks in debug (make test runs this): build, then start the binary alone
+# from an empty directory and check its embedded app, its healthcheck and SIGTERM.
+dist-check: frontend
+	CARGO=$(CARGO) scripts/build-dist.sh --out $(TARGET_DIR)/dist-check
 
 # The SPA's unit tests (Vitest): wording, error mapping and time formatting helpers.
 frontend-test: frontend
@@ -116,7 +126,7 @@ e2e-deps: e2e-tools frontend
 # micro-benchmarks of the domain, then the load harness on local PostgreSQL and Redis, loopback
 # only. Writes bench/report.md and bench/report.json. The first build (release, with line tables
 # for perf) takes about 15 minutes on 2 cores; the run itself about 5.
-bench:
+bench: frontend
 	$(CARGO) build --profile bench -p keyward-bench
 	$(CARGO) bench -p keyward-domain --bench hot_paths --no-run
 	scripts/with-services.sh bash -c '$(CARGO) bench -q -p keyward-domain --bench hot_paths -- --noplot && \

@@ -38,8 +38,9 @@ pub struct Config {
     /// Allow schema introspection and "did you mean" field suggestions (default: only when
     /// `public_url` is localhost).
     pub introspection: Option<bool>,
-    /// The built SPA to serve at `/`.
-    pub static_dir: PathBuf,
+    /// A directory holding a built SPA to serve at `/` instead of the one embedded in the binary
+    /// (for SPA development: `npm run build` without rebuilding Keyward). Unset: the embedded one.
+    pub static_dir: Option<PathBuf>,
     /// WebAuthn relying party.
     pub webauthn: WebauthnConfig,
     /// Session lifetimes.
@@ -216,7 +217,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             secrets_key: None,
             introspection: None,
-            static_dir: "frontend/dist".into(),
+            static_dir: None,
             session: SessionConfig {
                 absolute_ttl: Duration::from_secs(12 * 3600),
                 idle_ttl: Duration::from_secs(30 * 60),
@@ -331,6 +332,18 @@ impl Config {
             if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() {
                 problem("webauthn.origins", format!("{origin} is not an http(s) origin"));
             }
+        }
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
+            problem(
+                "static_dir",
+                format!(
+                    "{} has no index.html: build the SPA there (cd frontend && npm run build), or unset \
+                     static_dir to serve the one embedded in the binary",
+                    dir.display()
+                ),
+            );
         }
         if let Some(path) = &self.webauthn.attestation_roots
             && let Err(why) = crate::webauthn::attestation::load_roots(path)

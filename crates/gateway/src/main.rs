@@ -9,6 +9,7 @@ use keyward_gateway::bootstrap::banner;
 use keyward_gateway::cli_client::approval::ApprovalCommand;
 use keyward_gateway::cli_client::{CliError, ClientCommand};
 use keyward_gateway::config::{Config, LogFormat};
+use keyward_gateway::http::spa::Source;
 use tracing_subscriber::EnvFilter;
 
 /// Keyward: IdP-independent MFA with FIDO2 security keys.
@@ -27,6 +28,13 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Exit 0 when the server answers `GET /healthz` with 200, else 1: a container's
+    /// HEALTHCHECK with no curl in the image. Asks this configuration's management listener.
+    Healthcheck {
+        /// Another URL to ask instead, e.g. http://127.0.0.1:8080/healthz
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Work with the audit trail.
     Audit {
         #[command(subcommand)]
@@ -197,6 +205,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Healthcheck { url } = command {
+        let addr = config.management_listen;
+        // A wildcard listener answers on loopback.
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        return healthcheck(&url.unwrap_or_else(|| format!("http://{host}:{}/healthz", addr.port())));
+    }
     init_logging(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -216,6 +235,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("keyward: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `keyward healthcheck`: one GET, at most 5 seconds.
+fn healthcheck(url: &str) -> ExitCode {
+    let check = async {
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+        client.get(url).send().await?.error_for_status().map(|_| ())
+    };
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(check).map_err(|err| err.to_string()),
+        Err(err) => Err(format!("cannot start the async runtime: {err}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: healthcheck {url}: {err}");
             ExitCode::FAILURE
         }
     }
@@ -263,6 +301,13 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     if config.redis_url.is_none() {
         tracing::warn!("redis_url is not set: sessions live in this process; run one instance only");
+    }
+    match keyward_gateway::http::spa::source(config.static_dir.as_deref()) {
+        Source::Embedded => tracing::info!("serving the web app embedded in this binary"),
+        Source::Disk => tracing::info!(static_dir = ?config.static_dir, "serving the web app from static_dir"),
+        Source::Missing => tracing::warn!(
+            "this binary holds no web app: it was built before frontend/dist (run make frontend, then build again)"
+        ),
     }
     // Install the signal handlers before announcing readiness, so a SIGTERM sent right after the
     // "listening" line is handled gracefully.

@@ -22,7 +22,7 @@ fn config_for(public_url: &str, spa: &tempfile::TempDir) -> Config {
     std::fs::write(spa.path().join("index.html"), index).unwrap();
     std::fs::create_dir_all(spa.path().join("assets")).unwrap();
     std::fs::write(spa.path().join("assets/app.js"), "console.log('keyward')").unwrap();
-    Config { public_url: public_url.parse().unwrap(), static_dir: spa.path().to_owned(), ..common::test_config() }
+    Config { public_url: public_url.parse().unwrap(), static_dir: Some(spa.path().to_owned()), ..common::test_config() }
 }
 
 /// GETs `path` on the public listener; returns the status, headers and body.

@@ -19,10 +19,7 @@ fn keyward(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
             command.env_remove(key);
         }
     }
-    command
-        .env("KEYWARD_LISTEN", "127.0.0.1:0")
-        .env("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:0")
-        .env("KEYWARD_STATIC_DIR", "/nonexistent");
+    command.env("KEYWARD_LISTEN", "127.0.0.1:0").env("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:0");
     for (key, value) in env {
         command.env(key, value);
     }

@@ -10,6 +10,7 @@ pub mod json_error;
 pub mod ops;
 pub mod request_meta;
 pub mod session;
+pub mod spa;
 pub mod sso;
 pub mod ws;
 
@@ -17,12 +18,10 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::graphql::KeywardSchema;
@@ -49,8 +48,11 @@ pub fn router(state: AppState, schema: KeywardSchema) -> Router {
         .route(crate::tokens::JWKS_PATH, get(crate::tokens::jwks::serve))
         .with_state(state.clone());
     let body_limit = state.config.limits.body_bytes;
-    let public =
-        Router::new().merge(api).merge(ops).fallback_service(spa(&state)).layer(DefaultBodyLimit::max(body_limit));
+    let public = Router::new()
+        .merge(api)
+        .merge(ops)
+        .fallback_service(spa::router(state.config.static_dir.as_deref()))
+        .layer(DefaultBodyLimit::max(body_limit));
     with_common_layers(public, state)
 }
 
@@ -78,24 +80,6 @@ fn with_common_layers(router: Router, state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn_with_state(security, headers::add))
-}
-
-fn spa(state: &AppState) -> Router {
-    let dir = state.config.static_dir.clone();
-    let index = dir.join("index.html");
-    if index.exists() {
-        Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
-    } else {
-        Router::new().fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                Html(
-                    "<!doctype html><title>Keyward</title><p>The web app is not built here. \
-                      The GraphQL API is at <a href=\"/graphql\">/graphql</a>.</p>",
-                ),
-            )
-        })
-    }
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {

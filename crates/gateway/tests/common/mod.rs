@@ -46,7 +46,8 @@ pub fn test_config() -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         management_listen: "127.0.0.1:0".parse().unwrap(),
-        static_dir: "/nonexistent".into(),
+        // No web app: the tests that need one set their own (spa.rs serves the embedded one).
+        static_dir: Some("/nonexistent".into()),
         ..Config::default()
     }
 }
