@@ -19,6 +19,23 @@ use super::convert::member_from;
 use super::entities::{member, organization, security_key};
 use super::{Database, map_err, to_u64};
 
+/// An organization's members (alias `m`) left-joined with their keys (alias `k`), one group per
+/// member: the base of the member list and of the member counts.
+fn members_with_keys(org: OrgId) -> sea_orm::sea_query::SelectStatement {
+    let (m, k) = (Alias::new("m"), Alias::new("k"));
+    Query::select()
+        .from_as(member::Entity, m.clone())
+        .join_as(
+            JoinType::LeftJoin,
+            security_key::Entity,
+            k.clone(),
+            Expr::col((k, security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)),
+        )
+        .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
+        .group_by_col((m, member::Column::Id))
+        .to_owned()
+}
+
 /// The totals [`MemberRepo::member_stats`] reads.
 #[derive(FromQueryResult, Default)]
 struct StatsRow {
@@ -319,21 +336,11 @@ impl MemberRepo for Database {
     }
 
     async fn member_stats(&self, org: OrgId) -> Result<MemberStats, StoreError> {
-        let m = Alias::new("m");
-        let k = Alias::new("k");
-        let per_member = Query::select()
+        let (m, k) = (Alias::new("m"), Alias::new("k"));
+        let per_member = members_with_keys(org)
             .expr_as(Expr::col((m.clone(), member::Column::DeactivatedAt)), Alias::new("d"))
-            .expr_as(Expr::col((k.clone(), security_key::Column::Id)).count(), Alias::new("kc"))
-            .from_as(member::Entity, m.clone())
-            .join_as(
-                JoinType::LeftJoin,
-                security_key::Entity,
-                k.clone(),
-                Expr::col((k.clone(), security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)),
-            )
-            .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
-            .group_by_col((m.clone(), member::Column::Id))
-            .group_by_col((m.clone(), member::Column::DeactivatedAt))
+            .expr_as(Expr::col((k, security_key::Column::Id)).count(), Alias::new("kc"))
+            .group_by_col((m, member::Column::DeactivatedAt))
             .to_owned();
         let sum = |condition: &str, alias: &str| {
             (Expr::cust(format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)")), Alias::new(alias))
@@ -361,7 +368,7 @@ impl MemberRepo for Database {
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError> {
         let m = Alias::new("m");
         let k = Alias::new("k");
-        let mut select = Query::select();
+        let mut select = members_with_keys(org);
         select
             .columns(
                 [
@@ -380,15 +387,6 @@ impl MemberRepo for Database {
                 .map(|column| (m.clone(), column)),
             )
             .expr_as(Expr::col((k.clone(), security_key::Column::Id)).count(), Alias::new("key_count"))
-            .from_as(member::Entity, m.clone())
-            .join_as(
-                JoinType::LeftJoin,
-                security_key::Entity,
-                k.clone(),
-                Expr::col((k.clone(), security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)),
-            )
-            .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
-            .group_by_col((m.clone(), member::Column::Id))
             .order_by((m.clone(), member::Column::Id), Order::Asc)
             .limit(query.first + 1);
         if let Some(after) = query.after {

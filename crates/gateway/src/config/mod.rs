@@ -5,11 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use figment::value::{Dict, Map, Value};
-use figment::{Figment, Metadata, Profile, Provider};
+use figment::value::Value;
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
+
+use sources::{Setting, describe_figment_error, env_value, is_setting, setting_key};
+
+mod sources;
+mod validate;
 
 /// Every setting of a Keyward instance.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -304,136 +309,6 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let mut problem = |key: &str, message: String| {
-            problems.push(format!("{key} (from {}): {message}", source_of(figment, key)));
-        };
-        if !matches!(self.public_url.scheme(), "http" | "https") || self.public_url.host_str().is_none() {
-            problem("public_url", "expected an http(s) URL with a host".into());
-        }
-        if keyward_storage::db::engine_of(&self.database_url).is_none() {
-            problem("database_url", "expected a sqlite://… or postgres://… URL".into());
-        }
-        if let Some(redis) = &self.redis_url
-            && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
-        {
-            problem("redis_url", "expected a redis://… or rediss://… URL".into());
-        }
-        let host = self.public_url.host_str().unwrap_or_default().to_owned();
-        let rp_id = self.rp_id();
-        if !(host == rp_id || host.ends_with(&format!(".{rp_id}"))) {
-            problem(
-                "webauthn.rp_id",
-                format!("{rp_id:?} must be public_url's host ({host:?}) or a parent domain of it"),
-            );
-        }
-        for origin in &self.webauthn.origins {
-            if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() {
-                problem("webauthn.origins", format!("{origin} is not an http(s) origin"));
-            }
-        }
-        if let Some(dir) = &self.static_dir
-            && !dir.join("index.html").is_file()
-        {
-            problem(
-                "static_dir",
-                format!(
-                    "{} has no index.html: build the SPA there (cd frontend && npm run build), or unset \
-                     static_dir to serve the one embedded in the binary",
-                    dir.display()
-                ),
-            );
-        }
-        if let Some(path) = &self.webauthn.attestation_roots
-            && let Err(why) = crate::webauthn::attestation::load_roots(path)
-        {
-            problem("webauthn.attestation_roots", why);
-        }
-        if self.management_listen == self.listen && self.listen.port() != 0 {
-            problem("management_listen", format!("{} is also listen: use another port", self.listen));
-        }
-        if self.graphiql == Some(true) && !self.introspection_enabled() {
-            problem("graphiql", "GraphiQL needs introspection: set introspection = true as well".into());
-        }
-        if self.webauthn.rp_name.trim().is_empty() {
-            problem("webauthn.rp_name", "must not be empty".into());
-        }
-        if self.session.idle_ttl.is_zero() || self.session.idle_ttl > self.session.absolute_ttl {
-            problem("session.idle_ttl", "expected a duration above zero and at most session.absolute_ttl".into());
-        }
-        if self.session.absolute_ttl < Duration::from_secs(60)
-            || self.session.absolute_ttl > Duration::from_secs(30 * 86400)
-        {
-            problem("session.absolute_ttl", "expected a duration between 1m and 30d".into());
-        }
-        if self.session.pending_ttl < Duration::from_secs(30) || self.session.pending_ttl > self.session.absolute_ttl {
-            problem(
-                "session.pending_ttl",
-                "expected a duration of at least 30s and at most session.absolute_ttl".into(),
-            );
-        }
-        if self.ceremony.ttl < Duration::from_secs(10) || self.ceremony.ttl > Duration::from_secs(3600) {
-            problem("ceremony.ttl", "expected a duration between 10s and 1h".into());
-        }
-        if self.step_up.token_ttl < Duration::from_secs(10) || self.step_up.token_ttl > Duration::from_secs(3600) {
-            problem("step_up.token_ttl", "expected a duration between 10s and 1h".into());
-        }
-        // A key must sign for a while after its publication lead (the JWKS cache lifetime).
-        if self.step_up.signing_key_rotation < Duration::from_secs(3600)
-            || self.step_up.signing_key_rotation > Duration::from_secs(365 * 86400)
-        {
-            problem("step_up.signing_key_rotation", "expected a duration between 1h and 365d".into());
-        }
-        if self.approvals.token_ttl < Duration::from_secs(10) || self.approvals.token_ttl > Duration::from_secs(86400) {
-            problem("approvals.token_ttl", "expected a duration between 10s and 24h".into());
-        }
-        if !(1..=10_000).contains(&self.approvals.requests_per_pipeline_per_minute) {
-            problem("approvals.requests_per_pipeline_per_minute", "expected a number from 1 to 10000".into());
-        }
-        if let Err(why) = crate::secrets::Sealer::new(self.secrets_key.as_deref()) {
-            problem("secrets_key", format!("{why} (generate one with: openssl rand -base64 32)"));
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            problem("log.level", format!("{:?} is not a valid log filter (try info or debug)", self.log.level));
-        }
-        if keyward_domain::org::validate_slug(&self.bootstrap.organization_slug).is_err() {
-            problem(
-                "bootstrap.organization_slug",
-                "expected 2 to 63 lowercase letters, digits and inner hyphens".into(),
-            );
-        }
-        if self.bootstrap.admin_username.trim().is_empty() {
-            problem("bootstrap.admin_username", "must not be empty".into());
-        }
-        if self.limits.body_bytes < 1024 {
-            problem("limits.body_bytes", "expected at least 1024".into());
-        }
-        if !(1..=100_000).contains(&self.limits.ceremonies_per_member)
-            || !(1..=100_000).contains(&self.limits.ceremonies_per_ip)
-        {
-            problem(
-                "limits.ceremonies_per_member",
-                "expected numbers from 1 to 100000 (also limits.ceremonies_per_ip)".into(),
-            );
-        }
-        if self.limits.query_depth == 0 || self.limits.query_complexity == 0 {
-            problem("limits", "query_depth and query_complexity must be above zero".into());
-        }
-        if !(1..=20).contains(&self.webhooks.max_attempts) {
-            problem("webhooks.max_attempts", "expected 1 to 20".into());
-        }
-        if self.webhooks.timeout < Duration::from_secs(1) || self.webhooks.timeout > Duration::from_secs(60) {
-            problem("webhooks.timeout", "expected a duration between 1s and 1m".into());
-        }
-        if self.webhooks.poll_interval < Duration::from_millis(50)
-            || self.webhooks.poll_interval > Duration::from_secs(3600)
-        {
-            problem("webhooks.poll_interval", "expected a duration between 50ms and 1h".into());
-        }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
-    }
-
     /// The WebAuthn RP ID in force.
     pub fn rp_id(&self) -> String {
         self.webauthn.rp_id.clone().unwrap_or_else(|| self.public_url.host_str().unwrap_or("localhost").to_owned())
@@ -458,66 +333,6 @@ impl Config {
     /// Whether GraphiQL is served (never without introspection).
     pub fn graphiql_enabled(&self) -> bool {
         self.graphiql.unwrap_or_else(|| self.is_local()) && self.introspection_enabled()
-    }
-}
-
-/// An environment variable's value as figment would read it (numbers, booleans, arrays, quoted
-/// strings), or the text itself. figment 0.10's unescaping indexes bytes by character count and
-/// panics on a backslash after a non-ASCII character, so such values are taken as plain text.
-fn env_value(raw: &str) -> Value {
-    if !raw.is_ascii() && raw.contains('\\') {
-        return Value::from(raw.to_owned());
-    }
-    raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw.to_owned()))
-}
-
-/// Environment variables that are settings: `KEYWARD_CONFIG` names the file, and `KEYWARD_TEST_*`
-/// belongs to the test suite.
-fn is_setting(var: &str) -> bool {
-    var.starts_with("KEYWARD_") && var != "KEYWARD_CONFIG" && !var.starts_with("KEYWARD_TEST_")
-}
-
-fn source_of(figment: &Figment, key: &str) -> String {
-    figment
-        .find_metadata(key)
-        .map(|meta| match &meta.source {
-            Some(source) => format!("{} {source}", meta.name),
-            None => meta.name.to_string(),
-        })
-        .unwrap_or_else(|| "defaults".into())
-}
-
-fn describe_figment_error(err: &figment::Error) -> String {
-    let key = if err.path.is_empty() { "(top level)".to_owned() } else { err.path.join(".") };
-    let source = match (&err.metadata, err.path.is_empty()) {
-        (Some(meta), _) => match &meta.source {
-            Some(source) => format!("{} {source}", meta.name),
-            None => meta.name.to_string(),
-        },
-        (None, _) => "unknown source".into(),
-    };
-    format!("{key} (from {source}): {}", err.kind)
-}
-
-/// `KEYWARD_SESSION__IDLE_TTL` -> `session.idle_ttl`.
-fn setting_key(var_stem: &str) -> String {
-    var_stem["KEYWARD_".len()..].to_lowercase().replace("__", ".")
-}
-
-/// One setting from one named origin.
-struct Setting {
-    origin: String,
-    key: String,
-    value: Value,
-}
-
-impl Provider for Setting {
-    fn metadata(&self) -> Metadata {
-        Metadata::named(self.origin.clone())
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Serialized::default(&self.key, &self.value).data()
     }
 }
 
