@@ -84,7 +84,20 @@ pub fn redact(url: &str) -> String {
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        // A cluster URL (`redis+cluster://user:secret@h1:7000,h2:7001`) is no single URL.
+        Err(_) => redact_userinfo(url),
+    }
+}
+
+/// Masks the password in `scheme://user:password@hosts...` without parsing the rest.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -254,4 +267,17 @@ pub async fn start_with(
     let task =
         tokio::spawn(async move { tokio::try_join!(public.into_future(), management.into_future()).map(|_| ()) });
     Ok(Running { addr, management_addr, credentials, state, shutdown: Some(tx), task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_masked_in_node_and_cluster_urls() {
+        assert_eq!(redact("postgres://kw:hunter2@db:5432/kw"), "postgres://kw:***@db:5432/kw");
+        assert_eq!(redact("redis+cluster://kw:hunter2@h1:7000,h2:7001"), "redis+cluster://kw:***@h1:7000,h2:7001");
+        assert_eq!(redact("redis+cluster://h1:7000,h2:7001"), "redis+cluster://h1:7000,h2:7001");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
 }

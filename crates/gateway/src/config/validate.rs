@@ -19,10 +19,17 @@ impl Config {
         if keyward_storage::db::engine_of(&self.database_url).is_none() {
             problem("database_url", "expected a sqlite://… or postgres://… URL".into());
         }
-        if let Some(redis) = &self.redis_url
-            && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
-        {
-            problem("redis_url", "expected a redis://… or rediss://… URL".into());
+        if let Some(redis) = &self.redis_url {
+            if !["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"].iter().any(|s| redis.starts_with(s))
+            {
+                problem(
+                    "redis_url",
+                    "expected a redis://… or rediss://… URL, or redis+cluster://host1:port,host2:port,… for a cluster"
+                        .into(),
+                );
+            } else if let Err(err) = keyward_storage::RedisStore::cluster_nodes(redis) {
+                problem("redis_url", err.to_string());
+            }
         }
         let host = self.public_url.host_str().unwrap_or_default().to_owned();
         let rp_id = self.rp_id();

@@ -53,6 +53,15 @@ impl HandoffScripts {
             take_completed: Script::new(TAKE_COMPLETED),
         }
     }
+
+    /// Every script by name, for the spans that name what an `EVALSHA` ran.
+    pub(super) fn named(&self) -> [(&'static str, &Script); 3] {
+        [
+            ("handoff_create", &self.create),
+            ("handoff_complete", &self.complete),
+            ("handoff_take_completed", &self.take_completed),
+        ]
+    }
 }
 
 fn corrupt(err: serde_json::Error) -> StoreError {

@@ -1,6 +1,7 @@
 //! The Redis session and ceremony store, shared by every gateway instance.
 
 mod codec;
+mod conn;
 mod handoff;
 mod scripts;
 
@@ -14,11 +15,16 @@ use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, SessionStore};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+
+use conn::Conn;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 
 /// Deleted per round trip when a revoked epoch's sessions are purged in the background.
 const PURGE_BATCH: usize = 500;
+
+/// How long a revocation on a cluster waits for a replica to confirm it.
+const REPLICATION_WAIT: Duration = Duration::from_millis(500);
 
 /// How long an epoch key outlives its last bump unless [`RedisStore::with_session_ttl`] says
 /// otherwise: longer than the longest session the configuration allows (30 days).
@@ -41,6 +47,25 @@ struct Scripts {
 }
 
 impl Scripts {
+    /// Every script by name, for the spans that name what an `EVALSHA` ran.
+    fn named(&self) -> [(&'static str, &Script); 13] {
+        [
+            ("create", &self.create),
+            ("lookup", &self.lookup),
+            ("replace", &self.replace),
+            ("revoke", &self.revoke),
+            ("revoke_member", &self.revoke_member),
+            ("revoke_org", &self.revoke_org),
+            ("revoke_keyless", &self.revoke_keyless),
+            ("purge_dead", &self.purge_dead),
+            ("live_of", &self.live_of),
+            ("sessions_of", &self.sessions_of),
+            ("count_keyless", &self.count_keyless),
+            ("rate_hit", &self.rate_hit),
+            ("rate_refund", &self.rate_refund),
+        ]
+    }
+
     fn load() -> Self {
         let script = |body: &str| Script::new(&scripts::with_helpers(body));
         Self {
@@ -61,10 +86,10 @@ impl Scripts {
     }
 }
 
-/// Sessions and ceremonies in Redis, under `<namespace>:{<org>}:…`.
+/// Sessions and ceremonies in Redis, under `<namespace>:{<org>}:…`, on one node or a cluster.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     namespace: String,
     scripts: std::sync::Arc<Scripts>,
     handoff_scripts: std::sync::Arc<handoff::HandoffScripts>,
@@ -77,6 +102,12 @@ fn map_err(err: redis::RedisError) -> StoreError {
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || err.is_unrecoverable_error()
+        || err.is_cluster_error()
+        || matches!(
+            err.kind(),
+            redis::ErrorKind::ClusterConnectionNotFound
+                | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown | redis::ServerErrorKind::ReadOnly)
+        )
     {
         StoreError::Unavailable(format!("redis: {err}"))
     } else {
@@ -89,22 +120,50 @@ fn fields_args(session: &Session) -> Vec<String> {
 }
 
 impl RedisStore {
-    /// Connects to `url`; keys live under `namespace` (normally `kw`; tests use their own).
+    /// Connects to `url`, a node (`redis://host:6379`) or a cluster
+    /// (`redis+cluster://host1:7000,host2:7001,...`); keys live under `namespace` (normally `kw`;
+    /// tests use their own).
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| StoreError::Unexpected(format!("redis url: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, config).await.map_err(map_err)?;
+        let scripts = Scripts::load();
+        let handoff_scripts = handoff::HandoffScripts::load();
+        let names = scripts
+            .named()
+            .into_iter()
+            .chain(handoff_scripts.named())
+            .map(|(name, script)| (script.get_hash().to_owned(), name))
+            .collect();
+        let conn = Conn::open(url, names).await?;
         Ok(Self {
             conn,
             namespace: namespace.to_owned(),
-            scripts: std::sync::Arc::new(Scripts::load()),
-            handoff_scripts: std::sync::Arc::new(handoff::HandoffScripts::load()),
+            scripts: std::sync::Arc::new(scripts),
+            handoff_scripts: std::sync::Arc::new(handoff_scripts),
             epoch_retention_ms: millis_of(DEFAULT_EPOCH_RETENTION),
         })
+    }
+
+    /// The node URLs a `redis+cluster://` URL names (`None` for a single node's URL), or why
+    /// the URL is no usable cluster URL.
+    pub fn cluster_nodes(url: &str) -> Result<Option<Vec<String>>, StoreError> {
+        conn::cluster_nodes(url)
+    }
+
+    /// On a cluster, gives a replica of the organization's master time to take a revocation just
+    /// made, so that a failover right after it cannot bring the revoked sessions back. The
+    /// revocation stands either way; a replica that is late is logged.
+    async fn replicate_revocation(&self, org: OrgId, scope: &str) {
+        match self.conn.clone().replicate(&self.prefix(org), REPLICATION_WAIT).await {
+            Ok(Some(0)) => {
+                tracing::warn!(%org, scope, "no replica confirmed a revocation in time; a failover now could undo it")
+            }
+            Err(err) => tracing::warn!(%org, scope, error = %err, "could not confirm a revocation on a replica"),
+            Ok(_) => {}
+        }
+    }
+
+    /// Whether this store speaks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     /// Sets the longest session lifetime in force, so that a bumped epoch key expires once no
@@ -131,7 +190,7 @@ impl RedisStore {
             let remaining: u64 = self
                 .scripts
                 .purge_dead
-                .arg(&prefix)
+                .key(&prefix)
                 .arg(dead_key)
                 .arg(PURGE_BATCH)
                 .invoke_async(&mut self.conn.clone())
@@ -145,9 +204,22 @@ impl RedisStore {
 
     /// Deletes every key under this store's namespace (tests only use their own namespace).
     pub async fn delete_namespace(&self) -> Result<(), StoreError> {
+        let pattern = format!("{}:*", self.namespace);
         let mut conn = self.conn.clone();
+        if let Some(cluster) = conn.cluster() {
+            // SCAN walks one node; KEYS on every master finds the namespace's keys in all slots.
+            let routing =
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, Some(ResponsePolicy::CombineArrays)));
+            let found =
+                cluster.route_command(redis::cmd("KEYS").arg(&pattern).clone(), routing).await.map_err(map_err)?;
+            let keys: Vec<String> = redis::from_redis_value(found).map_err(|e| map_err(e.into()))?;
+            for key in keys {
+                let _: () = cluster.del(key).await.map_err(map_err)?;
+            }
+            return Ok(());
+        }
         let keys: Vec<String> = {
-            let mut iter = conn.scan_match::<_, String>(format!("{}:*", self.namespace)).await.map_err(map_err)?;
+            let mut iter = conn.scan_match::<_, String>(pattern).await.map_err(map_err)?;
             let mut keys = Vec::new();
             while let Some(key) = futures_next(&mut iter).await {
                 keys.push(key);
@@ -186,7 +258,7 @@ impl SessionStore for RedisStore {
         let (org_epoch, member_epoch, keyless_epoch): (u64, u64, u64) = self
             .scripts
             .create
-            .arg(&prefix)
+            .key(&prefix)
             .arg(&session.token_hash.0)
             .arg(session.member_id.0.simple().to_string())
             .arg(millis(now))
@@ -204,7 +276,7 @@ impl SessionStore for RedisStore {
         let list: Option<Vec<String>> = self
             .scripts
             .lookup
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(&hash.0)
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
@@ -217,7 +289,7 @@ impl SessionStore for RedisStore {
         let replaced: u8 = self
             .scripts
             .replace
-            .arg(self.prefix(next.org_id))
+            .key(self.prefix(next.org_id))
             .arg(&old.0)
             .arg(&next.token_hash.0)
             .arg(millis(now))
@@ -232,12 +304,13 @@ impl SessionStore for RedisStore {
         let revoked: u8 = self
             .scripts
             .revoke
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(&hash.0)
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
+        self.replicate_revocation(org, "session").await;
         Ok(revoked == 1)
     }
 
@@ -248,29 +321,33 @@ impl SessionStore for RedisStore {
         keep: Option<&TokenHash>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        self.scripts
+        let count = self
+            .scripts
             .revoke_member
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(member.0.simple().to_string())
             .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
             .arg(millis(now))
             .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(map_err)
+            .map_err(map_err)?;
+        self.replicate_revocation(org, "member").await;
+        Ok(count)
     }
 
     async fn revoke_org(&self, org: OrgId, keep: Option<&TokenHash>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let (count, dead_key): (u64, String) = self
             .scripts
             .revoke_org
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
             .arg(millis(now))
             .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
+        self.replicate_revocation(org, "organization").await;
         // The revocation is already complete (the epoch moved); deleting the dead sessions'
         // data is housekeeping and must not hold up the caller.
         let store = self.clone();
@@ -286,11 +363,12 @@ impl SessionStore for RedisStore {
         let _epoch: u64 = self
             .scripts
             .revoke_keyless
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
+        self.replicate_revocation(org, "keyless").await;
         Ok(())
     }
 
@@ -311,7 +389,7 @@ impl SessionStore for RedisStore {
         let ids: Vec<String> = members.iter().map(|m| m.0.simple().to_string()).collect();
         self.scripts
             .live_of
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(millis(now))
             .arg(ids)
             .invoke_async(&mut self.conn.clone())
@@ -329,7 +407,7 @@ impl SessionStore for RedisStore {
         let rows: Vec<Vec<String>> = self
             .scripts
             .sessions_of
-            .arg(self.prefix(org))
+            .key(self.prefix(org))
             .arg(member.0.simple().to_string())
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
@@ -358,7 +436,7 @@ impl SessionStore for RedisStore {
             let (found, read): (u64, u64) = self
                 .scripts
                 .count_keyless
-                .arg(self.prefix(org))
+                .key(self.prefix(org))
                 .arg(millis(now))
                 .arg(offset)
                 .arg(WINDOW)
