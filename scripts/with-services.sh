@@ -4,6 +4,8 @@
 # Makes sure a PostgreSQL and a Redis are reachable for tests, exports
 #   KEYWARD_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)
 #   KEYWARD_TEST_REDIS_URL    (default redis://127.0.0.1:6379)
+#   KEYWARD_TEST_REDIS_CLUSTER_URL (default: a throwaway Redis Cluster of 3 masters and 3 replicas,
+#                             started here by scripts/redis-cluster.sh on free loopback ports)
 # then runs CMD ARGS... and exits with its status.
 #
 # A service that is not reachable (or, for PostgreSQL, does not accept the URL's login) is replaced by a
@@ -12,6 +14,7 @@
 # If the server binaries are missing too, this script fails: it never silently skips a service.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 INSTALL_HINT='sudo apt-get update && sudo apt-get install -y postgresql redis-server'
 PG_DEFAULT='postgres://postgres@127.0.0.1:5432/test'
 REDIS_DEFAULT='redis://127.0.0.1:6379'
@@ -101,6 +104,7 @@ run_as() {
 PG_TMP=
 PG_BIN=
 REDIS_TMP=
+CLUSTER_TMP=
 cleanup() {
   local rc=$?
   set +e
@@ -129,6 +133,10 @@ cleanup() {
     fi
     rm -rf "$REDIS_TMP"
     say "stopped throwaway Redis and removed $REDIS_TMP"
+  fi
+  if [[ -n $CLUSTER_TMP ]]; then
+    "$HERE/redis-cluster.sh" stop "$CLUSTER_TMP"
+    say "stopped throwaway Redis Cluster and removed $CLUSTER_TMP"
   fi
   exit "$rc"
 }
@@ -303,7 +311,17 @@ else
   start_redis "$KEYWARD_TEST_REDIS_URL"
 fi
 
-export KEYWARD_TEST_DATABASE_URL KEYWARD_TEST_REDIS_URL
+if [[ -z ${KEYWARD_TEST_REDIS_CLUSTER_URL:-} ]]; then
+  CLUSTER_TMP=$(make_tmp redis-cluster)
+  # shellcheck disable=SC2046 # six ports, one word each
+  KEYWARD_TEST_REDIS_CLUSTER_URL=$("$HERE/redis-cluster.sh" start "$CLUSTER_TMP" $("$HERE/redis-cluster.sh" ports 6)) ||
+    die "the throwaway Redis Cluster did not start (see above)"
+  say "Redis Cluster: started throwaway 3 masters + 3 replicas at $KEYWARD_TEST_REDIS_CLUSTER_URL (dir $CLUSTER_TMP, removed on exit)"
+else
+  say "Redis Cluster: using $(mask "$KEYWARD_TEST_REDIS_CLUSTER_URL")"
+fi
+
+export KEYWARD_TEST_DATABASE_URL KEYWARD_TEST_REDIS_URL KEYWARD_TEST_REDIS_CLUSTER_URL
 
 set +e
 "$@"

@@ -429,6 +429,14 @@ mod rate_limits {
     }
 
     #[tokio::test]
+    async fn redis_cluster() {
+        let store = keyward_testkit::redis_cluster_store().await;
+        windows_count_and_refuse(&store).await;
+        only_failures_count(&store).await;
+        store.delete_namespace().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn memory() {
         windows_count_and_refuse(&keyward_testkit::memory_store()).await;
         only_failures_count(&keyward_testkit::memory_store()).await;

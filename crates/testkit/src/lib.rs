@@ -2,7 +2,10 @@
 //! per test, so tests never depend on each other or on their order.
 
 pub mod browser;
+pub mod cluster;
 pub mod proxy;
+
+pub use cluster::{RedisCluster, redis_cluster_store, redis_cluster_url};
 
 use std::sync::Arc;
 
@@ -197,8 +200,9 @@ pub fn sso_session(member: &Member, stage: SessionStage) -> (SessionToken, NewSe
     (token, new)
 }
 
-/// Generates one test per session store, Redis (in its own namespace, removed afterwards) and
-/// in-process, for conformance suites: each named `async fn(&S)` runs against both.
+/// Generates one test per session store, for conformance suites: each named `async fn(&S)` runs
+/// against a Redis node and the Redis Cluster (each in a namespace of its own, removed afterwards)
+/// and against the in-process store.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
@@ -207,6 +211,16 @@ macro_rules! on_both_stores {
                 #[tokio::test]
                 async fn $name() {
                     let store = $crate::redis_store().await;
+                    super::$name(&store).await;
+                    store.delete_namespace().await.unwrap();
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let store = $crate::redis_cluster_store().await;
                     super::$name(&store).await;
                     store.delete_namespace().await.unwrap();
                 }
