@@ -1,5 +1,5 @@
-//! Two gateway instances sharing PostgreSQL and Redis: an admin and 50 members with 200 live
-//! sessions. Enforcing on one instance leaves exactly the admin's current session alive on both;
+//! Two gateway instances sharing PostgreSQL and Redis (one node, then a cluster of three masters
+//! and three replicas): an admin and 50 members with 200 live sessions. Enforcing on one instance leaves exactly the admin's current session alive on both;
 //! members without keys must register; admin deletion revokes; the chain verifies after it all.
 
 mod common;
@@ -27,7 +27,17 @@ async fn viewer_on(client: &reqwest::Client, url: &str, token: &str) -> Value {
 
 #[tokio::test]
 async fn enforcement_on_one_instance_flushes_both() {
-    let redis = keyward_testkit::redis_store().await;
+    enforcement_flushes_both_instances(keyward_testkit::redis_store().await).await;
+}
+
+#[tokio::test]
+async fn enforcement_on_one_instance_flushes_both_on_a_redis_cluster() {
+    let redis = keyward_testkit::redis_cluster_store().await;
+    assert!(redis.is_cluster());
+    enforcement_flushes_both_instances(redis).await;
+}
+
+async fn enforcement_flushes_both_instances(redis: keyward_storage::RedisStore) {
     let stores = keyward_gateway::Stores::shared(Arc::new(redis.clone()));
     let a = TestApp::start_with_stores(
         keyward_testkit::TestDb::postgres().await,
