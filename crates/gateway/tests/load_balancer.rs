@@ -1,24 +1,22 @@
-//! Three gateways on PostgreSQL and Redis behind a real nginx (Debian's package, round robin,
-//! started here on loopback): a login ceremony begun on one gateway finishes on another;
-//! enforcement made on one refuses the next request on each of the others; and a rolling restart
-//! (each gateway shut down gracefully and started again, one at a time) under a bounded stream of
-//! authenticated requests answers every request, nginx retrying the ones a stopped gateway refused.
-//!
-//! The gateways run in this process and stop through the same graceful shutdown that SIGTERM
-//! triggers in `keyward serve` (that signal path is tested in `startup.rs`).
+//! Three `keyward serve` processes on PostgreSQL and the Redis Cluster behind a real nginx
+//! (Debian's package, round robin, started here on loopback): a login ceremony begun on one
+//! gateway finishes on another; enforcement made on one refuses the next request on each of the
+//! others; and a rolling restart (SIGTERM to one gateway at a time, which drains what is in flight
+//! and exits 0, then the same binary started again) under a bounded stream of authenticated
+//! requests answers every request, nginx retrying the ones a stopped gateway refused.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use common::authn::ORIGIN;
 use keyward_domain::repo::OrganizationRepo;
-use keyward_domain::session::SessionStage;
-use keyward_gateway::{Running, Stores};
-use keyward_storage::Database;
+use keyward_domain::session::{SessionLifetimes, SessionStage};
+use keyward_domain::store::SessionStore;
 use keyward_testkit::browser;
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -79,32 +77,77 @@ impl Drop for Nginx {
     }
 }
 
-/// Three gateways sharing one database and one Redis.
-struct Gateways {
-    db: Arc<Database>,
-    stores: Stores,
-    ports: Vec<u16>,
-    running: Vec<Option<Running>>,
+/// One `keyward serve` process on a fixed port, its output in files under `dir`.
+struct Gateway {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+    starts: usize,
 }
 
-impl Gateways {
-    async fn gateway(db: &Arc<Database>, stores: &Stores, port: u16) -> Running {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        keyward_gateway::start_with(common::test_config(), listener, Arc::clone(db), stores.clone()).await.unwrap()
+impl Gateway {
+    fn new(dir: &Path, port: u16, env: Vec<(&'static str, String)>) -> Self {
+        Self { child: None, port, dir: dir.to_owned(), env, starts: 0 }
     }
 
-    /// Stops gateway `i` gracefully (what SIGTERM does), leaves it down for `down`, and starts it
-    /// again on the same port.
-    async fn restart(&mut self, i: usize, down: Duration) {
-        if let Some(running) = self.running[i].take() {
-            running.stop().await;
+    fn stdout_path(&self) -> PathBuf {
+        self.dir.join(format!("gateway-{}-{}.out", self.port, self.starts))
+    }
+
+    /// Starts the binary and waits (at most 20 s) until it answers `/healthz`.
+    async fn start(&mut self, client: &reqwest::Client) {
+        self.starts += 1;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        command.arg("serve").current_dir(&self.dir);
+        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KEYWARD_") || key == "RUST_LOG") {
+            command.env_remove(key);
         }
-        tokio::time::sleep(down).await;
-        self.running[i] = Some(Self::gateway(&self.db, &self.stores, self.ports[i]).await);
+        command
+            .env("KEYWARD_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:0")
+            .env("KEYWARD_LOG__LEVEL", "warn")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
+        let stdout = std::fs::File::create(self.stdout_path()).unwrap();
+        let stderr =
+            std::fs::File::create(self.dir.join(format!("gateway-{}-{}.err", self.port, self.starts))).unwrap();
+        self.child = Some(command.stdin(Stdio::null()).stdout(stdout).stderr(stderr).spawn().unwrap());
+        for _ in 0..200 {
+            let health = client.get(format!("http://127.0.0.1:{}/healthz", self.port)).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("gateway on :{} did not come up: {}", self.port, self.output("err"));
     }
 
-    fn url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.ports[i])
+    fn output(&self, kind: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("gateway-{}-{}.{kind}", self.port, self.starts)))
+            .unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to drain and exit; returns its exit code.
+    async fn terminate(&mut self) -> i32 {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let code = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap().code().unwrap_or(-1);
+        assert_eq!(code, 0, "SIGTERM ends gateway :{} cleanly: {}", self.port, self.output("err"));
+        code
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -132,19 +175,26 @@ fn data(body: &Value, field: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors() {
     let test_db = keyward_testkit::TestDb::postgres().await;
-    let redis = keyward_testkit::redis_store().await;
-    let stores = Stores::shared(Arc::new(redis.clone()));
+    let schema = test_db.schema.clone().unwrap();
+    let database_url = format!("{}?options=-c%20search_path%3D{schema}", test_db.url);
+    let redis_url = keyward_testkit::redis_cluster_url();
     let db = Arc::clone(&test_db.db);
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut running = Vec::new();
-    for port in &ports {
-        running.push(Some(Gateways::gateway(&db, &stores, *port).await));
-    }
-    let secret = running.iter().flatten().find_map(|r| r.credentials.clone()).expect("one start bootstrapped").secret;
-    let mut gateways = Gateways { db: Arc::clone(&db), stores, ports, running };
     let dir = tempfile::tempdir().unwrap();
-    let nginx = Nginx::start(dir.path(), &gateways.ports);
     let client = reqwest::Client::new();
+    let env = vec![("KEYWARD_DATABASE_URL", database_url), ("KEYWARD_REDIS_URL", redis_url.clone())];
+    let mut gateways: Vec<Gateway> = (0..3).map(|_| Gateway::new(dir.path(), free_port(), env.clone())).collect();
+    // The first start bootstraps the organization and prints the admin's backup secret once.
+    for gateway in &mut gateways {
+        gateway.start(&client).await;
+    }
+    let banner = gateways[0].output("out");
+    let secret = banner
+        .lines()
+        .find_map(|line| line.split("secret:").nth(1))
+        .map(|rest| rest.trim_matches([' ', '|']).trim().to_owned())
+        .unwrap_or_else(|| panic!("the first start prints the backup secret: {banner}"));
+    let ports: Vec<u16> = gateways.iter().map(|g| g.port).collect();
+    let nginx = Nginx::start(dir.path(), &ports);
     let lb = nginx.url.clone();
     for _ in 0..50 {
         if client.get(format!("{lb}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -184,23 +234,28 @@ async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors
     // Enforcement made on gateway 0 refuses a keyless member's next request on every gateway.
     let org = db.organizations().await.unwrap()[0].id;
     let alice = keyward_testkit::member(&db, org, "alice").await;
+    let store = keyward_storage::RedisStore::connect(&redis_url, "kw").await.unwrap();
+    let lifetimes = SessionLifetimes {
+        absolute: chrono::Duration::hours(12),
+        idle: chrono::Duration::minutes(30),
+        pending: chrono::Duration::minutes(10),
+    };
     let mut keyless = Vec::new();
     for _ in 0..3 {
         let (member_token, new) = keyward_testkit::sso_session(&alice, SessionStage::Authenticated);
-        let state = &gateways.running[0].as_ref().unwrap().state;
-        state.sessions.create(new, state.lifetimes, chrono::Utc::now()).await.unwrap();
+        store.create(new, lifetimes, Utc::now()).await.unwrap();
         keyless.push(member_token.expose());
     }
     let keys = "{ securityKeys { id } }";
     for (i, member_token) in keyless.iter().enumerate() {
-        let (body, _) = post(&client, &gateways.url(i), keys, json!({}), Some(member_token)).await;
+        let (body, _) = post(&client, &gateways[i].url(), keys, json!({}), Some(member_token)).await;
         assert!(body.get("errors").is_none(), "alice works on gateway {i} before: {body}");
     }
     let enforce = "mutation { mfaEnforcementSet(input: { enabled: true }) { revokedSessions } }";
-    let (body, _) = post(&client, &gateways.url(0), enforce, json!({}), Some(&token)).await;
+    let (body, _) = post(&client, &gateways[0].url(), enforce, json!({}), Some(&token)).await;
     assert!(data(&body, "mfaEnforcementSet")["revokedSessions"].as_u64().unwrap() >= 3, "{body}");
     for (i, member_token) in keyless.iter().enumerate() {
-        let (body, _) = post(&client, &gateways.url(i), keys, json!({}), Some(member_token)).await;
+        let (body, _) = post(&client, &gateways[i].url(), keys, json!({}), Some(member_token)).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "gateway {i}: {body}");
     }
 
@@ -242,9 +297,11 @@ async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors
             (served, retried, failures)
         })
     };
-    for i in 0..3 {
+    for gateway in &mut gateways {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        gateways.restart(i, Duration::from_millis(300)).await;
+        gateway.terminate().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        gateway.start(&client).await;
     }
     restarts_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (served, retried, failures) = stream.await.unwrap();
@@ -260,8 +317,7 @@ async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors
     assert!(retried > 0, "requests reached a stopped gateway and nginx retried them elsewhere");
 
     drop(nginx);
-    for running in gateways.running.iter_mut().filter_map(Option::take) {
-        running.stop().await;
+    for gateway in &mut gateways {
+        gateway.terminate().await;
     }
-    redis.delete_namespace().await.unwrap();
 }
