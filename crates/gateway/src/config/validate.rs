@@ -27,8 +27,8 @@ impl Config {
                     "expected a redis://… or rediss://… URL, or redis+cluster://host1:port,host2:port,… for a cluster"
                         .into(),
                 );
-            } else if let Err(err) = keyward_storage::RedisStore::cluster_nodes(redis) {
-                problem("redis_url", err.to_string());
+            } else if let Err(why) = keyward_storage::RedisStore::cluster_nodes(redis) {
+                problem("redis_url", why);
             }
         }
         let host = self.public_url.host_str().unwrap_or_default().to_owned();
@@ -143,5 +143,27 @@ impl Config {
             problem("webhooks.poll_interval", "expected a duration between 50ms and 1h".into());
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
+    }
+}
+
+#[cfg(test)]
+mod redis_url_tests {
+    use super::super::Config;
+
+    fn load(url: &str) -> Result<Config, String> {
+        Config::from_sources(None, &[("KEYWARD_REDIS_URL".to_owned(), url.to_owned())]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_node_or_a_cluster_url_is_accepted() {
+        assert!(load("redis://127.0.0.1:6379").is_ok());
+        assert!(load("redis+cluster://10.0.0.1:7000,10.0.0.2:7000").is_ok());
+    }
+
+    #[test]
+    fn a_bad_cluster_url_says_what_to_fix() {
+        let err = load("redis+cluster://u:p@10.0.0.1:7000/3").unwrap_err();
+        assert!(err.contains("redis_url") && err.contains("remove the path"), "{err}");
+        assert!(load("memcached://10.0.0.1").unwrap_err().contains("redis+cluster://"));
     }
 }

@@ -40,7 +40,8 @@ impl Conn {
     /// Connects to the node or cluster `url` names. A cluster is reached through any of the
     /// nodes listed; the client learns the rest, and follows failovers, from the cluster itself.
     pub(super) async fn open(url: &str, script_names: HashMap<String, &'static str>) -> Result<Self, StoreError> {
-        let link = match cluster_nodes(url)? {
+        let nodes = cluster_nodes(url).map_err(|why| StoreError::Unexpected(format!("redis cluster url: {why}")))?;
+        let link = match nodes {
             Some(nodes) => {
                 let client = ClusterClientBuilder::new(nodes)
                     .connection_timeout(TIMEOUT)
@@ -122,14 +123,15 @@ impl Conn {
     }
 }
 
-/// The node URLs of a `redis+cluster://` URL, or `None` for a single node's URL.
-pub(super) fn cluster_nodes(url: &str) -> Result<Option<Vec<String>>, StoreError> {
+/// The node URLs of a `redis+cluster://` URL, or `None` for a single node's URL; the error says
+/// what is wrong with the URL.
+pub(super) fn cluster_nodes(url: &str) -> Result<Option<Vec<String>>, String> {
     let Some((rest, node_scheme)) =
         CLUSTER_SCHEMES.iter().find_map(|(scheme, node)| url.strip_prefix(scheme).map(|rest| (rest, *node)))
     else {
         return Ok(None);
     };
-    let invalid = |why: &str| StoreError::Unexpected(format!("redis cluster url: {why}"));
+    let invalid = |why: &str| why.to_owned();
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     if !path.is_empty() {
         return Err(invalid("a cluster has only database 0; remove the path after the hosts"));

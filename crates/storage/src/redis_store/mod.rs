@@ -144,7 +144,7 @@ impl RedisStore {
 
     /// The node URLs a `redis+cluster://` URL names (`None` for a single node's URL), or why
     /// the URL is no usable cluster URL.
-    pub fn cluster_nodes(url: &str) -> Result<Option<Vec<String>>, StoreError> {
+    pub fn cluster_nodes(url: &str) -> Result<Option<Vec<String>>, String> {
         conn::cluster_nodes(url)
     }
 
