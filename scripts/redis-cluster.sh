@@ -27,7 +27,8 @@ free_ports() {
     tries=$((tries + 1))
     [[ $tries -lt 2000 ]] || die "could not find $n free ports (and their bus ports) on 127.0.0.1"
     p=$((20000 + RANDOM % 30000))
-    [[ " ${found[*]} " != *" $p "* ]] || continue
+    # Neither the port nor its bus port may be another chosen node's port or bus port.
+    [[ " ${found[*]} " != *" $p "* && " ${found[*]} " != *" $((p + 10000)) "* && " ${found[*]} " != *" $((p - 10000)) "* ]] || continue
     if ! port_open "$p" && ! port_open $((p + 10000)); then found+=("$p"); fi
   done
   echo "${found[@]}"
