@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod policy;
 pub mod secrets;
 pub mod state;
+pub mod telemetry;
 pub mod tokens;
 pub mod webauthn;
 pub mod webhooks;
@@ -168,7 +169,11 @@ impl Running {
 
 /// Starts the gateway on `listener`: database, session store, bootstrap, then HTTP.
 pub async fn start(config: Config, listener: TcpListener) -> Result<Running, StartError> {
-    let db = Arc::new(open_database(&config).await?);
+    let mut db = open_database(&config).await?;
+    if telemetry::enabled(&config) {
+        telemetry::db::trace_statements(&mut db);
+    }
+    let db = Arc::new(db);
     let stores = match &config.redis_url {
         Some(url) => {
             let store = RedisStore::connect(url, "kw")

@@ -10,7 +10,10 @@ use keyward_gateway::cli_client::approval::ApprovalCommand;
 use keyward_gateway::cli_client::{CliError, ClientCommand};
 use keyward_gateway::config::{Config, LogFormat};
 use keyward_gateway::http::spa::Source;
-use tracing_subscriber::EnvFilter;
+use keyward_gateway::telemetry::Telemetry;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Keyward: IdP-independent MFA with FIDO2 security keys.
 #[derive(Parser)]
@@ -158,14 +161,28 @@ impl From<AuditCommand> for keyward_gateway::cli::AuditCommand {
     }
 }
 
-fn init_logging(config: &Config) {
+/// Logs to stderr (stdout carries command output: `audit export`, the bootstrap banner); with
+/// `traced` and `otel.endpoint` set, spans also go to the OTLP collector. Call it inside the
+/// runtime: the exporter runs on it.
+fn init_logging(config: &Config, traced: bool) -> Result<Option<Telemetry>, String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    // Logs go to stderr: stdout carries command output (`audit export`, the bootstrap banner).
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+    if !(traced && keyward_gateway::telemetry::enabled(config)) {
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        match config.log.format {
+            LogFormat::Json => builder.json().init(),
+            LogFormat::Pretty => builder.init(),
+        }
+        return Ok(None);
     }
+    let telemetry = Telemetry::start(&config.otel)?;
+    // The log filter applies to the log lines only: the trace layer has its own (INFO and above).
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match config.log.format {
+        LogFormat::Json => logs.json().with_filter(filter).boxed(),
+        LogFormat::Pretty => logs.with_filter(filter).boxed(),
+    };
+    tracing_subscriber::registry().with(logs).with(telemetry.layer()).init();
+    Ok(Some(telemetry))
 }
 
 fn main() -> ExitCode {
@@ -216,12 +233,23 @@ fn main() -> ExitCode {
         };
         return healthcheck(&url.unwrap_or_else(|| format!("http://{host}:{}/healthz", addr.port())));
     }
-    init_logging(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("keyward: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
+        }
+    };
+    // Only `serve` traces: its requests are what the traces are for.
+    let telemetry = {
+        let _inside = runtime.enter();
+        init_logging(&config, matches!(command, Command::Serve))
+    };
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("keyward: {err}");
+            return ExitCode::from(2);
         }
     };
     let result = runtime.block_on(async {
@@ -231,6 +259,10 @@ fn main() -> ExitCode {
             _ => serve(config).await,
         }
     });
+    // After the server has stopped, while the runtime still runs the exporter.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -64,6 +64,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Organization webhook deliveries.
     pub webhooks: WebhooksConfig,
+    /// OpenTelemetry traces (off unless `otel.endpoint` is set).
+    pub otel: OtelConfig,
 }
 
 /// WebAuthn relying-party settings.
@@ -203,6 +205,26 @@ pub struct WebhooksConfig {
     pub poll_interval: Duration,
 }
 
+/// OpenTelemetry traces over OTLP/HTTP (protobuf).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelConfig {
+    /// Base URL of an OTLP/HTTP collector; traces are sent to `<endpoint>/v1/traces`. Unset:
+    /// no tracing, and nothing of it runs.
+    pub endpoint: Option<Url>,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+    /// Share of requests traced, 0 to 1, decided where a trace starts (a request's parent in an
+    /// incoming `traceparent` header decides for it).
+    pub sample_ratio: f64,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self { endpoint: None, service_name: "keyward".into(), sample_ratio: 1.0 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         let public_url = Url::parse("http://localhost:8080").expect("valid default URL");
@@ -252,6 +274,7 @@ impl Default for Config {
                 timeout: Duration::from_secs(10),
                 poll_interval: Duration::from_secs(5),
             },
+            otel: OtelConfig::default(),
         }
     }
 }
@@ -507,6 +530,38 @@ mod tests {
             let err = Config::from_sources(None, &vars(&[(var, value)])).unwrap_err().to_string();
             assert!(err.contains(&setting_key(var)), "{err}");
         }
+    }
+
+    #[test]
+    fn otel_is_off_by_default_and_its_settings_are_checked() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.otel.endpoint, None);
+        assert_eq!((config.otel.service_name.as_str(), config.otel.sample_ratio), ("keyward", 1.0));
+        let on = vars(&[
+            ("KEYWARD_OTEL__ENDPOINT", "http://127.0.0.1:4318"),
+            ("KEYWARD_OTEL__SERVICE_NAME", "keyward-eu"),
+            ("KEYWARD_OTEL__SAMPLE_RATIO", "0.25"),
+        ]);
+        let config = Config::from_sources(None, &on).unwrap();
+        assert_eq!(config.otel.endpoint.as_ref().map(Url::as_str), Some("http://127.0.0.1:4318/"));
+        assert_eq!((config.otel.service_name.as_str(), config.otel.sample_ratio), ("keyward-eu", 0.25));
+        let whole = Config::from_sources(None, &vars(&[("KEYWARD_OTEL__SAMPLE_RATIO", "0")])).unwrap();
+        assert_eq!(whole.otel.sample_ratio, 0.0, "a whole number is a ratio too");
+        for (var, value) in [
+            ("KEYWARD_OTEL__ENDPOINT", "ftp://collector"),
+            ("KEYWARD_OTEL__ENDPOINT", "http://collector:4318/?token=x"),
+            ("KEYWARD_OTEL__SERVICE_NAME", " "),
+            ("KEYWARD_OTEL__SAMPLE_RATIO", "1.5"),
+            ("KEYWARD_OTEL__SAMPLE_RATIO", "-0.1"),
+        ] {
+            let err = Config::from_sources(None, &vars(&[(var, value)])).unwrap_err().to_string();
+            assert!(err.contains(&format!("{} (from environment variable {var})", setting_key(var))), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.toml");
+        std::fs::write(&file, "[otel]\nendpont = \"http://x\"\n").unwrap();
+        let err = Config::from_sources(Some(file), &[]).unwrap_err().to_string();
+        assert!(err.contains("endpont"), "unknown keys are refused: {err}");
     }
 
     #[test]

@@ -142,6 +142,23 @@ impl Config {
         {
             problem("webhooks.poll_interval", "expected a duration between 50ms and 1h".into());
         }
+        if let Some(endpoint) = &self.otel.endpoint
+            && (!matches!(endpoint.scheme(), "http" | "https")
+                || endpoint.host_str().is_none()
+                || endpoint.query().is_some()
+                || endpoint.fragment().is_some())
+        {
+            problem(
+                "otel.endpoint",
+                format!("{endpoint} is not the base URL of an OTLP/HTTP collector (http(s), a host, no query)"),
+            );
+        }
+        if self.otel.service_name.trim().is_empty() {
+            problem("otel.service_name", "must not be empty".into());
+        }
+        if !(0.0..=1.0).contains(&self.otel.sample_ratio) {
+            problem("otel.sample_ratio", "expected a number from 0 to 1".into());
+        }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
     }
 }

@@ -37,6 +37,9 @@ pub fn build(state: AppState, config: &Config) -> KeywardSchema {
         .limit_recursive_depth(32)
         .limit_directives(16)
         .data(state);
+    if crate::telemetry::enabled(config) {
+        builder = builder.extension(crate::telemetry::graphql::GraphqlSpans);
+    }
     if !config.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }

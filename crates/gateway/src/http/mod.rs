@@ -69,13 +69,19 @@ pub fn management_router(state: AppState) -> Router {
 
 fn with_common_layers(router: Router, state: AppState) -> Router {
     let security = headers::SecurityHeaders::new(&state.config);
+    let traced = crate::telemetry::enabled(&state.config);
     router
         .layer(middleware::from_fn_with_state(state, record_metrics))
         // Inside SetRequestIdLayer, so the request ID is already assigned.
         .layer(middleware::from_fn(request_meta::scope))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+        .layer(TraceLayer::new_for_http().make_span_with(move |request: &Request| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            let span =
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id);
+            if traced {
+                crate::telemetry::adopt_remote_parent(&span, request.headers());
+            }
+            span
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -6,6 +6,7 @@ use chrono::Utc;
 use keyward_domain::access::Caller;
 use keyward_domain::api_key::{self, ApiKeyCaller};
 use keyward_domain::session::SessionToken;
+use tracing::Instrument;
 
 use super::cookies::Cookie;
 use crate::config::Config;
@@ -37,13 +38,21 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
     Some(token.trim().to_owned())
 }
 
-/// Resolves the caller from a presented token: an API key (`kwk_…`) or a session token.
+/// Resolves the caller from a presented token: an API key (`kwk_…`) or a session token. Traced
+/// as `session.lookup` (what was presented and the outcome; never the token).
 pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Option<SessionToken>) {
+    let span = crate::telemetry::session_span(&state.config);
+    let (credential, caller, token) = resolve(state, raw).instrument(span.clone()).await;
+    crate::telemetry::record_caller(&span, credential, &caller);
+    (caller, token)
+}
+
+async fn resolve(state: &AppState, raw: Option<&str>) -> (&'static str, Caller, Option<SessionToken>) {
     if let Some(secret) = raw.filter(|raw| api_key::looks_like_secret(raw)) {
-        return (resolve_api_key(state, secret).await, None);
+        return ("api_key", resolve_api_key(state, secret).await, None);
     }
     let Some(token) = raw.and_then(SessionToken::parse) else {
-        return (Caller::Anonymous, None);
+        return (if raw.is_some() { "session" } else { "none" }, Caller::Anonymous, None);
     };
     let now = Utc::now();
     let caller = match state.sessions.lookup(token.org_id(), &token.hash(), now).await {
@@ -57,7 +66,7 @@ pub async fn resolve_caller(state: &AppState, raw: Option<&str>) -> (Caller, Opt
             Caller::Unavailable(err.to_string())
         }
     };
-    (caller, Some(token))
+    ("session", caller, Some(token))
 }
 
 /// The caller an API key secret makes: read from the database on every request, so a revocation

@@ -29,6 +29,17 @@ pub enum Engine {
     Postgres,
 }
 
+/// One SQL statement the pool ran, as [`Database::on_statement`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct StatementInfo<'a> {
+    /// The SQL text as sent, with placeholders (`$1`, `?`): bound values are never part of it.
+    pub sql: &'a str,
+    /// How long it took, from sending to the last row.
+    pub elapsed: Duration,
+    /// Whether the database answered with an error.
+    pub failed: bool,
+}
+
 /// A connection pool that implements every repository trait of the domain.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -95,6 +106,15 @@ impl Database {
             DbBackend::Sqlite => Engine::Sqlite,
             _ => Engine::Postgres,
         }
+    }
+
+    /// Calls `callback` after each statement this pool (and every clone made from now on) runs,
+    /// in the task that awaited it, so request-scoped context (tracing spans, task-locals) is the
+    /// caller's. Replaces an earlier callback. Unprepared SQL (`execute_unprepared`) is not reported.
+    pub fn on_statement(&mut self, callback: impl Fn(&StatementInfo<'_>) + Send + Sync + 'static) {
+        self.conn.set_metric_callback(move |info| {
+            callback(&StatementInfo { sql: &info.statement.sql, elapsed: info.elapsed, failed: info.failed })
+        });
     }
 
     /// The underlying connection, for benchmarks and tests that need raw SQL.
