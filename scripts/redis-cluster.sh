@@ -13,6 +13,13 @@
 # after cluster-node-timeout (1 s here). Every wait is bounded; on failure the logs are printed.
 set -euo pipefail
 
+# The nodes daemonize: they must not inherit a descriptor of ours (a caller's flock, a pipe a test
+# reads to its end), or they would hold it for as long as they run.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [[ $fd -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 say() { echo "redis-cluster: $*" >&2; }
 die() {
   say "ERROR: $*"
@@ -46,6 +53,8 @@ dump_logs() {
 start() {
   local dir=$1
   shift
+  # A start that fails leaves nothing running.
+  trap 'stop "$dir"' EXIT
   [[ $# -ge 6 ]] || die "start needs 6 ports or more (3 masters, one replica each)"
   command -v redis-server >/dev/null || die "redis-server not found: apt-get install -y redis-server"
   command -v redis-cli >/dev/null || die "redis-cli not found: apt-get install -y redis-tools"
@@ -79,6 +88,7 @@ start() {
     sleep 0.1
   done
   [[ -n $ok ]] || { dump_logs "$dir"; die "the cluster did not reach cluster_state:ok"; }
+  trap - EXIT
   local IFS=,
   echo "redis+cluster://${nodes[*]}"
 }
