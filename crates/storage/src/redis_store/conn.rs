@@ -1,8 +1,9 @@
 //! The connection the store talks through: one Redis node or a Redis Cluster, chosen by the URL,
 //! behind one [`ConnectionLike`] so every operation is written once.
 //!
-//! Each command runs in a `redis` tracing span that names the command (and the script, for
-//! `EVALSHA`) but never its arguments: they carry token hashes and session fields.
+//! Each command made on behalf of a traced operation runs in a `redis` span that names the command
+//! (and the script, for `EVALSHA`) but never its arguments: they carry token hashes and session
+//! fields.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,6 +103,10 @@ impl Conn {
     }
 
     fn span_for(&self, cmd: &Cmd) -> tracing::Span {
+        // Background work (purges, pollers) would otherwise start a trace of its own per command.
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
         let mut args = cmd.args_iter();
         let name = match args.next() {
             Some(Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("?").to_ascii_uppercase(),
