@@ -8,12 +8,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use common::authn::ORIGIN;
+use common::server::Server;
 use keyward_domain::repo::OrganizationRepo;
 use keyward_domain::session::{SessionLifetimes, SessionStage};
 use keyward_domain::store::SessionStore;
@@ -77,77 +78,35 @@ impl Drop for Nginx {
     }
 }
 
-/// One `keyward serve` process on a fixed port, its output in files under `dir`.
+/// One `keyward serve` process on a fixed port (so nginx finds it again after a restart).
 struct Gateway {
-    child: Option<Child>,
+    server: Option<Server>,
     port: u16,
-    dir: PathBuf,
     env: Vec<(&'static str, String)>,
-    starts: usize,
 }
 
 impl Gateway {
-    fn new(dir: &Path, port: u16, env: Vec<(&'static str, String)>) -> Self {
-        Self { child: None, port, dir: dir.to_owned(), env, starts: 0 }
+    fn start(port: u16, mut env: Vec<(&'static str, String)>) -> Self {
+        env.extend([("KEYWARD_LISTEN", format!("127.0.0.1:{port}")), ("KEYWARD_LOG__LEVEL", "warn".to_owned())]);
+        let mut gateway = Self { server: None, port, env };
+        gateway.restart();
+        gateway
     }
 
-    fn stdout_path(&self) -> PathBuf {
-        self.dir.join(format!("gateway-{}-{}.out", self.port, self.starts))
+    /// Starts the binary again on its port; returns once it listens.
+    fn restart(&mut self) {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // The spawn waits for the server on this thread; the request stream runs on the other.
+        self.server = Some(tokio::task::block_in_place(|| Server::spawn(&env)));
     }
 
-    /// Starts the binary and waits (at most 20 s) until it answers `/healthz`.
-    async fn start(&mut self, client: &reqwest::Client) {
-        self.starts += 1;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command.arg("serve").current_dir(&self.dir);
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KEYWARD_") || key == "RUST_LOG") {
-            command.env_remove(key);
-        }
-        command
-            .env("KEYWARD_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("KEYWARD_MANAGEMENT_LISTEN", "127.0.0.1:0")
-            .env("KEYWARD_LOG__LEVEL", "warn")
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
-        let stdout = std::fs::File::create(self.stdout_path()).unwrap();
-        let stderr =
-            std::fs::File::create(self.dir.join(format!("gateway-{}-{}.err", self.port, self.starts))).unwrap();
-        self.child = Some(command.stdin(Stdio::null()).stdout(stdout).stderr(stderr).spawn().unwrap());
-        for _ in 0..200 {
-            let health = client.get(format!("http://127.0.0.1:{}/healthz", self.port)).send().await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("gateway on :{} did not come up: {}", self.port, self.output("err"));
-    }
-
-    fn output(&self, kind: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("gateway-{}-{}.{kind}", self.port, self.starts)))
-            .unwrap_or_default()
-    }
-
-    /// Sends SIGTERM and waits for the process to drain and exit; returns its exit code.
-    async fn terminate(&mut self) -> i32 {
-        let mut child = self.child.take().expect("running");
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let code = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap().code().unwrap_or(-1);
-        assert_eq!(code, 0, "SIGTERM ends gateway :{} cleanly: {}", self.port, self.output("err"));
-        code
+    /// SIGTERM: the server drains what is in flight and exits 0 (asserted by `terminate`).
+    async fn terminate(&mut self) {
+        self.server.take().expect("running").terminate().await;
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -182,17 +141,9 @@ async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let env = vec![("KEYWARD_DATABASE_URL", database_url), ("KEYWARD_REDIS_URL", redis_url.clone())];
-    let mut gateways: Vec<Gateway> = (0..3).map(|_| Gateway::new(dir.path(), free_port(), env.clone())).collect();
     // The first start bootstraps the organization and prints the admin's backup secret once.
-    for gateway in &mut gateways {
-        gateway.start(&client).await;
-    }
-    let banner = gateways[0].output("out");
-    let secret = banner
-        .lines()
-        .find_map(|line| line.split("secret:").nth(1))
-        .map(|rest| rest.trim_matches([' ', '|']).trim().to_owned())
-        .unwrap_or_else(|| panic!("the first start prints the backup secret: {banner}"));
+    let mut gateways: Vec<Gateway> = (0..3).map(|_| Gateway::start(free_port(), env.clone())).collect();
+    let secret = gateways[0].server.as_ref().unwrap().backup_secret.clone().expect("the first start prints the secret");
     let ports: Vec<u16> = gateways.iter().map(|g| g.port).collect();
     let nginx = Nginx::start(dir.path(), &ports);
     let lb = nginx.url.clone();
@@ -301,7 +252,7 @@ async fn three_gateways_behind_nginx_share_everything_and_restart_without_errors
         tokio::time::sleep(Duration::from_millis(300)).await;
         gateway.terminate().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        gateway.start(&client).await;
+        gateway.restart();
     }
     restarts_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (served, retried, failures) = stream.await.unwrap();

@@ -6,7 +6,7 @@
 
 #[path = "telemetry/collector.rs"]
 mod collector;
-#[path = "telemetry/server.rs"]
+#[path = "common/server.rs"]
 mod server;
 
 use std::collections::{HashMap, HashSet};

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod authn;
 pub mod flagkey;
 pub mod oidc;
+pub mod server;
 
 use std::sync::Arc;
 

@@ -35,7 +35,9 @@ impl Server {
         Self::spawn(env)
     }
 
-    fn spawn(env: &[(&str, &str)]) -> Self {
+    /// With exactly the settings in `env` (which may set `KEYWARD_LISTEN` to a fixed address, to
+    /// start a server again where it was); returns once it listens.
+    pub fn spawn(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
