@@ -24,6 +24,12 @@ use std::time::Instant;
 
 use report::Figure;
 
+/// mimalloc rather than the system allocator: a request makes many small short-lived
+/// allocations, and on the session check glibc's malloc spent its time in arena locks
+/// (measured with `make bench`; see the README's Sizing section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long each scenario runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Scale {

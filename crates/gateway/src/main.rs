@@ -15,6 +15,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// mimalloc rather than the system allocator: a request makes many small short-lived
+/// allocations, and on the session check glibc's malloc spent its time in arena locks
+/// (measured with `make bench`; see the README's Sizing section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keyward: IdP-independent MFA with FIDO2 security keys.
 #[derive(Parser)]
 #[command(version, about)]

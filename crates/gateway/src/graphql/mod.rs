@@ -5,6 +5,7 @@ pub mod approval_types;
 pub mod approvals;
 pub mod audit;
 pub mod context;
+pub mod document_cache;
 pub mod gates;
 pub mod keys;
 pub mod login;
@@ -43,7 +44,8 @@ pub fn build(state: AppState, config: &Config) -> KeywardSchema {
     if !config.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    // Last, so it is innermost: the extensions above still see every parse and validation.
+    builder.extension(document_cache::DocumentCache::default()).finish()
 }
 
 /// The SDL of the schema (what `keyward schema` prints and `schema.graphql` holds).

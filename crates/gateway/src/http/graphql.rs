@@ -63,29 +63,30 @@ pub async fn post(
             "send GraphQL requests as Content-Type: application/json",
         );
     }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(err) => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("malformed JSON: {err}"));
-        }
-    };
-    if value.is_array() {
-        return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "batched requests are not supported");
-    }
-    if !value.get("query").is_some_and(Value::is_string) {
-        return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the request needs a \"query\" string");
-    }
-    let request: async_graphql::Request = match serde_json::from_value(value) {
-        Ok(request) => request,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("expected {{\"query\": …, \"variables\": …, \"operationName\": …}}: {err}"),
-            );
-        }
+    // A well-formed request is read once. Anything else (not an object, no query) takes the slow
+    // path, which reads it again to say exactly what is wrong.
+    let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) if is_object && !request.query.is_empty() => request,
+        _ => match checked_request(&body) {
+            Ok(request) => request,
+            Err(message) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message),
+        },
     };
     execute(state, peer, headers, request, Transport::Post).await
+}
+
+/// A POST body read step by step, so that each way it can be wrong gets its own message.
+fn checked_request(body: &[u8]) -> Result<async_graphql::Request, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|err| format!("malformed JSON: {err}"))?;
+    if value.is_array() {
+        return Err("batched requests are not supported".into());
+    }
+    if !value.get("query").is_some_and(Value::is_string) {
+        return Err("the request needs a \"query\" string".into());
+    }
+    serde_json::from_value(value)
+        .map_err(|err| format!("expected {{\"query\": …, \"variables\": …, \"operationName\": …}}: {err}"))
 }
 
 /// Query-string form of a GraphQL request.
