@@ -42,6 +42,7 @@ fn session() -> Session {
         facts: Default::default(),
         grants: Vec::new(),
         policy_version: Some(0),
+        webauthn_policy_version: Some(0),
     }
 }
 

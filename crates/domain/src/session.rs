@@ -68,10 +68,51 @@ impl SessionToken {
     }
 }
 
-/// SHA-256 of a session token, base64url: the session's storage key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// SHA-256 of a session token, base64url. A session is identified by its first
+/// [`TokenHash::KEY_CHARS`] characters (132 bits, see [`TokenHash::key`]): two hashes are equal
+/// when their keys are, so a full hash and the key a store lists name the same session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TokenHash(pub String);
+
+impl TokenHash {
+    /// Characters of the hash that identify the session: 132 bits, beyond guessing and beyond
+    /// accidental collision, in half the bytes of the full hash (a store keeps it three times
+    /// per session).
+    pub const KEY_CHARS: usize = 22;
+
+    /// The session's storage key: the hash's first [`Self::KEY_CHARS`] characters (all of it
+    /// when shorter).
+    pub fn key(&self) -> &str {
+        self.0.get(..Self::KEY_CHARS).unwrap_or(&self.0)
+    }
+}
+
+impl PartialEq for TokenHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for TokenHash {}
+
+impl std::hash::Hash for TokenHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialOrd for TokenHash {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TokenHash {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
 
 impl std::fmt::Display for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,6 +201,9 @@ pub struct Session {
     /// The organization's step-up policy version, read with the session like the epochs (not
     /// stored on it): `Some(0)` for the built-in policy, `None` when the store does not know.
     pub policy_version: Option<u64>,
+    /// The organization's WebAuthn policy version, read the same way (`Some(0)`: the default
+    /// policy, none saved).
+    pub webauthn_policy_version: Option<u64>,
 }
 
 /// Facts of the login that created a session: the step-up policy's view of who and how.
@@ -376,6 +420,7 @@ impl NewSession {
             facts: self.facts,
             grants: Vec::new(),
             policy_version: None,
+            webauthn_policy_version: None,
         }
     }
 }
@@ -383,6 +428,21 @@ impl NewSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_is_identified_by_the_key_of_its_hash() {
+        let token = SessionToken::from_random(OrgId::new(), [9; TOKEN_SECRET_BYTES]);
+        let full = token.hash();
+        assert_eq!(full.0.len(), 43, "base64url of SHA-256");
+        let key = TokenHash(full.key().to_owned());
+        assert_eq!(key.key().len(), TokenHash::KEY_CHARS);
+        assert_eq!(key, full, "the key a store lists names the same session as the full hash");
+        let set: std::collections::HashSet<TokenHash> = [full.clone(), key].into_iter().collect();
+        assert_eq!(set.len(), 1, "and hashes the same");
+        let other = SessionToken::from_random(token.org_id(), [8; TOKEN_SECRET_BYTES]).hash();
+        assert_ne!(other, full);
+        assert_eq!(TokenHash("short".into()).key(), "short");
+    }
 
     fn session(now: DateTime<Utc>) -> Session {
         NewSession {

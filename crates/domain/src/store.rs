@@ -7,6 +7,8 @@ use crate::ceremony::Ceremony;
 use crate::error::StoreError;
 use crate::handoff::{Handoff, HandoffId, HandoffResult};
 use crate::ids::{CeremonyId, MemberId, OrgId};
+use crate::rate_limit::Limit;
+use crate::repo::PolicyKind;
 use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
 
 /// Server-side sessions with per-organization, per-member and keyless epochs (DESIGN §4).
@@ -80,11 +82,18 @@ pub trait SessionStore: Send + Sync {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Announces the organization's step-up policy version (0: the built-in policy) to every
-    /// instance: [`SessionStore::lookup`] returns it as [`Session::policy_version`]. With
-    /// `if_unknown` it is only set when no version is known yet (a read-through from the
-    /// database must never overwrite a newer save).
-    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError>;
+    /// Announces the version of the organization's step-up or WebAuthn policy (0: none saved) to
+    /// every instance: [`SessionStore::lookup`] returns them as [`Session::policy_version`] and
+    /// [`Session::webauthn_policy_version`]. With `if_unknown` it is only set when no version is
+    /// known yet (a read-through from the database must never overwrite a newer save). Other
+    /// kinds of policy have no announced version: an error.
+    async fn announce_policy_version(
+        &self,
+        org: OrgId,
+        kind: PolicyKind,
+        version: u64,
+        if_unknown: bool,
+    ) -> Result<(), StoreError>;
 }
 
 /// Short-lived ceremony state, taken exactly once.
@@ -95,6 +104,29 @@ pub trait CeremonyStore: Send + Sync {
 
     /// Takes the ceremony out (GETDEL): a second take finds nothing.
     async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError>;
+
+    /// Counts one attempt against each of `limits` (buckets of the organization, in order, up to
+    /// the first one exceeded) and, unless one is exceeded, takes the ceremony out: one atomic
+    /// step, so a ceremony finish costs one round trip before its verification.
+    async fn take_counted(
+        &self,
+        org: OrgId,
+        id: CeremonyId,
+        limits: &[(String, Limit)],
+        now: DateTime<Utc>,
+    ) -> Result<Counted, StoreError>;
+}
+
+/// What [`CeremonyStore::take_counted`] found.
+#[derive(Debug)]
+pub enum Counted {
+    /// A limit is exceeded; the ceremony was left alone.
+    RateLimited {
+        /// Seconds until the exceeded window resets (at least 1).
+        retry_after_seconds: u64,
+    },
+    /// The ceremony, if it was still kept.
+    Taken(Option<Ceremony>),
 }
 
 /// Terminal hand-offs (`keyward login`, `keyward step-up`): short-lived, completed once,

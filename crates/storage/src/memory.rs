@@ -14,8 +14,9 @@ use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
+use keyward_domain::repo::PolicyKind;
 use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
-use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_domain::store::{CeremonyStore, Counted, SessionStore};
 
 #[derive(Default)]
 struct State {
@@ -24,7 +25,7 @@ struct State {
     org_epochs: HashMap<OrgId, u64>,
     member_epochs: HashMap<(OrgId, MemberId), u64>,
     keyless_epochs: HashMap<OrgId, u64>,
-    policy_versions: HashMap<OrgId, u64>,
+    policy_versions: HashMap<(OrgId, PolicyKind), u64>,
     ceremonies: HashMap<(OrgId, CeremonyId), Ceremony>,
     rate_windows: HashMap<String, (u32, DateTime<Utc>)>,
 }
@@ -111,7 +112,8 @@ impl SessionStore for MemoryStore {
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
         let mut state = self.lock();
-        let policy_version = state.policy_versions.get(&org).copied();
+        let policy_version = state.policy_versions.get(&(org, PolicyKind::StepUp)).copied();
+        let webauthn_policy_version = state.policy_versions.get(&(org, PolicyKind::Webauthn)).copied();
         let Some(mut session) = state.live(org, hash, now).cloned() else {
             if state.sessions.get(hash).is_some_and(|s| s.org_id == org) {
                 state.remove(hash);
@@ -123,6 +125,7 @@ impl SessionStore for MemoryStore {
             state.insert(session.clone());
         }
         session.policy_version = policy_version;
+        session.webauthn_policy_version = webauthn_policy_version;
         Ok(Some(session))
     }
 
@@ -257,10 +260,19 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError> {
+    async fn announce_policy_version(
+        &self,
+        org: OrgId,
+        kind: PolicyKind,
+        version: u64,
+        if_unknown: bool,
+    ) -> Result<(), StoreError> {
+        if !matches!(kind, PolicyKind::StepUp | PolicyKind::Webauthn) {
+            return Err(StoreError::Unexpected(format!("no version is announced for {} policies", kind.as_str())));
+        }
         let mut state = self.lock();
-        if !(if_unknown && state.policy_versions.contains_key(&org)) {
-            state.policy_versions.insert(org, version);
+        if !(if_unknown && state.policy_versions.contains_key(&(org, kind))) {
+            state.policy_versions.insert((org, kind), version);
         }
         Ok(())
     }
@@ -277,6 +289,22 @@ impl CeremonyStore for MemoryStore {
 
     async fn take(&self, org: OrgId, id: CeremonyId) -> Result<Option<Ceremony>, StoreError> {
         Ok(self.lock().ceremonies.remove(&(org, id)))
+    }
+
+    async fn take_counted(
+        &self,
+        org: OrgId,
+        id: CeremonyId,
+        limits: &[(String, Limit)],
+        now: DateTime<Utc>,
+    ) -> Result<Counted, StoreError> {
+        for (bucket, limit) in limits {
+            let (count, resets_in) = self.hit(&format!("{org}:{bucket}"), *limit, now).await?;
+            if count > limit.max {
+                return Ok(Counted::RateLimited { retry_after_seconds: resets_in.max(1) });
+            }
+        }
+        Ok(Counted::Taken(self.lock().ceremonies.remove(&(org, id))))
     }
 }
 

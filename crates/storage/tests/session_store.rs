@@ -280,8 +280,39 @@ async fn concurrent_takes_yield_one_winner(store: &dyn Stores) {
     assert_eq!(takes.into_iter().filter(|t| matches!(t, Ok(Some(_)))).count(), 1);
 }
 
+/// A counted take counts first: over the limit it refuses and leaves the ceremony alone; the
+/// windows are the organization's own.
+async fn counted_takes_refuse_over_the_limit_and_keep_the_ceremony(store: &dyn Stores) {
+    use keyward_domain::rate_limit::Limit;
+    use keyward_domain::store::Counted;
+    let (org, now) = (OrgId::new(), Utc::now());
+    let limits = [
+        ("ceremony:m".to_owned(), Limit { max: 5, window_seconds: 60 }),
+        ("ceremony-ip:10.0.0.1".to_owned(), Limit { max: 2, window_seconds: 60 }),
+    ];
+    for _ in 0..2 {
+        let c = ceremony(org, None, now);
+        store.put(&c, now).await.unwrap();
+        match store.take_counted(org, c.id, &limits, now).await.unwrap() {
+            Counted::Taken(Some(taken)) => assert_eq!(taken, c),
+            other => panic!("expected the ceremony, got {other:?}"),
+        }
+    }
+    let c = ceremony(org, None, now);
+    store.put(&c, now).await.unwrap();
+    match store.take_counted(org, c.id, &limits, now).await.unwrap() {
+        Counted::RateLimited { retry_after_seconds } => assert!((1..=60).contains(&retry_after_seconds)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(store.take(org, c.id).await.unwrap().is_some(), "a refused take leaves the ceremony");
+    let elsewhere = OrgId::new();
+    let missing = store.take_counted(elsewhere, CeremonyId::new(), &limits, now).await.unwrap();
+    assert!(matches!(missing, Counted::Taken(None)), "another organization counts apart: {missing:?}");
+}
+
 keyward_testkit::on_both_stores! {
     create_and_lookup,
+    counted_takes_refuse_over_the_limit_and_keep_the_ceremony,
     idle_expiry_and_touch,
     absolute_expiry,
     replace_rotates_and_keeps_epochs,
@@ -337,11 +368,11 @@ async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
     let live_key = format!("{}live", store.prefix(org));
     let indexed: Vec<String> =
         ::redis::cmd("ZRANGE").arg(&live_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
-    assert_eq!(indexed, vec![fresh.token_hash.0.clone()], "expired entries are trimmed from the live index");
+    assert_eq!(indexed, vec![fresh.token_hash.key().to_owned()], "expired entries are trimmed from the live index");
     let member_key = format!("{}ml:{}", store.prefix(org), alice.0.simple());
     let indexed: Vec<String> =
         ::redis::cmd("ZRANGE").arg(&member_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
-    assert_eq!(indexed, vec![fresh.token_hash.0.clone()], "and from the member's index");
+    assert_eq!(indexed, vec![fresh.token_hash.key().to_owned()], "and from the member's index");
     store.delete_namespace().await.unwrap();
 }
 
@@ -370,16 +401,16 @@ async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
     let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = ::redis::cmd("KEYS").arg(format!("{namespace}:*")).query_async(&mut conn).await.unwrap();
-    assert!(keys.iter().any(|k| k.ends_with(&format!("s:{}", raw.hash()))));
+    assert!(keys.iter().any(|k| k.ends_with(&format!("s:{}", raw.hash().key()))));
     let exposed = raw.expose();
     let secret = exposed.rsplit('.').next().unwrap();
     for key in &keys {
         assert!(key.starts_with(&format!("{namespace}:{{{org}}}:")), "hash-tagged by org: {key}");
         assert!(!key.contains(secret), "raw token in key {key}");
         let kind: String = ::redis::cmd("TYPE").arg(key).query_async(&mut conn).await.unwrap();
-        if kind == "hash" {
-            let values: Vec<String> = ::redis::cmd("HVALS").arg(key).query_async(&mut conn).await.unwrap();
-            assert!(values.iter().all(|v| !v.contains(secret)));
+        if kind == "string" {
+            let value: String = ::redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+            assert!(!value.contains(secret), "raw token in {key}");
         }
     }
     store.delete_namespace().await.unwrap();

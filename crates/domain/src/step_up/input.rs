@@ -51,7 +51,7 @@ impl PolicyInput {
                 "user_verified": key.user_verified,
             })
         });
-        let id_hash = hex::encode(&Sha256::digest(session.token_hash.0.as_bytes())[..8]);
+        let id_hash = hex::encode(&Sha256::digest(session.token_hash.key().as_bytes())[..8]);
         let ip_changed = match (&facts.login_ip, &request.ip) {
             (Some(login), Some(now)) => login != now,
             _ => false,

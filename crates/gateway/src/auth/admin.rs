@@ -303,6 +303,8 @@ pub async fn set_webauthn_policy(
         version: current + 1,
     };
     app.db.put_policy(session.org_id, stored, current, record).await?;
+    app.policies.insert_webauthn(session.org_id, current + 1, std::sync::Arc::new(policy.clone()));
+    app.sessions.announce_policy_version(session.org_id, PolicyKind::Webauthn, current + 1, false).await?;
     // Sessions confirmed by a key the policy now refuses must not outlive the policy change.
     // One query for every key; the verified models are read per member only when the policy lists
     // models (verified_models answers at once otherwise).

@@ -111,7 +111,6 @@ pub async fn finish(
     }
     let now = Utc::now();
     let ip = request_facts.ip.clone();
-    super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let ballot = Ballot { decision, reason };
     let outcome = vote(app, session, (id, ceremony_id, response), ballot, &ip, now).await;
     super::audit_refused_ceremony(app, session, "approval.vote_refused", &outcome, ip).await?;
@@ -126,8 +125,7 @@ async fn vote(
     ip: &Option<String>,
     now: DateTime<Utc>,
 ) -> Result<ApprovalRequest, DomainError> {
-    let ceremony =
-        super::take_ceremony(app, session.org_id, ceremony_id, "APPROVAL", Some(&session.token_hash), now).await?;
+    let ceremony = super::take_counted_ceremony(app, session, ip.as_deref(), ceremony_id, "APPROVAL", now).await?;
     let CeremonyPurpose::Approval { request: for_request, digest, nonce } = ceremony.purpose else {
         return Err(DomainError::CeremonyFailed("not an approval ceremony".into()));
     };

@@ -84,7 +84,7 @@ pub async fn start_bound(
         .map(|k| serde_json::from_str::<Credential>(&k.credential))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DomainError::Store(StoreError::Unexpected(format!("stored credential: {e}"))))?;
-    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let policy = super::session_webauthn_policy(app, session).await?;
     let (mut options, state) = crate::webauthn::start_authentication(&app.rp, &policy, credentials)?;
     let mut state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
     let nonce: [u8; 32] = crate::secrets::random_token_bytes();
@@ -111,7 +111,7 @@ pub async fn check(
     if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
         return Err(DomainError::KeyNotRegistered);
     }
-    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let policy = super::session_webauthn_policy(app, session).await?;
     let result = webauthn::finish_authentication(&app.rp, &policy, &parsed, &state)?;
     let backup = check_backup_flags(&stored.key, result.backup_eligible(), result.backup_state())?;
     let mut credential: Credential = serde_json::from_str(&stored.credential)

@@ -43,7 +43,7 @@ pub async fn begin_registration(app: &AppState, session: &Session, name: &str) -
     let existing = app.db.stored_keys_of(session.org_id, session.member_id).await?;
     session.may_bind_key(!existing.is_empty())?;
     let exclude = existing.into_iter().map(|k| k.key.credential_id).collect();
-    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let policy = super::session_webauthn_policy(app, session).await?;
     let (options, state) =
         webauthn::start_registration(&app.rp, &policy, member.id.0, &member.username, &member.display_name, exclude)?;
     let state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
@@ -71,9 +71,7 @@ pub async fn finish_registration(
     ip: Option<String>,
 ) -> Result<(SecurityKey, Issued), DomainError> {
     let now = Utc::now();
-    super::limit_ceremony(app, session, ip.as_deref(), now).await?;
-    let ceremony =
-        super::take_ceremony(app, session.org_id, ceremony_id, "REGISTER_KEY", Some(&session.token_hash), now).await?;
+    let ceremony = super::take_counted_ceremony(app, session, ip.as_deref(), ceremony_id, "REGISTER_KEY", now).await?;
     let checked = precheck::precheck(response, precheck::Kind::Registration, &session.member_id.0, &app.rp.origins)?;
     let parsed: RegisterPublicKeyCredential = serde_json::from_value(response.clone())
         .map_err(|e| DomainError::bad_input("response", format!("not a registration response: {e}")))?;
@@ -85,7 +83,7 @@ pub async fn finish_registration(
     }
     // Checked again at the finish: another session may have registered the first key meanwhile.
     session.may_bind_key(!app.db.keys_of(session.org_id, session.member_id).await?.is_empty())?;
-    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let policy = super::session_webauthn_policy(app, session).await?;
     let credential = webauthn::finish_registration(&app.rp, &policy, &parsed, &state).map_err(|err| match err {
         DomainError::CeremonyFailed(reason) if reason.contains("already registered") => {
             DomainError::KeyAlreadyRegistered

@@ -35,7 +35,7 @@ pub async fn begin(app: &AppState, session: &Session) -> Result<Challenge, Domai
         keys.iter().map(|k| serde_json::from_str::<Credential>(&k.credential)).collect::<Result<Vec<_>, _>>().map_err(
             |e| DomainError::Store(keyward_domain::StoreError::Unexpected(format!("stored credential: {e}"))),
         )?;
-    let policy = super::webauthn_policy(app, session.org_id).await?;
+    let policy = super::session_webauthn_policy(app, session).await?;
     let (options, state) = webauthn::start_authentication(&app.rp, &policy, credentials)?;
     let state = serde_json::to_value(state).map_err(|e| DomainError::CeremonyFailed(e.to_string()))?;
     let ceremony_id = super::begin_ceremony(
@@ -58,8 +58,6 @@ pub async fn finish(
     response: &Value,
     ip: Option<String>,
 ) -> Result<Issued, DomainError> {
-    let now = Utc::now();
-    super::limit_ceremony(app, session, ip.as_deref(), now).await?;
     let outcome = match verify(app, session, ceremony_id, response, ip.clone()).await {
         Ok(verified) => record(app, session, verified, ip.clone()).await,
         Err(err) => Err(err),
@@ -142,8 +140,7 @@ async fn verify(
     ip: Option<String>,
 ) -> Result<Verified, DomainError> {
     let now = Utc::now();
-    let ceremony =
-        super::take_ceremony(app, session.org_id, ceremony_id, "LOGIN", Some(&session.token_hash), now).await?;
+    let ceremony = super::take_counted_ceremony(app, session, ip.as_deref(), ceremony_id, "LOGIN", now).await?;
     let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, &ip).await?;
     let Asserted { key, result, credential, facts, backup, reject_regression } = asserted;
     let actor = Actor::Member(session.member_id);

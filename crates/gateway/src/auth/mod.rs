@@ -23,6 +23,8 @@ pub mod sso_test;
 pub mod step_up;
 pub mod step_up_policy;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
 use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
@@ -30,18 +32,47 @@ use keyward_domain::ids::{CeremonyId, OrgId};
 use keyward_domain::rate_limit::{self, Limit, limits};
 use keyward_domain::repo::{PolicyKind, PolicyRepo};
 use keyward_domain::session::{Session, TokenHash};
+use keyward_domain::store::Counted;
 use keyward_domain::webauthn_policy::WebauthnPolicy;
 
 use crate::state::AppState;
 
-/// The organization's WebAuthn policy (the default when none is stored).
+/// The organization's WebAuthn policy (the default when none is stored), read from the database.
 pub async fn webauthn_policy(app: &AppState, org: OrgId) -> Result<WebauthnPolicy, DomainError> {
+    Ok(stored_webauthn_policy(app, org).await?.1)
+}
+
+/// The stored policy and its version (0 and the default when none is stored).
+async fn stored_webauthn_policy(app: &AppState, org: OrgId) -> Result<(u64, WebauthnPolicy), DomainError> {
     match app.db.policy(org, PolicyKind::Webauthn).await? {
-        Some(stored) => serde_json::from_str(&stored.body).map_err(|e| {
+        Some(stored) => serde_json::from_str(&stored.body).map(|policy| (stored.version, policy)).map_err(|e| {
             DomainError::Store(keyward_domain::StoreError::Unexpected(format!("stored WebAuthn policy: {e}")))
         }),
-        None => Ok(WebauthnPolicy::default()),
+        None => Ok((0, WebauthnPolicy::default())),
     }
+}
+
+/// The WebAuthn policy in force for `session`'s organization: the version comes with the
+/// session lookup, so a cached policy costs no database read; a change announced by any instance
+/// is a miss here on the next request, and is read once.
+pub async fn session_webauthn_policy(app: &AppState, session: &Session) -> Result<Arc<WebauthnPolicy>, DomainError> {
+    let org = session.org_id;
+    match session.webauthn_policy_version {
+        Some(0) => return Ok(Arc::new(WebauthnPolicy::default())),
+        Some(version) => {
+            if let Some(policy) = app.policies.webauthn(org, version) {
+                return Ok(policy);
+            }
+        }
+        None => {}
+    }
+    let (version, policy) = stored_webauthn_policy(app, org).await?;
+    let policy = Arc::new(policy);
+    app.policies.insert_webauthn(org, version, Arc::clone(&policy));
+    if session.webauthn_policy_version.is_none() {
+        app.sessions.announce_policy_version(org, PolicyKind::Webauthn, version, true).await?;
+    }
+    Ok(policy)
 }
 
 /// Counts an attempt against each `(bucket, limit)`; refuses when any is exceeded.
@@ -52,29 +83,35 @@ pub async fn limit(app: &AppState, buckets: &[(String, Limit)], now: DateTime<Ut
     Ok(())
 }
 
-/// Counts a ceremony finish against the member's and the address's limits.
-pub async fn limit_ceremony(
+/// Counts a ceremony finish against the member's and the address's limits (within the
+/// organization) and, unless one is exceeded, takes the ceremony out of the store (once) and checks
+/// its kind, owner and age: one round trip to the store.
+pub async fn take_counted_ceremony(
     app: &AppState,
     session: &Session,
     ip: Option<&str>,
+    id: &str,
+    kind: &str,
     now: DateTime<Utc>,
-) -> Result<(), DomainError> {
+) -> Result<Ceremony, DomainError> {
+    let id: CeremonyId = id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))?;
     let configured = &app.config.limits;
-    limit(
-        app,
-        &[
-            (
-                format!("ceremony:{}", session.member_id),
-                Limit { max: configured.ceremonies_per_member, ..limits::CEREMONY_PER_MEMBER },
-            ),
-            (
-                format!("ceremony-ip:{}", ip.unwrap_or("unknown")),
-                Limit { max: configured.ceremonies_per_ip, ..limits::CEREMONY_PER_IP },
-            ),
-        ],
-        now,
-    )
-    .await
+    let limits = [
+        (
+            format!("ceremony:{}", session.member_id),
+            Limit { max: configured.ceremonies_per_member, ..limits::CEREMONY_PER_MEMBER },
+        ),
+        (
+            format!("ceremony-ip:{}", ip.unwrap_or("unknown")),
+            Limit { max: configured.ceremonies_per_ip, ..limits::CEREMONY_PER_IP },
+        ),
+    ];
+    match app.ceremonies.take_counted(session.org_id, id, &limits, now).await? {
+        Counted::RateLimited { retry_after_seconds } => Err(DomainError::RateLimited { retry_after_seconds }),
+        Counted::Taken(ceremony) => {
+            ceremony.ok_or(DomainError::CeremonyExpired)?.claim(kind, Some(&session.token_hash), now)
+        }
+    }
 }
 
 /// Stores a new ceremony for `session` and returns its ID.

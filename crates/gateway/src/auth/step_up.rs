@@ -218,7 +218,6 @@ pub async fn finish(
     request: &RequestFacts,
 ) -> Result<Finished, DomainError> {
     let now = Utc::now();
-    super::limit_ceremony(app, session, request.ip.as_deref(), now).await?;
     let outcome = verify(app, session, ceremony_id, response, request, now).await;
     super::audit_refused_ceremony(app, session, "step_up.denied", &outcome, request.ip.clone()).await?;
     outcome
@@ -233,7 +232,7 @@ async fn verify(
     now: DateTime<Utc>,
 ) -> Result<Finished, DomainError> {
     let ceremony =
-        super::take_ceremony(app, session.org_id, ceremony_id, "STEP_UP", Some(&session.token_hash), now).await?;
+        super::take_counted_ceremony(app, session, request.ip.as_deref(), ceremony_id, "STEP_UP", now).await?;
     let CeremonyPurpose::StepUp { action, resource, nonce, handoff } = ceremony.purpose else {
         return Err(DomainError::CeremonyFailed("not a step-up ceremony".into()));
     };

@@ -74,7 +74,7 @@ pub async fn set(
     let org = session.org_id;
     let version = save(app, session, PolicyKind::StepUp, "org.step_up_policy.updated", rego, ip).await?;
     app.policies.insert(org, version, std::sync::Arc::new(compiled));
-    app.sessions.announce_policy_version(org, version, false).await?;
+    app.sessions.announce_policy_version(org, PolicyKind::StepUp, version, false).await?;
     current(app, org).await
 }
 

@@ -2,7 +2,9 @@
 //!
 //! The version in force comes with every session lookup (`Session::policy_version`, one Redis
 //! round trip with the session): a save announces its version to every instance at once, and
-//! the request path never parses Rego, it only clones a compiled policy out of this cache.
+//! the request path never parses Rego, it only clones a compiled policy out of this cache. The
+//! WebAuthn policy is kept the same way (`Session::webauthn_policy_version`), so a login reads
+//! no policy from the database.
 
 pub mod approval;
 pub mod engine;
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::{PolicyKind, PolicyRepo};
 use keyward_domain::session::Session;
+use keyward_domain::webauthn_policy::WebauthnPolicy;
 use keyward_domain::{DomainError, StoreError};
 
 pub use engine::{CompiledPolicy, PolicyError};
@@ -48,6 +51,7 @@ impl ActivePolicy {
 pub struct PolicyCache {
     compiled: Mutex<HashMap<OrgId, (u64, Arc<CompiledPolicy>)>>,
     approvals: Mutex<HashMap<OrgId, (u64, Arc<approval::ApprovalPolicy>)>>,
+    webauthn: Mutex<HashMap<OrgId, (u64, Arc<WebauthnPolicy>)>>,
 }
 
 impl PolicyCache {
@@ -67,6 +71,20 @@ impl PolicyCache {
         let mut compiled = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
         if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
             compiled.insert(org, (version, policy));
+        }
+    }
+
+    /// The organization's WebAuthn policy, if `version` is the one cached.
+    pub fn webauthn(&self, org: OrgId, version: u64) -> Option<Arc<WebauthnPolicy>> {
+        let cached = self.webauthn.lock().unwrap_or_else(|p| p.into_inner());
+        cached.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
+    }
+
+    /// Keeps a WebAuthn policy as the organization's `version`, unless a newer one is cached.
+    pub fn insert_webauthn(&self, org: OrgId, version: u64, policy: Arc<WebauthnPolicy>) {
+        let mut cached = self.webauthn.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.get(&org).is_none_or(|(v, _)| *v <= version) {
+            cached.insert(org, (version, policy));
         }
     }
 
@@ -96,7 +114,7 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
     // A miss: read the current version from the database (once per instance and version).
     let stored = app.db.policy(org, PolicyKind::StepUp).await?;
     let Some(stored) = stored else {
-        app.sessions.announce_policy_version(org, 0, true).await?;
+        app.sessions.announce_policy_version(org, PolicyKind::StepUp, 0, true).await?;
         return Ok(ActivePolicy::BuiltIn);
     };
     let policy = Arc::new(CompiledPolicy::compile(&stored.body).map_err(|err| {
@@ -104,7 +122,7 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
     })?);
     app.policies.insert(org, stored.version, Arc::clone(&policy));
     if session.policy_version.is_none() {
-        app.sessions.announce_policy_version(org, stored.version, true).await?;
+        app.sessions.announce_policy_version(org, PolicyKind::StepUp, stored.version, true).await?;
     }
     Ok(ActivePolicy::Saved { version: stored.version, policy })
 }

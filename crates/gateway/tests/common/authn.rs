@@ -36,6 +36,9 @@ impl TestApp {
             version: current + 1,
         };
         self.db.put_policy(self.org, stored, current, AuditRecord::new(Actor::System, "org.policy.set")).await.unwrap();
+        // What a save through the API does too: every instance reads the new version next.
+        let sessions = &self.running.state.sessions;
+        sessions.announce_policy_version(self.org, PolicyKind::Webauthn, current + 1, false).await.unwrap();
     }
 
     /// Saves the WebAuthn policy through the API as `token`; returns the whole GraphQL body.

@@ -1,6 +1,5 @@
-//! The compact hash encoding of a session in Redis (a few hundred bytes, listpack-encoded).
-
-use std::collections::HashMap;
+//! The session record in Redis: one string of `|`-separated fields (about 150 bytes), read by the
+//! scripts without parsing the facts only Rust needs.
 
 use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
@@ -41,42 +40,67 @@ fn opt_ms(at: Option<DateTime<Utc>>) -> String {
     at.map(ms).unwrap_or_default()
 }
 
-/// The session's fields, without the epochs (the scripts stamp those). Optional facts are left
-/// out when empty, so a session costs only what it uses.
-pub fn encode(session: &Session) -> Vec<(&'static str, String)> {
-    let mut fields = vec![
-        ("m", session.member_id.0.simple().to_string()),
-        ("r", role_code(session.role).to_owned()),
-        ("st", stage_code(session.stage).to_owned()),
-        ("mt", session.methods.iter().copied().map(method_code).collect()),
-        ("c", ms(session.created_at)),
-        ("ls", ms(session.last_seen_at)),
-        ("ab", ms(session.absolute_expires_at)),
-        ("it", session.idle_timeout_secs.to_string()),
-        ("mv", opt_ms(session.mfa_verified_at)),
-        ("k", session.key_id.map(|k| k.0.simple().to_string()).unwrap_or_default()),
-        ("g", opt_ms(session.grace_period_ends_at)),
-    ];
+/// A session's record without the epochs (the scripts stamp those): the fields the scripts read,
+/// then the rest as one `tail` of `|`-separated fields the scripts keep as they are.
+pub struct Record {
+    /// Last seen, ms.
+    pub ls: String,
+    /// Idle timeout, s.
+    pub it: String,
+    /// Absolute expiry, ms.
+    pub ab: String,
+    /// The member (simple UUID).
+    pub m: String,
+    /// The key that confirmed the session (simple UUID), or empty.
+    pub k: String,
+    /// `r|st|mt|c|mv|g|u|gp|ip|dv|kf|gr`: empty when a fact is unknown; text escaped (see [`escape`]).
+    pub tail: String,
+}
+
+/// Record layout version 2: `2|oe|me|ke|ls|it|ab|m|k|r|st|mt|c|mv|g|u|gp|ip|dv|kf|gr`.
+const VERSION: &str = "2";
+/// Fields before the tail, the version included.
+const HEAD: usize = 9;
+
+/// `%` and `|` as `%25` and `%7C`, so free text cannot split a record.
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['%', '|']) { text.replace('%', "%25").replace('|', "%7C").into() } else { text.into() }
+}
+
+fn unescape(text: &str) -> String {
+    if text.contains('%') { text.replace("%7C", "|").replace("%25", "%") } else { text.to_owned() }
+}
+
+/// The session as a record (see [`Record`]); optional facts cost one separator when empty.
+pub fn encode(session: &Session) -> Record {
     let facts = &session.facts;
-    if !facts.username.is_empty() {
-        fields.push(("u", facts.username.clone()));
+    let groups =
+        if facts.groups.is_empty() { String::new() } else { serde_json::Value::from(facts.groups.clone()).to_string() };
+    let grants = if session.grants.is_empty() { String::new() } else { encode_grants(&session.grants) };
+    let methods: String = session.methods.iter().copied().map(method_code).collect();
+    let tail = [
+        role_code(session.role),
+        stage_code(session.stage),
+        &methods,
+        &ms(session.created_at),
+        &opt_ms(session.mfa_verified_at),
+        &opt_ms(session.grace_period_ends_at),
+        &escape(&facts.username),
+        &escape(&groups),
+        &escape(facts.login_ip.as_deref().unwrap_or_default()),
+        &escape(facts.device.as_deref().unwrap_or_default()),
+        &facts.key.as_ref().map(encode_key_facts).unwrap_or_default(),
+        &escape(&grants),
+    ]
+    .join("|");
+    Record {
+        ls: ms(session.last_seen_at),
+        it: session.idle_timeout_secs.to_string(),
+        ab: ms(session.absolute_expires_at),
+        m: session.member_id.0.simple().to_string(),
+        k: session.key_id.map(|k| k.0.simple().to_string()).unwrap_or_default(),
+        tail,
     }
-    if !facts.groups.is_empty() {
-        fields.push(("gp", serde_json::Value::from(facts.groups.clone()).to_string()));
-    }
-    if let Some(ip) = &facts.login_ip {
-        fields.push(("ip", ip.clone()));
-    }
-    if let Some(device) = &facts.device {
-        fields.push(("dv", device.clone()));
-    }
-    if let Some(key) = &facts.key {
-        fields.push(("kf", encode_key_facts(key)));
-    }
-    if !session.grants.is_empty() {
-        fields.push(("gr", encode_grants(&session.grants)));
-    }
-    fields
 }
 
 fn encode_key_facts(key: &KeyFacts) -> String {
@@ -142,50 +166,47 @@ fn corrupt(field: &str) -> StoreError {
     StoreError::Unexpected(format!("corrupt session field {field:?} in Redis"))
 }
 
-struct Fields(HashMap<String, String>);
-
-impl Fields {
-    fn get(&self, name: &str) -> Result<&str, StoreError> {
-        self.0.get(name).map(String::as_str).ok_or_else(|| corrupt(name))
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
-        self.get(name)?.parse().map_err(|_| corrupt(name))
-    }
-
-    fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
-        DateTime::from_timestamp_millis(self.number(name)?).ok_or_else(|| corrupt(name))
-    }
-
-    fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self.get(name)? {
-            "" => Ok(None),
-            _ => self.time(name).map(Some),
-        }
-    }
+fn number<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| corrupt(name))
 }
 
-/// Rebuilds a session from the flat field/value list a script returned.
-pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Result<Session, StoreError> {
-    let mut map = HashMap::with_capacity(list.len() / 2);
-    let mut items = list.into_iter();
-    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-        map.insert(k, v);
+fn time(text: &str, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(number(text, name)?).ok_or_else(|| corrupt(name))
+}
+
+fn opt_time(text: &str, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if text.is_empty() { Ok(None) } else { time(text, name).map(Some) }
+}
+
+fn opt_text(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| unescape(text))
+}
+
+/// Rebuilds a session from its record (as a script returned it, epochs included) and the
+/// organization's step-up policy version. Fields after the last known one (a later version's)
+/// are skipped, never an error.
+pub fn decode(
+    org_id: OrgId,
+    token_hash: &TokenHash,
+    record: &str,
+    policy_version: Option<u64>,
+) -> Result<Session, StoreError> {
+    let f: Vec<&str> = record.split('|').collect();
+    if f.len() < HEAD + 12 || f[0] != VERSION {
+        return Err(corrupt("record"));
     }
-    let f = Fields(map);
-    let role = match f.get("r")? {
+    let role = match f[HEAD] {
         "A" => Role::Admin,
         "M" => Role::Member,
         _ => return Err(corrupt("r")),
     };
-    let stage = match f.get("st")? {
+    let stage = match f[HEAD + 1] {
         "R" => SessionStage::MfaRequired,
         "G" => SessionStage::MfaRegistrationRequired,
         "A" => SessionStage::Authenticated,
         _ => return Err(corrupt("st")),
     };
-    let methods = f
-        .get("mt")?
+    let methods = f[HEAD + 2]
         .chars()
         .map(|c| match c {
             'S' => Ok(AuthMethod::Sso),
@@ -195,44 +216,48 @@ pub fn decode(org_id: OrgId, token_hash: &TokenHash, list: Vec<String>) -> Resul
             _ => Err(corrupt("mt")),
         })
         .collect::<Result<_, _>>()?;
-    let key_id = match f.get("k")? {
+    let key_id = match f[8] {
         "" => None,
         k => Some(SecurityKeyId(k.parse().map_err(|_| corrupt("k"))?)),
+    };
+    let groups = match f[HEAD + 7] {
+        "" => Vec::new(),
+        text => serde_json::from_str(&unescape(text)).map_err(|_| corrupt("gp"))?,
+    };
+    let grants = match f[HEAD + 11] {
+        "" => Vec::new(),
+        text => decode_grants(&unescape(text))?,
     };
     Ok(Session {
         token_hash: token_hash.clone(),
         org_id,
-        member_id: MemberId(f.get("m")?.parse().map_err(|_| corrupt("m"))?),
+        member_id: MemberId(f[7].parse().map_err(|_| corrupt("m"))?),
         role,
         stage,
         methods,
-        created_at: f.time("c")?,
-        last_seen_at: f.time("ls")?,
-        absolute_expires_at: f.time("ab")?,
-        idle_timeout_secs: f.number("it")?,
-        mfa_verified_at: f.opt_time("mv")?,
+        created_at: time(f[HEAD + 3], "c")?,
+        last_seen_at: time(f[4], "ls")?,
+        absolute_expires_at: time(f[6], "ab")?,
+        idle_timeout_secs: number(f[5], "it")?,
+        mfa_verified_at: opt_time(f[HEAD + 4], "mv")?,
         key_id,
-        grace_period_ends_at: f.opt_time("g")?,
-        org_epoch: f.number("oe")?,
-        member_epoch: f.number("me")?,
-        // Sessions written before the keyless epoch existed carry none: they belong to epoch 0.
-        keyless_epoch: match f.0.get("ke") {
-            Some(_) => f.number("ke")?,
-            None => 0,
-        },
-        // Sessions written before step-up carry none of these: they read as empty.
+        grace_period_ends_at: opt_time(f[HEAD + 5], "g")?,
+        org_epoch: number(f[1], "oe")?,
+        member_epoch: number(f[2], "me")?,
+        keyless_epoch: number(f[3], "ke")?,
         facts: SessionFacts {
-            username: f.0.get("u").cloned().unwrap_or_default(),
-            groups: match f.0.get("gp") {
-                Some(text) => serde_json::from_str(text).map_err(|_| corrupt("gp"))?,
-                None => Vec::new(),
+            username: unescape(f[HEAD + 6]),
+            groups,
+            login_ip: opt_text(f[HEAD + 8]),
+            device: opt_text(f[HEAD + 9]),
+            key: match f[HEAD + 10] {
+                "" => None,
+                text => Some(decode_key_facts(text)?),
             },
-            login_ip: f.0.get("ip").cloned(),
-            device: f.0.get("dv").cloned(),
-            key: f.0.get("kf").map(|text| decode_key_facts(text)).transpose()?,
         },
-        grants: f.0.get("gr").map(|text| decode_grants(text)).transpose()?.unwrap_or_default(),
-        policy_version: f.0.get("pv").map(|v| v.parse().map_err(|_| corrupt("pv"))).transpose()?,
+        grants,
+        policy_version,
+        webauthn_policy_version: None,
     })
 }
 
@@ -242,10 +267,14 @@ mod tests {
     use chrono::{Duration, SubsecRound};
     use keyward_domain::session::{NewSession, SessionLifetimes};
 
-    #[test]
-    fn sessions_survive_the_encoding() {
-        let now = Utc::now().trunc_subsecs(3);
-        let mut session = NewSession {
+    /// The record as the scripts store it: the epochs stamped in.
+    fn stamped(record: &Record, oe: u64, me: u64, ke: u64) -> String {
+        let Record { ls, it, ab, m, k, tail } = record;
+        format!("2|{oe}|{me}|{ke}|{ls}|{it}|{ab}|{m}|{k}|{tail}")
+    }
+
+    fn session(now: DateTime<Utc>) -> Session {
+        NewSession {
             token_hash: TokenHash("abc".into()),
             org_id: OrgId::new(),
             member_id: MemberId::new(),
@@ -263,14 +292,20 @@ mod tests {
                 pending: Duration::minutes(10),
             },
             keyward_domain::session::Epochs { org: 4, member: 2, keyless: 1 },
-        );
+        )
+    }
+
+    #[test]
+    fn sessions_survive_the_encoding() {
+        let now = Utc::now().trunc_subsecs(3);
+        let mut session = session(now);
         session.mfa_verified_at = Some(now);
         session.key_id = Some(SecurityKeyId::new());
         session.facts = SessionFacts {
-            username: "alice".into(),
-            groups: vec!["platform".into(), "on,call".into()],
+            username: "alice|100%".into(),
+            groups: vec!["platform".into(), "on,call|%7C".into()],
             login_ip: Some("2001:db8::1".into()),
-            device: Some("Firefox 133 on Linux".into()),
+            device: Some("Firefox 133 | Linux".into()),
             key: Some(KeyFacts {
                 aaguid: Some(uuid::Uuid::new_v4()),
                 backup_eligible: true,
@@ -281,46 +316,47 @@ mod tests {
         session.grants = vec![
             Grant {
                 scope: GrantScope::Action("k8s.exec".into()),
-                resource: Some("prod/a,\"b\"".into()),
+                resource: Some("prod/a,\"b\"|c%".into()),
                 touched_at: now,
                 expires_at: now + Duration::minutes(5),
             },
             Grant { scope: GrantScope::Class("security_key".into()), resource: None, touched_at: now, expires_at: now },
         ];
-        let mut list: Vec<String> = encode(&session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect();
-        list.extend(["oe".into(), "4".into(), "me".into(), "2".into(), "ke".into(), "1".into()]);
-        let decoded = decode(session.org_id, &session.token_hash, list.clone()).unwrap();
+        let record = stamped(&encode(&session), 4, 2, 1);
+        assert_eq!(record.split('|').count(), HEAD + 12, "text with separators is escaped: {record}");
+        let decoded = decode(session.org_id, &session.token_hash, &record, None).unwrap();
         assert_eq!(decoded, session);
-        // During a rolling upgrade an older instance reads sessions a newer one wrote: a field it
-        // does not know is skipped, never an error.
-        let mut newer = list.clone();
-        newer.extend(["zz".into(), "a field from a later version".into()]);
-        assert_eq!(decode(session.org_id, &session.token_hash, newer).unwrap(), session);
-        list.extend(["pv".into(), "7".into()]);
-        assert_eq!(decode(session.org_id, &session.token_hash, list).unwrap().policy_version, Some(7));
+        // During a rolling upgrade an older instance reads records a newer one wrote: fields it
+        // does not know come last and are skipped, never an error.
+        let newer = format!("{record}|a field from a later version");
+        assert_eq!(decode(session.org_id, &session.token_hash, &newer, None).unwrap(), session);
+        assert_eq!(decode(session.org_id, &session.token_hash, &record, Some(7)).unwrap().policy_version, Some(7));
     }
 
     #[test]
-    fn sessions_written_before_step_up_read_with_empty_facts() {
-        let list: Vec<String> = [
-            ("m", MemberId::new().0.simple().to_string()),
-            ("r", "M".into()),
-            ("st", "A".into()),
-            ("mt", "S".into()),
-            ("c", "1".into()),
-            ("ls", "1".into()),
-            ("ab", "2".into()),
-            ("it", "60".into()),
-            ("mv", String::new()),
-            ("k", String::new()),
-            ("g", String::new()),
-            ("oe", "0".into()),
-            ("me", "0".into()),
-        ]
-        .into_iter()
-        .flat_map(|(k, v)| [k.to_owned(), v])
-        .collect();
-        let session = decode(OrgId::new(), &TokenHash("h".into()), list).unwrap();
-        assert_eq!((session.facts, session.grants, session.policy_version), (SessionFacts::default(), vec![], None));
+    fn a_session_without_facts_is_a_short_record() {
+        let now = Utc::now().trunc_subsecs(3);
+        let session = session(now);
+        let record = stamped(&encode(&session), 4, 2, 1);
+        assert!(record.len() < 120, "{} bytes: {record}", record.len());
+        assert_eq!(decode(session.org_id, &session.token_hash, &record, None).unwrap(), session);
+    }
+
+    #[test]
+    fn damaged_records_are_errors_not_panics() {
+        let now = Utc::now().trunc_subsecs(3);
+        let session = session(now);
+        let record = stamped(&encode(&session), 4, 2, 1);
+        let org = session.org_id;
+        for broken in [
+            String::new(),
+            "2".into(),
+            record.replacen('2', "1", 1),
+            record.rsplitn(3, '|').nth(2).unwrap().to_owned(),
+            record.replace("|A|R|", "|X|R|"),
+            record.replace(&session.member_id.0.simple().to_string(), "nope"),
+        ] {
+            assert!(decode(org, &session.token_hash, &broken, None).is_err(), "{broken}");
+        }
     }
 }

@@ -13,8 +13,9 @@ use keyward_domain::StoreError;
 use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
+use keyward_domain::repo::PolicyKind;
 use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
-use keyward_domain::store::{CeremonyStore, SessionStore};
+use keyward_domain::store::{CeremonyStore, Counted, SessionStore};
 use redis::{AsyncCommands, Script};
 
 use conn::Conn;
@@ -44,11 +45,12 @@ struct Scripts {
     count_keyless: Script,
     rate_hit: Script,
     rate_refund: Script,
+    take_counted: Script,
 }
 
 impl Scripts {
     /// Every script by name, for the spans that name what an `EVALSHA` ran.
-    fn named(&self) -> [(&'static str, &Script); 13] {
+    fn named(&self) -> [(&'static str, &Script); 14] {
         [
             ("create", &self.create),
             ("lookup", &self.lookup),
@@ -63,6 +65,7 @@ impl Scripts {
             ("count_keyless", &self.count_keyless),
             ("rate_hit", &self.rate_hit),
             ("rate_refund", &self.rate_refund),
+            ("take_counted", &self.take_counted),
         ]
     }
 
@@ -70,7 +73,7 @@ impl Scripts {
         let script = |body: &str| Script::new(&scripts::with_helpers(body));
         Self {
             create: script(scripts::CREATE),
-            lookup: script(scripts::LOOKUP),
+            lookup: Script::new(&scripts::lookup()),
             replace: script(scripts::REPLACE),
             revoke: script(scripts::REVOKE),
             revoke_member: script(scripts::REVOKE_MEMBER),
@@ -82,6 +85,7 @@ impl Scripts {
             count_keyless: script(scripts::COUNT_KEYLESS),
             rate_hit: Script::new(scripts::RATE_HIT),
             rate_refund: Script::new(scripts::RATE_REFUND),
+            take_counted: Script::new(scripts::TAKE_COUNTED),
         }
     }
 }
@@ -115,8 +119,9 @@ fn map_err(err: redis::RedisError) -> StoreError {
     }
 }
 
-fn fields_args(session: &Session) -> Vec<String> {
-    codec::encode(session).into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect()
+/// The record's arguments after a script's own: `ls, it, ab, k, tail`.
+fn record_args(record: codec::Record) -> Vec<String> {
+    vec![record.ls, record.it, record.ab, record.k, record.tail]
 }
 
 impl RedisStore {
@@ -255,14 +260,15 @@ impl SessionStore for RedisStore {
     ) -> Result<Session, StoreError> {
         let prefix = self.prefix(new.org_id);
         let mut session = new.start(now, lifetimes, Epochs::default());
+        let record = codec::encode(&session);
         let (org_epoch, member_epoch, keyless_epoch): (u64, u64, u64) = self
             .scripts
             .create
             .key(&prefix)
-            .arg(&session.token_hash.0)
-            .arg(session.member_id.0.simple().to_string())
+            .arg(session.token_hash.key())
+            .arg(&record.m)
             .arg(millis(now))
-            .arg(fields_args(&session))
+            .arg(record_args(record))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
@@ -273,16 +279,25 @@ impl SessionStore for RedisStore {
     }
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
-        let list: Option<Vec<String>> = self
+        // The full hash too: a session stored before record version 2 is still under it.
+        let found: Option<(String, String, String)> = self
             .scripts
             .lookup
             .key(self.prefix(org))
+            .arg(hash.key())
             .arg(&hash.0)
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
-        list.map(|list| codec::decode(org, hash, list)).transpose()
+        let Some((record, step_up, webauthn)) = found else { return Ok(None) };
+        let version = |text: &str| match text {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|_| StoreError::Unexpected("corrupt policy version in Redis".into())),
+        };
+        let mut session = codec::decode(org, hash, &record, version(&step_up)?)?;
+        session.webauthn_policy_version = version(&webauthn)?;
+        Ok(Some(session))
     }
 
     async fn replace(&self, old: &TokenHash, next: &Session, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -290,10 +305,10 @@ impl SessionStore for RedisStore {
             .scripts
             .replace
             .key(self.prefix(next.org_id))
-            .arg(&old.0)
-            .arg(&next.token_hash.0)
+            .arg(old.key())
+            .arg(next.token_hash.key())
             .arg(millis(now))
-            .arg(fields_args(next))
+            .arg(record_args(codec::encode(next)))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
@@ -305,7 +320,7 @@ impl SessionStore for RedisStore {
             .scripts
             .revoke
             .key(self.prefix(org))
-            .arg(&hash.0)
+            .arg(hash.key())
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
             .await
@@ -326,7 +341,7 @@ impl SessionStore for RedisStore {
             .revoke_member
             .key(self.prefix(org))
             .arg(member.0.simple().to_string())
-            .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
+            .arg(keep.map(TokenHash::key).unwrap_or(""))
             .arg(millis(now))
             .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
@@ -341,7 +356,7 @@ impl SessionStore for RedisStore {
             .scripts
             .revoke_org
             .key(self.prefix(org))
-            .arg(keep.map(|h| h.0.as_str()).unwrap_or(""))
+            .arg(keep.map(TokenHash::key).unwrap_or(""))
             .arg(millis(now))
             .arg(self.epoch_retention_ms)
             .invoke_async(&mut self.conn.clone())
@@ -404,7 +419,7 @@ impl SessionStore for RedisStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, StoreError> {
-        let rows: Vec<Vec<String>> = self
+        let rows: Vec<(String, String)> = self
             .scripts
             .sessions_of
             .key(self.prefix(org))
@@ -415,13 +430,7 @@ impl SessionStore for RedisStore {
             .map_err(map_err)?;
         let mut sessions = rows
             .into_iter()
-            .filter_map(|mut row| {
-                if row.is_empty() {
-                    return None;
-                }
-                let hash = TokenHash(row.remove(0));
-                Some(codec::decode(org, &hash, row))
-            })
+            .map(|(key, record)| codec::decode(org, &TokenHash(key), &record, None))
             .collect::<Result<Vec<_>, _>>()?;
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
         sessions.truncate(limit);
@@ -457,9 +466,22 @@ impl SessionStore for RedisStore {
         Ok(())
     }
 
-    async fn announce_policy_version(&self, org: OrgId, version: u64, if_unknown: bool) -> Result<(), StoreError> {
+    async fn announce_policy_version(
+        &self,
+        org: OrgId,
+        kind: PolicyKind,
+        version: u64,
+        if_unknown: bool,
+    ) -> Result<(), StoreError> {
+        let key = match kind {
+            PolicyKind::StepUp => "spv",
+            PolicyKind::Webauthn => "wpv",
+            other => {
+                return Err(StoreError::Unexpected(format!("no version is announced for {} policies", other.as_str())));
+            }
+        };
         let mut command = redis::cmd("SET");
-        command.arg(format!("{}spv", self.prefix(org))).arg(version).arg("PX").arg(self.epoch_retention_ms);
+        command.arg(format!("{}{key}", self.prefix(org))).arg(version).arg("PX").arg(self.epoch_retention_ms);
         if if_unknown {
             command.arg("NX");
         }
@@ -483,11 +505,35 @@ impl CeremonyStore for RedisStore {
         let key = format!("{}c:{}", self.prefix(org), id);
         let mut conn = self.conn.clone();
         let json: Option<String> = conn.get_del(key).await.map_err(map_err)?;
-        json.map(|json| {
-            serde_json::from_str(&json).map_err(|e| StoreError::Unexpected(format!("corrupt ceremony: {e}")))
-        })
-        .transpose()
+        json.map(|json| parse_ceremony(&json)).transpose()
     }
+
+    async fn take_counted(
+        &self,
+        org: OrgId,
+        id: CeremonyId,
+        limits: &[(String, Limit)],
+        _now: DateTime<Utc>,
+    ) -> Result<Counted, StoreError> {
+        let mut invocation = self.scripts.take_counted.key(self.prefix(org));
+        invocation.arg(id.to_string());
+        for (bucket, limit) in limits {
+            invocation.arg(bucket).arg(limit.max).arg(u64::from(limit.window_seconds) * 1000);
+        }
+        let (taken, found): (u8, redis::Value) =
+            invocation.invoke_async(&mut self.conn.clone()).await.map_err(map_err)?;
+        if taken == 0 {
+            let wait_ms: i64 = redis::from_redis_value(found).map_err(|e| map_err(e.into()))?;
+            let seconds = u64::try_from(wait_ms.max(0)).unwrap_or(0).div_ceil(1000);
+            return Ok(Counted::RateLimited { retry_after_seconds: seconds.max(1) });
+        }
+        let json: String = redis::from_redis_value(found).map_err(|e| map_err(e.into()))?;
+        Ok(Counted::Taken(if json.is_empty() { None } else { Some(parse_ceremony(&json)?) }))
+    }
+}
+
+fn parse_ceremony(json: &str) -> Result<Ceremony, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Unexpected(format!("corrupt ceremony: {e}")))
 }
 
 #[async_trait]

@@ -4,31 +4,69 @@
 //! share one Redis Cluster slot. Each session script takes that prefix as `KEYS[1]`: a cluster
 //! routes the call to the node that owns the organization's slot, and the node checks the slot is
 //! its own. Layout under that prefix:
-//! `epoch` (org epoch), `me:<member>` (member epoch), `ke` (keyless epoch), `s:<hash>` (session hash),
+//! `epoch` (org epoch), `me:<member>` (member epoch), `ke` (keyless epoch), `s:<key>` (session record, by
+//! [`keyward_domain::session::TokenHash::key`]),
 //! `live` (zset of current-epoch sessions by deadline), `ml:<member>` (zset of a member's sessions),
-//! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state),
-//! `spv` (the step-up policy version in force).
+//! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state), `rl:<bucket>`
+//! (a ceremony rate-limit window),
+//! `spv` and `wpv` (the step-up and WebAuthn policy versions in force).
 //!
 //! Nothing is kept forever: every key has a TTL. Indexes live as long as their longest-lived
 //! session and shed expired entries as sessions are created; an epoch key lives as long as any
 //! session stamped with its value could (so an epoch never falls back to a value old sessions
 //! still carry).
 
-/// Shared helper: is the session hash `s` (a table) live at `now` under the current epochs?
+/// Shared helpers. A session record is one string (see `codec`): `2|oe|me|ke|ls|it|ab|m|k|<tail>`,
+/// the fields the scripts read first and the rest (`tail`) kept as it is. [`load`] also reads the
+/// hash a session was stored as before (version 1), so every script works on both.
 const LIVE_FN: &str = r"
+local RECORD = '^2|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|([^|]*)|(.*)$'
+local TAIL = {'r', 'st', 'mt', 'c', 'mv', 'g', 'u', 'gp', 'ip', 'dv', 'kf', 'gr'}
 local function fields(list)
   local t = {}
   for i = 1, #list, 2 do t[list[i]] = list[i + 1] end
   return t
 end
+local function load(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'string' then
+    local oe, me, ke, ls, it, ab, m, k, tail = string.match(raw, RECORD)
+    if not oe then return nil end
+    return {oe = oe, me = me, ke = ke, ls = ls, it = it, ab = ab, m = m, k = k, tail = tail, raw = raw}
+  end
+  if type(raw) ~= 'table' then return nil end
+  local list = redis.call('HGETALL', key)
+  if #list == 0 then return nil end
+  local s = fields(list)
+  if s.m == nil then return nil end
+  local tail = {}
+  for i, name in ipairs(TAIL) do
+    tail[i] = string.gsub(s[name] or '', '[%%|]', {['%'] = '%25', ['|'] = '%7C'})
+  end
+  s.ke = s.ke or '0'
+  s.tail = table.concat(tail, '|')
+  return s
+end
+local function pack(s)
+  return table.concat({'2', s.oe, s.me, s.ke, s.ls, s.it, s.ab, s.m, s.k, s.tail}, '|')
+end
 local function deadline(s)
   return math.min(tonumber(s.ls) + tonumber(s.it) * 1000, tonumber(s.ab))
 end
+local function save(key, s, now)
+  local dl = deadline(s)
+  s.raw = pack(s)
+  redis.call('SET', key, s.raw, 'PX', math.max(dl - now, 1))
+  return dl
+end
+local function restamp(key, s)
+  redis.call('SET', key, pack(s), 'KEEPTTL')
+end
 local function live(pfx, s, now)
-  if s.m == nil then return false end
+  if s == nil then return false end
   local oe = redis.call('GET', pfx .. 'epoch') or '0'
   local me = redis.call('GET', pfx .. 'me:' .. s.m) or '0'
-  if s.k == '' and (s.ke or '0') ~= (redis.call('GET', pfx .. 'ke') or '0') then return false end
+  if s.k == '' and s.ke ~= (redis.call('GET', pfx .. 'ke') or '0') then return false end
   return s.oe == oe and s.me == me and now < deadline(s)
 end
 local function keep_for(key, ms)
@@ -48,71 +86,68 @@ local function index(pfx, h, m, dl, abs_ttl)
 end
 ";
 
-/// KEYS: the organization's prefix. ARGV: hash, member, now, then field/value pairs (without epochs). Returns {oe, me, ke}.
+/// KEYS: the organization's prefix. ARGV: key, member, now, ls, it, ab, k, tail (the record without epochs). Returns
+/// {oe, me, ke}.
 pub const CREATE: &str = r"
 local pfx, h, m, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local oe = redis.call('GET', pfx .. 'epoch') or '0'
-local me = redis.call('GET', pfx .. 'me:' .. m) or '0'
-local ke = redis.call('GET', pfx .. 'ke') or '0'
-local sk = pfx .. 's:' .. h
-redis.call('HSET', sk, 'oe', oe, 'me', me, 'ke', ke, unpack(ARGV, 4))
-local s = fields(redis.call('HGETALL', sk))
-local dl = deadline(s)
+local s = {
+  oe = redis.call('GET', pfx .. 'epoch') or '0',
+  me = redis.call('GET', pfx .. 'me:' .. m) or '0',
+  ke = redis.call('GET', pfx .. 'ke') or '0',
+  ls = ARGV[4], it = ARGV[5], ab = ARGV[6], m = m, k = ARGV[7], tail = ARGV[8],
+}
+local dl = save(pfx .. 's:' .. h, s, now)
 local abs_ttl = math.max(tonumber(s.ab) - now, 1)
-redis.call('PEXPIRE', sk, math.max(dl - now, 1))
 redis.call('ZREMRANGEBYSCORE', pfx .. 'ml:' .. m, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
 index(pfx, h, m, dl, abs_ttl)
 keep_for(pfx .. 'epoch', abs_ttl)
 keep_for(pfx .. 'me:' .. m, abs_ttl)
 keep_for(pfx .. 'ke', abs_ttl)
-return {oe, me, ke}
+return {s.oe, s.me, s.ke}
 ";
 
-/// KEYS: the organization's prefix. ARGV: hash, now. Returns the session's field list, plus `pv` (the organization's
-/// step-up policy version, when known), or false when it is not live.
+/// KEYS: the organization's prefix. ARGV: key, full hash, now. Returns {record, step-up policy version or '', WebAuthn
+/// policy version or ''}, or
+/// false when the session is not live. A session still stored as a hash under its full hash (version 1) moves to
+/// its key as a record here, on its first request after the upgrade.
 pub const LOOKUP: &str = r"
-local pfx, h, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local sk = pfx .. 's:' .. h
-local list = redis.call('HGETALL', sk)
-if #list == 0 then return false end
-local s = fields(list)
+local pfx, h, full, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local at = h
+local s = load(pfx .. 's:' .. h)
+if s == nil and full ~= h then
+  s = load(pfx .. 's:' .. full)
+  at = full
+end
+if s == nil then return false end
 if not live(pfx, s, now) then
-  drop(pfx, h, s.m)
+  drop(pfx, at, s.m)
   return false
 end
-local idle = tonumber(s.it) * 1000
-if now - tonumber(s.ls) >= idle / 20 then
-  redis.call('HSET', sk, 'ls', ARGV[2])
-  s.ls = ARGV[2]
-  local dl = deadline(s)
-  redis.call('PEXPIRE', sk, math.max(dl - now, 1))
+if at ~= h then
+  drop(pfx, at, s.m)
+  s.ls = ARGV[3]
+  local dl = save(pfx .. 's:' .. h, s, now)
+  index(pfx, h, s.m, dl, math.max(tonumber(s.ab) - now, 1))
+elseif now - tonumber(s.ls) >= tonumber(s.it) * 50 then
+  s.ls = ARGV[3]
+  local dl = save(pfx .. 's:' .. h, s, now)
   redis.call('ZADD', pfx .. 'live', 'XX', dl, h)
   redis.call('ZADD', pfx .. 'ml:' .. s.m, 'XX', dl, h)
-  for i = 1, #list, 2 do
-    if list[i] == 'ls' then list[i + 1] = ARGV[2] end
-  end
 end
-local pv = redis.call('GET', pfx .. 'spv')
-if pv then
-  list[#list + 1] = 'pv'
-  list[#list + 1] = pv
-end
-return list
+local v = redis.call('MGET', pfx .. 'spv', pfx .. 'wpv')
+return {s.raw or pack(s), v[1] or '', v[2] or ''}
 ";
 
-/// KEYS: the organization's prefix. ARGV: old hash, new hash, now, then the new field/value pairs (without epochs).
+/// KEYS: the organization's prefix. ARGV: old key, new key, now, ls, it, ab, k, tail (the new record without epochs).
 /// Returns 1 when replaced, 0 when the old session is no longer live.
 pub const REPLACE: &str = r"
 local pfx, old, new, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local s = fields(redis.call('HGETALL', pfx .. 's:' .. old))
+local s = load(pfx .. 's:' .. old)
 if not live(pfx, s, now) then return 0 end
 drop(pfx, old, s.m)
-local sk = pfx .. 's:' .. new
-redis.call('HSET', sk, 'oe', s.oe, 'me', s.me, 'ke', s.ke or '0', unpack(ARGV, 4))
-local n = fields(redis.call('HGETALL', sk))
-local dl = deadline(n)
-redis.call('PEXPIRE', sk, math.max(dl - now, 1))
+local n = {oe = s.oe, me = s.me, ke = s.ke, ls = ARGV[4], it = ARGV[5], ab = ARGV[6], m = s.m, k = ARGV[7], tail = ARGV[8]}
+local dl = save(pfx .. 's:' .. new, n, now)
 index(pfx, new, n.m, dl, math.max(tonumber(n.ab) - now, 1))
 return 1
 ";
@@ -120,9 +155,9 @@ return 1
 /// KEYS: the organization's prefix. ARGV: hash, now. Returns 1 when a live session ended, else 0.
 pub const REVOKE: &str = r"
 local pfx, h, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
+local s = load(pfx .. 's:' .. h)
 local was = live(pfx, s, now)
-drop(pfx, h, s.m)
+drop(pfx, h, s and s.m)
 if was then return 1 else return 0 end
 ";
 
@@ -133,15 +168,16 @@ local pfx, m, keep, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. m, 0, -1)
 local states = {}
 for _, h in ipairs(hashes) do
-  local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
-  states[h] = live(pfx, s, now)
+  local s = load(pfx .. 's:' .. h)
+  if live(pfx, s, now) then states[h] = s end
 end
 local epoch = redis.call('INCR', pfx .. 'me:' .. m)
 keep_for(pfx .. 'me:' .. m, tonumber(ARGV[4]))
 local count = 0
 for _, h in ipairs(hashes) do
   if h == keep and states[h] then
-    redis.call('HSET', pfx .. 's:' .. h, 'me', epoch)
+    states[h].me = tostring(epoch)
+    restamp(pfx .. 's:' .. h, states[h])
   else
     if states[h] then count = count + 1 end
     drop(pfx, h, m)
@@ -169,7 +205,11 @@ if redis.call('EXISTS', live_key) == 1 then
 end
 if keep_score then
   count = count - 1
-  redis.call('HSET', pfx .. 's:' .. keep, 'oe', epoch)
+  local s = load(pfx .. 's:' .. keep)
+  if s then
+    s.oe = tostring(epoch)
+    restamp(pfx .. 's:' .. keep, s)
+  end
   redis.call('ZREM', dead_key, keep)
   redis.call('ZADD', live_key, keep_score, keep)
 end
@@ -191,8 +231,15 @@ local pfx, dead_key, batch = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local popped = redis.call('ZPOPMIN', dead_key, batch)
 for i = 1, #popped, 2 do
   local h = popped[i]
-  local m = redis.call('HGET', pfx .. 's:' .. h, 'm')
-  redis.call('DEL', pfx .. 's:' .. h)
+  local key = pfx .. 's:' .. h
+  local raw = redis.pcall('GET', key)
+  local m = nil
+  if type(raw) == 'string' then
+    m = string.match(raw, '^2|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+  elseif type(raw) == 'table' then
+    m = redis.call('HGET', key, 'm')
+  end
+  redis.call('DEL', key)
   if m then redis.call('ZREM', pfx .. 'ml:' .. m, h) end
 end
 return redis.call('ZCARD', dead_key)
@@ -206,23 +253,20 @@ for i = 2, #ARGV do
   local n = 0
   local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. ARGV[i], '(' .. ARGV[1], '+inf', 'BYSCORE')
   for _, h in ipairs(hashes) do
-    if live(pfx, fields(redis.call('HGETALL', pfx .. 's:' .. h)), now) then n = n + 1 end
+    if live(pfx, load(pfx .. 's:' .. h), now) then n = n + 1 end
   end
   counts[#counts + 1] = n
 end
 return counts
 ";
 
-/// KEYS: the organization's prefix. ARGV: member, now. Returns each live session of the member as {hash, fields...}.
+/// KEYS: the organization's prefix. ARGV: member, now. Returns each live session of the member as {key, record}.
 pub const SESSIONS_OF: &str = r"
 local pfx, m, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local out = {}
 for _, h in ipairs(redis.call('ZRANGE', pfx .. 'ml:' .. m, '(' .. ARGV[2], '+inf', 'BYSCORE')) do
-  local list = redis.call('HGETALL', pfx .. 's:' .. h)
-  if #list > 0 and live(pfx, fields(list), now) then
-    table.insert(list, 1, h)
-    out[#out + 1] = list
-  end
+  local s = load(pfx .. 's:' .. h)
+  if live(pfx, s, now) then out[#out + 1] = {h, s.raw or pack(s)} end
 end
 return out
 ";
@@ -234,10 +278,29 @@ local pfx, now = KEYS[1], tonumber(ARGV[1])
 local hashes = redis.call('ZRANGE', pfx .. 'live', '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', ARGV[2], ARGV[3])
 local keyless = 0
 for _, h in ipairs(hashes) do
-  local s = fields(redis.call('HGETALL', pfx .. 's:' .. h))
-  if s.k == '' and live(pfx, s, now) then keyless = keyless + 1 end
+  local s = load(pfx .. 's:' .. h)
+  if s and s.k == '' and live(pfx, s, now) then keyless = keyless + 1 end
 end
 return {keyless, #hashes}
+";
+
+/// KEYS: the organization's prefix. ARGV: ceremony ID, then (bucket, max, window ms) per limit. Counts an attempt in
+/// each bucket (`rl:<bucket>`, a fixed window) up to the first one exceeded; unless one is, takes the ceremony
+/// (`c:<id>`) out. Returns {0, ms until the exceeded window resets} or {1, the ceremony or ''}.
+pub const TAKE_COUNTED: &str = r"
+local pfx = KEYS[1]
+for i = 2, #ARGV, 3 do
+  local key, max, window = pfx .. 'rl:' .. ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('PEXPIRE', key, window) end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = window
+  end
+  if count > max then return {0, ttl} end
+end
+return {1, redis.call('GETDEL', pfx .. 'c:' .. ARGV[1]) or ''}
 ";
 
 /// KEYS: the bucket; ARGV: window in ms. A fixed window: returns {count, ms until it resets}.
@@ -258,6 +321,29 @@ local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count > 0 then redis.call('DECR', KEYS[1]) end
 return 0
 ";
+
+/// The lookup's common case, a live record that needs no touch, without the shared helpers:
+/// defining them costs a closure each on every call, more than the check itself. Any other case
+/// falls through to [`LOOKUP`] with the helpers (see [`lookup`]).
+const LOOKUP_FAST: &str = r"
+local raw = redis.call('GET', KEYS[1] .. 's:' .. ARGV[1])
+if type(raw) == 'string' then
+  local oe, me, ke, ls, it, ab, m, k = string.match(raw, '^2|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|([^|]*)|')
+  if oe then
+    local pfx, now, idle = KEYS[1], tonumber(ARGV[3]), tonumber(it)
+    local e = redis.call('MGET', pfx .. 'epoch', pfx .. 'me:' .. m, pfx .. 'ke', pfx .. 'spv', pfx .. 'wpv')
+    local fresh = now - tonumber(ls) < idle * 50
+    local alive = now < math.min(tonumber(ls) + idle * 1000, tonumber(ab))
+    local epochs = oe == (e[1] or '0') and me == (e[2] or '0') and (k ~= '' or ke == (e[3] or '0'))
+    if fresh and alive and epochs then return {raw, e[4] or '', e[5] or ''} end
+  end
+end
+";
+
+/// The session lookup script: [`LOOKUP_FAST`], then [`LOOKUP`] with the helpers for every other case.
+pub fn lookup() -> String {
+    format!("{LOOKUP_FAST}\nlocal function slow()\n{LIVE_FN}\n{LOOKUP}\nend\nreturn slow()\n")
+}
 
 /// Prepends the shared helpers to a script body.
 pub fn with_helpers(body: &str) -> String {
