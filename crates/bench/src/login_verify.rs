@@ -32,8 +32,18 @@ const MEMBERS: usize = 40;
 pub async fn run(scale: Scale) -> Vec<Figure> {
     let logins = if scale.quick { 80 } else { 400 };
     let verify = bare_verify_rate(Duration::from_secs(if scale.quick { 1 } else { 3 }));
+    let assembly = assembly_verify_rate(Duration::from_secs(if scale.quick { 1 } else { 3 }));
     let ceremony = ceremony_alone_rate(logins * 2);
     let mut figures = vec![
+        Figure::new(
+            "crypto floor: bare P-256 verify, pure Rust (`p256`) vs assembly (`ring`)",
+            assembly,
+            verify,
+            "op/s",
+            Better::Higher,
+            None,
+        )
+        .note("the second floor: the same DER signature and SHA-256 through ring's BoringSSL-derived assembly"),
         Figure::new(
             "login verify: ceremony alone vs bare P-256 verify",
             verify,
@@ -68,6 +78,20 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
             )
             .note("round trips and commit waits included; client signing not timed"),
         );
+        figures.push(
+            Figure::new(
+                format!(
+                    "login verify: `mfaLoginFinish` per core ({} + Redis) vs assembly P-256 verify",
+                    backend.name()
+                ),
+                assembly,
+                cost.per_core,
+                "op/s",
+                Better::Higher,
+                None,
+            )
+            .note("the same logins against the second floor (ring); webauthn-rs-core verifies with `p256`"),
+        );
     }
     figures
 }
@@ -86,6 +110,27 @@ pub fn bare_verify_rate(duration: Duration) -> f64 {
         for _ in 0..64 {
             let parsed = Signature::from_der(std::hint::black_box(der.as_bytes())).expect("DER");
             verifying.verify(std::hint::black_box(&message), &parsed).expect("verifies");
+        }
+        count += 64;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same verification (DER signature, SHA-256 of the message, P-256) through ring's assembly
+/// implementation, BoringSSL's code: what the hardware allows, as a second floor beside
+/// [`bare_verify_rate`].
+pub fn assembly_verify_rate(duration: Duration) -> f64 {
+    use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+    let signing = SigningKey::from_slice(&[7u8; 32]).expect("a valid scalar");
+    let point = VerifyingKey::from(&signing).to_sec1_point(false);
+    let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point.as_bytes().to_vec());
+    let message = [0x5au8; 69];
+    let signature: Signature = signing.sign(&message);
+    let der: DerSignature = signature.to_der();
+    let (started, mut count) = (Instant::now(), 0u64);
+    while started.elapsed() < duration && count < 10_000_000 {
+        for _ in 0..64 {
+            key.verify(std::hint::black_box(&message), std::hint::black_box(der.as_bytes())).expect("verifies");
         }
         count += 64;
     }

@@ -59,6 +59,7 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
         best_gateway = best(best_gateway, outcome);
     }
     let (gateway, floor_run) = (best_gateway.expect("a gateway round"), best_floor.expect("a floor round"));
+    let curve = connection_curve(&stack, &floor, &gateway_shot, &floor_shot, bounds, &gateway).await;
     drop(floor);
     stack.stop().await;
 
@@ -88,6 +89,48 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
         )
         .note("peak VmRSS sampled every 50 ms"),
     ]
+    .into_iter()
+    .chain(curve)
+    .collect()
+}
+
+/// More connections than the first 16, each against the 16-connection rate: on two cores the
+/// rate should stay flat (the work per request does not grow with the connections), and so
+/// should the floor's; p99 grows with the queue, which the note reports.
+async fn connection_curve(
+    stack: &Stack,
+    floor: &Server,
+    gateway_shot: &Shot,
+    floor_shot: &Shot,
+    bounds: Bounds,
+    at_16: &Outcome,
+) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for connections in [64, 256] {
+        let bounds = Bounds { connections, ..bounds };
+        let floor_run = load::run(floor.addr, floor_shot.clone(), MARKER, bounds).await;
+        let gateway = load::run(stack.server.addr, gateway_shot.clone(), MARKER, bounds).await;
+        figures.push(
+            Figure::new(
+                format!("session check at {connections} connections vs 16"),
+                at_16.rate(),
+                gateway.rate(),
+                "req/s",
+                Better::Higher,
+                Some(0.9),
+            )
+            .note(format!(
+                "target: flat (at least 0.9x); p99 {:.0} µs (16: {:.0} µs); the floor at {connections}: {:.0} req/s \
+                 (Keyward at {:.2}x of it); {} requests failed",
+                gateway.p99_us,
+                at_16.p99_us,
+                floor_run.rate(),
+                gateway.rate() / floor_run.rate(),
+                gateway.failed,
+            )),
+        );
+    }
+    figures
 }
 
 fn best(current: Option<Outcome>, candidate: Outcome) -> Option<Outcome> {
@@ -117,14 +160,13 @@ async fn measured(server: &Server, addr: std::net::SocketAddr, shot: Shot, bound
     (outcome, peak.load(Ordering::Relaxed))
 }
 
-/// Bytes of the session record as Redis returns it (field names and values).
+/// Bytes of the session record as Redis returns it.
 async fn session_record_bytes(stack: &Stack, token: &str) -> usize {
     let hash = SessionToken::parse(token).expect("a token").hash();
-    let key = format!("{}s:{}", stack.store.prefix(stack.org), hash.0);
+    let key = format!("{}s:{}", stack.store.prefix(stack.org), hash.key());
     let mut conn = connection().await;
-    let fields: Vec<Vec<u8>> = redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.expect("HGETALL");
-    assert!(!fields.is_empty(), "no session at {key}");
-    fields.iter().map(Vec::len).sum()
+    let record: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("GET");
+    record.unwrap_or_else(|| panic!("no session at {key}")).len()
 }
 
 /// Stores `size` bytes under `key` (the floor server's value).

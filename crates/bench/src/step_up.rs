@@ -157,5 +157,9 @@ async fn save_policy(stack: &Stack) {
     };
     let record = AuditRecord::new(Actor::System, "org.step_up_policy.updated");
     let version = stack.fresh.db.put_policy(stack.org, stored, 0, record).await.expect("save the policy");
-    stack.store.announce_policy_version(stack.org, version, false).await.expect("announce");
+    stack
+        .store
+        .announce_policy_version(stack.org, keyward_domain::repo::PolicyKind::StepUp, version, false)
+        .await
+        .expect("announce");
 }
