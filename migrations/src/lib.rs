@@ -10,6 +10,7 @@ mod m20261130_000004_policy_versions;
 mod m20261130_000005_approvals;
 mod m20261130_000006_webhooks;
 mod m20261130_000007_idp_groups;
+mod m20261201_000001_member_listing;
 
 /// All of Keyward's migrations, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_approvals::Migration),
             Box::new(m20261130_000006_webhooks::Migration),
             Box::new(m20261130_000007_idp_groups::Migration),
+            Box::new(m20261201_000001_member_listing::Migration),
         ]
     }
 }

@@ -368,8 +368,18 @@ impl MemberRepo for Database {
     async fn members(&self, org: OrgId, query: MemberQuery) -> Result<Page<MemberSummary>, StoreError> {
         let m = Alias::new("m");
         let k = Alias::new("k");
-        let mut select = members_with_keys(org);
+        // The page is chosen from the members alone (index (org_id, id)), and keys are counted
+        // for its rows only: a join and GROUP BY would count every member's keys first, so a page
+        // cost grew with the organization (1,000 to 100,000 members: 100 times slower).
+        let keys_of_member = Query::select()
+            .from_as(security_key::Entity, k.clone())
+            .and_where(Expr::col((k.clone(), security_key::Column::MemberId)).equals((m.clone(), member::Column::Id)))
+            .to_owned();
+        let key_count =
+            keys_of_member.clone().expr(Expr::col((k.clone(), security_key::Column::Id)).count()).to_owned();
+        let mut select = Query::select();
         select
+            .from_as(member::Entity, m.clone())
             .columns(
                 [
                     member::Column::Id,
@@ -386,14 +396,16 @@ impl MemberRepo for Database {
                 ]
                 .map(|column| (m.clone(), column)),
             )
-            .expr_as(Expr::col((k.clone(), security_key::Column::Id)).count(), Alias::new("key_count"))
+            .expr_as(Expr::SubQuery(None, Box::new(key_count.into())), Alias::new("key_count"))
+            .and_where(Expr::col((m.clone(), member::Column::OrgId)).eq(org.0))
             .order_by((m.clone(), member::Column::Id), Order::Asc)
             .limit(query.first + 1);
         if let Some(after) = query.after {
             select.and_where(Expr::col((m.clone(), member::Column::Id)).gt(after.0));
         }
         if query.without_key {
-            select.and_having(Expr::col((k.clone(), security_key::Column::Id)).count().eq(0));
+            let any_key = keys_of_member.clone().expr(Expr::val(1)).to_owned();
+            select.and_where(Expr::not_exists(any_key));
         }
         if let Some(search) = &query.search {
             let pattern = like_pattern(search);
