@@ -57,7 +57,8 @@ pub struct Record {
     pub tail: String,
 }
 
-/// Record layout version 2: `2|oe|me|ke|ls|it|ab|m|k|r|st|mt|c|mv|g|u|gp|ip|dv|kf|gr`.
+/// Record layout version 2: `2|m|oe|me|ke|ls|it|ab|k|r|st|mt|c|mv|g|u|gp|ip|dv|kf|gr`: the member
+/// first, so a purge reads it with the shortest match.
 const VERSION: &str = "2";
 /// Fields before the tail, the version included.
 const HEAD: usize = 9;
@@ -231,20 +232,20 @@ pub fn decode(
     Ok(Session {
         token_hash: token_hash.clone(),
         org_id,
-        member_id: MemberId(f[7].parse().map_err(|_| corrupt("m"))?),
+        member_id: MemberId(f[1].parse().map_err(|_| corrupt("m"))?),
         role,
         stage,
         methods,
         created_at: time(f[HEAD + 3], "c")?,
-        last_seen_at: time(f[4], "ls")?,
-        absolute_expires_at: time(f[6], "ab")?,
-        idle_timeout_secs: number(f[5], "it")?,
+        last_seen_at: time(f[5], "ls")?,
+        absolute_expires_at: time(f[7], "ab")?,
+        idle_timeout_secs: number(f[6], "it")?,
         mfa_verified_at: opt_time(f[HEAD + 4], "mv")?,
         key_id,
         grace_period_ends_at: opt_time(f[HEAD + 5], "g")?,
-        org_epoch: number(f[1], "oe")?,
-        member_epoch: number(f[2], "me")?,
-        keyless_epoch: number(f[3], "ke")?,
+        org_epoch: number(f[2], "oe")?,
+        member_epoch: number(f[3], "me")?,
+        keyless_epoch: number(f[4], "ke")?,
         facts: SessionFacts {
             username: unescape(f[HEAD + 6]),
             groups,
@@ -270,7 +271,7 @@ mod tests {
     /// The record as the scripts store it: the epochs stamped in.
     fn stamped(record: &Record, oe: u64, me: u64, ke: u64) -> String {
         let Record { ls, it, ab, m, k, tail } = record;
-        format!("2|{oe}|{me}|{ke}|{ls}|{it}|{ab}|{m}|{k}|{tail}")
+        format!("2|{m}|{oe}|{me}|{ke}|{ls}|{it}|{ab}|{k}|{tail}")
     }
 
     fn session(now: DateTime<Utc>) -> Session {

@@ -16,11 +16,11 @@
 //! session stamped with its value could (so an epoch never falls back to a value old sessions
 //! still carry).
 
-/// Shared helpers. A session record is one string (see `codec`): `2|oe|me|ke|ls|it|ab|m|k|<tail>`,
+/// Shared helpers. A session record is one string (see `codec`): `2|m|oe|me|ke|ls|it|ab|k|<tail>`,
 /// the fields the scripts read first and the rest (`tail`) kept as it is. [`load`] also reads the
 /// hash a session was stored as before (version 1), so every script works on both.
 const LIVE_FN: &str = r"
-local RECORD = '^2|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|([^|]*)|(.*)$'
+local RECORD = '^2|([^|]*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|(.*)$'
 local TAIL = {'r', 'st', 'mt', 'c', 'mv', 'g', 'u', 'gp', 'ip', 'dv', 'kf', 'gr'}
 local function fields(list)
   local t = {}
@@ -30,8 +30,8 @@ end
 local function load(key)
   local raw = redis.pcall('GET', key)
   if type(raw) == 'string' then
-    local oe, me, ke, ls, it, ab, m, k, tail = string.match(raw, RECORD)
-    if not oe then return nil end
+    local m, oe, me, ke, ls, it, ab, k, tail = string.match(raw, RECORD)
+    if not m then return nil end
     return {oe = oe, me = me, ke = ke, ls = ls, it = it, ab = ab, m = m, k = k, tail = tail, raw = raw}
   end
   if type(raw) ~= 'table' then return nil end
@@ -48,7 +48,7 @@ local function load(key)
   return s
 end
 local function pack(s)
-  return table.concat({'2', s.oe, s.me, s.ke, s.ls, s.it, s.ab, s.m, s.k, s.tail}, '|')
+  return table.concat({'2', s.m, s.oe, s.me, s.ke, s.ls, s.it, s.ab, s.k, s.tail}, '|')
 end
 local function deadline(s)
   return math.min(tonumber(s.ls) + tonumber(s.it) * 1000, tonumber(s.ab))
@@ -235,7 +235,7 @@ for i = 1, #popped, 2 do
   local raw = redis.pcall('GET', key)
   local m = nil
   if type(raw) == 'string' then
-    m = string.match(raw, '^2|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    m = string.match(raw, '^2|([^|]*)|')
   elseif type(raw) == 'table' then
     m = redis.call('HGET', key, 'm')
   end
@@ -328,8 +328,8 @@ return 0
 const LOOKUP_FAST: &str = r"
 local raw = redis.call('GET', KEYS[1] .. 's:' .. ARGV[1])
 if type(raw) == 'string' then
-  local oe, me, ke, ls, it, ab, m, k = string.match(raw, '^2|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|([^|]*)|')
-  if oe then
+  local m, oe, me, ke, ls, it, ab, k = string.match(raw, '^2|([^|]*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)|([^|]*)|')
+  if m then
     local pfx, now, idle = KEYS[1], tonumber(ARGV[3]), tonumber(it)
     local e = redis.call('MGET', pfx .. 'epoch', pfx .. 'me:' .. m, pfx .. 'ke', pfx .. 'spv', pfx .. 'wpv')
     local fresh = now - tonumber(ls) < idle * 50
