@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod repo;
 pub mod security_key;
 pub mod session;
+pub mod session_token;
 pub mod sso;
 pub mod sso_groups;
 pub mod step_up;

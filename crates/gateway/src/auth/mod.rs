@@ -83,6 +83,11 @@ pub async fn limit(app: &AppState, buckets: &[(String, Limit)], now: DateTime<Ut
     Ok(())
 }
 
+/// A ceremony ID as the client sent it.
+fn ceremony_id(id: &str) -> Result<CeremonyId, DomainError> {
+    id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))
+}
+
 /// Counts a ceremony finish against the member's and the address's limits (within the
 /// organization) and, unless one is exceeded, takes the ceremony out of the store (once) and checks
 /// its kind, owner and age: one round trip to the store.
@@ -94,7 +99,7 @@ pub async fn take_counted_ceremony(
     kind: &str,
     now: DateTime<Utc>,
 ) -> Result<Ceremony, DomainError> {
-    let id: CeremonyId = id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))?;
+    let id = ceremony_id(id)?;
     let configured = &app.config.limits;
     let limits = [
         (
@@ -146,7 +151,7 @@ pub async fn take_ceremony(
     session: Option<&TokenHash>,
     now: DateTime<Utc>,
 ) -> Result<Ceremony, DomainError> {
-    let id: CeremonyId = id.parse().map_err(|_| DomainError::bad_input("ceremonyId", "not a ceremony ID"))?;
+    let id = ceremony_id(id)?;
     app.ceremonies.take(org, id).await?.ok_or(DomainError::CeremonyExpired)?.claim(kind, session, now)
 }
 

@@ -46,54 +46,67 @@ impl ActivePolicy {
     }
 }
 
+/// One policy per organization, at the latest version seen.
+struct Versioned<T>(Mutex<HashMap<OrgId, (u64, Arc<T>)>>);
+
+impl<T> Default for Versioned<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<T> Versioned<T> {
+    /// The organization's policy, if `version` is the one kept.
+    fn get(&self, org: OrgId, version: u64) -> Option<Arc<T>> {
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| Arc::clone(policy))
+    }
+
+    /// Keeps `policy` as the organization's `version`, unless a newer one is kept.
+    fn insert(&self, org: OrgId, version: u64, policy: Arc<T>) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.get(&org).is_none_or(|(v, _)| *v <= version) {
+            kept.insert(org, (version, policy));
+        }
+    }
+}
+
 /// Compiled policies, one per organization (the latest version seen).
 #[derive(Default)]
 pub struct PolicyCache {
-    compiled: Mutex<HashMap<OrgId, (u64, Arc<CompiledPolicy>)>>,
-    approvals: Mutex<HashMap<OrgId, (u64, Arc<approval::ApprovalPolicy>)>>,
-    webauthn: Mutex<HashMap<OrgId, (u64, Arc<WebauthnPolicy>)>>,
+    compiled: Versioned<CompiledPolicy>,
+    approvals: Versioned<approval::ApprovalPolicy>,
+    webauthn: Versioned<WebauthnPolicy>,
 }
 
 impl PolicyCache {
     fn get(&self, org: OrgId, version: u64) -> Option<Arc<CompiledPolicy>> {
-        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
-    }
-
-    /// The organization's compiled approval policy, if `version` is the one cached.
-    pub fn approval(&self, org: OrgId, version: u64) -> Option<Arc<approval::ApprovalPolicy>> {
-        let compiled = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
-        compiled.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
-    }
-
-    /// Keeps an approval policy as the organization's `version`, unless a newer one is cached.
-    pub fn insert_approval(&self, org: OrgId, version: u64, policy: Arc<approval::ApprovalPolicy>) {
-        let mut compiled = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
-        if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
-            compiled.insert(org, (version, policy));
-        }
-    }
-
-    /// The organization's WebAuthn policy, if `version` is the one cached.
-    pub fn webauthn(&self, org: OrgId, version: u64) -> Option<Arc<WebauthnPolicy>> {
-        let cached = self.webauthn.lock().unwrap_or_else(|p| p.into_inner());
-        cached.get(&org).filter(|(v, _)| *v == version).map(|(_, policy)| policy.clone())
-    }
-
-    /// Keeps a WebAuthn policy as the organization's `version`, unless a newer one is cached.
-    pub fn insert_webauthn(&self, org: OrgId, version: u64, policy: Arc<WebauthnPolicy>) {
-        let mut cached = self.webauthn.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.get(&org).is_none_or(|(v, _)| *v <= version) {
-            cached.insert(org, (version, policy));
-        }
+        self.compiled.get(org, version)
     }
 
     /// Keeps `policy` as the organization's `version`, unless a newer one is already cached.
     pub fn insert(&self, org: OrgId, version: u64, policy: Arc<CompiledPolicy>) {
-        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        if compiled.get(&org).is_none_or(|(v, _)| *v <= version) {
-            compiled.insert(org, (version, policy));
-        }
+        self.compiled.insert(org, version, policy);
+    }
+
+    /// The organization's compiled approval policy, if `version` is the one cached.
+    pub fn approval(&self, org: OrgId, version: u64) -> Option<Arc<approval::ApprovalPolicy>> {
+        self.approvals.get(org, version)
+    }
+
+    /// Keeps an approval policy as the organization's `version`, unless a newer one is cached.
+    pub fn insert_approval(&self, org: OrgId, version: u64, policy: Arc<approval::ApprovalPolicy>) {
+        self.approvals.insert(org, version, policy);
+    }
+
+    /// The organization's WebAuthn policy, if `version` is the one cached.
+    pub fn webauthn(&self, org: OrgId, version: u64) -> Option<Arc<WebauthnPolicy>> {
+        self.webauthn.get(org, version)
+    }
+
+    /// Keeps a WebAuthn policy as the organization's `version`, unless a newer one is cached.
+    pub fn insert_webauthn(&self, org: OrgId, version: u64, policy: Arc<WebauthnPolicy>) {
+        self.webauthn.insert(org, version, policy);
     }
 }
 
@@ -125,4 +138,21 @@ pub async fn active(app: &AppState, session: &Session) -> Result<ActivePolicy, D
         app.sessions.announce_policy_version(org, PolicyKind::StepUp, stored.version, true).await?;
     }
     Ok(ActivePolicy::Saved { version: stored.version, policy })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_version_asked_is_served_and_an_older_one_never_replaces_a_newer() {
+        let kept = Versioned::<&str>::default();
+        let org = OrgId::new();
+        kept.insert(org, 2, Arc::new("v2"));
+        assert_eq!(kept.get(org, 2).as_deref(), Some(&"v2"));
+        assert!(kept.get(org, 3).is_none(), "a newer announced version is a miss");
+        kept.insert(org, 1, Arc::new("v1"));
+        assert_eq!(kept.get(org, 2).as_deref(), Some(&"v2"), "a late read of an older version is ignored");
+        assert!(kept.get(OrgId::new(), 2).is_none());
+    }
 }
