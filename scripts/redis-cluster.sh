@@ -29,11 +29,18 @@ die() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 free_ports() {
-  local n=$1 p tries=0 found=()
+  local n=$1 p tries=0 found=() ephemeral_low=32768
+  # Below the kernel's ephemeral range, bus ports included: a port that an outgoing connection
+  # happens to use as its source is not listening, so port_open misses it, yet a bind to it fails.
+  if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+    read -r ephemeral_low _ < /proc/sys/net/ipv4/ip_local_port_range
+  fi
+  local span=$((ephemeral_low - 10000 - 10000))
+  [[ $span -gt 1000 ]] || span=20000
   while [[ ${#found[@]} -lt $n ]]; do
     tries=$((tries + 1))
     [[ $tries -lt 2000 ]] || die "could not find $n free ports (and their bus ports) on 127.0.0.1"
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % span))
     # Neither the port nor its bus port may be another chosen node's port or bus port.
     [[ " ${found[*]} " != *" $p "* && " ${found[*]} " != *" $((p + 10000)) "* && " ${found[*]} " != *" $((p - 10000)) "* ]] || continue
     if ! port_open "$p" && ! port_open $((p + 10000)); then found+=("$p"); fi

@@ -337,6 +337,9 @@ async fn racing_bootstraps_on_postgres_create_one_organization() {
     assert_eq!(first.organizations().await.unwrap().len(), 1);
 }
 
+/// PostgreSQL round trips of a key login's write (one event), once the statement cache is warm.
+const PINNED_KEY_LOGIN_WRITE_ROUND_TRIPS: u64 = 9;
+
 /// The key-login path names the member from its own `UPDATE ... RETURNING`: a login whose event
 /// names actor and target costs exactly the round trips of one that names nothing.
 #[tokio::test]
@@ -368,6 +371,10 @@ async fn naming_the_member_costs_a_key_login_no_round_trip() {
     proxy.reset();
     login(true).await;
     assert_eq!(proxy.round_trips(), unnamed);
+    // Pinned: BEGIN, the key's counter compare-and-set, the member's login time (RETURNING the
+    // name), the audit head's lock, the event, the head, COMMIT. Fewer needs the key's use and the
+    // audit append in one statement, the chain's hash computed against a head read beforehand.
+    assert_eq!(unnamed, PINNED_KEY_LOGIN_WRITE_ROUND_TRIPS, "{:?}", proxy.log());
     let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
     assert_eq!(last[0].actor_name.as_deref(), Some("admin"));
 }

@@ -358,7 +358,7 @@ async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let pattern = format!("{}:*", store.namespace());
     let keys: Vec<String> = ::redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await.unwrap();
-    for expected in ["epoch", "ke", "live", &format!("me:{}", alice.0.simple()), &format!("ml:{}", alice.0.simple())] {
+    for expected in ["epoch", "ke", "live", "mh", &format!("me:{}", alice.0.simple())] {
         assert!(keys.iter().any(|k| k.ends_with(&format!("}}:{expected}"))), "{expected} missing from {keys:?}");
     }
     for key in &keys {
@@ -369,10 +369,10 @@ async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
     let indexed: Vec<String> =
         ::redis::cmd("ZRANGE").arg(&live_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
     assert_eq!(indexed, vec![fresh.token_hash.key().to_owned()], "expired entries are trimmed from the live index");
-    let member_key = format!("{}ml:{}", store.prefix(org), alice.0.simple());
-    let indexed: Vec<String> =
-        ::redis::cmd("ZRANGE").arg(&member_key).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
-    assert_eq!(indexed, vec![fresh.token_hash.key().to_owned()], "and from the member's index");
+    let members_key = format!("{}mh", store.prefix(org));
+    let indexed: Option<String> =
+        ::redis::cmd("HGET").arg(&members_key).arg(alice.0.simple().to_string()).query_async(&mut conn).await.unwrap();
+    assert_eq!(indexed.as_deref(), Some(fresh.token_hash.key()), "and from the member's keys");
     store.delete_namespace().await.unwrap();
 }
 

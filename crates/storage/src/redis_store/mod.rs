@@ -80,7 +80,7 @@ impl Scripts {
             revoke_member: script(scripts::REVOKE_MEMBER),
             revoke_org: script(scripts::REVOKE_ORG),
             revoke_keyless: script(scripts::REVOKE_KEYLESS),
-            purge_dead: script(scripts::PURGE_DEAD),
+            purge_dead: Script::new(scripts::PURGE_DEAD),
             live_of: script(scripts::LIVE_OF),
             sessions_of: script(scripts::SESSIONS_OF),
             count_keyless: script(scripts::COUNT_KEYLESS),

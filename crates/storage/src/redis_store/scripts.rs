@@ -6,7 +6,7 @@
 //! its own. Layout under that prefix:
 //! `epoch` (org epoch), `me:<member>` (member epoch), `ke` (keyless epoch), `s:<key>` (session record, by
 //! [`keyward_domain::session::TokenHash::key`]),
-//! `live` (zset of current-epoch sessions by deadline), `ml:<member>` (zset of a member's sessions),
+//! `live` (zset of current-epoch sessions by deadline), `mh` (hash: each member's session keys, back to back),
 //! `dead:<epoch>` (sessions of a revoked epoch awaiting deletion), `c:<id>` (ceremony state), `rl:<bucket>`
 //! (a ceremony rate-limit window),
 //! `spv` and `wpv` (the step-up and WebAuthn policy versions in force).
@@ -73,16 +73,87 @@ local function keep_for(key, ms)
   local ttl = redis.call('PTTL', key)
   if ttl == -1 or (ttl >= 0 and ttl < ms) then redis.call('PEXPIRE', key, ms) end
 end
-local function drop(pfx, h, m)
+local KEY = 22
+local function split(packed)
+  local list = {}
+  for i = 1, #packed, KEY do list[#list + 1] = string.sub(packed, i, i + KEY - 1) end
+  return list
+end
+local function set_keys(pfx, m, list)
+  if #list == 0 then
+    redis.call('HDEL', pfx .. 'mh', m)
+  else
+    redis.call('HSET', pfx .. 'mh', m, table.concat(list))
+  end
+end
+local function without(list, h)
+  local k, out = string.sub(h, 1, KEY), {}
+  for _, other in ipairs(list) do
+    if other ~= k then out[#out + 1] = other end
+  end
+  return out
+end
+-- A member's session keys. The `ml:<member>` zset layout 2 kept is folded in and deleted the first
+-- time the member is read; a layout 1 entry (a full hash) moves its session to its key on the way.
+local function keys_of(pfx, m, now)
+  local list = split(redis.call('HGET', pfx .. 'mh', m) or '')
+  local legacy = pfx .. 'ml:' .. m
+  local legacy_ttl = redis.call('PTTL', legacy)
+  if legacy_ttl == -2 then return list end
+  local seen = {}
+  for _, k in ipairs(list) do seen[k] = true end
+  for _, h in ipairs(redis.call('ZRANGE', legacy, 0, -1)) do
+    local k = string.sub(h, 1, KEY)
+    if k ~= h then
+      local s = load(pfx .. 's:' .. h)
+      redis.call('DEL', pfx .. 's:' .. h)
+      redis.call('ZREM', pfx .. 'live', h)
+      if live(pfx, s, now) then redis.call('ZADD', pfx .. 'live', save(pfx .. 's:' .. k, s, now), k) end
+    end
+    if not seen[k] then
+      seen[k] = true
+      list[#list + 1] = k
+    end
+  end
+  redis.call('DEL', legacy)
+  set_keys(pfx, m, list)
+  if legacy_ttl > 0 then keep_for(pfx .. 'mh', legacy_ttl) end
+  return list
+end
+-- Ends the member's sessions that are no longer live (expired, or of a revoked epoch) and drops
+-- them from the member's keys; returns the live ones. Keys whose session a purge deleted go here.
+local function prune(pfx, m, now)
+  local list = keys_of(pfx, m, now)
+  local kept = {}
+  for _, k in ipairs(list) do
+    if live(pfx, load(pfx .. 's:' .. k), now) then
+      kept[#kept + 1] = k
+    else
+      redis.call('DEL', pfx .. 's:' .. k)
+      redis.call('ZREM', pfx .. 'live', k)
+    end
+  end
+  if #kept ~= #list then set_keys(pfx, m, kept) end
+  return kept
+end
+local function drop(pfx, h, m, now)
   redis.call('DEL', pfx .. 's:' .. h)
   redis.call('ZREM', pfx .. 'live', h)
-  if m then redis.call('ZREM', pfx .. 'ml:' .. m, h) end
+  if m then
+    local list = keys_of(pfx, m, now)
+    local kept = without(list, h)
+    if #kept ~= #list then set_keys(pfx, m, kept) end
+  end
 end
-local function index(pfx, h, m, dl, abs_ttl)
+local function index(pfx, h, m, dl, abs_ttl, now)
   redis.call('ZADD', pfx .. 'live', dl, h)
-  redis.call('ZADD', pfx .. 'ml:' .. m, dl, h)
+  local list = keys_of(pfx, m, now)
+  if #without(list, h) == #list then
+    list[#list + 1] = h
+    set_keys(pfx, m, list)
+  end
   keep_for(pfx .. 'live', abs_ttl)
-  keep_for(pfx .. 'ml:' .. m, abs_ttl)
+  keep_for(pfx .. 'mh', abs_ttl)
 end
 ";
 
@@ -98,9 +169,14 @@ local s = {
 }
 local dl = save(pfx .. 's:' .. h, s, now)
 local abs_ttl = math.max(tonumber(s.ab) - now, 1)
-redis.call('ZREMRANGEBYSCORE', pfx .. 'ml:' .. m, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
-index(pfx, h, m, dl, abs_ttl)
+prune(pfx, m, now)
+-- Two other members' keys per login, chosen at random, so the keys of members who never come
+-- back (or whose sessions a flush ended) shrink while anyone logs in, and expire with `mh` after.
+for _, other in ipairs(redis.call('HRANDFIELD', pfx .. 'mh', 2)) do
+  if other ~= m then prune(pfx, other, now) end
+end
+index(pfx, h, m, dl, abs_ttl, now)
 keep_for(pfx .. 'epoch', abs_ttl)
 keep_for(pfx .. 'me:' .. m, abs_ttl)
 keep_for(pfx .. 'ke', abs_ttl)
@@ -121,19 +197,18 @@ if s == nil and full ~= h then
 end
 if s == nil then return false end
 if not live(pfx, s, now) then
-  drop(pfx, at, s.m)
+  drop(pfx, at, s.m, now)
   return false
 end
 if at ~= h then
-  drop(pfx, at, s.m)
+  drop(pfx, at, s.m, now)
   s.ls = ARGV[3]
   local dl = save(pfx .. 's:' .. h, s, now)
-  index(pfx, h, s.m, dl, math.max(tonumber(s.ab) - now, 1))
+  index(pfx, h, s.m, dl, math.max(tonumber(s.ab) - now, 1), now)
 elseif now - tonumber(s.ls) >= tonumber(s.it) * 50 then
   s.ls = ARGV[3]
   local dl = save(pfx .. 's:' .. h, s, now)
   redis.call('ZADD', pfx .. 'live', 'XX', dl, h)
-  redis.call('ZADD', pfx .. 'ml:' .. s.m, 'XX', dl, h)
 end
 local v = redis.call('MGET', pfx .. 'spv', pfx .. 'wpv')
 return {s.raw or pack(s), v[1] or '', v[2] or ''}
@@ -145,10 +220,10 @@ pub const REPLACE: &str = r"
 local pfx, old, new, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local s = load(pfx .. 's:' .. old)
 if not live(pfx, s, now) then return 0 end
-drop(pfx, old, s.m)
+drop(pfx, old, s.m, now)
 local n = {oe = s.oe, me = s.me, ke = s.ke, ls = ARGV[4], it = ARGV[5], ab = ARGV[6], m = s.m, k = ARGV[7], tail = ARGV[8]}
 local dl = save(pfx .. 's:' .. new, n, now)
-index(pfx, new, n.m, dl, math.max(tonumber(n.ab) - now, 1))
+index(pfx, new, n.m, dl, math.max(tonumber(n.ab) - now, 1), now)
 return 1
 ";
 
@@ -157,7 +232,7 @@ pub const REVOKE: &str = r"
 local pfx, h, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local s = load(pfx .. 's:' .. h)
 local was = live(pfx, s, now)
-drop(pfx, h, s and s.m)
+drop(pfx, h, s and s.m, now)
 if was then return 1 else return 0 end
 ";
 
@@ -165,7 +240,7 @@ if was then return 1 else return 0 end
 /// re-stamps `keep`, deletes the member's other sessions. Returns how many live sessions ended.
 pub const REVOKE_MEMBER: &str = r"
 local pfx, m, keep, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. m, 0, -1)
+local hashes = keys_of(pfx, m, now)
 local states = {}
 for _, h in ipairs(hashes) do
   local s = load(pfx .. 's:' .. h)
@@ -173,16 +248,19 @@ for _, h in ipairs(hashes) do
 end
 local epoch = redis.call('INCR', pfx .. 'me:' .. m)
 keep_for(pfx .. 'me:' .. m, tonumber(ARGV[4]))
-local count = 0
+local count, kept = 0, {}
 for _, h in ipairs(hashes) do
   if h == keep and states[h] then
     states[h].me = tostring(epoch)
     restamp(pfx .. 's:' .. h, states[h])
+    kept[1] = h
   else
     if states[h] then count = count + 1 end
-    drop(pfx, h, m)
+    redis.call('DEL', pfx .. 's:' .. h)
+    redis.call('ZREM', pfx .. 'live', h)
   end
 end
+set_keys(pfx, m, kept)
 return count
 ";
 
@@ -225,23 +303,15 @@ return epoch
 ";
 
 /// KEYS: the organization's prefix. ARGV: dead key, batch size. Deletes up to a batch of a revoked epoch's sessions.
-/// Returns how many remain.
+/// Returns how many remain. The members' keys in `mh` are left to the next read of each member
+/// (see `prune`): a purge batch stays one delete per session, so requests queued behind it wait
+/// little.
 pub const PURGE_DEAD: &str = r"
 local pfx, dead_key, batch = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local popped = redis.call('ZPOPMIN', dead_key, batch)
-for i = 1, #popped, 2 do
-  local h = popped[i]
-  local key = pfx .. 's:' .. h
-  local raw = redis.pcall('GET', key)
-  local m = nil
-  if type(raw) == 'string' then
-    m = string.match(raw, '^2|([^|]*)|')
-  elseif type(raw) == 'table' then
-    m = redis.call('HGET', key, 'm')
-  end
-  redis.call('DEL', key)
-  if m then redis.call('ZREM', pfx .. 'ml:' .. m, h) end
-end
+local keys = {}
+for i = 1, #popped, 2 do keys[#keys + 1] = pfx .. 's:' .. popped[i] end
+if #keys > 0 then redis.call('DEL', unpack(keys)) end
 return redis.call('ZCARD', dead_key)
 ";
 
@@ -250,12 +320,7 @@ pub const LIVE_OF: &str = r"
 local pfx, now = KEYS[1], tonumber(ARGV[1])
 local counts = {}
 for i = 2, #ARGV do
-  local n = 0
-  local hashes = redis.call('ZRANGE', pfx .. 'ml:' .. ARGV[i], '(' .. ARGV[1], '+inf', 'BYSCORE')
-  for _, h in ipairs(hashes) do
-    if live(pfx, load(pfx .. 's:' .. h), now) then n = n + 1 end
-  end
-  counts[#counts + 1] = n
+  counts[#counts + 1] = #prune(pfx, ARGV[i], now)
 end
 return counts
 ";
@@ -264,9 +329,9 @@ return counts
 pub const SESSIONS_OF: &str = r"
 local pfx, m, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local out = {}
-for _, h in ipairs(redis.call('ZRANGE', pfx .. 'ml:' .. m, '(' .. ARGV[2], '+inf', 'BYSCORE')) do
+for _, h in ipairs(prune(pfx, m, now)) do
   local s = load(pfx .. 's:' .. h)
-  if live(pfx, s, now) then out[#out + 1] = {h, s.raw or pack(s)} end
+  out[#out + 1] = {h, s.raw or pack(s)}
 end
 return out
 ";
@@ -348,4 +413,15 @@ pub fn lookup() -> String {
 /// Prepends the shared helpers to a script body.
 pub fn with_helpers(body: &str) -> String {
     format!("{LIVE_FN}\n{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_keys_are_split_at_the_length_of_a_session_key() {
+        let declared = format!("local KEY = {}\n", keyward_domain::session::TokenHash::KEY_CHARS);
+        assert!(LIVE_FN.contains(&declared), "the scripts' KEY must be TokenHash::KEY_CHARS");
+    }
 }
