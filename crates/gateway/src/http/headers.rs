@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::config::Config;
@@ -47,13 +45,13 @@ impl SecurityHeaders {
     }
 }
 
-/// Middleware adding the headers a response does not set itself.
-pub async fn add(State(headers): State<SecurityHeaders>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    for (name, value) in headers.0.iter() {
-        response.headers_mut().entry(name).or_insert_with(|| value.clone());
+impl SecurityHeaders {
+    /// Adds the headers `response` does not set itself.
+    pub fn apply(&self, response: &mut Response) {
+        for (name, value) in self.0.iter() {
+            response.headers_mut().entry(name).or_insert_with(|| value.clone());
+        }
     }
-    response
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -68,12 +68,11 @@ pub fn management_router(state: AppState) -> Router {
 }
 
 fn with_common_layers(router: Router, state: AppState) -> Router {
-    let security = headers::SecurityHeaders::new(&state.config);
-    let traced = crate::telemetry::enabled(&state.config);
+    let edge = Edge { security: headers::SecurityHeaders::new(&state.config), app: state };
+    let traced = crate::telemetry::enabled(&edge.app.config);
     router
-        .layer(middleware::from_fn_with_state(state, record_metrics))
         // Inside SetRequestIdLayer, so the request ID is already assigned.
-        .layer(middleware::from_fn(request_meta::scope))
+        .layer(middleware::from_fn_with_state(edge, pass_edge))
         .layer(TraceLayer::new_for_http().make_span_with(move |request: &Request| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
             let span =
@@ -85,7 +84,6 @@ fn with_common_layers(router: Router, state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-        .layer(middleware::from_fn_with_state(security, headers::add))
 }
 
 /// A UUIDv4 request ID from the thread's userspace CSPRNG: tower-http's `MakeRequestUuid` asks the
@@ -100,12 +98,36 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// What every request passes through, in one middleware rather than one per concern (each
+/// `from_fn` layer boxes the request's future again, on the session check's hot path).
+#[derive(Clone)]
+struct Edge {
+    app: AppState,
+    security: headers::SecurityHeaders,
+}
+
+/// Runs the request inside its audit context (request ID and `User-Agent`, see [`request_meta`]),
+/// adds the security headers its response lacks, and records its metrics.
+async fn pass_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
-    // Routing happens inside this layer, so label by the known paths rather than MatchedPath; a
-    // label per SPA path would let clients create unbounded series.
-    let route = match request.uri().path() {
+    let method = request.method().clone();
+    let route = route_label(request.uri().path());
+    let meta = request_meta::request_meta(request.headers());
+    let mut response = keyward_storage::request_context::scope(meta, next.run(request)).await;
+    edge.security.apply(&mut response);
+    edge.app.metrics.record_request(
+        route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// The metrics label of a path. Routing happens inside the edge, so this labels by the known paths
+/// rather than `MatchedPath`: a label per SPA path would let clients create unbounded series.
+fn route_label(path: &str) -> &'static str {
+    match path {
         "/graphql" => "/graphql",
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
@@ -116,8 +138,5 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         "/auth/verify" => "/auth/verify",
         crate::tokens::JWKS_PATH => crate::tokens::JWKS_PATH,
         _ => "spa",
-    };
-    let response = next.run(request).await.into_response();
-    state.metrics.record_request(route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
+    }
 }

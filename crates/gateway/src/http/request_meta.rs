@@ -3,10 +3,7 @@
 //! `SetRequestIdLayer` assigned or kept) and `User-Agent`, so every audit event the request
 //! writes records both, whichever resolver or handler builds the record.
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use keyward_domain::audit::RequestMeta;
 
 /// What the audit trail records about the request these headers came with.
@@ -21,12 +18,6 @@ pub fn request_meta(headers: &HeaderMap) -> RequestMeta {
 pub fn request_facts(ip: Option<String>) -> keyward_domain::step_up::RequestFacts {
     let user_agent = keyward_storage::request_context::current().and_then(|meta| meta.user_agent);
     keyward_domain::step_up::RequestFacts { ip, user_agent }
-}
-
-/// Middleware: runs the rest of the request inside its audit context.
-pub async fn scope(request: Request, next: Next) -> Response {
-    let meta = request_meta(request.headers());
-    keyward_storage::request_context::scope(meta, next.run(request)).await
 }
 
 #[cfg(test)]
