@@ -132,7 +132,7 @@ async fn best_of(server: &Server, shot: Shot, marker: &'static str, bounds: Boun
 }
 
 /// A fully logged-in admin session whose key touch is a moment old.
-async fn key_session(stack: &Stack) -> String {
+pub(crate) async fn key_session(stack: &Stack) -> String {
     let (_, new) = stack.new_session(&stack.admin, SessionStage::Authenticated);
     let now = Utc::now();
     let created = stack.store.create(new, crate::stack::LIFETIMES, now).await.expect("a session");

@@ -263,6 +263,11 @@ pub struct NewSession {
     pub facts: SessionFacts,
 }
 
+/// Live sessions one member keeps: a login beyond it ends the member's oldest session. Far above
+/// what a person uses (a laptop, a phone, the CLI), and it keeps what one member's sessions cost
+/// the store bounded whatever a client does.
+pub const MAX_SESSIONS_PER_MEMBER: usize = 100;
+
 /// Session lifetimes from configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionLifetimes {

@@ -15,7 +15,7 @@ use keyward_domain::ceremony::Ceremony;
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::repo::PolicyKind;
-use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
+use keyward_domain::session::{Epochs, MAX_SESSIONS_PER_MEMBER, NewSession, Session, SessionLifetimes, TokenHash};
 use keyward_domain::store::{CeremonyStore, Counted, SessionStore};
 
 #[derive(Default)]
@@ -64,6 +64,23 @@ impl State {
         self.by_org.get(&org).map(|set| set.iter().cloned().collect()).unwrap_or_default()
     }
 
+    /// Ends the member's oldest live sessions until a new one fits under
+    /// [`MAX_SESSIONS_PER_MEMBER`].
+    fn make_room(&mut self, org: OrgId, member: MemberId, now: DateTime<Utc>) {
+        let mut theirs: Vec<(DateTime<Utc>, TokenHash)> = self
+            .org_sessions(org)
+            .into_iter()
+            .filter_map(|hash| {
+                self.live(org, &hash, now).filter(|s| s.member_id == member).map(|s| (s.created_at, hash))
+            })
+            .collect();
+        theirs.sort();
+        let over = (theirs.len() + 1).saturating_sub(MAX_SESSIONS_PER_MEMBER);
+        for (_, hash) in theirs.into_iter().take(over) {
+            self.remove(&hash);
+        }
+    }
+
     /// Physically drops the org's sessions that are no longer live.
     fn purge(&mut self, org: OrgId, now: DateTime<Utc>) {
         for hash in self.org_sessions(org) {
@@ -106,6 +123,7 @@ impl SessionStore for MemoryStore {
         let mut state = self.lock();
         let epochs = state.epochs(new.org_id, new.member_id);
         let session = new.start(now, lifetimes, epochs);
+        state.make_room(session.org_id, session.member_id, now);
         state.insert(session.clone());
         Ok(session)
     }

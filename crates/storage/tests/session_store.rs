@@ -5,7 +5,7 @@ use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::member::Role;
 use keyward_domain::session::{
-    AuthMethod, NewSession, Session, SessionLifetimes, SessionStage, SessionToken, TokenHash,
+    AuthMethod, MAX_SESSIONS_PER_MEMBER, NewSession, Session, SessionLifetimes, SessionStage, SessionToken, TokenHash,
 };
 use keyward_domain::store::{CeremonyStore, SessionStore};
 
@@ -326,6 +326,28 @@ keyward_testkit::on_both_stores! {
     pending_sessions_are_short_lived,
     keyless_sessions_are_counted_before_they_end,
     a_members_sessions_are_listed_with_their_device,
+    a_member_keeps_at_most_the_cap_and_the_oldest_ends_first,
+}
+
+async fn a_member_keeps_at_most_the_cap_and_the_oldest_ends_first(store: &dyn Stores) {
+    let (org, now) = (OrgId::new(), Utc::now());
+    let (alice, bob) = (MemberId::new(), MemberId::new());
+    let bobs = start(store, org, bob, now).await;
+    let mut alices = Vec::new();
+    for i in 0..MAX_SESSIONS_PER_MEMBER {
+        alices.push(start(store, org, alice, now + Duration::milliseconds(i as i64)).await);
+    }
+    let later = now + Duration::seconds(1);
+    assert_eq!(store.live_sessions_of(org, &[alice], later).await.unwrap(), vec![MAX_SESSIONS_PER_MEMBER as u64]);
+    let newest = start(store, org, alice, later).await;
+    assert!(!is_live(store, &alices[0], later).await, "the oldest ended");
+    assert!(is_live(store, &alices[1], later).await, "only the oldest");
+    assert!(is_live(store, &newest, later).await);
+    assert!(is_live(store, &bobs, later).await, "another member's sessions do not count");
+    assert_eq!(
+        store.live_sessions_of(org, &[alice, bob], later).await.unwrap(),
+        vec![MAX_SESSIONS_PER_MEMBER as u64, 1]
+    );
 }
 
 /// Redis keeps nothing forever: after every kind of write, each key of the namespace has a TTL,

@@ -74,6 +74,7 @@ local function keep_for(key, ms)
   if ttl == -1 or (ttl >= 0 and ttl < ms) then redis.call('PEXPIRE', key, ms) end
 end
 local KEY = 22
+local MAX_PER_MEMBER = 100
 local function split(packed)
   local list = {}
   for i = 1, #packed, KEY do list[#list + 1] = string.sub(packed, i, i + KEY - 1) end
@@ -170,7 +171,17 @@ local s = {
 local dl = save(pfx .. 's:' .. h, s, now)
 local abs_ttl = math.max(tonumber(s.ab) - now, 1)
 redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
-prune(pfx, m, now)
+-- A member keeps at most MAX_PER_MEMBER sessions: the oldest end first. So a member's keys stay
+-- short, and every operation on them stays cheap whatever a client does.
+local kept = prune(pfx, m, now)
+if #kept >= MAX_PER_MEMBER then
+  local over = #kept - MAX_PER_MEMBER + 1
+  for i = 1, over do
+    redis.call('DEL', pfx .. 's:' .. kept[i])
+    redis.call('ZREM', pfx .. 'live', kept[i])
+  end
+  set_keys(pfx, m, {unpack(kept, over + 1)})
+end
 -- Two other members' keys per login, chosen at random, so the keys of members who never come
 -- back (or whose sessions a flush ended) shrink while anyone logs in, and expire with `mh` after.
 for _, other in ipairs(redis.call('HRANDFIELD', pfx .. 'mh', 2)) do
@@ -423,5 +434,7 @@ mod tests {
     fn member_keys_are_split_at_the_length_of_a_session_key() {
         let declared = format!("local KEY = {}\n", keyward_domain::session::TokenHash::KEY_CHARS);
         assert!(LIVE_FN.contains(&declared), "the scripts' KEY must be TokenHash::KEY_CHARS");
+        let cap = format!("local MAX_PER_MEMBER = {}\n", keyward_domain::session::MAX_SESSIONS_PER_MEMBER);
+        assert!(LIVE_FN.contains(&cap), "the scripts' cap must be MAX_SESSIONS_PER_MEMBER");
     }
 }
