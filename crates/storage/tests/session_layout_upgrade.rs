@@ -7,8 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
-use keyward_domain::member::Role;
-use keyward_domain::session::{AuthMethod, NewSession, SessionLifetimes, SessionStage, SessionToken, TokenHash};
+use keyward_domain::session::{SessionLifetimes, SessionStage, SessionToken, TokenHash};
 use keyward_domain::store::SessionStore;
 use keyward_storage::RedisStore;
 use redis::aio::MultiplexedConnection;
@@ -51,16 +50,7 @@ async fn write_layout_1(store: &RedisStore, org: OrgId, member: MemberId, now: D
 
 /// An SSO session for `member`, created by the current version; returns its hash.
 async fn sso_login(store: &RedisStore, org: OrgId, member: MemberId, now: DateTime<Utc>) -> TokenHash {
-    let new = NewSession {
-        token_hash: SessionToken::from_random(org, rand::random()).hash(),
-        org_id: org,
-        member_id: member,
-        role: Role::Member,
-        stage: SessionStage::Authenticated,
-        methods: vec![AuthMethod::Sso],
-        grace_period_ends_at: None,
-        facts: Default::default(),
-    };
+    let new = keyward_testkit::member_sso_session(SessionToken::from_random(org, rand::random()).hash(), org, member);
     let lifetimes =
         SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30), pending: Duration::minutes(10) };
     store.create(new, lifetimes, now).await.unwrap().token_hash

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Duration, Utc};
 use keyward_domain::ceremony::{Ceremony, CeremonyPurpose};
 use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
-use keyward_domain::member::Role;
 use keyward_domain::session::{
     AuthMethod, MAX_SESSIONS_PER_MEMBER, NewSession, Session, SessionLifetimes, SessionStage, SessionToken, TokenHash,
 };
@@ -20,16 +19,7 @@ fn token(org: OrgId) -> SessionToken {
 }
 
 fn new_session(org: OrgId, member: MemberId) -> NewSession {
-    NewSession {
-        token_hash: token(org).hash(),
-        org_id: org,
-        member_id: member,
-        role: Role::Member,
-        stage: SessionStage::Authenticated,
-        methods: vec![AuthMethod::Sso],
-        grace_period_ends_at: None,
-        facts: Default::default(),
-    }
+    keyward_testkit::member_sso_session(token(org).hash(), org, member)
 }
 
 /// A session confirmed with a security key (through a rotation, as the key step does).

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use keyward_domain::audit::{Actor, AuditRecord};
-use keyward_domain::ids::OrgId;
+use keyward_domain::ids::{MemberId, OrgId};
 use keyward_domain::member::{Member, NewMember, Role};
 use keyward_domain::org::{Enforcement, Organization};
 use keyward_domain::repo::{Bootstrap, MemberRepo, OrganizationRepo};
-use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken};
+use keyward_domain::session::{AuthMethod, NewSession, SessionStage, SessionToken, TokenHash};
 use keyward_storage::{Database, DatabaseOptions, MemoryStore, RedisStore};
 use sea_orm::ConnectionTrait;
 
@@ -187,17 +187,23 @@ macro_rules! on_both_databases {
 /// fixtures that write sessions straight to a store.
 pub fn sso_session(member: &Member, stage: SessionStage) -> (SessionToken, NewSession) {
     let token = SessionToken::from_random(member.org_id, rand::random());
-    let new = NewSession {
-        token_hash: token.hash(),
-        org_id: member.org_id,
-        member_id: member.id,
-        role: member.role,
-        stage,
+    let new = NewSession { role: member.role, stage, ..member_sso_session(token.hash(), member.org_id, member.id) };
+    (token, new)
+}
+
+/// An `AUTHENTICATED` SSO session record of a `Role::Member` by ID alone (stores never look the
+/// member up), under `token_hash`.
+pub fn member_sso_session(token_hash: TokenHash, org_id: OrgId, member_id: MemberId) -> NewSession {
+    NewSession {
+        token_hash,
+        org_id,
+        member_id,
+        role: Role::Member,
+        stage: SessionStage::Authenticated,
         methods: vec![AuthMethod::Sso],
         grace_period_ends_at: None,
         facts: Default::default(),
-    };
-    (token, new)
+    }
 }
 
 /// Generates one test per session store, for conformance suites: each named `async fn(&S)` runs
