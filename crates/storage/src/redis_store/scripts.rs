@@ -75,6 +75,11 @@ local function keep_for(key, ms)
 end
 local KEY = 22
 local MAX_PER_MEMBER = 100
+-- Deletes a session's record and its `live` entry; `drop` also takes it off its member's keys.
+local function forget(pfx, h)
+  redis.call('DEL', pfx .. 's:' .. h)
+  redis.call('ZREM', pfx .. 'live', h)
+end
 local function split(packed)
   local list = {}
   for i = 1, #packed, KEY do list[#list + 1] = string.sub(packed, i, i + KEY - 1) end
@@ -107,8 +112,7 @@ local function keys_of(pfx, m, now)
     local k = string.sub(h, 1, KEY)
     if k ~= h then
       local s = load(pfx .. 's:' .. h)
-      redis.call('DEL', pfx .. 's:' .. h)
-      redis.call('ZREM', pfx .. 'live', h)
+      forget(pfx, h)
       if live(pfx, s, now) then redis.call('ZADD', pfx .. 'live', save(pfx .. 's:' .. k, s, now), k) end
     end
     if not seen[k] then
@@ -122,24 +126,25 @@ local function keys_of(pfx, m, now)
   return list
 end
 -- Ends the member's sessions that are no longer live (expired, or of a revoked epoch) and drops
--- them from the member's keys; returns the live ones. Keys whose session a purge deleted go here.
+-- them from the member's keys; returns the live ones' keys and sessions, oldest first. Keys whose
+-- session a purge deleted go here.
 local function prune(pfx, m, now)
   local list = keys_of(pfx, m, now)
-  local kept = {}
+  local kept, sessions = {}, {}
   for _, k in ipairs(list) do
-    if live(pfx, load(pfx .. 's:' .. k), now) then
+    local s = load(pfx .. 's:' .. k)
+    if live(pfx, s, now) then
       kept[#kept + 1] = k
+      sessions[#sessions + 1] = s
     else
-      redis.call('DEL', pfx .. 's:' .. k)
-      redis.call('ZREM', pfx .. 'live', k)
+      forget(pfx, k)
     end
   end
   if #kept ~= #list then set_keys(pfx, m, kept) end
-  return kept
+  return kept, sessions
 end
 local function drop(pfx, h, m, now)
-  redis.call('DEL', pfx .. 's:' .. h)
-  redis.call('ZREM', pfx .. 'live', h)
+  forget(pfx, h)
   if m then
     local list = keys_of(pfx, m, now)
     local kept = without(list, h)
@@ -176,10 +181,7 @@ redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
 local kept = prune(pfx, m, now)
 if #kept >= MAX_PER_MEMBER then
   local over = #kept - MAX_PER_MEMBER + 1
-  for i = 1, over do
-    redis.call('DEL', pfx .. 's:' .. kept[i])
-    redis.call('ZREM', pfx .. 'live', kept[i])
-  end
+  for i = 1, over do forget(pfx, kept[i]) end
   set_keys(pfx, m, {unpack(kept, over + 1)})
 end
 -- Two other members' keys per login, chosen at random, so the keys of members who never come
@@ -267,8 +269,7 @@ for _, h in ipairs(hashes) do
     kept[1] = h
   else
     if states[h] then count = count + 1 end
-    redis.call('DEL', pfx .. 's:' .. h)
-    redis.call('ZREM', pfx .. 'live', h)
+    forget(pfx, h)
   end
 end
 set_keys(pfx, m, kept)
@@ -340,9 +341,9 @@ return counts
 pub const SESSIONS_OF: &str = r"
 local pfx, m, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local out = {}
-for _, h in ipairs(prune(pfx, m, now)) do
-  local s = load(pfx .. 's:' .. h)
-  out[#out + 1] = {h, s.raw or pack(s)}
+local keys, sessions = prune(pfx, m, now)
+for i, h in ipairs(keys) do
+  out[#out + 1] = {h, sessions[i].raw or pack(sessions[i])}
 end
 return out
 ";
