@@ -9,6 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+mod pg;
+
 /// One round trip on one connection: what the client sent before the server's next answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoundTrip {
@@ -19,6 +21,8 @@ pub struct RoundTrip {
     pub commands: Vec<String>,
     /// The server answered with a `NOSCRIPT` error: a script-cache miss.
     pub noscript: bool,
+    /// PostgreSQL statements sent in the clear (see [`pg::StatementReader`]).
+    pub statements: usize,
 }
 
 /// Commands a Redis client sends to set up a connection rather than to do its work.
@@ -106,6 +110,12 @@ impl TcpProxy {
             .collect()
     }
 
+    /// PostgreSQL statements since the last reset, from a client talking in the clear
+    /// (`sslmode=disable`): however many round trips preparing them took.
+    pub fn pg_statements(&self) -> usize {
+        self.log().iter().map(|trip| trip.statements).sum()
+    }
+
     /// Starts counting from zero.
     pub fn reset(&self) {
         let mut log = self.shared.lock();
@@ -135,6 +145,7 @@ async fn pipe(
     let up = async move {
         let mut buf = vec![0u8; 64 * 1024];
         let mut commands = CommandReader::default();
+        let mut statements = pg::StatementReader::default();
         loop {
             let n = match client_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -143,9 +154,13 @@ async fn pipe(
             if !awaiting_up.swap(true, Ordering::SeqCst) {
                 shared_up.round_trips.fetch_add(1, Ordering::SeqCst);
                 let seq = shared_up.next_seq.fetch_add(1, Ordering::SeqCst);
-                let trip = RoundTrip { connection, commands: Vec::new(), noscript: false };
+                let trip = RoundTrip { connection, commands: Vec::new(), noscript: false, statements: 0 };
                 shared_up.lock().push((seq, trip));
                 current_up.store(seq, Ordering::SeqCst);
+            }
+            let executed = statements.feed(&buf[..n]);
+            if executed > 0 {
+                shared_up.edit(current_up.load(Ordering::SeqCst), |trip| trip.statements += executed);
             }
             let names = commands.feed(&buf[..n]);
             if !names.is_empty() {
