@@ -12,7 +12,7 @@ use crate::error::{DomainError, StoreError};
 use crate::ids::{MemberId, OrgId, SecurityKeyId};
 use crate::member::{Member, NewMember, OidcIdentity, Role};
 use crate::org::{Enforcement, Organization};
-use crate::security_key::{KeyUse, NewSecurityKey, SecurityKey, StoredSecurityKey};
+use crate::security_key::{KeyUse, LoginBasis, NewSecurityKey, SecurityKey, StoredSecurityKey};
 use crate::sso_groups::{AdminGroups, GroupClaims};
 
 /// One page of a cursor-paginated list.
@@ -194,6 +194,9 @@ pub trait SecurityKeyRepo: Send + Sync {
     async fn key(&self, org: OrgId, id: SecurityKeyId) -> Result<Option<StoredSecurityKey>, StoreError>;
     /// One key by credential ID, in any organization.
     async fn key_by_credential(&self, credential_id: &[u8]) -> Result<Option<StoredSecurityKey>, StoreError>;
+    /// [`Self::key_by_credential`] with what a login's write is computed against (the audit head
+    /// of the key's organization and its owner's username), in the same read.
+    async fn key_for_login(&self, credential_id: &[u8]) -> Result<Option<(StoredSecurityKey, LoginBasis)>, StoreError>;
     /// Renames a key.
     async fn rename_key(
         &self,
@@ -217,9 +220,11 @@ pub trait SecurityKeyRepo: Send + Sync {
     /// is written and the answer is `Conflict("sign_count")`, so the caller judges the assertion
     /// again against the new counter (a counter never moves backwards).
     async fn record_key_use(&self, org: OrgId, id: SecurityKeyId, used: KeyUse) -> Result<(), StoreError>;
-    /// Records a finished security-key login in one transaction: the key's use (compare-and-set,
-    /// as [`Self::record_key_use`]), the member's login time and the audit events (one commit on
-    /// the login path instead of three).
+    /// Records a finished security-key login atomically: the key's use (compare-and-set, as
+    /// [`Self::record_key_use`]), the member's login time and the audit events. `basis` is what
+    /// [`Self::key_for_login`] read: while it is current, a store may write all of it in one
+    /// statement; when the chain or the username moved since, the store recomputes against the
+    /// new values. A member deactivated in between answers `NotFound`, and nothing is written.
     async fn record_key_login(
         &self,
         org: OrgId,
@@ -227,6 +232,7 @@ pub trait SecurityKeyRepo: Send + Sync {
         key: SecurityKeyId,
         used: KeyUse,
         audit: Vec<AuditRecord>,
+        basis: LoginBasis,
     ) -> Result<(), StoreError>;
 }
 

@@ -81,6 +81,18 @@ pub struct KeyUse {
     pub credential: String,
 }
 
+/// What a key login's write is computed against, read together with the key: the organization's
+/// audit head (the login's events are chained after it) and the key owner's username (their name
+/// snapshot). The write checks both are still current, so a store can make the whole login one
+/// statement; when either moved, the store reads them again and recomputes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginBasis {
+    /// The organization's chain head when the key was read.
+    pub audit_head: crate::audit::AuditHead,
+    /// The key owner's username then.
+    pub username: String,
+}
+
 /// Checks and normalizes a key name: trimmed, 1 to 64 characters, no control characters.
 pub fn normalize_key_name(raw: &str) -> Result<String, DomainError> {
     let name = raw.trim();

@@ -257,6 +257,28 @@ async fn counter_regressions_are_audited_and_refused_by_policy(app: &TestApp) {
     assert_code(&app.mfa_finish(&pending, &ceremony, response).await, "POLICY_DENIED");
 }
 
+/// Pins the SQL of `mfaLoginFinish` on PostgreSQL: two statements. One reads the key with the
+/// organization's audit head and the owner's name; one records the key's use, the login time
+/// and the chained audit event, checking under row locks that what it read is still current.
+/// Statements are counted, not round trips, so whether a pooled connection had them prepared
+/// already does not matter (the count needs the connection in the clear).
+#[tokio::test]
+async fn mfa_login_finish_runs_two_sql_statements() {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let url = format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()));
+    let app = TestApp::start(keyward_testkit::TestDb::postgres_at(&url).await, common::Store::Redis).await;
+    let (mut key, pending) = pending_admin(&app).await;
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    proxy.reset();
+    let body = app.mfa_finish(&pending, &ceremony, response).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(proxy.pg_statements(), 2, "{:?}", proxy.log());
+    let events = app.db.audit_events(app.org, AuditQuery { first: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(events.items[0].action, "mfa.login");
+    app.stop().await;
+}
+
 on_both_backends! {
     counter_regressions_are_audited_and_refused_by_policy,
     assertions_are_single_use_and_bound,

@@ -17,6 +17,19 @@ fn audit(action: &str) -> AuditRecord {
     AuditRecord::new(Actor::System, action)
 }
 
+/// A key login as the login path makes it: the basis read with the key, then the write.
+async fn key_login(
+    db: &Database,
+    org: OrgId,
+    member: MemberId,
+    key: &SecurityKey,
+    used: KeyUse,
+    audit: Vec<AuditRecord>,
+) -> Result<(), StoreError> {
+    let (_, basis) = db.key_for_login(&key.credential_id).await.unwrap().expect("the key exists");
+    db.record_key_login(org, member, key.id, used, audit, basis).await
+}
+
 fn new_key(org: OrgId, member: MemberId, credential_id: &[u8]) -> NewSecurityKey {
     NewSecurityKey {
         key: SecurityKey {
@@ -204,7 +217,7 @@ async fn key_logins_are_recorded_atomically(t: TestDb) {
             .len()
     };
 
-    t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 3), vec![audit("mfa.login")]).await.unwrap();
+    key_login(&t.db, org.id, admin.id, &key, key_use(0, 3), vec![audit("mfa.login")]).await.unwrap();
     let after = t.db.key(org.id, key.id).await.unwrap().unwrap();
     assert_eq!((after.key.sign_count, after.credential.as_str()), (3, "{\"n\":3}"));
     assert!(after.key.last_used_at.is_some());
@@ -214,14 +227,54 @@ async fn key_logins_are_recorded_atomically(t: TestDb) {
     // A member who does not exist (here: in another organization) rolls the key's use back too.
     let other = second_org(&t.db).await;
     let err =
-        t.db.record_key_login(org.id, MemberId::new(), key.id, key_use(3, 9), vec![audit("mfa.login")])
-            .await
-            .unwrap_err();
+        key_login(&t.db, org.id, MemberId::new(), &key, key_use(3, 9), vec![audit("mfa.login")]).await.unwrap_err();
     assert_eq!(err, StoreError::NotFound);
     assert_eq!(t.db.key(org.id, key.id).await.unwrap().unwrap().key.sign_count, 3, "rolled back");
-    assert!(t.db.record_key_login(other.id, admin.id, key.id, key_use(3, 9), vec![audit("mfa.login")]).await.is_err());
+    assert!(key_login(&t.db, other.id, admin.id, &key, key_use(3, 9), vec![audit("mfa.login")]).await.is_err());
     assert!(t.db.member(org.id, alice.id).await.unwrap().unwrap().last_login_at.is_none());
     assert_eq!(events(t.db.clone()).await, 1);
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
+/// A login's basis can be stale by the time it writes: other events moved the chain, the member
+/// was renamed, other members logged in at the same moment. Every login is still recorded once,
+/// chained after the real head and named as the member is called now.
+async fn key_logins_recompute_a_basis_that_moved(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let key = t.db.insert_key(new_key(org.id, admin.id, &[5, 1]), audit("security_key.registered")).await.unwrap();
+    let (_, stale) = t.db.key_for_login(&key.credential_id).await.unwrap().unwrap();
+    assert_eq!(stale.username, "admin");
+    t.db.append_audit(org.id, audit("in.between")).await.unwrap();
+    let rename = sea_orm::sea_query::Query::update()
+        .table("members")
+        .value("username", "root")
+        .and_where(sea_orm::sea_query::ExprTrait::eq(sea_orm::sea_query::Expr::col("id"), admin.id.0))
+        .to_owned();
+    sea_orm::ConnectionTrait::execute(t.db.connection(), &rename).await.unwrap();
+    let login = AuditRecord::new(Actor::Member(admin.id), "mfa.login").target(format!("member:{}", admin.id));
+    t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 1), vec![login], stale).await.unwrap();
+    let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
+    assert_eq!((last[0].action.as_str(), last[0].actor_name.as_deref()), ("mfa.login", Some("root")));
+    assert_eq!(t.db.audit_head(org.id).await.unwrap().unwrap().seq, last[0].seq);
+
+    // Eight members log in at once, each with a basis read before any of them wrote.
+    let mut logins = Vec::new();
+    for i in 0..8u8 {
+        let who = member(&t.db, org.id, &format!("m{i}")).await;
+        let key = t.db.insert_key(new_key(org.id, who.id, &[6, i]), audit("security_key.registered")).await.unwrap();
+        let (_, basis) = t.db.key_for_login(&key.credential_id).await.unwrap().unwrap();
+        logins.push((who.id, key.id, basis));
+    }
+    let tasks = logins.into_iter().map(|(who, key, basis)| {
+        let db = Arc::clone(&t.db);
+        let event = AuditRecord::new(Actor::Member(who), "mfa.login");
+        tokio::spawn(async move { db.record_key_login(org.id, who, key, key_use(0, 1), vec![event], basis).await })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task.unwrap().unwrap();
+    }
+    let query = AuditQuery { first: 50, action: Some("mfa.login".into()), ..Default::default() };
+    assert_eq!(t.db.audit_events(org.id, query).await.unwrap().items.len(), 9);
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
 }
 
@@ -238,14 +291,14 @@ async fn key_counters_never_move_backwards(t: TestDb) {
     };
 
     let both = vec![audit("mfa.login"), audit("security_key.backup_state_changed")];
-    t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 5), both).await.unwrap();
+    key_login(&t.db, org.id, admin.id, &key, key_use(0, 5), both).await.unwrap();
     assert_eq!(count(t.db.clone()).await, 5);
     let changed =
         t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items[0].action.clone();
     assert_eq!(changed, "security_key.backup_state_changed", "every event of the login is written, in order");
 
     // A login that read the counter before the last one moved it: nothing is written.
-    let stale = t.db.record_key_login(org.id, admin.id, key.id, key_use(0, 4), vec![audit("mfa.login")]).await;
+    let stale = key_login(&t.db, org.id, admin.id, &key, key_use(0, 4), vec![audit("mfa.login")]).await;
     assert_eq!(stale.unwrap_err(), StoreError::Conflict(SIGN_COUNT_CHANGED.into()));
     assert_eq!(count(t.db.clone()).await, 5);
     assert_eq!(logins(t.db.clone()).await, 1, "the refused write left no audit event");
@@ -263,12 +316,13 @@ async fn key_counters_never_move_backwards(t: TestDb) {
     for round in 0..5u32 {
         let (low, high) = (expected + 1 + round, expected + 2 + round);
         let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
+        let (k1, k2) = (key.clone(), key.clone());
         let (r1, r2) = tokio::join!(
             tokio::spawn(async move {
-                db1.record_key_login(org.id, admin.id, key.id, key_use(expected, high), vec![audit("mfa.login")]).await
+                key_login(&db1, org.id, admin.id, &k1, key_use(expected, high), vec![audit("mfa.login")]).await
             }),
             tokio::spawn(async move {
-                db2.record_key_login(org.id, admin.id, key.id, key_use(expected, low), vec![audit("mfa.login")]).await
+                key_login(&db2, org.id, admin.id, &k2, key_use(expected, low), vec![audit("mfa.login")]).await
             }),
         );
         let (r1, r2) = (r1.unwrap(), r2.unwrap());
@@ -478,7 +532,7 @@ async fn deactivation_keeps_an_active_admin(t: TestDb) {
         credential: "{\"cred\":2}".into(),
     };
     let events_before = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
-    let refused = t.db.record_key_login(org.id, bob.id, key.id, used, vec![audit("mfa.login")]).await;
+    let refused = key_login(&t.db, org.id, bob.id, &key, used, vec![audit("mfa.login")]).await;
     assert_eq!(refused.unwrap_err(), StoreError::NotFound);
     let events_after = t.db.audit_events(org.id, AuditQuery { first: 200, ..Default::default() }).await.unwrap();
     assert_eq!(events_after.items.len(), events_before.items.len(), "rolled back whole");
@@ -530,6 +584,7 @@ on_both_databases! {
     members_list_with_key_counts,
     keys_are_unique_and_scoped,
     key_logins_are_recorded_atomically,
+    key_logins_recompute_a_basis_that_moved,
     key_counters_never_move_backwards,
     last_key_rule_holds,
     enforcement_rolls_back_when_the_flush_fails,

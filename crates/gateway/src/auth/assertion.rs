@@ -5,7 +5,9 @@ use std::time::SystemTime;
 
 use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::repo::{AuditRepo, SecurityKeyRepo};
-use keyward_domain::security_key::{BackupFlags, CounterCheck, SecurityKey, check_backup_flags, check_counter};
+use keyward_domain::security_key::{
+    BackupFlags, CounterCheck, LoginBasis, SecurityKey, check_backup_flags, check_counter,
+};
 use keyward_domain::session::{KeyFacts, Session};
 use keyward_domain::webauthn_policy::CredentialFacts;
 use keyward_domain::{DomainError, StoreError};
@@ -30,6 +32,8 @@ pub struct Asserted {
     pub backup: BackupFlags,
     /// Whether the policy refuses a counter that went backwards.
     pub reject_regression: bool,
+    /// What a login's write is computed against, read with the key.
+    pub basis: LoginBasis,
 }
 
 /// Records the use of an asserted key: its counter and backup state move forward, on the
@@ -107,7 +111,7 @@ pub async fn check(
         .map_err(|e| DomainError::bad_input("response", format!("not a PublicKeyCredential: {e}")))?;
     let state: AuthenticationState = serde_json::from_value(state.clone())
         .map_err(|e| DomainError::CeremonyFailed(format!("corrupt ceremony state: {e}")))?;
-    let stored = app.db.key_by_credential(&checked.credential_id).await?.ok_or(DomainError::KeyNotRegistered)?;
+    let (stored, basis) = app.db.key_for_login(&checked.credential_id).await?.ok_or(DomainError::KeyNotRegistered)?;
     if stored.key.member_id != session.member_id || stored.key.org_id != session.org_id {
         return Err(DomainError::KeyNotRegistered);
     }
@@ -135,7 +139,7 @@ pub async fn check(
         backup_state: result.backup_state(),
         user_verified: result.user_verified(),
     };
-    Ok(Asserted { key: stored.key, result, credential, facts, backup, reject_regression })
+    Ok(Asserted { key: stored.key, result, credential, facts, backup, reject_regression, basis })
 }
 
 /// The counter rule (DESIGN §5): a counter that did not move forward is audited as an anomaly and

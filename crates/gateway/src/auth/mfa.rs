@@ -5,7 +5,7 @@ use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::ceremony::CeremonyPurpose;
 use keyward_domain::ids::CeremonyId;
 use keyward_domain::repo::SecurityKeyRepo;
-use keyward_domain::security_key::{BackupFlags, KeyUse, SIGN_COUNT_CHANGED, SecurityKey};
+use keyward_domain::security_key::{BackupFlags, KeyUse, LoginBasis, SIGN_COUNT_CHANGED, SecurityKey};
 use keyward_domain::session::Session;
 use keyward_domain::{DomainError, StoreError};
 use serde_json::{Value, json};
@@ -78,6 +78,7 @@ struct Verified {
     credential: String,
     /// The login event, and the backup-state change when there is one.
     events: Vec<AuditRecord>,
+    basis: LoginBasis,
 }
 
 /// How often the counter's compare-and-set is tried: each retry means another login of the same
@@ -98,7 +99,15 @@ async fn record(app: &AppState, session: &Session, v: Verified, ip: Option<Strin
             backed_up: v.backed_up,
             credential: v.credential.clone(),
         };
-        match app.db.record_key_login(session.org_id, session.member_id, v.key.id, used, v.events.clone()).await {
+        let login = app.db.record_key_login(
+            session.org_id,
+            session.member_id,
+            v.key.id,
+            used,
+            v.events.clone(),
+            v.basis.clone(),
+        );
+        match login.await {
             Ok(()) => return Ok(v.issued),
             Err(StoreError::Conflict(what)) if what == SIGN_COUNT_CHANGED => {
                 let current = app.db.key(session.org_id, v.key.id).await?.ok_or(DomainError::NotFound)?.key.sign_count;
@@ -142,7 +151,7 @@ async fn verify(
     let now = Utc::now();
     let ceremony = super::take_counted_ceremony(app, session, ip.as_deref(), ceremony_id, "LOGIN", now).await?;
     let asserted = super::assertion::check(app, session, &ceremony.state["state"], response, &ip).await?;
-    let Asserted { key, result, credential, facts, backup, reject_regression } = asserted;
+    let Asserted { key, result, credential, facts, backup, reject_regression, basis } = asserted;
     let actor = Actor::Member(session.member_id);
     let mut events = vec![
         AuditRecord::new(actor.clone(), "mfa.login")
@@ -159,6 +168,8 @@ async fn verify(
         events.push(
             AuditRecord::new(actor, "security_key.backup_state_changed")
                 .target(format!("security_key:{}", key.id))
+                // Named here, from the key just read, so the login's write needs no name lookup.
+                .target_name(key.name.clone())
                 .ip(ip)
                 .details(json!({ "keyId": key.id.to_string(), "from": key.backed_up, "to": backed_up })),
         );
@@ -173,5 +184,6 @@ async fn verify(
         backed_up: result.backup_state(),
         credential,
         events,
+        basis,
     })
 }

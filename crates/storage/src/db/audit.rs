@@ -82,6 +82,14 @@ fn name_of(source: Option<NameSource>, org: OrgId) -> Expr {
     Expr::SubQuery(None, Box::new(query.into()))
 }
 
+/// `record` with the current request's context (see [`request_context`]), when there is one.
+pub(crate) fn with_request_context(record: AuditRecord) -> AuditRecord {
+    match request_context::current() {
+        Some(meta) => record.with_request(&meta),
+        None => record,
+    }
+}
+
 /// Appends `record` to `org`'s chain inside `txn`, with the current request's context (see
 /// [`request_context`]) and name snapshots filled in where the caller gave none. The head row is
 /// locked (`FOR UPDATE` on PostgreSQL; SQLite has a single writer), so concurrent appenders queue
@@ -91,10 +99,7 @@ pub(crate) async fn append_in(
     org: OrgId,
     record: AuditRecord,
 ) -> Result<AuditEvent, StoreError> {
-    let record = match request_context::current() {
-        Some(meta) => record.with_request(&meta),
-        None => record,
-    };
+    let record = with_request_context(record);
     // Before the head is locked, so concurrent appenders wait only for the insert itself.
     let record = resolve_names(txn, org, record).await?;
     let head = audit_head::Entity::find_by_id(org.0)

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::repo::{DeletedBy, SecurityKeyRepo, key_deletion_allowed};
-use keyward_domain::security_key::{KeyUse, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey, StoredSecurityKey};
+use keyward_domain::security_key::{
+    KeyUse, LoginBasis, NewSecurityKey, SIGN_COUNT_CHANGED, SecurityKey, StoredSecurityKey,
+};
 use keyward_domain::{DomainError, StoreError};
-use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set, TransactionTrait,
@@ -15,6 +16,7 @@ use sea_orm::{
 use super::audit::{append_in, resolve_names};
 use super::convert::key_from;
 use super::entities::{member, organization, security_key};
+use super::key_login::KeyLogin;
 use super::{Database, map_err};
 
 #[async_trait]
@@ -168,41 +170,26 @@ impl SecurityKeyRepo for Database {
         update_key_use(&self.conn, org, id, used).await
     }
 
+    async fn key_for_login(&self, credential_id: &[u8]) -> Result<Option<(StoredSecurityKey, LoginBasis)>, StoreError> {
+        super::key_login::key_for_login(&self.conn, credential_id).await
+    }
+
     async fn record_key_login(
         &self,
         org: OrgId,
-        member_id: MemberId,
+        member: MemberId,
         key: SecurityKeyId,
         used: KeyUse,
         audit: Vec<AuditRecord>,
+        basis: LoginBasis,
     ) -> Result<(), StoreError> {
-        let at = used.at;
-        let txn = self.conn.begin().await.map_err(map_err)?;
-        update_key_use(&txn, org, key, used).await?;
-        // RETURNING hands the audit snapshot the username in the same round trip, so the login
-        // path pays no extra query for it.
-        let update = Query::update()
-            .table(member::Entity)
-            .value(member::Column::LastLoginAt, Expr::value(at))
-            .and_where(member::Column::Id.eq(member_id.0))
-            .and_where(member::Column::OrgId.eq(org.0))
-            // A member deactivated while their login was in flight finishes no login: the whole
-            // transaction (key use, audit) rolls back.
-            .and_where(member::Column::DeactivatedAt.is_null())
-            .returning_col(member::Column::Username)
-            .to_owned();
-        let row = txn.query_one(&update).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
-        let username: String = row.try_get("", "username").map_err(map_err)?;
-        for record in audit {
-            append_in(&txn, org, record.with_member_name(member_id, &username)).await?;
-        }
-        txn.commit().await.map_err(map_err)
+        super::key_login::record(&self.conn, KeyLogin { org, member, key, used, audit }, basis).await
     }
 }
 
 /// The key's use as a compare-and-set on its counter: a concurrent assertion that got there first
 /// makes this one write nothing, so the counter can never move backwards.
-async fn update_key_use(
+pub(super) async fn update_key_use(
     conn: &impl ConnectionTrait,
     org: OrgId,
     id: SecurityKeyId,

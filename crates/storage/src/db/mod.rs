@@ -5,6 +5,7 @@ mod approvals;
 mod audit;
 mod convert;
 pub(crate) mod entities;
+mod key_login;
 mod keys;
 mod members;
 mod orgs;
@@ -59,6 +60,9 @@ pub struct DatabaseOptions {
     pub acquire_timeout: Duration,
 }
 
+/// How long a pooled connection may sit idle before it is checked before use.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(10);
+
 impl DatabaseOptions {
     /// Defaults for `url`.
     pub fn new(url: impl Into<String>) -> Self {
@@ -71,6 +75,10 @@ impl Database {
     pub async fn connect(options: &DatabaseOptions) -> Result<Self, StoreError> {
         let mut connect = ConnectOptions::new(options.url.clone());
         connect.acquire_timeout(options.acquire_timeout).connect_timeout(options.acquire_timeout).sqlx_logging(false);
+        // sqlx checks every connection it gets back before pooling it again, so a check on the
+        // way out too would add a round trip to every query; only a connection that sat idle
+        // (whose server may have gone away meanwhile) is checked before use.
+        connect.test_before_acquire_if_idle_for(IDLE_BEFORE_CHECK);
         if engine_of(&options.url) == Some(Engine::Sqlite) {
             // One connection serializes writers, so read-then-write transactions never hit
             // SQLITE_BUSY; SQLite is the single-instance option anyway.
