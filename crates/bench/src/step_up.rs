@@ -135,7 +135,7 @@ async fn best_of(server: &Server, shot: Shot, marker: &'static str, bounds: Boun
 pub(crate) async fn key_session(stack: &Stack) -> String {
     let (_, new) = stack.new_session(&stack.admin, SessionStage::Authenticated);
     let now = Utc::now();
-    let created = stack.store.create(new, crate::stack::LIFETIMES, now).await.expect("a session");
+    let created = stack.store.create(new, crate::stack::LIFETIMES, now).await.expect("a session").session;
     let token = SessionToken::from_random(stack.org, rand::random());
     let mut touched = created.clone();
     touched.token_hash = token.hash();

@@ -11,6 +11,15 @@ use crate::rate_limit::Limit;
 use crate::repo::PolicyKind;
 use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
 
+/// A session just started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The new session.
+    pub session: Session,
+    /// How many of the member's oldest sessions ended to keep them within the cap.
+    pub evicted: u32,
+}
+
 /// Server-side sessions with per-organization, per-member and keyless epochs (DESIGN §4).
 ///
 /// A session is live while its stamped epochs equal the current ones and its deadline has not
@@ -18,13 +27,15 @@ use crate::session::{NewSession, Session, SessionLifetimes, TokenHash};
 /// O(1); the dead entries are removed afterwards.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Starts a session at `now`, stamped with the current epochs.
+    /// Starts a session at `now`, stamped with the current epochs. When the member already keeps
+    /// [`MAX_SESSIONS_PER_MEMBER`](crate::session::MAX_SESSIONS_PER_MEMBER) live sessions, their
+    /// oldest end to make room, and the answer says how many did.
     async fn create(
         &self,
         new: NewSession,
         lifetimes: SessionLifetimes,
         now: DateTime<Utc>,
-    ) -> Result<Session, StoreError>;
+    ) -> Result<Created, StoreError>;
 
     /// The live session with this hash, in one round trip (epochs included), touching its
     /// last-seen time when [`Session::needs_touch`] says so.

@@ -9,8 +9,8 @@ use common::authn::{soft_key, token_of};
 use common::oidc::{IdpUser, TestIdp};
 use common::{TestApp, error_code};
 use keyward_domain::member::Role;
-use keyward_domain::repo::MemberRepo;
-use keyward_domain::session::SessionStage;
+use keyward_domain::repo::{AuditQuery, AuditRepo, MemberRepo};
+use keyward_domain::session::{MAX_SESSIONS_PER_MEMBER, SessionStage};
 use serde_json::json;
 
 const ENFORCE: &str = "mutation($i: MfaEnforcementInput!) { mfaEnforcementSet(input: $i) { revokedSessions } }";
@@ -202,7 +202,33 @@ async fn a_session_waiting_for_its_key_is_short_lived(app: &TestApp) {
     assert!(expires > Utc::now() + Duration::hours(11), "the full lifetime once the key is done: {expires}");
 }
 
+/// A login that takes a member past the session cap ends their oldest session, and says so in
+/// the audit trail.
+async fn a_login_at_the_session_cap_audits_the_session_it_ended(app: &TestApp) {
+    let admin = app.admin().await;
+    let mut tokens = Vec::new();
+    for _ in 0..MAX_SESSIONS_PER_MEMBER {
+        tokens.push(app.session_for(&admin, SessionStage::Authenticated).await);
+    }
+    let evictions = || async {
+        let query = AuditQuery { first: 5, action: Some("session.evicted".into()), ..Default::default() };
+        app.db.audit_events(app.org, query).await.unwrap().items
+    };
+    assert!(evictions().await.is_empty());
+    app.backup_login().await;
+    let events = evictions().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].details["endedSessions"], 1);
+    assert_eq!(
+        events[0].summary(),
+        format!("admin logged in with {MAX_SESSIONS_PER_MEMBER} sessions open: the oldest 1 ended")
+    );
+    assert!(!app.is_live(&tokens[0]).await, "the oldest ended");
+    assert!(app.is_live(&tokens[1]).await, "and only the oldest");
+}
+
 on_both_backends! {
+    a_login_at_the_session_cap_audits_the_session_it_ended,
     registering_a_key_ends_the_members_other_keyless_sessions,
     deleting_your_key_ends_your_other_sessions,
     an_admin_deleting_their_own_key_keeps_their_session,

@@ -16,7 +16,7 @@ use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::repo::PolicyKind;
 use keyward_domain::session::{Epochs, MAX_SESSIONS_PER_MEMBER, NewSession, Session, SessionLifetimes, TokenHash};
-use keyward_domain::store::{CeremonyStore, Counted, SessionStore};
+use keyward_domain::store::{CeremonyStore, Counted, Created, SessionStore};
 
 #[derive(Default)]
 struct State {
@@ -66,7 +66,7 @@ impl State {
 
     /// Ends the member's oldest live sessions until a new one fits under
     /// [`MAX_SESSIONS_PER_MEMBER`].
-    fn make_room(&mut self, org: OrgId, member: MemberId, now: DateTime<Utc>) {
+    fn make_room(&mut self, org: OrgId, member: MemberId, now: DateTime<Utc>) -> u32 {
         let mut theirs: Vec<(DateTime<Utc>, TokenHash)> = self
             .org_sessions(org)
             .into_iter()
@@ -79,6 +79,7 @@ impl State {
         for (_, hash) in theirs.into_iter().take(over) {
             self.remove(&hash);
         }
+        u32::try_from(over).unwrap_or(u32::MAX)
     }
 
     /// Physically drops the org's sessions that are no longer live.
@@ -119,13 +120,13 @@ impl SessionStore for MemoryStore {
         new: NewSession,
         lifetimes: SessionLifetimes,
         now: DateTime<Utc>,
-    ) -> Result<Session, StoreError> {
+    ) -> Result<Created, StoreError> {
         let mut state = self.lock();
         let epochs = state.epochs(new.org_id, new.member_id);
         let session = new.start(now, lifetimes, epochs);
-        state.make_room(session.org_id, session.member_id, now);
+        let evicted = state.make_room(session.org_id, session.member_id, now);
         state.insert(session.clone());
-        Ok(session)
+        Ok(Created { session, evicted })
     }
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {

@@ -53,7 +53,7 @@ async fn sso_login(store: &RedisStore, org: OrgId, member: MemberId, now: DateTi
     let new = keyward_testkit::member_sso_session(SessionToken::from_random(org, rand::random()).hash(), org, member);
     let lifetimes =
         SessionLifetimes { absolute: Duration::hours(12), idle: Duration::minutes(30), pending: Duration::minutes(10) };
-    store.create(new, lifetimes, now).await.unwrap().token_hash
+    store.create(new, lifetimes, now).await.unwrap().session.token_hash
 }
 
 async fn key_type(key: &str) -> String {

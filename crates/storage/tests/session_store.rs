@@ -34,7 +34,7 @@ async fn start_keyed(store: &dyn Stores, org: OrgId, member: MemberId, now: Date
 }
 
 async fn start(store: &dyn Stores, org: OrgId, member: MemberId, now: DateTime<Utc>) -> Session {
-    store.create(new_session(org, member), LIFETIMES, now).await.unwrap()
+    store.create(new_session(org, member), LIFETIMES, now).await.unwrap().session
 }
 
 async fn is_live(store: &dyn Stores, s: &Session, now: DateTime<Utc>) -> bool {
@@ -207,7 +207,7 @@ async fn a_members_sessions_are_listed_with_their_device(store: &dyn Stores) {
     let mut from_laptop = new_session(org, alice);
     from_laptop.facts.device = Some("Firefox 133 on Linux".into());
     from_laptop.facts.login_ip = Some("192.0.2.7".into());
-    let laptop = store.create(from_laptop, LIFETIMES, now - chrono::Duration::minutes(5)).await.unwrap();
+    let laptop = store.create(from_laptop, LIFETIMES, now - chrono::Duration::minutes(5)).await.unwrap().session;
     let phone = start(store, org, alice, now).await;
     let ended = start(store, org, alice, now).await;
     store.revoke(org, &ended.token_hash, now).await.unwrap();
@@ -227,7 +227,7 @@ async fn pending_sessions_are_short_lived(store: &dyn Stores) {
     let (org, member, now) = (OrgId::new(), MemberId::new(), Utc::now());
     let mut new = new_session(org, member);
     new.stage = SessionStage::MfaRequired;
-    let pending = store.create(new, LIFETIMES, now).await.unwrap();
+    let pending = store.create(new, LIFETIMES, now).await.unwrap().session;
     assert_eq!(pending.absolute_expires_at, now + LIFETIMES.pending);
     assert!(is_live(store, &pending, now + Duration::minutes(9)).await);
     assert!(!is_live(store, &pending, now + Duration::minutes(10)).await, "past session.pending_ttl");
@@ -329,14 +329,17 @@ async fn a_member_keeps_at_most_the_cap_and_the_oldest_ends_first(store: &dyn St
     }
     let later = now + Duration::seconds(1);
     assert_eq!(store.live_sessions_of(org, &[alice], later).await.unwrap(), vec![MAX_SESSIONS_PER_MEMBER as u64]);
-    let newest = start(store, org, alice, later).await;
+    let created = store.create(new_session(org, alice), LIFETIMES, later).await.unwrap();
+    assert_eq!(created.evicted, 1, "the answer says one session ended to make room");
+    let newest = created.session;
+    assert_eq!(store.create(new_session(org, bob), LIFETIMES, later).await.unwrap().evicted, 0, "bob is far below");
     assert!(!is_live(store, &alices[0], later).await, "the oldest ended");
     assert!(is_live(store, &alices[1], later).await, "only the oldest");
     assert!(is_live(store, &newest, later).await);
     assert!(is_live(store, &bobs, later).await, "another member's sessions do not count");
     assert_eq!(
         store.live_sessions_of(org, &[alice, bob], later).await.unwrap(),
-        vec![MAX_SESSIONS_PER_MEMBER as u64, 1]
+        vec![MAX_SESSIONS_PER_MEMBER as u64, 2]
     );
 }
 

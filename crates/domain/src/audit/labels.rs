@@ -23,6 +23,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("recovery_code.used", "Recovery code used"),
     ("recovery_codes.generated", "Recovery codes generated"),
     ("session.logout", "Logout"),
+    ("session.evicted", "Oldest sessions ended at the session limit"),
     ("step_up.granted", "Step-up confirmed"),
     ("step_up.denied", "Step-up refused"),
     ("security_key.registered", "Security key added"),

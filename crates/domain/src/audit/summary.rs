@@ -68,6 +68,14 @@ impl AuditEvent {
             ),
             "recovery_code.login" => login("a recovery code"),
             "session.logout" => ("logged out".to_owned(), None),
+            "session.evicted" => (
+                format!(
+                    "logged in with {} sessions open: the oldest {} ended",
+                    detail("limit"),
+                    detail("endedSessions")
+                ),
+                None,
+            ),
             "recovery_codes.generated" => ("generated recovery codes".to_owned(), None),
             "security_key.registered" => (format!("registered key {target}"), None),
             "security_key.renamed" => (format!("renamed key {} to {}", detail("from"), detail("to")), None),

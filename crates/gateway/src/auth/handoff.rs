@@ -56,7 +56,7 @@ async fn login_session(
     // The terminal's session: its address and device, not those of the browser that approved it.
     let facts =
         SessionFacts { login_ip: client_ip, device: Some("Keyward CLI".into()), key: None, ..approver.facts.clone() };
-    let pending = app
+    let created = app
         .sessions
         .create(
             NewSession {
@@ -73,6 +73,8 @@ async fn login_session(
             now,
         )
         .await?;
+    super::session::audit_evicted(app, &created).await?;
+    let pending = created.session;
     let confirmed = pending.confirmed_by_key(key, key_facts, app.lifetimes, now);
     if !app.sessions.replace(&pending.token_hash, &confirmed, now).await? {
         return Err(DomainError::Unauthenticated);

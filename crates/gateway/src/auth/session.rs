@@ -2,12 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use keyward_domain::DomainError;
+use keyward_domain::audit::{Actor, AuditRecord};
 use keyward_domain::member::Member;
 use keyward_domain::org::Organization;
-use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
+use keyward_domain::repo::{AuditRepo, MemberRepo, SecurityKeyRepo};
 use keyward_domain::session::{
-    AuthMethod, NewSession, Session, SessionFacts, SessionStage, SessionToken, initial_stage,
+    AuthMethod, MAX_SESSIONS_PER_MEMBER, NewSession, Session, SessionFacts, SessionStage, SessionToken, initial_stage,
 };
+use keyward_domain::store::Created;
+use serde_json::json;
 
 use crate::secrets::random_token_bytes;
 use crate::state::AppState;
@@ -53,7 +56,7 @@ pub async fn start(
     let stage = initial_stage(has_key, &org.enforcement, now);
     let grace = if has_key { None } else { org.enforcement.grace_deadline(now) };
     let token = SessionToken::from_random(org.id, random_token_bytes());
-    let session = app
+    let created = app
         .sessions
         .create(
             NewSession {
@@ -78,7 +81,22 @@ pub async fn start(
             now,
         )
         .await?;
-    Ok(Issued { token, session })
+    audit_evicted(app, &created).await?;
+    Ok(Issued { token, session: created.session })
+}
+
+/// Records the member's oldest sessions a new one ended at the cap
+/// ([`MAX_SESSIONS_PER_MEMBER`]), if it ended any.
+pub(super) async fn audit_evicted(app: &AppState, created: &Created) -> Result<(), DomainError> {
+    if created.evicted == 0 {
+        return Ok(());
+    }
+    let session = &created.session;
+    let record = AuditRecord::new(Actor::Member(session.member_id), "session.evicted")
+        .target(format!("member:{}", session.member_id))
+        .details(json!({ "endedSessions": created.evicted, "limit": MAX_SESSIONS_PER_MEMBER }));
+    app.db.append_audit(session.org_id, record).await?;
+    Ok(())
 }
 
 /// Replaces `current` with `changed` under a new token; `UNAUTHENTICATED` if `current` died.

@@ -136,7 +136,7 @@ impl TestApp {
         let (token, new) = keyward_testkit::sso_session(member, SessionStage::Authenticated);
         let now = Utc::now();
         let sessions = &self.running.state.sessions;
-        let created = sessions.create(new, self.running.state.lifetimes, now).await.unwrap();
+        let created = sessions.create(new, self.running.state.lifetimes, now).await.unwrap().session;
         let next_token = keyward_domain::session::SessionToken::from_random(member.org_id, rand::random());
         let mut touched = created.clone();
         touched.token_hash = next_token.hash();

@@ -15,7 +15,7 @@ use keyward_domain::ids::{CeremonyId, MemberId, OrgId};
 use keyward_domain::rate_limit::{Limit, RateLimiter};
 use keyward_domain::repo::PolicyKind;
 use keyward_domain::session::{Epochs, NewSession, Session, SessionLifetimes, TokenHash};
-use keyward_domain::store::{CeremonyStore, Counted, SessionStore};
+use keyward_domain::store::{CeremonyStore, Counted, Created, SessionStore};
 use redis::{AsyncCommands, Script};
 
 use conn::Conn;
@@ -264,11 +264,11 @@ impl SessionStore for RedisStore {
         new: NewSession,
         lifetimes: SessionLifetimes,
         now: DateTime<Utc>,
-    ) -> Result<Session, StoreError> {
+    ) -> Result<Created, StoreError> {
         let prefix = self.prefix(new.org_id);
         let mut session = new.start(now, lifetimes, Epochs::default());
         let record = codec::encode(&session);
-        let (org_epoch, member_epoch, keyless_epoch): (u64, u64, u64) = self
+        let (org_epoch, member_epoch, keyless_epoch, evicted): (u64, u64, u64, u32) = self
             .scripts
             .create
             .key(&prefix)
@@ -282,7 +282,7 @@ impl SessionStore for RedisStore {
         session.org_epoch = org_epoch;
         session.member_epoch = member_epoch;
         session.keyless_epoch = keyless_epoch;
-        Ok(session)
+        Ok(Created { session, evicted })
     }
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {

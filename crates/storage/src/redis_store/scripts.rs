@@ -164,7 +164,7 @@ end
 ";
 
 /// KEYS: the organization's prefix. ARGV: key, member, now, ls, it, ab, k, tail (the record without epochs). Returns
-/// {oe, me, ke}.
+/// {oe, me, ke, how many of the member's oldest sessions ended to stay within MAX_PER_MEMBER}.
 pub const CREATE: &str = r"
 local pfx, h, m, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local s = {
@@ -179,10 +179,11 @@ redis.call('ZREMRANGEBYSCORE', pfx .. 'live', '-inf', now)
 -- A member keeps at most MAX_PER_MEMBER sessions: the oldest end first. So a member's keys stay
 -- short, and every operation on them stays cheap whatever a client does.
 local kept = prune(pfx, m, now)
+local evicted = 0
 if #kept >= MAX_PER_MEMBER then
-  local over = #kept - MAX_PER_MEMBER + 1
-  for i = 1, over do forget(pfx, kept[i]) end
-  set_keys(pfx, m, {unpack(kept, over + 1)})
+  evicted = #kept - MAX_PER_MEMBER + 1
+  for i = 1, evicted do forget(pfx, kept[i]) end
+  set_keys(pfx, m, {unpack(kept, evicted + 1)})
 end
 -- Two other members' keys per login, chosen at random, so the keys of members who never come
 -- back (or whose sessions a flush ended) shrink while anyone logs in, and expire with `mh` after.
@@ -193,7 +194,7 @@ index(pfx, h, m, dl, abs_ttl, now)
 keep_for(pfx .. 'epoch', abs_ttl)
 keep_for(pfx .. 'me:' .. m, abs_ttl)
 keep_for(pfx .. 'ke', abs_ttl)
-return {s.oe, s.me, s.ke}
+return {s.oe, s.me, s.ke, evicted}
 ";
 
 /// KEYS: the organization's prefix. ARGV: key, full hash, now. Returns {record, step-up policy version or '', WebAuthn
