@@ -23,6 +23,17 @@ async fn pending_admin(app: &TestApp) -> (SoftPasskey, String) {
     (key, pending)
 }
 
+/// Runs the admin's key login up to its finish, then starts `proxy` counting from zero and
+/// finishes it (successfully).
+async fn finish_a_login_counted_by(app: &TestApp, proxy: &keyward_testkit::proxy::TcpProxy) {
+    let (mut key, pending) = pending_admin(app).await;
+    let (ceremony, options) = app.mfa_begin(&pending).await;
+    let response = TestApp::get(&mut key, &options, ORIGIN);
+    proxy.reset();
+    let body = app.mfa_finish(&pending, &ceremony, response).await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
 fn b64_edit(value: &mut Value, edit: impl FnOnce(&mut Vec<u8>)) {
     let mut bytes = URL_SAFE_NO_PAD.decode(value.as_str().unwrap()).unwrap();
     edit(&mut bytes);
@@ -267,12 +278,7 @@ async fn mfa_login_finish_runs_two_sql_statements() {
     let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
     let url = format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()));
     let app = TestApp::start(keyward_testkit::TestDb::postgres_at(&url).await, common::Store::Redis).await;
-    let (mut key, pending) = pending_admin(&app).await;
-    let (ceremony, options) = app.mfa_begin(&pending).await;
-    let response = TestApp::get(&mut key, &options, ORIGIN);
-    proxy.reset();
-    let body = app.mfa_finish(&pending, &ceremony, response).await;
-    assert!(body.get("errors").is_none(), "{body}");
+    finish_a_login_counted_by(&app, &proxy).await;
     assert_eq!(proxy.pg_statements(), 2, "{:?}", proxy.log());
     let events = app.db.audit_events(app.org, AuditQuery { first: 1, ..Default::default() }).await.unwrap();
     assert_eq!(events.items[0].action, "mfa.login");
@@ -301,12 +307,7 @@ on_both_backends! {
 #[tokio::test]
 async fn mfa_login_finish_costs_the_lookup_and_two_redis_round_trips() {
     let (app, proxy) = TestApp::behind_redis_proxy(keyward_testkit::TestDb::sqlite().await).await;
-    let (mut key, pending) = pending_admin(&app).await;
-    let (ceremony, options) = app.mfa_begin(&pending).await;
-    let response = TestApp::get(&mut key, &options, ORIGIN);
-    proxy.reset();
-    let body = app.mfa_finish(&pending, &ceremony, response).await;
-    assert!(body.get("errors").is_none(), "{body}");
+    finish_a_login_counted_by(&app, &proxy).await;
     let work = proxy.work();
     let expected = [["EVALSHA"], ["EVALSHA"], ["EVALSHA"]];
     assert_eq!(work, expected, "lookup, count and take the ceremony, rotate: {:?}", proxy.log());
