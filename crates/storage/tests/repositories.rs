@@ -278,6 +278,34 @@ async fn key_logins_recompute_a_basis_that_moved(t: TestDb) {
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
 }
 
+/// A login and a change to the same member at the same moment both finish: the login's single
+/// statement takes the member's row before the audit head, as every other writer does, so the
+/// two never wait on each other in a cycle.
+async fn key_logins_and_member_changes_never_deadlock(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let bob = member(&t.db, org.id, "bob").await;
+    let key = t.db.insert_key(new_key(org.id, bob.id, &[8, 8]), audit("security_key.registered")).await.unwrap();
+    for round in 0..30u32 {
+        let (_, basis) = t.db.key_for_login(&key.credential_id).await.unwrap().unwrap();
+        let role =
+            if round % 2 == 0 { keyward_domain::member::Role::Admin } else { keyward_domain::member::Role::Member };
+        let (db1, db2) = (Arc::clone(&t.db), Arc::clone(&t.db));
+        let login = AuditRecord::new(Actor::Member(bob.id), "mfa.login");
+        let (logged_in, changed) = tokio::join!(
+            tokio::spawn(async move {
+                db1.record_key_login(org.id, bob.id, key.id, key_use(round, round + 1), vec![login], basis).await
+            }),
+            tokio::spawn(async move {
+                db2.set_role(org.id, bob.id, role, AuditRecord::new(Actor::Member(admin.id), "member.role.changed"))
+                    .await
+            }),
+        );
+        logged_in.unwrap().unwrap();
+        changed.unwrap().unwrap();
+    }
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
 /// The counter write is a compare-and-set: a login that read a counter another login has moved
 /// since writes nothing (not even its audit events), so two concurrent assertions can never move
 /// the counter backwards, whichever commits first.
@@ -585,6 +613,7 @@ on_both_databases! {
     keys_are_unique_and_scoped,
     key_logins_are_recorded_atomically,
     key_logins_recompute_a_basis_that_moved,
+    key_logins_and_member_changes_never_deadlock,
     key_counters_never_move_backwards,
     last_key_rule_holds,
     enforcement_rolls_back_when_the_flush_fails,

@@ -143,9 +143,11 @@ fn event_values(event: &AuditEvent) -> [Value; 16] {
     ]
 }
 
-/// The one-statement write. `basis` locks the head, key and member rows and re-reads them, so
-/// the updates below it happen all together or (when anything moved) not at all; the outer
-/// select reports the values the statement started from, for the caller's next attempt.
+/// The one-statement write. `owner` locks the member and key rows, then `basis` the audit head
+/// (the order every other writer takes them in: the changed rows first, the head last, so the
+/// two cannot deadlock), each re-read under its lock, so the updates below happen all together
+/// or (when anything moved) not at all. The outer select reports the values the statement
+/// started from, for the caller's next attempt.
 async fn write_at_once(
     conn: &DatabaseConnection,
     login: &KeyLogin,
@@ -169,11 +171,13 @@ async fn write_at_once(
         last.hash.into(),
     ];
     let mut sql = String::from(
-        "WITH basis AS (\
-           SELECT h.org_id FROM audit_heads h \
-           JOIN security_keys k ON k.org_id = h.org_id AND k.id = $3 AND k.sign_count = $4 \
-           JOIN members m ON m.org_id = h.org_id AND m.id = $5 AND m.deactivated_at IS NULL AND m.username = $6 \
-           WHERE h.org_id = $1 AND h.seq = $2 FOR UPDATE), \
+        "WITH owner AS (\
+           SELECT m.id FROM members m, security_keys k \
+           WHERE m.id = $5 AND m.org_id = $1 AND m.deactivated_at IS NULL AND m.username = $6 \
+             AND k.id = $3 AND k.org_id = $1 AND k.sign_count = $4 FOR UPDATE), \
+         basis AS (\
+           SELECT h.org_id FROM audit_heads h WHERE h.org_id = $1 AND h.seq = $2 AND EXISTS (SELECT 1 FROM owner) \
+           FOR UPDATE), \
          key_use AS (UPDATE security_keys SET last_used_at = $7, sign_count = $8, backed_up = $9, credential = $10 \
            WHERE id = $3 AND EXISTS (SELECT 1 FROM basis) RETURNING 1), \
          login AS (UPDATE members SET last_login_at = $7 WHERE id = $5 AND EXISTS (SELECT 1 FROM basis) RETURNING 1), \
