@@ -126,6 +126,9 @@ impl FreshDb {
 pub async fn flush_redis() {
     let client = redis::Client::open(redis_url()).expect("redis url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is reachable");
+    // Emptying a million sessions takes Redis longer than the client's default response timeout
+    // on a slow machine; waiting for it keeps the next scenario's memory figures clean.
+    conn.set_response_timeout(std::time::Duration::from_secs(120));
     let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
 }
 
