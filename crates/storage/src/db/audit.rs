@@ -109,9 +109,19 @@ pub(crate) async fn append_in(
         .map_err(map_err)?
         .ok_or_else(|| StoreError::Unexpected(format!("organization {org} has no audit head")))?;
     let event = AuditEvent::seal(org, to_u64(head.seq) + 1, &head.hash, Utc::now(), record);
-    let details = event.details.to_string();
+    event_row(&event).insert(txn).await.map_err(map_err)?;
+    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(to_i64(event.seq)), hash: Set(event.hash.clone()) }
+        .update(txn)
+        .await
+        .map_err(map_err)?;
+    Ok(event)
+}
+
+/// The row that stores `event`: the one mapping of an event to its columns, for the insert above
+/// and for the login's single statement.
+pub(crate) fn event_row(event: &AuditEvent) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
-        org_id: Set(org.0),
+        org_id: Set(event.org_id.0),
         seq: Set(to_i64(event.seq)),
         at: Set(event.at),
         actor: Set(event.actor.clone()),
@@ -119,7 +129,7 @@ pub(crate) async fn append_in(
         target: Set(event.target.clone()),
         outcome: Set(event.outcome.clone()),
         ip: Set(event.ip.clone()),
-        details: Set(details),
+        details: Set(event.details.to_string()),
         hash_version: Set(i16::from(event.hash_version)),
         user_agent: Set(event.user_agent.clone()),
         request_id: Set(event.request_id.clone()),
@@ -128,14 +138,6 @@ pub(crate) async fn append_in(
         prev_hash: Set(event.prev_hash.clone()),
         hash: Set(event.hash.clone()),
     }
-    .insert(txn)
-    .await
-    .map_err(map_err)?;
-    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(to_i64(event.seq)), hash: Set(event.hash.clone()) }
-        .update(txn)
-        .await
-        .map_err(map_err)?;
-    Ok(event)
 }
 
 /// Recomputes `org`'s whole chain, a page at a time, and compares its end with the stored head.

@@ -11,13 +11,13 @@ use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::security_key::{KeyUse, LoginBasis, SIGN_COUNT_CHANGED, StoredSecurityKey};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, QueryTrait, Statement, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait, Value,
 };
 
-use super::audit::{append_in, with_request_context};
+use super::audit::{append_in, event_row, with_request_context};
 use super::convert::key_from;
-use super::entities::{audit_head, member, security_key};
+use super::entities::{audit_event, audit_head, member, security_key};
 use super::keys::update_key_use;
 use super::{map_err, to_i64, to_u64};
 
@@ -118,29 +118,16 @@ enum Written {
     Moved(LoginBasis),
 }
 
-/// The columns of an audit event, in the order [`event_values`] gives them.
-const EVENT_COLUMNS: &str = "org_id, seq, at, actor, action, target, outcome, ip, details, hash_version, \
-     user_agent, request_id, actor_name, target_name, prev_hash, hash";
-
-fn event_values(event: &AuditEvent) -> [Value; 16] {
-    [
-        event.org_id.0.into(),
-        to_i64(event.seq).into(),
-        event.at.into(),
-        event.actor.clone().into(),
-        event.action.clone().into(),
-        event.target.clone().into(),
-        event.outcome.clone().into(),
-        event.ip.clone().into(),
-        event.details.to_string().into(),
-        i16::from(event.hash_version).into(),
-        event.user_agent.clone().into(),
-        event.request_id.clone().into(),
-        event.actor_name.clone().into(),
-        event.target_name.clone().into(),
-        event.prev_hash.clone().into(),
-        event.hash.clone().into(),
-    ]
+/// An event's columns and their values, from [`event_row`], for an `INSERT ... SELECT`.
+fn event_columns(event: &AuditEvent) -> Result<(Vec<&'static str>, Vec<Value>), StoreError> {
+    let row = event_row(event);
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for column in audit_event::Column::iter() {
+        columns.push(column.as_str());
+        values.push(row.get(column).into_value().ok_or_else(|| unexpected("an audit column left unset"))?);
+    }
+    Ok((columns, values))
 }
 
 /// The one-statement write. `owner` locks the member and key rows, then `basis` the audit head
@@ -185,13 +172,15 @@ async fn write_at_once(
            RETURNING 1)",
     );
     for (i, event) in events.iter().enumerate() {
+        let (columns, event_values) = event_columns(event)?;
         let first = values.len() + 1;
-        let placeholders = (first..first + 16).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let placeholders = (first..first + columns.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
         sql.push_str(&format!(
-            ", event{i} AS (INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT {placeholders} \
-             WHERE EXISTS (SELECT 1 FROM basis) RETURNING 1)"
+            ", event{i} AS (INSERT INTO audit_events ({}) SELECT {placeholders} \
+             WHERE EXISTS (SELECT 1 FROM basis) RETURNING 1)",
+            columns.join(", ")
         ));
-        values.extend(event_values(event));
+        values.extend(event_values);
     }
     sql.push_str(
         " SELECT (SELECT count(*) FROM basis) AS written, \
