@@ -202,8 +202,49 @@ async fn events_snapshot_names_and_request_context(t: TestDb) {
     assert_eq!(verify_chain(t.db.as_ref(), org.id).await.unwrap().first_broken_seq, Some(4));
 }
 
+/// A write with several events appends them all under one lock of the head, each named from its
+/// own actor and target, chained in order; with the write's own statements that is two more on
+/// PostgreSQL (the head and the names, then the events and the head), however many events.
+async fn one_write_appends_its_events_in_order_and_names_each(t: TestDb) {
+    let (org, admin) = bootstrap(&t.db).await;
+    let bob = member(&t.db, org.id, "bob").await;
+    let key = key_of(org.id, admin.id, "Admin key");
+    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
+    let used =
+        KeyUse { at: Utc::now(), sign_count: 1, expected_sign_count: 0, backed_up: false, credential: "{}".into() };
+    // Bob's name is not the login's to give, so even PostgreSQL writes these in a transaction.
+    let records = vec![
+        AuditRecord::new(Actor::Member(admin.id), "first").target(format!("member:{}", bob.id)),
+        AuditRecord::new(Actor::Member(bob.id), "second").target(format!("security_key:{key_id}")),
+        audit("third").target(format!("org:{}", org.id)),
+        AuditRecord::new(Actor::Member(admin.id), "fourth").target(format!("member:{}", admin.id)),
+    ];
+    let before = t.db.audit_head(org.id).await.unwrap().unwrap();
+    t.db.record_key_login(org.id, admin.id, key_id, used, records, basis).await.unwrap();
+    let events = t.db.audit_chain(org.id, before.seq, 100).await.unwrap();
+    let written: Vec<_> = events
+        .iter()
+        .map(|e| (e.seq - before.seq, e.action.as_str(), e.actor_name.as_deref(), e.target_name.as_deref()))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            (1, "first", Some("admin"), Some("bob")),
+            (2, "second", Some("bob"), Some("Admin key")),
+            (3, "third", None, Some("Acme")),
+            (4, "fourth", Some("admin"), Some("admin")),
+        ]
+    );
+    assert_eq!(events[0].prev_hash, before.hash);
+    assert_eq!(t.db.audit_head(org.id).await.unwrap().unwrap().hash, events[3].hash);
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
 on_both_databases! {
     audit_chain_verifies_pages_and_detects_edits,
+    one_write_appends_its_events_in_order_and_names_each,
     concurrent_appenders_never_fork_the_chain,
     deleting_the_newest_events_is_reported,
     events_snapshot_names_and_request_context,
@@ -388,5 +429,54 @@ async fn a_key_login_costs_one_read_and_one_write() {
     assert_eq!(proxy.round_trips(), 2 * PINNED_KEY_LOGIN_STATEMENTS as u64, "{:?}", proxy.log());
     let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
     assert_eq!(last[0].actor_name.as_deref(), Some("admin"));
+    assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
+}
+
+/// PostgreSQL statements of a login written in a transaction: BEGIN, the key's use, the login
+/// time, the head with the events' names, the events with the head's move, COMMIT.
+const PINNED_TRANSACTION_STATEMENTS: usize = 6;
+
+/// A write's audit costs the same two statements for one event as for four.
+#[tokio::test]
+async fn a_write_appends_any_number_of_events_in_two_statements() {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let t = TestDb::postgres_at(&format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()))).await;
+    let (org, admin) = bootstrap(&t.db).await;
+    let bob = member(&t.db, org.id, "bob").await;
+    let key = key_of(org.id, admin.id, "Admin key");
+    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    // Open the pool's connections first: one opened while counting would add its own setup.
+    let opening: Vec<_> = (0..8)
+        .map(|_| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move { db.audit_head(org.id).await.unwrap() })
+        })
+        .collect();
+    for task in opening {
+        task.await.unwrap();
+    }
+    // Naming bob sends the login down its transaction path.
+    let about_bob = || AuditRecord::new(Actor::Member(bob.id), "about.bob").target(format!("member:{}", bob.id));
+    let mut statements = Vec::new();
+    for (counter, events) in [1, 4, 1, 4].into_iter().enumerate() {
+        let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
+        let counter = counter as u32;
+        let used = KeyUse {
+            at: Utc::now(),
+            sign_count: counter + 1,
+            expected_sign_count: counter,
+            backed_up: false,
+            credential: "{}".into(),
+        };
+        proxy.reset();
+        let records = (0..events).map(|_| about_bob()).collect();
+        t.db.record_key_login(org.id, admin.id, key_id, used, records, basis).await.unwrap();
+        statements.push((events, proxy.pg_statements()));
+    }
+    let pinned = PINNED_TRANSACTION_STATEMENTS;
+    assert_eq!(statements, [(1, pinned), (4, pinned), (1, pinned), (4, pinned)], "{:?}", proxy.log());
+    let last = t.db.audit_events(org.id, AuditQuery { first: 4, ..Default::default() }).await.unwrap().items;
+    assert!(last.iter().all(|e| e.actor_name.as_deref() == Some("bob") && e.target_name.as_deref() == Some("bob")));
     assert!(verify_chain(t.db.as_ref(), org.id).await.unwrap().ok());
 }

@@ -11,7 +11,7 @@ use keyward_domain::pipeline_repo::ApiKeyRepo;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
-use super::audit::append_in;
+use super::audit_append::append_in;
 use super::convert::corrupt;
 use super::entities::api_key;
 use super::{Database, map_err};

@@ -13,7 +13,7 @@ use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
-use super::audit::append_in;
+use super::audit_append::{append_all_in, append_in};
 use super::convert::corrupt;
 use super::entities::{approval_request, approval_vote};
 use super::{Database, map_err, to_i64, to_u64};
@@ -182,9 +182,7 @@ impl ApprovalRepo for Database {
             }
             Err(other) => return Err(other),
         }
-        for record in audit {
-            append_in(&txn, org, record).await?;
-        }
+        append_all_in(&txn, org, audit).await?;
         txn.commit().await.map_err(map_err)?;
         Ok((request, true))
     }
@@ -256,9 +254,7 @@ impl ApprovalRepo for Database {
             StoreError::Conflict(_) => StoreError::Conflict("already_voted".into()),
             other => other,
         })?;
-        for record in audit {
-            append_in(&txn, org, record).await?;
-        }
+        append_all_in(&txn, org, audit).await?;
         let updated = self.find_request(&txn, org, Column::Id.eq(id.0)).await?.ok_or(StoreError::NotFound)?;
         txn.commit().await.map_err(map_err)?;
         Ok(updated)

@@ -1,144 +1,18 @@
-//! The audit chain: race-free, hash-chained appends inside the caller's transaction.
+//! The audit chain: reading it, verifying it, and appending one event on its own (the appends
+//! inside a repository's transaction are in `audit_append`).
 
 use async_trait::async_trait;
-use chrono::Utc;
 use keyward_domain::StoreError;
-use keyward_domain::audit::{
-    Anchor, AuditEvent, AuditHead, AuditRecord, ChainVerdict, ChainVerifier, GENESIS_HASH, NameSource,
-};
+use keyward_domain::audit::{Anchor, AuditEvent, AuditHead, AuditRecord, ChainVerdict, ChainVerifier};
 use keyward_domain::ids::OrgId;
 use keyward_domain::repo::{AuditQuery, AuditRepo, Page};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
+use super::audit_append::append_in;
 use super::convert::audit_from;
-use super::entities::{audit_event, audit_head, member, organization, security_key};
+use super::entities::{audit_event, audit_head};
 use super::{Database, map_err, to_i64, to_u64};
-use crate::request_context;
-
-/// Creates an organization's chain head; called in the transaction that creates the organization,
-/// so appenders always find a row to lock.
-pub(crate) async fn create_head(db: &impl ConnectionTrait, org: OrgId) -> Result<(), StoreError> {
-    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(0), hash: Set(GENESIS_HASH.to_owned()) }
-        .insert(db)
-        .await
-        .map_err(map_err)?;
-    Ok(())
-}
-
-/// Fills the record's name snapshots the caller left empty (the actor's username; the target's
-/// username, key name or organization name) with one query inside `txn`, and none when nothing
-/// is left to name. Repositories that delete the target's row call it before the delete.
-pub(crate) async fn resolve_names(
-    txn: &impl ConnectionTrait,
-    org: OrgId,
-    mut record: AuditRecord,
-) -> Result<AuditRecord, StoreError> {
-    let actor = record.unnamed_actor().map(NameSource::Member);
-    let target = record.unnamed_target();
-    if actor.is_none() && target.is_none() {
-        return Ok(record);
-    }
-    let select = Query::select()
-        .expr_as(name_of(actor, org), "actor_name")
-        .expr_as(name_of(target, org), "target_name")
-        .to_owned();
-    let Some(row) = txn.query_one(&select).await.map_err(map_err)? else { return Ok(record) };
-    let name = |column| row.try_get::<Option<String>>("", column).map_err(map_err);
-    if actor.is_some() {
-        record.actor_name = name("actor_name")?;
-    }
-    if target.is_some() {
-        record.target_name = name("target_name")?;
-    }
-    Ok(record)
-}
-
-/// A scalar subquery for the display name of `source` within `org` (NULL when there is none).
-fn name_of(source: Option<NameSource>, org: OrgId) -> Expr {
-    let query: SelectStatement = match source {
-        Some(NameSource::Member(id)) => Query::select()
-            .column(member::Column::Username)
-            .from(member::Entity)
-            .and_where(member::Column::Id.eq(id.0))
-            .and_where(member::Column::OrgId.eq(org.0))
-            .to_owned(),
-        Some(NameSource::SecurityKey(id)) => Query::select()
-            .column(security_key::Column::Name)
-            .from(security_key::Entity)
-            .and_where(security_key::Column::Id.eq(id.0))
-            .and_where(security_key::Column::OrgId.eq(org.0))
-            .to_owned(),
-        Some(NameSource::Organization(id)) if id == org => Query::select()
-            .column(organization::Column::Name)
-            .from(organization::Entity)
-            .and_where(organization::Column::Id.eq(id.0))
-            .to_owned(),
-        Some(NameSource::Organization(_)) | None => return Expr::cust("NULL"),
-    };
-    Expr::SubQuery(None, Box::new(query.into()))
-}
-
-/// `record` with the current request's context (see [`request_context`]), when there is one.
-pub(crate) fn with_request_context(record: AuditRecord) -> AuditRecord {
-    match request_context::current() {
-        Some(meta) => record.with_request(&meta),
-        None => record,
-    }
-}
-
-/// Appends `record` to `org`'s chain inside `txn`, with the current request's context (see
-/// [`request_context`]) and name snapshots filled in where the caller gave none. The head row is
-/// locked (`FOR UPDATE` on PostgreSQL; SQLite has a single writer), so concurrent appenders queue
-/// instead of forking.
-pub(crate) async fn append_in(
-    txn: &impl ConnectionTrait,
-    org: OrgId,
-    record: AuditRecord,
-) -> Result<AuditEvent, StoreError> {
-    let record = with_request_context(record);
-    // Before the head is locked, so concurrent appenders wait only for the insert itself.
-    let record = resolve_names(txn, org, record).await?;
-    let head = audit_head::Entity::find_by_id(org.0)
-        .lock_exclusive()
-        .one(txn)
-        .await
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::Unexpected(format!("organization {org} has no audit head")))?;
-    let event = AuditEvent::seal(org, to_u64(head.seq) + 1, &head.hash, Utc::now(), record);
-    event_row(&event).insert(txn).await.map_err(map_err)?;
-    audit_head::ActiveModel { org_id: Set(org.0), seq: Set(to_i64(event.seq)), hash: Set(event.hash.clone()) }
-        .update(txn)
-        .await
-        .map_err(map_err)?;
-    Ok(event)
-}
-
-/// The row that stores `event`: the one mapping of an event to its columns, for the insert above
-/// and for the login's single statement.
-pub(crate) fn event_row(event: &AuditEvent) -> audit_event::ActiveModel {
-    audit_event::ActiveModel {
-        org_id: Set(event.org_id.0),
-        seq: Set(to_i64(event.seq)),
-        at: Set(event.at),
-        actor: Set(event.actor.clone()),
-        action: Set(event.action.clone()),
-        target: Set(event.target.clone()),
-        outcome: Set(event.outcome.clone()),
-        ip: Set(event.ip.clone()),
-        details: Set(event.details.to_string()),
-        hash_version: Set(i16::from(event.hash_version)),
-        user_agent: Set(event.user_agent.clone()),
-        request_id: Set(event.request_id.clone()),
-        actor_name: Set(event.actor_name.clone()),
-        target_name: Set(event.target_name.clone()),
-        prev_hash: Set(event.prev_hash.clone()),
-        hash: Set(event.hash.clone()),
-    }
-}
 
 /// Recomputes `org`'s whole chain, a page at a time, and compares its end with the stored head.
 pub async fn verify_chain(repo: &dyn AuditRepo, org: OrgId) -> Result<ChainVerdict, StoreError> {

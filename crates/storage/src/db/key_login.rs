@@ -11,13 +11,13 @@ use keyward_domain::ids::{MemberId, OrgId, SecurityKeyId};
 use keyward_domain::security_key::{KeyUse, LoginBasis, SIGN_COUNT_CHANGED, StoredSecurityKey};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, QueryTrait, Statement, TransactionTrait, Value,
 };
 
-use super::audit::{append_in, event_row, with_request_context};
+use super::audit_append::{append_all_in, chain_ctes, with_request_context};
 use super::convert::key_from;
-use super::entities::{audit_event, audit_head, member, security_key};
+use super::entities::{audit_head, member, security_key};
 use super::keys::update_key_use;
 use super::{map_err, to_i64, to_u64};
 
@@ -118,18 +118,6 @@ enum Written {
     Moved(LoginBasis),
 }
 
-/// An event's columns and their values, from [`event_row`], for an `INSERT ... SELECT`.
-fn event_columns(event: &AuditEvent) -> Result<(Vec<&'static str>, Vec<Value>), StoreError> {
-    let row = event_row(event);
-    let mut columns = Vec::new();
-    let mut values = Vec::new();
-    for column in audit_event::Column::iter() {
-        columns.push(column.as_str());
-        values.push(row.get(column).into_value().ok_or_else(|| unexpected("an audit column left unset"))?);
-    }
-    Ok((columns, values))
-}
-
 /// The one-statement write. `owner` locks the member and key rows, then `basis` the audit head
 /// (the order every other writer takes them in: the changed rows first, the head last, so the
 /// two cannot deadlock), each re-read under its lock, so the updates below happen all together
@@ -141,8 +129,6 @@ async fn write_at_once(
     basis: &LoginBasis,
     events: &[AuditEvent],
 ) -> Result<Written, StoreError> {
-    let last =
-        events.last().map_or_else(|| basis.audit_head.clone(), |e| AuditHead { seq: e.seq, hash: e.hash.clone() });
     let mut values: Vec<Value> = vec![
         login.org.0.into(),
         to_i64(basis.audit_head.seq).into(),
@@ -154,8 +140,6 @@ async fn write_at_once(
         i64::from(Ord::max(login.used.sign_count, login.used.expected_sign_count)).into(),
         login.used.backed_up.into(),
         login.used.credential.clone().into(),
-        to_i64(last.seq).into(),
-        last.hash.into(),
     ];
     let mut sql = String::from(
         "WITH owner AS (\
@@ -167,21 +151,9 @@ async fn write_at_once(
            FOR UPDATE), \
          key_use AS (UPDATE security_keys SET last_used_at = $7, sign_count = $8, backed_up = $9, credential = $10 \
            WHERE id = $3 AND EXISTS (SELECT 1 FROM basis) RETURNING 1), \
-         login AS (UPDATE members SET last_login_at = $7 WHERE id = $5 AND EXISTS (SELECT 1 FROM basis) RETURNING 1), \
-         head AS (UPDATE audit_heads SET seq = $11, hash = $12 WHERE org_id = $1 AND EXISTS (SELECT 1 FROM basis) \
-           RETURNING 1)",
+         login AS (UPDATE members SET last_login_at = $7 WHERE id = $5 AND EXISTS (SELECT 1 FROM basis) RETURNING 1)",
     );
-    for (i, event) in events.iter().enumerate() {
-        let (columns, event_values) = event_columns(event)?;
-        let first = values.len() + 1;
-        let placeholders = (first..first + columns.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-        sql.push_str(&format!(
-            ", event{i} AS (INSERT INTO audit_events ({}) SELECT {placeholders} \
-             WHERE EXISTS (SELECT 1 FROM basis) RETURNING 1)",
-            columns.join(", ")
-        ));
-        values.extend(event_values);
-    }
+    sql.push_str(&chain_ctes(events, 1, &mut values)?);
     sql.push_str(
         " SELECT (SELECT count(*) FROM basis) AS written, \
            (SELECT seq FROM audit_heads WHERE org_id = $1) AS head_seq, \
@@ -229,8 +201,7 @@ async fn record_in_transaction(conn: &DatabaseConnection, login: KeyLogin) -> Re
         .to_owned();
     let row = txn.query_one(&update).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
     let username: String = row.try_get("", "username").map_err(map_err)?;
-    for record in audit {
-        append_in(&txn, org, record.with_member_name(member_id, &username)).await?;
-    }
+    let named = audit.into_iter().map(|record| record.with_member_name(member_id, &username)).collect();
+    append_all_in(&txn, org, named).await?;
     txn.commit().await.map_err(map_err)
 }

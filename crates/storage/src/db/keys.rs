@@ -13,7 +13,7 @@ use sea_orm::{
     Set, TransactionTrait,
 };
 
-use super::audit::{append_in, resolve_names};
+use super::audit_append::{append_in, resolve_names};
 use super::convert::key_from;
 use super::entities::{member, organization, security_key};
 use super::key_login::KeyLogin;

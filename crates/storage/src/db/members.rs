@@ -14,7 +14,7 @@ use sea_orm::{
     QuerySelect, Set, TransactionTrait,
 };
 
-use super::audit::append_in;
+use super::audit_append::append_in;
 use super::convert::member_from;
 use super::entities::{member, organization, security_key};
 use super::{Database, map_err, to_u64};

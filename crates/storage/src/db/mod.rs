@@ -3,6 +3,7 @@
 mod api_keys;
 mod approvals;
 mod audit;
+mod audit_append;
 mod convert;
 pub(crate) mod entities;
 mod key_login;

@@ -13,7 +13,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::audit::{append_in, create_head};
+use super::audit_append::{append_in, create_head};
 use super::convert::organization_from;
 use super::entities::{backup_credential, instance_bootstrap, organization};
 use super::members::insert_member;

@@ -12,7 +12,7 @@ use keyward_domain::repo::{
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
 
-use super::audit::append_in;
+use super::audit_append::append_in;
 use super::convert::corrupt;
 use super::entities::{backup_credential, org_policy, org_policy_version, recovery_code, sso_config};
 use super::{Database, map_err};

@@ -14,7 +14,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult};
 use uuid::Uuid;
 
-use super::audit::append_in;
+use super::audit_append::append_in;
 use super::convert::corrupt;
 use super::{Database, map_err, to_i64, to_u64};
 
