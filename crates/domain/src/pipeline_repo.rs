@@ -1,5 +1,7 @@
 //! Persistence of what pipelines use: API keys and approval requests with their votes.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -7,7 +9,7 @@ use crate::api_key::ApiKey;
 use crate::approval::{ApprovalRequest, ApprovalStatus, Transition, Vote};
 use crate::audit::AuditRecord;
 use crate::error::StoreError;
-use crate::ids::{ApiKeyId, ApprovalRequestId, OrgId};
+use crate::ids::{ApiKeyId, ApprovalRequestId, MemberId, OrgId, SecurityKeyId};
 
 /// API keys.
 #[async_trait]
@@ -79,13 +81,16 @@ pub trait ApprovalRepo: Send + Sync {
     /// events, on the condition that the request is still at `expected_version`, pending and not
     /// expired at `now`. `Conflict("changed")` when another change got there first (re-read and
     /// decide again), `Conflict("not_pending")` when it is decided or expired,
-    /// `Conflict("already_voted")` when the member voted.
-    async fn record_vote(
+    /// `Conflict("already_voted")` when the member voted. Once it succeeded, the request is
+    /// [`ApprovalRequest::with_vote`] of the version the vote was decided on.
+    async fn record_vote(&self, org: OrgId, id: ApprovalRequestId, write: VoteWrite) -> Result<(), StoreError>;
+    /// Of `approvals` (member, key used), those that still stand: the member is active and the key
+    /// is still theirs. One query, however many approvals.
+    async fn standing_approvals(
         &self,
         org: OrgId,
-        id: ApprovalRequestId,
-        write: VoteWrite,
-    ) -> Result<ApprovalRequest, StoreError>;
+        approvals: &[(MemberId, SecurityKeyId)],
+    ) -> Result<HashSet<(MemberId, SecurityKeyId)>, StoreError>;
     /// Pending requests whose expiry has passed at `now`, across organizations, at most `limit`.
     async fn due_approval_requests(
         &self,

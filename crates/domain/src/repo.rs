@@ -119,9 +119,9 @@ pub trait MemberRepo: Send + Sync {
     async fn member_by_username(&self, org: OrgId, username: &str) -> Result<Option<Member>, StoreError>;
     /// One member of `org` by OIDC identity.
     async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError>;
-    /// The member a pipeline names as `who`: by username or by the e-mail the IdP gave, ignoring
-    /// case (a username match wins).
-    async fn member_by_login(&self, org: OrgId, who: &str) -> Result<Option<Member>, StoreError>;
+    /// For each of `who`, in order, the member a pipeline names by it: by username or by the
+    /// e-mail the IdP gave, ignoring case (a username match wins). One query for all of them.
+    async fn members_by_login(&self, org: OrgId, who: &[&str]) -> Result<Vec<Option<Member>>, StoreError>;
     /// Creates a member; `Conflict` when the username or OIDC identity is taken.
     async fn create_member(&self, new: NewMember, at: DateTime<Utc>, audit: AuditRecord) -> Result<Member, StoreError>;
     /// Links an IdP account to a member who has none. `Conflict` when the member is linked already

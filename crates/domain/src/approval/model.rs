@@ -165,6 +165,24 @@ impl ApprovalRequest {
     pub fn voted(&self, member: MemberId) -> bool {
         self.votes.iter().any(|v| v.member_id == member)
     }
+
+    /// The request as recording `vote`, and `transition` if any, on this version of it leaves it:
+    /// what the store holds once that write succeeded (it succeeds only on this version), so the
+    /// voter is answered without reading the request back.
+    pub fn with_vote(mut self, vote: Vote, transition: Option<&Transition>) -> Self {
+        self.votes.push(vote);
+        self.version += 1;
+        if let Some(t) = transition {
+            self.status = t.status;
+            self.decided_at = Some(t.at);
+            self.token.clone_from(&t.token);
+            self.token_jti.clone_from(&t.token_jti);
+            if t.reason.is_some() {
+                self.reason.clone_from(&t.reason);
+            }
+        }
+        self
+    }
 }
 
 /// A state change that goes into the store with the vote that causes it.
@@ -194,5 +212,37 @@ mod tests {
             assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(ApprovalStatus::parse("pending"), None);
+    }
+
+    #[test]
+    fn a_vote_moves_the_version_and_applies_its_transition() {
+        use crate::approval::decision::PolicyDecision;
+        use crate::approval::votes::tests::{request, vote};
+        let pending = request(PolicyDecision::built_in().requirements);
+        let now = Utc::now();
+        let first = vote(MemberId::new(), "a", &[], now);
+        let after = pending.clone().with_vote(first.clone(), None);
+        assert_eq!(
+            (after.version, after.status, after.votes.clone()),
+            (1, ApprovalStatus::Pending, vec![first.clone()])
+        );
+        assert_eq!((after.decided_at, after.token.clone(), after.reason.clone()), (None, None, None));
+
+        let approved = Transition {
+            status: ApprovalStatus::Approved,
+            at: now,
+            reason: None,
+            token: Some("sealed".into()),
+            token_jti: Some("jti".into()),
+        };
+        let second = vote(MemberId::new(), "b", &[], now);
+        let done = after.clone().with_vote(second.clone(), Some(&approved));
+        assert_eq!((done.version, done.status, done.decided_at), (2, ApprovalStatus::Approved, Some(now)));
+        assert_eq!((done.token.as_deref(), done.token_jti.as_deref()), (Some("sealed"), Some("jti")));
+        assert_eq!(done.votes, vec![first, second]);
+
+        let rejected = Transition { status: ApprovalStatus::Rejected, reason: Some("no".into()), ..approved };
+        let refused = after.with_vote(vote(MemberId::new(), "c", &[], now), Some(&rejected));
+        assert_eq!((refused.status, refused.reason.as_deref()), (ApprovalStatus::Rejected, Some("no")));
     }
 }

@@ -152,13 +152,13 @@ pub fn tally<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::approval::model::{ApprovalStatus, Evidence, RequestedBy};
     use crate::approval::request::tests::sample;
     use crate::ids::{ApiKeyId, ApprovalRequestId, OrgId};
 
-    fn request(req: Requirements) -> ApprovalRequest {
+    pub(crate) fn request(req: Requirements) -> ApprovalRequest {
         let now = Utc::now();
         ApprovalRequest {
             id: ApprovalRequestId::new(),
@@ -183,7 +183,7 @@ mod tests {
         }
     }
 
-    fn vote(member: MemberId, credential: &str, groups: &[&str], at: DateTime<Utc>) -> Vote {
+    pub(crate) fn vote(member: MemberId, credential: &str, groups: &[&str], at: DateTime<Utc>) -> Vote {
         Vote {
             member_id: member,
             key_id: SecurityKeyId::new(),

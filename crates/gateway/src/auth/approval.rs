@@ -111,8 +111,10 @@ pub async fn create(
     let per_minute = app.config.approvals.requests_per_pipeline_per_minute;
     let bucket = format!("approval-request:{org}:{}", input.pipeline);
     super::limit(app, &[(bucket, Limit { max: per_minute, window_seconds: 60 })], now).await?;
-    let requester_member = app.db.member_by_login(org, &input.requester).await?;
-    let author_member = app.db.member_by_login(org, &input.commit_author).await?;
+    let named = app.db.members_by_login(org, &[&input.requester, &input.commit_author]).await?;
+    let [requester_member, author_member]: [Option<_>; 2] = named
+        .try_into()
+        .map_err(|_| StoreError::Unexpected("members_by_login answered for a different count".into()))?;
     let view = |m: &keyward_domain::member::Member| MemberView::of(m, groups_known(requester, m.id));
     let policy_doc = policy_input(
         &input,

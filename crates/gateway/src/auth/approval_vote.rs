@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use keyward_domain::approval::{
     ApprovalRequest, ApprovalStatus, Candidate, Evidence, Ineligible, TokenApprover, Transition, Vote, VoteDecision,
     check_approver, check_rejecter, tally,
@@ -16,7 +16,6 @@ use std::collections::HashSet;
 
 use keyward_domain::ids::{ApprovalRequestId, MemberId, SecurityKeyId};
 use keyward_domain::pipeline_repo::{ApprovalRepo, VoteWrite};
-use keyward_domain::repo::{MemberRepo, SecurityKeyRepo};
 use keyward_domain::session::Session;
 use keyward_domain::step_up::RequestFacts;
 use keyward_domain::{DomainError, StoreError};
@@ -109,7 +108,7 @@ pub async fn finish(
             Some(_) => {}
         }
     }
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6); // as the store keeps it: the answer is built, not read back
     let ip = request_facts.ip.clone();
     let ballot = Ballot { decision, reason };
     let outcome = vote(app, session, (id, ceremony_id, response), ballot, &ip, now).await;
@@ -167,9 +166,15 @@ async fn vote(
         };
         eligible.map_err(DomainError::ApproverIneligible)?;
         let (transition, audit) = consequences(app, session, &request, &vote, ip, now).await?;
-        let write = VoteWrite { expected_version: request.version, vote: vote.clone(), transition, audit, now };
+        let write = VoteWrite {
+            expected_version: request.version,
+            vote: vote.clone(),
+            transition: transition.clone(),
+            audit,
+            now,
+        };
         match app.db.record_vote(session.org_id, request.id, write).await {
-            Ok(updated) => return Ok(updated),
+            Ok(()) => return Ok(request.with_vote(vote, transition.as_ref())),
             Err(StoreError::Conflict(why)) if why == "already_voted" => {
                 return Err(DomainError::ApproverIneligible(Ineligible::AlreadyVoted));
             }
@@ -251,15 +256,9 @@ pub async fn standing_votes(
     app: &AppState,
     request: &ApprovalRequest,
 ) -> Result<HashSet<(MemberId, SecurityKeyId)>, DomainError> {
-    let mut valid = HashSet::new();
-    for v in request.votes.iter().filter(|v| v.decision == VoteDecision::Approve) {
-        let active = app.db.member(request.org_id, v.member_id).await?.is_some_and(|m| m.is_active());
-        let key_kept = app.db.key(request.org_id, v.key_id).await?.is_some_and(|k| k.key.member_id == v.member_id);
-        if active && key_kept {
-            valid.insert((v.member_id, v.key_id));
-        }
-    }
-    Ok(valid)
+    let approvals: Vec<_> =
+        request.votes.iter().filter(|v| v.decision == VoteDecision::Approve).map(|v| (v.member_id, v.key_id)).collect();
+    Ok(app.db.standing_approvals(request.org_id, &approvals).await?)
 }
 
 /// The raw assertion, base64url, as the browser sent it.

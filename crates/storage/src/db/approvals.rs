@@ -2,6 +2,8 @@
 //! events are written in one transaction guarded by the request's version, so two approvals
 //! racing to be the last one cannot both issue a token.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_domain::StoreError;
@@ -10,12 +12,14 @@ use keyward_domain::audit::AuditRecord;
 use keyward_domain::ids::{ApiKeyId, ApprovalRequestId, MemberId, OrgId, SecurityKeyId};
 use keyward_domain::pipeline_repo::{ApprovalQuery, ApprovalRepo, VoteWrite};
 use sea_orm::ExprTrait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
 
 use super::audit_append::{append_all_in, append_in};
 use super::convert::corrupt;
-use super::entities::{approval_request, approval_vote};
+use super::entities::{approval_request, approval_vote, member, security_key};
 use super::{Database, map_err, to_i64, to_u64};
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -147,19 +151,76 @@ async fn with_votes<C: ConnectionTrait>(
 }
 
 impl Database {
+    /// The vote's write in one transaction.
+    async fn record_vote_in_transaction(
+        &self,
+        org: OrgId,
+        id: ApprovalRequestId,
+        write: VoteWrite,
+        vote_row: approval_vote::ActiveModel,
+    ) -> Result<(), StoreError> {
+        use approval_request::Column;
+        let VoteWrite { expected_version, transition, audit, now, .. } = write;
+        let txn = self.conn.begin().await.map_err(map_err)?;
+        let mut update = approval_request::Entity::update_many()
+            .col_expr(Column::Version, Expr::value(to_i64(expected_version + 1)))
+            .filter(Column::OrgId.eq(org.0))
+            .filter(Column::Id.eq(id.0))
+            .filter(Column::Version.eq(to_i64(expected_version)))
+            .filter(Column::Status.eq(ApprovalStatus::Pending.as_str()))
+            .filter(Column::ExpiresAt.gt(now));
+        if let Some(t) = &transition {
+            update = update
+                .col_expr(Column::Status, Expr::value(t.status.as_str()))
+                .col_expr(Column::DecidedAt, Expr::value(t.at))
+                .col_expr(Column::Token, Expr::value(t.token.clone()))
+                .col_expr(Column::TokenJti, Expr::value(t.token_jti.clone()));
+            if t.reason.is_some() {
+                update = update.col_expr(Column::Reason, Expr::value(t.reason.clone()));
+            }
+        }
+        if update.exec(&txn).await.map_err(map_err)?.rows_affected != 1 {
+            drop(txn);
+            return Err(self.why_stale(org, id, now).await);
+        }
+        approval_vote::Entity::insert(vote_row).exec(&txn).await.map_err(|err| match map_err(err) {
+            StoreError::Conflict(_) => StoreError::Conflict("already_voted".into()),
+            other => other,
+        })?;
+        append_all_in(&txn, org, audit).await?;
+        txn.commit().await.map_err(map_err)
+    }
+
+    /// Why a vote found the request no longer at the version it was decided on: `changed` while
+    /// it is still open (decide again), `not_pending` once it is decided or expired.
+    async fn why_stale(&self, org: OrgId, id: ApprovalRequestId, now: DateTime<Utc>) -> StoreError {
+        match self.approval_request(org, id).await {
+            Ok(Some(current)) => {
+                let still_open = current.status == ApprovalStatus::Pending && current.expires_at > now;
+                StoreError::Conflict(if still_open { "changed" } else { "not_pending" }.into())
+            }
+            Ok(None) => StoreError::NotFound,
+            Err(err) => err,
+        }
+    }
+
+    /// The request that matches `filter` with its votes, in one query (the votes joined in).
     async fn find_request<C: ConnectionTrait>(
         &self,
         conn: &C,
         org: OrgId,
         filter: impl sea_orm::sea_query::IntoCondition,
     ) -> Result<Option<ApprovalRequest>, StoreError> {
-        let row = approval_request::Entity::find()
+        let found = approval_request::Entity::find()
             .filter(approval_request::Column::OrgId.eq(org.0))
             .filter(filter)
-            .one(conn)
+            .find_with_related(approval_vote::Entity)
+            .all(conn)
             .await
             .map_err(map_err)?;
-        Ok(with_votes(conn, row.into_iter().collect()).await?.pop())
+        let Some((row, mut votes)) = found.into_iter().next() else { return Ok(None) };
+        votes.sort_by_key(|v| (v.at, v.id));
+        Ok(Some(request_from(row, votes.into_iter().map(vote_from).collect::<Result<_, _>>()?)?))
     }
 }
 
@@ -218,46 +279,39 @@ impl ApprovalRepo for Database {
         with_votes(&self.conn, rows).await
     }
 
-    async fn record_vote(
+    async fn record_vote(&self, org: OrgId, id: ApprovalRequestId, write: VoteWrite) -> Result<(), StoreError> {
+        let vote_row = vote_row(org, id, &write.vote);
+        self.record_vote_in_transaction(org, id, write, vote_row).await
+    }
+
+    async fn standing_approvals(
         &self,
         org: OrgId,
-        id: ApprovalRequestId,
-        write: VoteWrite,
-    ) -> Result<ApprovalRequest, StoreError> {
-        use approval_request::Column;
-        let VoteWrite { expected_version, vote, transition, audit, now } = write;
-        let txn = self.conn.begin().await.map_err(map_err)?;
-        let mut update = approval_request::Entity::update_many()
-            .col_expr(Column::Version, Expr::value(to_i64(expected_version + 1)))
-            .filter(Column::OrgId.eq(org.0))
-            .filter(Column::Id.eq(id.0))
-            .filter(Column::Version.eq(to_i64(expected_version)))
-            .filter(Column::Status.eq(ApprovalStatus::Pending.as_str()))
-            .filter(Column::ExpiresAt.gt(now));
-        if let Some(t) = &transition {
-            update = update
-                .col_expr(Column::Status, Expr::value(t.status.as_str()))
-                .col_expr(Column::DecidedAt, Expr::value(t.at))
-                .col_expr(Column::Token, Expr::value(t.token.clone()))
-                .col_expr(Column::TokenJti, Expr::value(t.token_jti.clone()));
-            if t.reason.is_some() {
-                update = update.col_expr(Column::Reason, Expr::value(t.reason.clone()));
-            }
+        approvals: &[(MemberId, SecurityKeyId)],
+    ) -> Result<HashSet<(MemberId, SecurityKeyId)>, StoreError> {
+        if approvals.is_empty() {
+            return Ok(HashSet::new());
         }
-        if update.exec(&txn).await.map_err(map_err)?.rows_affected != 1 {
-            drop(txn);
-            let current = self.approval_request(org, id).await?.ok_or(StoreError::NotFound)?;
-            let still_open = current.status == ApprovalStatus::Pending && current.expires_at > now;
-            return Err(StoreError::Conflict(if still_open { "changed" } else { "not_pending" }.into()));
-        }
-        approval_vote::Entity::insert(vote_row(org, id, &vote)).exec(&txn).await.map_err(|err| match map_err(err) {
-            StoreError::Conflict(_) => StoreError::Conflict("already_voted".into()),
-            other => other,
-        })?;
-        append_all_in(&txn, org, audit).await?;
-        let updated = self.find_request(&txn, org, Column::Id.eq(id.0)).await?.ok_or(StoreError::NotFound)?;
-        txn.commit().await.map_err(map_err)?;
-        Ok(updated)
+        let active_members = Query::select()
+            .column(member::Column::Id)
+            .from(member::Entity)
+            .and_where(member::Column::OrgId.eq(org.0))
+            .and_where(member::Column::DeactivatedAt.is_null())
+            .to_owned();
+        let kept: HashSet<(uuid::Uuid, uuid::Uuid)> = security_key::Entity::find()
+            .select_only()
+            .column(security_key::Column::MemberId)
+            .column(security_key::Column::Id)
+            .filter(security_key::Column::OrgId.eq(org.0))
+            .filter(security_key::Column::Id.is_in(approvals.iter().map(|(_, key)| key.0)))
+            .filter(security_key::Column::MemberId.in_subquery(active_members))
+            .into_tuple()
+            .all(&self.conn)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .collect();
+        Ok(approvals.iter().copied().filter(|(member, key)| kept.contains(&(member.0, key.0))).collect())
     }
 
     async fn due_approval_requests(

@@ -172,21 +172,29 @@ impl MemberRepo for Database {
             .transpose()
     }
 
-    async fn member_by_login(&self, org: OrgId, who: &str) -> Result<Option<Member>, StoreError> {
+    async fn members_by_login(&self, org: OrgId, who: &[&str]) -> Result<Vec<Option<Member>>, StoreError> {
         use sea_orm::sea_query::Func;
-        let who = who.trim().to_lowercase();
-        if who.is_empty() {
-            return Ok(None);
+        let who: Vec<String> = who.iter().map(|w| w.trim().to_lowercase()).collect();
+        let asked: Vec<&String> = who.iter().filter(|w| !w.is_empty()).collect();
+        if asked.is_empty() {
+            return Ok(vec![None; who.len()]);
         }
         let lower = |column: member::Column| Expr::expr(Func::lower(Expr::col(column)));
         let rows = member::Entity::find()
             .filter(member::Column::OrgId.eq(org.0))
-            .filter(lower(member::Column::Username).eq(who.clone()).or(lower(member::Column::Email).eq(who.clone())))
+            .filter(
+                lower(member::Column::Username)
+                    .is_in(asked.iter().map(|w| w.as_str()))
+                    .or(lower(member::Column::Email).is_in(asked.iter().map(|w| w.as_str()))),
+            )
             .all(&self.conn)
             .await
             .map_err(map_err)?;
         let members = rows.into_iter().map(member_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(keyward_domain::approval::input::find_member(&who, &members).cloned())
+        let named = |w: &String| {
+            Some(w).filter(|w| !w.is_empty()).and_then(|w| keyward_domain::approval::input::find_member(w, &members))
+        };
+        Ok(who.iter().map(|w| named(w).cloned()).collect())
     }
 
     async fn member_by_oidc(&self, org: OrgId, identity: &OidcIdentity) -> Result<Option<Member>, StoreError> {

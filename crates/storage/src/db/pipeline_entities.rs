@@ -52,7 +52,21 @@ pub mod approval_request {
         pub token_jti: Option<String>,
         pub version: i64,
     }
-    no_relations!();
+
+    /// A request's votes, so it is read with them in one query.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(has_many = "super::approval_vote::Entity")]
+        Votes,
+    }
+
+    impl Related<super::approval_vote::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Votes.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub mod approval_vote {
@@ -74,5 +88,23 @@ pub mod approval_vote {
         pub at: DateTimeUtc,
         pub evidence: String,
     }
-    no_relations!();
+
+    /// The request a vote is on.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::approval_request::Entity",
+            from = "Column::RequestId",
+            to = "super::approval_request::Column::Id"
+        )]
+        Request,
+    }
+
+    impl Related<super::approval_request::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Request.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
