@@ -277,3 +277,65 @@ on_both_backends! {
     the_policy_decides_without_humans_when_it_says_so,
     requests_are_checked_and_throttled_per_pipeline,
 }
+
+/// PostgreSQL statements of a vote on a request, whether or not it approves it (then it writes
+/// three events: the vote, the approval and the token): the request with its votes, the key,
+/// the key's use, which approvals still stand, then the audit head with the events' names, and
+/// one statement that checks both and writes the request's change, the vote and the events.
+const PINNED_VOTE_STATEMENTS: usize = 6;
+
+/// Pins what `approvalFinish` costs the database, after a first approval made the signing key.
+#[tokio::test]
+async fn a_vote_runs_six_sql_statements() {
+    const VOTE: &str =
+        "mutation($id: ID!, $c: ID!, $r: JSON!) { approvalFinish(id: $id, ceremonyId: $c, response: $r) { status } }";
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let url = format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()));
+    let mut config = common::test_config();
+    // Only the approval sweeper still polls (every 2 s), and the count starts right after it.
+    config.webhooks.poll_interval = std::time::Duration::from_secs(3600);
+    let test_db = keyward_testkit::TestDb::postgres_at(&url).await;
+    let app = TestApp::start_with_config(test_db, common::Store::Redis, config).await;
+    let (_admin, ci) = pipeline(&app, Some(TWO_APPROVERS)).await;
+    let (mut alice, mut bob) = (app.approver("alice").await, app.approver("bob").await);
+    let first = app.request_approval(&ci, json!({ "runId": "1" })).await["request"]["id"].as_str().unwrap().to_owned();
+    for approver in [&mut alice, &mut bob] {
+        let body = app.approve(approver, &first).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let id = app.request_approval(&ci, json!({ "runId": "2" })).await["request"]["id"].as_str().unwrap().to_owned();
+    let mut statements = Vec::new();
+    for (approver, status) in [(&mut alice, "PENDING"), (&mut bob, "APPROVED")] {
+        let (ceremony, response) = app.approval_touch(approver, &id).await;
+        right_after_a_sweep(&proxy).await;
+        let body = app.graphql(VOTE, json!({ "id": id, "c": ceremony, "r": response }), Some(&approver.token)).await.1;
+        assert_eq!(body["data"]["approvalFinish"]["status"], status, "{body}");
+        statements.push(proxy.pg_statements());
+    }
+    let pinned = PINNED_VOTE_STATEMENTS;
+    assert_eq!(statements, [pinned, pinned], "{:?}", proxy.log());
+    let mut actions = audit_actions(&app).await;
+    let second_request = actions.split_off(actions.len() - 5);
+    let expected = [
+        "approval.requested",
+        "approval.vote_recorded",
+        "approval.vote_recorded",
+        "approval.approved",
+        "approval.token_issued",
+    ];
+    assert_eq!(second_request, expected);
+    assert!(keyward_storage::db::verify_chain(app.db.as_ref(), app.org).await.unwrap().ok());
+    app.stop().await;
+}
+
+/// Waits for the approval sweeper's next pass (its one statement, while the test sends none),
+/// then counts from zero: the next two seconds carry only the test's own statements.
+async fn right_after_a_sweep(proxy: &keyward_testkit::proxy::TcpProxy) {
+    proxy.reset();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy.pg_statements() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the approval sweeper never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    proxy.reset();
+}

@@ -14,13 +14,18 @@ use keyward_domain::pipeline_repo::{ApprovalQuery, ApprovalRepo, VoteWrite};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::audit_append::{append_all_in, append_in};
 use super::convert::corrupt;
 use super::entities::{approval_request, approval_vote, member, security_key};
+use super::vote_write::{self, Attempt};
 use super::{Database, map_err, to_i64, to_u64};
+
+/// How often a vote's one-statement write is tried before it queues on the head's lock instead:
+/// each miss means another event of the organization got in between.
+const STATEMENT_ATTEMPTS: usize = 3;
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
@@ -151,7 +156,7 @@ async fn with_votes<C: ConnectionTrait>(
 }
 
 impl Database {
-    /// The vote's write in one transaction.
+    /// The vote's write in one transaction that queues on the request's row and the audit head.
     async fn record_vote_in_transaction(
         &self,
         org: OrgId,
@@ -281,6 +286,15 @@ impl ApprovalRepo for Database {
 
     async fn record_vote(&self, org: OrgId, id: ApprovalRequestId, write: VoteWrite) -> Result<(), StoreError> {
         let vote_row = vote_row(org, id, &write.vote);
+        if self.conn.get_database_backend() == DbBackend::Postgres {
+            for _ in 0..STATEMENT_ATTEMPTS {
+                match vote_write::attempt(&self.conn, org, id, &write, vote_row.clone()).await? {
+                    Attempt::Written => return Ok(()),
+                    Attempt::Stale => return Err(self.why_stale(org, id, write.now).await),
+                    Attempt::HeadMoved => {}
+                }
+            }
+        }
         self.record_vote_in_transaction(org, id, write, vote_row).await
     }
 

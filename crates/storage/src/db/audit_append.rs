@@ -155,6 +155,63 @@ pub(crate) fn seal_after(org: OrgId, head: &AuditHead, records: Vec<AuditRecord>
         .collect()
 }
 
+/// A name an event took from a read before its write's single statement, which rechecks it.
+pub(crate) struct NameRead {
+    source: NameSource,
+    name: Option<String>,
+}
+
+/// `org`'s head without locking it, and the names `records` still need (filled in), for a write
+/// that then checks in one statement that neither moved ([`basis_checks`]).
+pub(crate) async fn read_basis(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    records: &mut [AuditRecord],
+) -> Result<(AuditHead, Vec<NameRead>), StoreError> {
+    let needed: Vec<(Option<NameSource>, Option<NameSource>)> =
+        records.iter().map(|r| (r.unnamed_actor().map(NameSource::Member), r.unnamed_target())).collect();
+    let select = Query::select()
+        .columns([audit_head::Column::Seq, audit_head::Column::Hash])
+        .from(audit_head::Entity)
+        .and_where(audit_head::Column::OrgId.eq(org.0))
+        .and_name_columns(records, org)
+        .to_owned();
+    let row = conn
+        .query_one(&select)
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::Unexpected(format!("organization {org} has no audit head")))?;
+    fill_names(&row, records)?;
+    let mut reads = Vec::new();
+    for ((actor, target), record) in needed.into_iter().zip(records.iter()) {
+        reads.extend(actor.map(|source| NameRead { source, name: record.actor_name.clone() }));
+        reads.extend(target.map(|source| NameRead { source, name: record.target_name.clone() }));
+    }
+    let seq: i64 = row.try_get("", audit_head::Column::Seq.as_str()).map_err(map_err)?;
+    let hash: String = row.try_get("", audit_head::Column::Hash.as_str()).map_err(map_err)?;
+    Ok((AuditHead { seq: to_u64(seq), hash }, reads))
+}
+
+/// PostgreSQL conditions that `reads` still hold (`AND …` each), for the statement's `basis`;
+/// `org` is the placeholder number of the organization's ID. Values are appended to `values`.
+pub(crate) fn basis_checks(reads: &[NameRead], org: usize, values: &mut Vec<Value>) -> String {
+    let mut sql = String::new();
+    for read in reads {
+        let (query, id) = match read.source {
+            NameSource::Member(id) => ("SELECT username FROM members WHERE id = ${id} AND org_id = ${org}", id.0),
+            NameSource::SecurityKey(id) => {
+                ("SELECT name FROM security_keys WHERE id = ${id} AND org_id = ${org}", id.0)
+            }
+            NameSource::Organization(id) => ("SELECT name FROM organizations WHERE id = ${id} AND id = ${org}", id.0),
+        };
+        values.push(id.into());
+        let query = query.replace("{id}", &values.len().to_string()).replace("{org}", &org.to_string());
+        values.push(read.name.clone().into());
+        sql.push_str(&format!(" AND ({query}) IS NOT DISTINCT FROM ${}", values.len()));
+    }
+    sql
+}
+
 /// PostgreSQL CTEs (each after a comma) that move `org`'s head to the last of `events` and insert
 /// them, all only when the statement's `basis` CTE found its row; `org` is the placeholder
 /// number of the organization's ID. Values are appended to `values`.

@@ -12,6 +12,7 @@ mod members;
 mod orgs;
 mod settings;
 mod signing_keys;
+mod vote_write;
 mod webhooks;
 
 use std::time::Duration;
