@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use keyward_domain::approval::token::TOKEN_TYPE as APPROVAL_TOKEN_TYPE;
 use keyward_domain::approval::{ApprovalClaims, ApprovalRequest, TokenApprover};
 use keyward_domain::repo::SigningKeyRepo;
@@ -32,7 +32,7 @@ const UNKNOWN_KID_REFRESH_SECONDS: i64 = 5;
 struct Cache {
     keys: Vec<SigningKey>,
     loaded_at: Option<DateTime<Utc>>,
-    opened: HashMap<String, EncodingKey>,
+    opened: HashMap<String, keys::EcdsaKey>,
 }
 
 impl Cache {
@@ -99,7 +99,7 @@ impl TokenIssuer {
             let key = match cache.opened.get(&signer.kid) {
                 Some(key) => key.clone(),
                 None => {
-                    let key = keys::encoding_key(&self.sealer, &signer)?;
+                    let key = keys::signer(&self.sealer, &signer)?;
                     cache.opened.insert(signer.kid.clone(), key.clone());
                     key
                 }
@@ -111,7 +111,7 @@ impl TokenIssuer {
         if let Some(typ) = typ {
             header.typ = Some(typ.to_owned());
         }
-        jsonwebtoken::encode(&header, claims, &key).map_err(|e| TokenError::Signing(e.to_string()))
+        keys::sign(&header, claims, &key)
     }
 
     /// The keys published now, as served at `/.well-known/jwks.json`.
