@@ -136,6 +136,31 @@ fn key_of(org: OrgId, member: keyward_domain::ids::MemberId, name: &str) -> NewS
     }
 }
 
+/// The key's use that moves its counter on from `counter`.
+fn use_after(counter: u32) -> KeyUse {
+    KeyUse {
+        at: Utc::now(),
+        sign_count: counter + 1,
+        expected_sign_count: counter,
+        backed_up: false,
+        credential: "{}".into(),
+    }
+}
+
+/// A new key of `member` called `name`, with what its first login reads and uses.
+async fn first_login(
+    t: &TestDb,
+    org: OrgId,
+    member: keyward_domain::ids::MemberId,
+    name: &str,
+) -> (SecurityKeyId, keyward_domain::security_key::LoginBasis, KeyUse) {
+    let key = key_of(org, member, name);
+    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
+    (key_id, basis, use_after(0))
+}
+
 /// Names are snapshotted when the event is written (even of a key the write deletes), and the
 /// request's user agent and ID come from the request context without the caller passing them.
 async fn events_snapshot_names_and_request_context(t: TestDb) {
@@ -184,12 +209,7 @@ async fn events_snapshot_names_and_request_context(t: TestDb) {
     assert!(events.iter().all(|e| e.hash_version == HASH_VERSION));
 
     // The login path names the member from the row it updates, with no extra query.
-    let key = key_of(org.id, bob.id, "Login key");
-    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
-    t.db.insert_key(key, audit("k")).await.unwrap();
-    let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
-    let used =
-        KeyUse { at: Utc::now(), sign_count: 1, expected_sign_count: 0, backed_up: false, credential: "{}".into() };
+    let (key_id, basis, used) = first_login(&t, org.id, bob.id, "Login key").await;
     let login = AuditRecord::new(Actor::Member(bob.id), "mfa.login").target(format!("member:{}", bob.id));
     t.db.record_key_login(org.id, bob.id, key_id, used, vec![login], basis).await.unwrap();
     let last = t.db.audit_events(org.id, AuditQuery { first: 1, ..Default::default() }).await.unwrap().items;
@@ -208,12 +228,7 @@ async fn events_snapshot_names_and_request_context(t: TestDb) {
 async fn one_write_appends_its_events_in_order_and_names_each(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let bob = member(&t.db, org.id, "bob").await;
-    let key = key_of(org.id, admin.id, "Admin key");
-    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
-    t.db.insert_key(key, audit("k")).await.unwrap();
-    let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
-    let used =
-        KeyUse { at: Utc::now(), sign_count: 1, expected_sign_count: 0, backed_up: false, credential: "{}".into() };
+    let (key_id, basis, used) = first_login(&t, org.id, admin.id, "Admin key").await;
     // Bob's name is not the login's to give, so even PostgreSQL writes these in a transaction.
     let records = vec![
         AuditRecord::new(Actor::Member(admin.id), "first").target(format!("member:{}", bob.id)),
@@ -379,6 +394,19 @@ async fn racing_bootstraps_on_postgres_create_one_organization() {
     assert_eq!(first.organizations().await.unwrap().len(), 1);
 }
 
+/// A PostgreSQL database reached through a proxy that counts its statements (in the clear), with
+/// the admin's key: (proxy, database, organization, admin, (key ID, credential ID)).
+async fn counted_admin_key()
+-> (keyward_testkit::proxy::TcpProxy, TestDb, Organization, keyward_domain::member::Member, (SecurityKeyId, Vec<u8>)) {
+    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
+    let t = TestDb::postgres_at(&format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()))).await;
+    let (org, admin) = bootstrap(&t.db).await;
+    let key = key_of(org.id, admin.id, "Admin key");
+    let ids = (key.key.id, key.key.credential_id.clone());
+    t.db.insert_key(key, audit("k")).await.unwrap();
+    (proxy, t, org, admin, ids)
+}
+
 /// PostgreSQL statements of a key login's database work: one read (the key, the audit head, the
 /// owner's name) and one write (key use, login time, events).
 const PINNED_KEY_LOGIN_STATEMENTS: usize = 2;
@@ -387,25 +415,14 @@ const PINNED_KEY_LOGIN_STATEMENTS: usize = 2;
 /// more: the name comes with the read and is checked by the write.
 #[tokio::test]
 async fn a_key_login_costs_one_read_and_one_write() {
-    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
-    let t = TestDb::postgres_at(&format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()))).await;
-    let (org, admin) = bootstrap(&t.db).await;
-    let key = key_of(org.id, admin.id, "Admin key");
-    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
-    t.db.insert_key(key, audit("k")).await.unwrap();
+    let (proxy, t, org, admin, (key_id, credential_id)) = counted_admin_key().await;
     let login = |named: bool, counter: u32| {
         let record = if named {
             AuditRecord::new(Actor::Member(admin.id), "mfa.login").target(format!("member:{}", admin.id))
         } else {
             audit("mfa.login")
         };
-        let used = KeyUse {
-            at: Utc::now(),
-            sign_count: counter + 1,
-            expected_sign_count: counter,
-            backed_up: false,
-            credential: "{}".into(),
-        };
+        let used = use_after(counter);
         let (db, credential_id) = (Arc::clone(&t.db), credential_id.clone());
         async move {
             let (_, basis) = db.key_for_login(&credential_id).await.unwrap().unwrap();
@@ -439,13 +456,8 @@ const PINNED_TRANSACTION_STATEMENTS: usize = 6;
 /// A write's audit costs the same two statements for one event as for four.
 #[tokio::test]
 async fn a_write_appends_any_number_of_events_in_two_statements() {
-    let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
-    let t = TestDb::postgres_at(&format!("{}?sslmode=disable", proxy.rewrite(&keyward_testkit::postgres_url()))).await;
-    let (org, admin) = bootstrap(&t.db).await;
+    let (proxy, t, org, admin, (key_id, credential_id)) = counted_admin_key().await;
     let bob = member(&t.db, org.id, "bob").await;
-    let key = key_of(org.id, admin.id, "Admin key");
-    let (key_id, credential_id) = (key.key.id, key.key.credential_id.clone());
-    t.db.insert_key(key, audit("k")).await.unwrap();
     // Open the pool's connections first: one opened while counting would add its own setup.
     let opening: Vec<_> = (0..8)
         .map(|_| {
@@ -462,13 +474,7 @@ async fn a_write_appends_any_number_of_events_in_two_statements() {
     for (counter, events) in [1, 4, 1, 4].into_iter().enumerate() {
         let (_, basis) = t.db.key_for_login(&credential_id).await.unwrap().unwrap();
         let counter = counter as u32;
-        let used = KeyUse {
-            at: Utc::now(),
-            sign_count: counter + 1,
-            expected_sign_count: counter,
-            backed_up: false,
-            credential: "{}".into(),
-        };
+        let used = use_after(counter);
         proxy.reset();
         let records = (0..events).map(|_| about_bob()).collect();
         t.db.record_key_login(org.id, admin.id, key_id, used, records, basis).await.unwrap();

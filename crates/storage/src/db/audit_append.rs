@@ -135,7 +135,7 @@ pub(crate) async fn append_all_in(
         return Ok(Vec::new());
     }
     let mut records: Vec<AuditRecord> = records.into_iter().map(with_request_context).collect();
-    let head = lock_head_naming(txn, org, &mut records).await?;
+    let head = head_naming(txn, org, &mut records, true).await?;
     let events = seal_after(org, &head, records);
     write_events(txn, org, &events).await?;
     Ok(events)
@@ -170,26 +170,13 @@ pub(crate) async fn read_basis(
 ) -> Result<(AuditHead, Vec<NameRead>), StoreError> {
     let needed: Vec<(Option<NameSource>, Option<NameSource>)> =
         records.iter().map(|r| (r.unnamed_actor().map(NameSource::Member), r.unnamed_target())).collect();
-    let select = Query::select()
-        .columns([audit_head::Column::Seq, audit_head::Column::Hash])
-        .from(audit_head::Entity)
-        .and_where(audit_head::Column::OrgId.eq(org.0))
-        .and_name_columns(records, org)
-        .to_owned();
-    let row = conn
-        .query_one(&select)
-        .await
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::Unexpected(format!("organization {org} has no audit head")))?;
-    fill_names(&row, records)?;
+    let head = head_naming(conn, org, records, false).await?;
     let mut reads = Vec::new();
     for ((actor, target), record) in needed.into_iter().zip(records.iter()) {
         reads.extend(actor.map(|source| NameRead { source, name: record.actor_name.clone() }));
         reads.extend(target.map(|source| NameRead { source, name: record.target_name.clone() }));
     }
-    let seq: i64 = row.try_get("", audit_head::Column::Seq.as_str()).map_err(map_err)?;
-    let hash: String = row.try_get("", audit_head::Column::Hash.as_str()).map_err(map_err)?;
-    Ok((AuditHead { seq: to_u64(seq), hash }, reads))
+    Ok((head, reads))
 }
 
 /// PostgreSQL conditions that `reads` still hold (`AND …` each), for the statement's `basis`;
@@ -236,20 +223,24 @@ pub(crate) fn chain_ctes(events: &[AuditEvent], org: usize, values: &mut Vec<Val
     Ok(sql)
 }
 
-/// Locks `org`'s head and reads it, with the names `records` still need, in one statement.
-async fn lock_head_naming(
-    txn: &impl ConnectionTrait,
+/// `org`'s head, locked for the transaction when `lock` is set, with the names `records` still
+/// need (filled in), in one statement.
+async fn head_naming(
+    conn: &impl ConnectionTrait,
     org: OrgId,
     records: &mut [AuditRecord],
+    lock: bool,
 ) -> Result<AuditHead, StoreError> {
-    let select = Query::select()
+    let mut select = Query::select()
         .columns([audit_head::Column::Seq, audit_head::Column::Hash])
         .from(audit_head::Entity)
         .and_where(audit_head::Column::OrgId.eq(org.0))
         .and_name_columns(records, org)
-        .lock(LockType::Update)
         .to_owned();
-    let row = txn
+    if lock {
+        select.lock(LockType::Update);
+    }
+    let row = conn
         .query_one(&select)
         .await
         .map_err(map_err)?
