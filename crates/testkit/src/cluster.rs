@@ -36,6 +36,20 @@ fn cli(port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether a master's `INFO replication` shows a replica, and every replica at (or past) the
+/// master's own offset.
+fn replicas_caught_up(info: &str) -> bool {
+    let lines = || info.lines().map(str::trim);
+    let Some(master) = lines().find_map(|line| line.strip_prefix("master_repl_offset:")?.parse::<u64>().ok()) else {
+        return false;
+    };
+    let replicas: Vec<u64> = lines()
+        .filter(|line| line.starts_with("slave"))
+        .filter_map(|line| line.split([',', ':']).find_map(|part| part.strip_prefix("offset=")?.parse().ok()))
+        .collect();
+    !replicas.is_empty() && replicas.iter().all(|&offset| offset >= master)
+}
+
 /// A private cluster of three masters with a replica each, on free loopback ports, stopped and
 /// removed when dropped.
 pub struct RedisCluster {
@@ -93,11 +107,18 @@ impl RedisCluster {
         self.killed.push(port);
     }
 
-    /// Makes every master's writes so far reach its replica (`WAIT 1`), so a failover keeps them.
+    /// Waits (at most 10 s) until every master's writes so far, from any client, reached its
+    /// replica, so a failover keeps them. (`WAIT` would not do: it waits only for the writes of
+    /// the connection that sends it, and redis-cli's own connection has written nothing.)
     pub fn sync_replicas(&self) {
         for &port in self.ports.iter().filter(|p| !self.killed.contains(p)) {
-            if cli(port, &["role"]).starts_with("master") {
-                cli(port, &["wait", "1", "2000"]);
+            if !cli(port, &["role"]).starts_with("master") {
+                continue;
+            }
+            let started = Instant::now();
+            while !replicas_caught_up(&cli(port, &["info", "replication"])) {
+                assert!(started.elapsed() < Duration::from_secs(10), "the replica of :{port} did not catch up");
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
@@ -127,5 +148,23 @@ impl RedisCluster {
 impl Drop for RedisCluster {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_has_caught_up_only_at_the_masters_offset() {
+        let info = |replica: &str| {
+            format!("# Replication\r\nrole:master\r\nconnected_slaves:1\r\n{replica}master_repl_offset:1500\r\n")
+        };
+        let at = |offset: u64| info(&format!("slave0:ip=127.0.0.1,port=7001,state=online,offset={offset},lag=0\r\n"));
+        assert!(replicas_caught_up(&at(1500)));
+        assert!(replicas_caught_up(&at(1514)));
+        assert!(!replicas_caught_up(&at(1499)));
+        assert!(!replicas_caught_up(&info("")), "no replica has caught up with nothing");
+        assert!(!replicas_caught_up(""));
     }
 }
