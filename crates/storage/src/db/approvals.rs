@@ -165,24 +165,17 @@ impl Database {
         vote_row: approval_vote::ActiveModel,
     ) -> Result<(), StoreError> {
         use approval_request::Column;
-        let VoteWrite { expected_version, transition, audit, now, .. } = write;
+        let changes = vote_write::request_changes(&write);
+        let VoteWrite { expected_version, audit, now, .. } = write;
         let txn = self.conn.begin().await.map_err(map_err)?;
         let mut update = approval_request::Entity::update_many()
-            .col_expr(Column::Version, Expr::value(to_i64(expected_version + 1)))
             .filter(Column::OrgId.eq(org.0))
             .filter(Column::Id.eq(id.0))
             .filter(Column::Version.eq(to_i64(expected_version)))
             .filter(Column::Status.eq(ApprovalStatus::Pending.as_str()))
             .filter(Column::ExpiresAt.gt(now));
-        if let Some(t) = &transition {
-            update = update
-                .col_expr(Column::Status, Expr::value(t.status.as_str()))
-                .col_expr(Column::DecidedAt, Expr::value(t.at))
-                .col_expr(Column::Token, Expr::value(t.token.clone()))
-                .col_expr(Column::TokenJti, Expr::value(t.token_jti.clone()));
-            if t.reason.is_some() {
-                update = update.col_expr(Column::Reason, Expr::value(t.reason.clone()));
-            }
+        for (column, value) in changes {
+            update = update.col_expr(column, Expr::value(value));
         }
         if update.exec(&txn).await.map_err(map_err)?.rows_affected != 1 {
             drop(txn);
@@ -201,7 +194,7 @@ impl Database {
     async fn why_stale(&self, org: OrgId, id: ApprovalRequestId, now: DateTime<Utc>) -> StoreError {
         match self.approval_request(org, id).await {
             Ok(Some(current)) => {
-                let still_open = current.status == ApprovalStatus::Pending && current.expires_at > now;
+                let still_open = current.status_at(now) == ApprovalStatus::Pending;
                 StoreError::Conflict(if still_open { "changed" } else { "not_pending" }.into())
             }
             Ok(None) => StoreError::NotFound,
@@ -210,9 +203,8 @@ impl Database {
     }
 
     /// The request that matches `filter` with its votes, in one query (the votes joined in).
-    async fn find_request<C: ConnectionTrait>(
+    async fn find_request(
         &self,
-        conn: &C,
         org: OrgId,
         filter: impl sea_orm::sea_query::IntoCondition,
     ) -> Result<Option<ApprovalRequest>, StoreError> {
@@ -220,7 +212,7 @@ impl Database {
             .filter(approval_request::Column::OrgId.eq(org.0))
             .filter(filter)
             .find_with_related(approval_vote::Entity)
-            .all(conn)
+            .all(&self.conn)
             .await
             .map_err(map_err)?;
         let Some((row, mut votes)) = found.into_iter().next() else { return Ok(None) };
@@ -254,7 +246,7 @@ impl ApprovalRepo for Database {
     }
 
     async fn approval_request(&self, org: OrgId, id: ApprovalRequestId) -> Result<Option<ApprovalRequest>, StoreError> {
-        self.find_request(&self.conn, org, approval_request::Column::Id.eq(id.0)).await
+        self.find_request(org, approval_request::Column::Id.eq(id.0)).await
     }
 
     async fn approval_request_by_digest(
@@ -262,7 +254,7 @@ impl ApprovalRepo for Database {
         org: OrgId,
         digest: &str,
     ) -> Result<Option<ApprovalRequest>, StoreError> {
-        self.find_request(&self.conn, org, approval_request::Column::Digest.eq(digest)).await
+        self.find_request(org, approval_request::Column::Digest.eq(digest)).await
     }
 
     async fn approval_requests(&self, org: OrgId, query: ApprovalQuery) -> Result<Vec<ApprovalRequest>, StoreError> {

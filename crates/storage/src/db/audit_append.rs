@@ -7,16 +7,14 @@ use chrono::Utc;
 use keyward_domain::StoreError;
 use keyward_domain::audit::{AuditEvent, AuditHead, AuditRecord, GENESIS_HASH, NameSource};
 use keyward_domain::ids::OrgId;
-use sea_orm::sea_query::{Alias, Expr, LockType, Query, SelectStatement};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, IdenStatic, Iterable, Set, Statement, Value};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, Set, Statement, Value,
+};
 
-use super::entities::{audit_event, audit_head, member, organization, security_key};
+use super::entities::{audit_event, audit_head};
 use super::{map_err, to_i64, to_u64};
 use crate::request_context;
-
-/// Events per insert: 16 bound values each keeps one statement well below both engines' limits
-/// on bound values (SQLite 32,766; PostgreSQL 65,535).
-const EVENTS_PER_INSERT: usize = 200;
 
 /// Creates an organization's chain head; called in the transaction that creates the organization,
 /// so appenders always find a row to lock.
@@ -34,18 +32,15 @@ pub(crate) async fn create_head(db: &impl ConnectionTrait, org: OrgId) -> Result
 pub(crate) async fn resolve_names(
     txn: &impl ConnectionTrait,
     org: OrgId,
-    record: AuditRecord,
+    mut record: AuditRecord,
 ) -> Result<AuditRecord, StoreError> {
-    let mut records = [record];
-    if records[0].unnamed_actor().is_none() && records[0].unnamed_target().is_none() {
-        let [record] = records;
+    if record.unnamed_actor().is_none() && record.unnamed_target().is_none() {
         return Ok(record);
     }
-    let select = Query::select().and_name_columns(&records, org).to_owned();
+    let select = Query::select().and_name_columns(std::slice::from_ref(&record), org).to_owned();
     if let Some(row) = txn.query_one(&select).await.map_err(map_err)? {
-        fill_names(&row, &mut records)?;
+        fill_names(&row, std::slice::from_mut(&mut record))?;
     }
-    let [record] = records;
     Ok(record)
 }
 
@@ -79,28 +74,29 @@ fn fill_names(row: &sea_orm::QueryResult, records: &mut [AuditRecord]) -> Result
     Ok(())
 }
 
+/// Where the display name of `source` within `org` lives: (table, column, the row's ID, the
+/// column that must equal `org`'s ID); `None` when it has none here. The one place that says it,
+/// for the names read ([`name_of`]) and for the recheck of names read earlier ([`basis_checks`]).
+fn name_home(source: NameSource, org: OrgId) -> Option<(&'static str, &'static str, uuid::Uuid, &'static str)> {
+    match source {
+        NameSource::Member(id) => Some(("members", "username", id.0, "org_id")),
+        NameSource::SecurityKey(id) => Some(("security_keys", "name", id.0, "org_id")),
+        NameSource::Organization(id) if id == org => Some(("organizations", "name", id.0, "id")),
+        NameSource::Organization(_) => None,
+    }
+}
+
 /// A scalar subquery for the display name of `source` within `org` (NULL when there is none).
 fn name_of(source: Option<NameSource>, org: OrgId) -> Expr {
-    let query: SelectStatement = match source {
-        Some(NameSource::Member(id)) => Query::select()
-            .column(member::Column::Username)
-            .from(member::Entity)
-            .and_where(member::Column::Id.eq(id.0))
-            .and_where(member::Column::OrgId.eq(org.0))
-            .to_owned(),
-        Some(NameSource::SecurityKey(id)) => Query::select()
-            .column(security_key::Column::Name)
-            .from(security_key::Entity)
-            .and_where(security_key::Column::Id.eq(id.0))
-            .and_where(security_key::Column::OrgId.eq(org.0))
-            .to_owned(),
-        Some(NameSource::Organization(id)) if id == org => Query::select()
-            .column(organization::Column::Name)
-            .from(organization::Entity)
-            .and_where(organization::Column::Id.eq(id.0))
-            .to_owned(),
-        Some(NameSource::Organization(_)) | None => return Expr::cust("NULL"),
+    let Some((table, column, id, scope)) = source.and_then(|source| name_home(source, org)) else {
+        return Expr::cust("NULL");
     };
+    let query = Query::select()
+        .column(Alias::new(column))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("id")).eq(id))
+        .and_where(Expr::col(Alias::new(scope)).eq(org.0))
+        .to_owned();
     Expr::SubQuery(None, Box::new(query.into()))
 }
 
@@ -180,21 +176,17 @@ pub(crate) async fn read_basis(
 }
 
 /// PostgreSQL conditions that `reads` still hold (`AND …` each), for the statement's `basis`;
-/// `org` is the placeholder number of the organization's ID. Values are appended to `values`.
-pub(crate) fn basis_checks(reads: &[NameRead], org: usize, values: &mut Vec<Value>) -> String {
+/// `org_placeholder` is the placeholder number of `org`'s ID. Values are appended to `values`.
+pub(crate) fn basis_checks(reads: &[NameRead], org: OrgId, org_placeholder: usize, values: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     for read in reads {
-        let (query, id) = match read.source {
-            NameSource::Member(id) => ("SELECT username FROM members WHERE id = ${id} AND org_id = ${org}", id.0),
-            NameSource::SecurityKey(id) => {
-                ("SELECT name FROM security_keys WHERE id = ${id} AND org_id = ${org}", id.0)
-            }
-            NameSource::Organization(id) => ("SELECT name FROM organizations WHERE id = ${id} AND id = ${org}", id.0),
-        };
-        values.push(id.into());
-        let query = query.replace("{id}", &values.len().to_string()).replace("{org}", &org.to_string());
-        values.push(read.name.clone().into());
-        sql.push_str(&format!(" AND ({query}) IS NOT DISTINCT FROM ${}", values.len()));
+        let Some((table, column, id, scope)) = name_home(read.source, org) else { continue };
+        values.extend([id.into(), read.name.clone().into()]);
+        let (id, name) = (values.len() - 1, values.len());
+        sql.push_str(&format!(
+            " AND (SELECT {column} FROM {table} WHERE id = ${id} AND {scope} = ${org_placeholder}) \
+             IS NOT DISTINCT FROM ${name}"
+        ));
     }
     sql
 }
@@ -210,9 +202,9 @@ pub(crate) fn chain_ctes(events: &[AuditEvent], org: usize, values: &mut Vec<Val
         ", head AS (UPDATE audit_heads SET seq = ${seq}, hash = ${hash} WHERE org_id = ${org} \
          AND EXISTS (SELECT 1 FROM basis) RETURNING 1)"
     );
-    let columns = event_columns();
+    let columns = row_columns::<audit_event::ActiveModel>();
     for (i, event) in events.iter().enumerate() {
-        let row = event_values(event)?;
+        let row = row_values(&event_row(event))?;
         let placeholders = placeholders(DbBackend::Postgres, values.len() + 1, row.len());
         sql.push_str(&format!(
             ", event{i} AS (INSERT INTO audit_events ({columns}) SELECT {placeholders} \
@@ -252,34 +244,32 @@ async fn head_naming(
 }
 
 /// Inserts `events` (already sealed after the locked head) and moves the head to the last one.
+/// A write carries a handful of events (three at most today), far below either engine's limit
+/// on bound values (16 per event: SQLite 32,766, PostgreSQL 65,535).
 async fn write_events(txn: &impl ConnectionTrait, org: OrgId, events: &[AuditEvent]) -> Result<(), StoreError> {
     let backend = txn.get_database_backend();
     let Some(last) = events.last() else { return Ok(()) };
-    let chunks: Vec<&[AuditEvent]> = events.chunks(EVENTS_PER_INSERT).collect();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let (mut sql, mut values) = insert_events(backend, chunk)?;
-        let moves_head = i + 1 == chunks.len() && backend == DbBackend::Postgres;
-        if moves_head {
-            let n = values.len();
-            sql = format!(
-                "WITH inserted AS ({sql}) UPDATE audit_heads SET seq = ${}, hash = ${} WHERE org_id = ${}",
-                n + 1,
-                n + 2,
-                n + 3
-            );
-            values.extend([to_i64(last.seq).into(), last.hash.clone().into(), org.0.into()]);
-        }
+    let (insert, mut values) = insert_events(backend, events)?;
+    if backend == DbBackend::Postgres {
+        let n = values.len();
+        let sql = format!(
+            "WITH inserted AS ({insert}) UPDATE audit_heads SET seq = ${}, hash = ${} WHERE org_id = ${}",
+            n + 1,
+            n + 2,
+            n + 3
+        );
+        values.extend([to_i64(last.seq).into(), last.hash.clone().into(), org.0.into()]);
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(map_err)?;
+        return Ok(());
     }
-    if backend != DbBackend::Postgres {
-        let update = Query::update()
-            .table(audit_head::Entity)
-            .value(audit_head::Column::Seq, to_i64(last.seq))
-            .value(audit_head::Column::Hash, last.hash.clone())
-            .and_where(audit_head::Column::OrgId.eq(org.0))
-            .to_owned();
-        txn.execute(&update).await.map_err(map_err)?;
-    }
+    txn.execute_raw(Statement::from_sql_and_values(backend, insert, values)).await.map_err(map_err)?;
+    let update = Query::update()
+        .table(audit_head::Entity)
+        .value(audit_head::Column::Seq, to_i64(last.seq))
+        .value(audit_head::Column::Hash, last.hash.clone())
+        .and_where(audit_head::Column::OrgId.eq(org.0))
+        .to_owned();
+    txn.execute(&update).await.map_err(map_err)?;
     Ok(())
 }
 
@@ -288,16 +278,28 @@ fn insert_events(backend: DbBackend, events: &[AuditEvent]) -> Result<(String, V
     let mut values = Vec::new();
     let mut rows = Vec::with_capacity(events.len());
     for event in events {
-        let row = event_values(event)?;
+        let row = row_values(&event_row(event))?;
         rows.push(format!("({})", placeholders(backend, values.len() + 1, row.len())));
         values.extend(row);
     }
-    Ok((format!("INSERT INTO audit_events ({}) VALUES {}", event_columns(), rows.join(", ")), values))
+    let columns = row_columns::<audit_event::ActiveModel>();
+    Ok((format!("INSERT INTO audit_events ({columns}) VALUES {}", rows.join(", ")), values))
 }
 
-/// The event columns, comma-separated, in the order of [`event_values`].
-pub(crate) fn event_columns() -> String {
-    audit_event::Column::iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+/// The columns of `A`'s entity, comma-separated, in the order of [`row_values`].
+pub(crate) fn row_columns<A: ActiveModelTrait>() -> String {
+    <A::Entity as EntityTrait>::Column::iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>().join(", ")
+}
+
+/// Every column's value of `row`, in the order of [`row_columns`]; all must be set.
+pub(crate) fn row_values<A: ActiveModelTrait>(row: &A) -> Result<Vec<Value>, StoreError> {
+    <A::Entity as EntityTrait>::Column::iter()
+        .map(|column| {
+            row.get(column)
+                .into_value()
+                .ok_or_else(|| StoreError::Unexpected(format!("column {} left unset", IdenStatic::as_str(&column))))
+        })
+        .collect()
 }
 
 /// `count` placeholders numbered from `first` (`$n` on PostgreSQL, `?` on SQLite).
@@ -306,18 +308,8 @@ pub(crate) fn placeholders(backend: DbBackend, first: usize, count: usize) -> St
     (first..first + count).map(one).collect::<Vec<_>>().join(", ")
 }
 
-/// An event's values in the order of `audit_event::Column::iter()`, from [`event_row`].
-pub(crate) fn event_values(event: &AuditEvent) -> Result<Vec<Value>, StoreError> {
-    let row = event_row(event);
-    audit_event::Column::iter()
-        .map(|column| {
-            row.get(column).into_value().ok_or_else(|| StoreError::Unexpected("an audit column left unset".into()))
-        })
-        .collect()
-}
-
 /// The row that stores `event`: the one mapping of an event to its columns.
-pub(crate) fn event_row(event: &AuditEvent) -> audit_event::ActiveModel {
+fn event_row(event: &AuditEvent) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         org_id: Set(event.org_id.0),
         seq: Set(to_i64(event.seq)),

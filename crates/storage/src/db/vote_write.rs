@@ -9,10 +9,12 @@ use keyward_domain::StoreError;
 use keyward_domain::approval::ApprovalStatus;
 use keyward_domain::ids::{ApprovalRequestId, OrgId};
 use keyward_domain::pipeline_repo::VoteWrite;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, IdenStatic, Iterable, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Statement, Value};
 
-use super::audit_append::{basis_checks, chain_ctes, placeholders, read_basis, seal_after, with_request_context};
-use super::entities::approval_vote;
+use super::audit_append::{
+    basis_checks, chain_ctes, placeholders, read_basis, row_columns, row_values, seal_after, with_request_context,
+};
+use super::entities::{approval_request, approval_vote};
 use super::{map_err, to_i64};
 
 /// What one attempt came to.
@@ -44,9 +46,9 @@ pub(super) async fn attempt(
         write.now.into(),
         to_i64(head.seq).into(),
     ];
-    let checks = basis_checks(&reads, 1, &mut values);
-    let changes = request_changes(write, &mut values);
-    let (columns, vote_values) = columns_and_values(&vote_row)?;
+    let checks = basis_checks(&reads, org, 1, &mut values);
+    let changes = assignments(request_changes(write), &mut values);
+    let (columns, vote_values) = (row_columns::<approval_vote::ActiveModel>(), row_values(&vote_row)?);
     let vote_placeholders = placeholders(DbBackend::Postgres, values.len() + 1, vote_values.len());
     values.extend(vote_values);
     let mut sql = format!(
@@ -79,34 +81,31 @@ pub(super) async fn attempt(
     })
 }
 
-/// `version = …, status = …` for the request's row, with their values appended.
-fn request_changes(write: &VoteWrite, values: &mut Vec<Value>) -> String {
-    let mut set = |column: &str, value: Value| {
-        values.push(value);
-        format!("{column} = ${}", values.len())
-    };
-    let mut changes = vec![set("version", to_i64(write.expected_version + 1).into())];
+/// What a vote changes on the request's row: the version, and the transition's columns if it
+/// decides the request. Both ways of writing a vote set exactly these.
+pub(super) fn request_changes(write: &VoteWrite) -> Vec<(approval_request::Column, Value)> {
+    use approval_request::Column;
+    let mut changes = vec![(Column::Version, to_i64(write.expected_version + 1).into())];
     if let Some(t) = &write.transition {
-        changes.push(set("status", t.status.as_str().into()));
-        changes.push(set("decided_at", t.at.into()));
-        changes.push(set("token", t.token.clone().into()));
-        changes.push(set("token_jti", t.token_jti.clone().into()));
+        changes.extend([
+            (Column::Status, t.status.as_str().into()),
+            (Column::DecidedAt, t.at.into()),
+            (Column::Token, t.token.clone().into()),
+            (Column::TokenJti, t.token_jti.clone().into()),
+        ]);
         if t.reason.is_some() {
-            changes.push(set("reason", t.reason.clone().into()));
+            changes.push((Column::Reason, t.reason.clone().into()));
         }
     }
-    changes.join(", ")
+    changes
 }
 
-/// The vote row's columns, comma-separated, and their values in the same order.
-fn columns_and_values(row: &approval_vote::ActiveModel) -> Result<(String, Vec<Value>), StoreError> {
-    let mut columns = Vec::new();
-    let mut values = Vec::new();
-    for column in approval_vote::Column::iter() {
-        columns.push(column.as_str());
-        values.push(
-            row.get(column).into_value().ok_or_else(|| StoreError::Unexpected("a vote column left unset".into()))?,
-        );
+/// `column = $n, …` for `changes`, with their values appended to `values`.
+fn assignments(changes: Vec<(approval_request::Column, Value)>, values: &mut Vec<Value>) -> String {
+    let mut set = Vec::with_capacity(changes.len());
+    for (column, value) in changes {
+        values.push(value);
+        set.push(format!("{} = ${}", column.as_str(), values.len()));
     }
-    Ok((columns.join(", "), values))
+    set.join(", ")
 }
