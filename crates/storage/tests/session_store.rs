@@ -378,7 +378,9 @@ async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
     }
     for key in &keys {
         let ttl: i64 = ::redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
-        assert!(ttl > 0, "{key} has no TTL ({ttl})");
+        // -1 is a key without a TTL, the fault looked for. -2 is a key that expired after KEYS
+        // listed it (a short-lived `dead:` marker, seen on a slow run), which is no fault.
+        assert!(ttl > 0 || ttl == -2, "{key} has no TTL ({ttl})");
     }
     let live_key = format!("{}live", store.prefix(org));
     let indexed: Vec<String> =
