@@ -44,23 +44,29 @@ pub fn public_jwk(key: &SigningKey) -> Result<Jwk, TokenError> {
 
 /// The private key of `key`, opened with `sealer`.
 pub fn encoding_key(sealer: &Sealer, key: &SigningKey) -> Result<EncodingKey, TokenError> {
-    let fail = |why: String| TokenError::Key { kid: key.kid.clone(), why };
-    if key.algorithm != ALGORITHM {
-        return Err(fail(format!("algorithm {} is not {ALGORITHM}", key.algorithm)));
-    }
-    let pem = sealer.open(&key.private_key).map_err(fail)?;
-    EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| fail(format!("corrupt private key: {e}")))
+    let pem = private_pem(sealer, key)?;
+    EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| corrupt(key, e))
 }
 
 /// The private key of `key`, opened with `sealer`, parsed once for [`sign`].
 pub fn signer(sealer: &Sealer, key: &SigningKey) -> Result<EcdsaKey, TokenError> {
     use p256::pkcs8::DecodePrivateKey;
-    let fail = |why: String| TokenError::Key { kid: key.kid.clone(), why };
+    EcdsaKey::from_pkcs8_pem(&private_pem(sealer, key)?).map_err(|e| corrupt(key, e))
+}
+
+/// The PKCS#8 PEM of `key`'s private half, once it is known to be a key of [`ALGORITHM`].
+fn private_pem(sealer: &Sealer, key: &SigningKey) -> Result<String, TokenError> {
     if key.algorithm != ALGORITHM {
-        return Err(fail(format!("algorithm {} is not {ALGORITHM}", key.algorithm)));
+        return Err(TokenError::Key {
+            kid: key.kid.clone(),
+            why: format!("algorithm {} is not {ALGORITHM}", key.algorithm),
+        });
     }
-    let pem = sealer.open(&key.private_key).map_err(fail)?;
-    EcdsaKey::from_pkcs8_pem(&pem).map_err(|e| fail(format!("corrupt private key: {e}")))
+    sealer.open(&key.private_key).map_err(|why| TokenError::Key { kid: key.kid.clone(), why })
+}
+
+fn corrupt(key: &SigningKey, err: impl std::fmt::Display) -> TokenError {
+    TokenError::Key { kid: key.kid.clone(), why: format!("corrupt private key: {err}") }
 }
 
 /// A compact JWS of `claims` under `header` (ES256), exactly as `jsonwebtoken::encode` makes it,
