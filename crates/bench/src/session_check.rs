@@ -50,11 +50,16 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
     // machine does not decide the ratio.
     let (mut best_gateway, mut best_floor): (Option<Outcome>, Option<Outcome>) = (None, None);
     let (mut gateway_peak, mut floor_peak) = (0, 0);
+    let (mut gateway_redis, mut floor_redis) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..2 {
+        let before = redis_busy_us().await;
         let (outcome, peak) = measured(&floor, floor.addr, floor_shot.clone(), bounds).await;
+        floor_redis = floor_redis.min((redis_busy_us().await - before) / outcome.ok.max(1) as f64);
         floor_peak = floor_peak.max(peak);
         best_floor = best(best_floor, outcome);
+        let before = redis_busy_us().await;
         let (outcome, peak) = measured(&stack.server, stack.server.addr, gateway_shot.clone(), bounds).await;
+        gateway_redis = gateway_redis.min((redis_busy_us().await - before) / outcome.ok.max(1) as f64);
         gateway_peak = gateway_peak.max(peak);
         best_gateway = best(best_gateway, outcome);
     }
@@ -77,6 +82,11 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
         .note(format!("16 keep-alive connections; baseline: axum + one Redis GET of {session_bytes} B; {failures}")),
         Figure::new("session check: p50 latency", floor_run.p50_us, gateway.p50_us, "µs", Better::Lower, None),
         Figure::new("session check: p99 latency", floor_run.p99_us, gateway.p99_us, "µs", Better::Lower, None),
+        Figure::new("session check: Redis time per request", floor_redis, gateway_redis, "µs", Better::Lower, None)
+            .note(
+                "Redis's own time in commands (INFO commandstats), per request of the best-of-two rounds: what one \
+                 shared Redis spends on every instance's checks; baseline: the floor's GET",
+            ),
         Figure::new("gateway RSS, idle", mib(floor_idle), mib(gateway_idle), "MiB", Better::Lower, None)
             .note("baseline: the minimal axum + Redis server"),
         Figure::new(
@@ -158,6 +168,18 @@ async fn measured(server: &Server, addr: std::net::SocketAddr, shot: Shot, bound
     done.store(true, Ordering::Relaxed);
     let _ = sampler.await;
     (outcome, peak.load(Ordering::Relaxed))
+}
+
+/// Microseconds Redis has spent executing commands since its statistics were last reset, all
+/// commands together (`INFO commandstats`; a script's time includes the commands it ran).
+async fn redis_busy_us() -> f64 {
+    let mut conn = connection().await;
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.expect("INFO");
+    info.lines()
+        .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info:"))
+        .filter_map(|line| line.split(',').find_map(|field| field.split_once("usec=").map(|(_, v)| v)))
+        .filter_map(|usec| usec.parse::<f64>().ok())
+        .sum()
 }
 
 /// Bytes of the session record as Redis returns it.

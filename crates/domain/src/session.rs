@@ -221,8 +221,12 @@ impl Session {
     /// Whether a request at `now` should move `last_seen_at` forward. Touching on every request
     /// would cost a write each time; a twentieth of the idle timeout keeps idle expiry within 5%.
     pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
-        let granularity_ms = i64::from(self.idle_timeout_secs) * 1000 / 20;
-        (now - self.last_seen_at).num_milliseconds() >= granularity_ms
+        now >= self.touch_due_at()
+    }
+
+    /// From when a request should move `last_seen_at` forward (see [`Session::needs_touch`]).
+    pub fn touch_due_at(&self) -> DateTime<Utc> {
+        self.last_seen_at + Duration::milliseconds(i64::from(self.idle_timeout_secs) * 1000 / 20)
     }
 
     /// The stage in force at `now`: a keyless member's grace period can run out mid-session, and

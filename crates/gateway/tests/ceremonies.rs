@@ -296,7 +296,8 @@ on_both_backends! {
 }
 
 /// Documents (and pins) how many Redis round trips `mfaLoginFinish` costs: the session lookup
-/// every request pays (epochs included), then the login's own two: one script that counts both
+/// every request pays (one `MGET` of the record, the epochs and the policy versions: the gateway
+/// created this session, so it knows whose it is), then the login's own two: one script that counts both
 /// rate limits (per member and per address) and takes the ceremony, and the session rotation. No
 /// fewer is possible without giving up a guarantee: the ceremony must be taken before the
 /// verification, and the new token may exist only after it.
@@ -309,7 +310,7 @@ async fn mfa_login_finish_costs_the_lookup_and_two_redis_round_trips() {
     let (app, proxy) = TestApp::behind_redis_proxy(keyward_testkit::TestDb::sqlite().await).await;
     finish_a_login_counted_by(&app, &proxy).await;
     let work = proxy.work();
-    let expected = [["EVALSHA"], ["EVALSHA"], ["EVALSHA"]];
+    let expected = [["MGET"], ["EVALSHA"], ["EVALSHA"]];
     assert_eq!(work, expected, "lookup, count and take the ceremony, rotate: {:?}", proxy.log());
     app.stop().await;
 }

@@ -394,7 +394,8 @@ async fn redis_keys_all_expire_and_indexes_shed_expired_entries() {
 }
 
 /// A session lookup, epochs included, is one Redis round trip, and only hashes of tokens are
-/// stored.
+/// stored. A session this instance knows is read with one `MGET` (no script) until its touch is
+/// due; then, and for a session it has not seen, the lookup script runs instead.
 #[tokio::test]
 async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
     let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::redis_url()).await;
@@ -406,14 +407,22 @@ async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
     let mut new = new_session(org, member);
     new.token_hash = raw.hash();
     store.create(new, LIFETIMES, now).await.unwrap();
-    // The first call of a script may need a SCRIPT LOAD; count a warm lookup.
-    store.lookup(org, &raw.hash(), now).await.unwrap().unwrap();
     proxy.reset();
     store.lookup(org, &raw.hash(), now + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(proxy.round_trips(), 1, "lookup with epoch checks");
+    assert_eq!(proxy.work(), [["MGET"]], "{:?}", proxy.log());
     proxy.reset();
     store.lookup(org, &raw.hash(), now + Duration::minutes(5)).await.unwrap().unwrap();
-    assert_eq!(proxy.round_trips(), 1, "lookup that also touches");
+    // `work` leaves out a first call's NOSCRIPT and SCRIPT LOAD, which say nothing about the code.
+    assert_eq!(proxy.work(), [["EVALSHA"]], "lookup that also touches: {:?}", proxy.log());
+    proxy.reset();
+    store.lookup(org, &raw.hash(), now + Duration::minutes(6)).await.unwrap().unwrap();
+    assert_eq!(proxy.work(), [["MGET"]], "after the touch: {:?}", proxy.log());
+    let other_instance =
+        keyward_storage::RedisStore::connect(&proxy.rewrite(&keyward_testkit::redis_url()), &namespace).await.unwrap();
+    proxy.reset();
+    other_instance.lookup(org, &raw.hash(), now + Duration::minutes(6)).await.unwrap().unwrap();
+    assert_eq!(proxy.work(), [["EVALSHA"]], "a session this instance never saw: {:?}", proxy.log());
 
     let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
@@ -429,6 +438,28 @@ async fn redis_lookup_is_one_round_trip_and_stores_only_hashes() {
             let value: String = ::redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
             assert!(!value.contains(secret), "raw token in {key}");
         }
+    }
+    store.delete_namespace().await.unwrap();
+}
+
+/// A lookup without the script still sees every epoch another instance moved, at once: the
+/// member's, the organization's and the keyless one, each bumped here in Redis directly (as a
+/// revocation's script does before its purge has deleted the records).
+#[tokio::test]
+async fn redis_fast_lookup_sees_epochs_moved_elsewhere() {
+    let namespace = format!("kwt_fast_{}", uuid::Uuid::new_v4().simple());
+    let store = keyward_storage::RedisStore::connect(&keyward_testkit::redis_url(), &namespace).await.unwrap();
+    let client = ::redis::Client::open(keyward_testkit::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let now = Utc::now();
+    for epoch_key in ["me:{member}", "epoch", "ke"] {
+        let (org, member) = (OrgId::new(), MemberId::new());
+        let session = start(&store, org, member, now).await;
+        assert!(is_live(&store, &session, now).await, "known and live");
+        let key = format!("{}:{{{org}}}:{}", namespace, epoch_key.replace("{member}", &member.0.simple().to_string()));
+        let _: u64 = ::redis::cmd("INCR").arg(&key).query_async(&mut conn).await.unwrap();
+        assert!(!is_live(&store, &session, now + Duration::seconds(1)).await, "{epoch_key} moved");
+        assert!(!is_live(&store, &session, now + Duration::seconds(2)).await, "and it stays ended");
     }
     store.delete_namespace().await.unwrap();
 }

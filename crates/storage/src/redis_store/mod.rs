@@ -2,6 +2,7 @@
 
 mod codec;
 mod conn;
+mod fast_lookup;
 mod handoff;
 mod scripts;
 
@@ -104,6 +105,7 @@ pub struct RedisStore {
     scripts: std::sync::Arc<Scripts>,
     handoff_scripts: std::sync::Arc<handoff::HandoffScripts>,
     epoch_retention_ms: u64,
+    members: std::sync::Arc<fast_lookup::SessionMembers>,
 }
 
 fn map_err(err: redis::RedisError) -> StoreError {
@@ -150,6 +152,7 @@ impl RedisStore {
             scripts: std::sync::Arc::new(scripts),
             handoff_scripts: std::sync::Arc::new(handoff_scripts),
             epoch_retention_ms: millis_of(DEFAULT_EPOCH_RETENTION),
+            members: Default::default(),
         })
     }
 
@@ -282,10 +285,19 @@ impl SessionStore for RedisStore {
         session.org_epoch = org_epoch;
         session.member_epoch = member_epoch;
         session.keyless_epoch = keyless_epoch;
+        self.members.remember(&session);
         Ok(Created { session, evicted })
     }
 
     async fn lookup(&self, org: OrgId, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
+        if let Some(member) = self.members.fast_path(hash.key(), now) {
+            let keys = fast_lookup::keys(&self.prefix(org), hash.key(), member);
+            let values: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query_async(&mut self.conn.clone()).await.map_err(map_err)?;
+            if let Some(session) = fast_lookup::judge(org, hash, member, &values, now)? {
+                return Ok(Some(session));
+            }
+        }
         // The full hash too: a session stored before record version 2 is still under it.
         let found: Option<(String, String, String)> = self
             .scripts
@@ -297,13 +309,13 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
-        let Some((record, step_up, webauthn)) = found else { return Ok(None) };
-        let version = |text: &str| match text {
-            "" => Ok(None),
-            v => v.parse().map(Some).map_err(|_| StoreError::Unexpected("corrupt policy version in Redis".into())),
+        let Some((record, step_up, webauthn)) = found else {
+            self.members.forget(hash.key());
+            return Ok(None);
         };
-        let mut session = codec::decode(org, hash, &record, version(&step_up)?)?;
-        session.webauthn_policy_version = version(&webauthn)?;
+        let mut session = codec::decode(org, hash, &record, fast_lookup::policy_version(Some(&step_up))?)?;
+        session.webauthn_policy_version = fast_lookup::policy_version(Some(&webauthn))?;
+        self.members.remember(&session);
         Ok(Some(session))
     }
 
@@ -319,6 +331,10 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
+        self.members.forget(old.key());
+        if replaced == 1 {
+            self.members.remember(next);
+        }
         Ok(replaced == 1)
     }
 
@@ -332,6 +348,7 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
+        self.members.forget(hash.key());
         self.replicate_revocation(org, "session").await;
         Ok(revoked == 1)
     }
