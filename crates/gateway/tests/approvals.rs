@@ -284,9 +284,15 @@ on_both_backends! {
 /// one statement that checks both and writes the request's change, the vote and the events.
 const PINNED_VOTE_STATEMENTS: usize = 6;
 
-/// Pins what `approvalFinish` costs the database, after a first approval made the signing key.
+/// PostgreSQL statements of a new request from a pipeline's API key: the key, an identical
+/// request by digest, both people the pipeline names, the approval policy, then the audit head
+/// with the events' names, and one statement that checks it and writes the request and its event.
+const PINNED_CREATE_STATEMENTS: usize = 6;
+
+/// Pins what a new request and `approvalFinish` cost the database, after a first approval made
+/// the signing key.
 #[tokio::test]
-async fn a_vote_runs_six_sql_statements() {
+async fn a_request_and_a_vote_run_six_sql_statements_each() {
     const VOTE: &str =
         "mutation($id: ID!, $c: ID!, $r: JSON!) { approvalFinish(id: $id, ceremonyId: $c, response: $r) { status } }";
     let proxy = keyward_testkit::proxy::TcpProxy::start(&keyward_testkit::postgres_url()).await;
@@ -303,7 +309,9 @@ async fn a_vote_runs_six_sql_statements() {
         let body = app.approve(approver, &first).await;
         assert!(body.get("errors").is_none(), "{body}");
     }
+    right_after_a_sweep(&proxy).await;
     let id = app.request_approval(&ci, json!({ "runId": "2" })).await["request"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(proxy.pg_statements(), PINNED_CREATE_STATEMENTS, "{:?}", proxy.log());
     let mut statements = Vec::new();
     for (approver, status) in [(&mut alice, "PENDING"), (&mut bob, "APPROVED")] {
         let (ceremony, response) = app.approval_touch(approver, &id).await;

@@ -1,6 +1,7 @@
-//! Votes on approval requests, on both databases: each vote lands once and only on the version it
-//! was decided on, and votes racing each other and other events never fork the audit chain
-//! (PostgreSQL writes a vote in one statement and retries it when the chain moved first).
+//! Approval requests and their votes, on both databases: a request lands once per digest with its
+//! events, each vote lands once and only on the version it was decided on, and writes racing each
+//! other and other events never fork the audit chain (PostgreSQL writes a request and a vote each in
+//! one statement and retries it when the chain moved first).
 
 mod common;
 
@@ -189,7 +190,79 @@ async fn racing_votes_and_events_never_fork_the_chain(t: TestDb) {
     assert_eq!(chain.iter().filter(|e| e.action == "other").count(), 60);
 }
 
+fn requested(request: &ApprovalRequest) -> AuditRecord {
+    AuditRecord::new(Actor::System, "approval.requested").target(format!("approval_request:{}", request.id))
+}
+
+/// A request lands with its event; the same digest again writes nothing (neither the request nor
+/// its event) and answers with the first one. Eight creates of one digest race four appenders:
+/// one request, one `approval.requested`, and the chain holds.
+async fn a_request_lands_once_per_digest_with_its_events(t: TestDb) {
+    let (org, _admin) = bootstrap(&t.db).await;
+    let request = new_request(org.id, "1");
+    let (created, new) = t.db.create_approval_request(request.clone(), vec![requested(&request)]).await.unwrap();
+    assert!(new);
+    assert_eq!(created, request);
+    assert_eq!(stored(&t, &request).await, request);
+    let mut again = new_request(org.id, "1");
+    again.id = ApprovalRequestId::new();
+    let (existing, new) = t.db.create_approval_request(again.clone(), vec![requested(&again)]).await.unwrap();
+    assert!(!new);
+    assert_eq!(existing.id, request.id, "the first one wins");
+    let chain = t.db.audit_chain(org.id, 0, 100).await.unwrap();
+    let targets: Vec<_> = chain.iter().filter(|e| e.action == "approval.requested").map(|e| e.target.clone()).collect();
+    assert_eq!(targets, [Some(format!("approval_request:{}", request.id))], "no event for the duplicate");
+
+    let racing = new_request(org.id, "2");
+    let appenders: Vec<_> = (0..4)
+        .map(|worker| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let record = AuditRecord::new(Actor::System, "other").target(format!("x:{worker}:{i}"));
+                    db.append_audit(org.id, record).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let creates: Vec<_> = (0..8)
+        .map(|_| {
+            let db = Arc::clone(&t.db);
+            let mut attempt = racing.clone();
+            attempt.id = ApprovalRequestId::new();
+            tokio::spawn(async move {
+                let record = requested(&attempt);
+                db.create_approval_request(attempt, vec![record]).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in creates {
+        let (found, new) = task.await.unwrap();
+        if new {
+            winners.push(found.id);
+        }
+        assert_eq!(found.digest, racing.digest);
+    }
+    for task in appenders {
+        task.await.unwrap();
+    }
+    assert_eq!(winners.len(), 1, "one request per digest");
+    let chain = t.db.audit_chain(org.id, 0, 1000).await.unwrap();
+    let second: Vec<_> = chain
+        .iter()
+        .filter(|e| e.action == "approval.requested")
+        .filter_map(|e| e.target.clone())
+        .filter(|target| *target != format!("approval_request:{}", request.id))
+        .collect();
+    assert_eq!(second, [format!("approval_request:{}", winners[0])], "the winner's event, and only it");
+    assert_eq!(chain.iter().filter(|e| e.action == "other").count(), 40);
+    let verdict = verify_chain(t.db.as_ref(), org.id).await.unwrap();
+    assert!(verdict.ok(), "{verdict:?}");
+}
+
 on_both_databases! {
+    a_request_lands_once_per_digest_with_its_events,
     a_vote_lands_once_on_its_version,
     racing_votes_and_events_never_fork_the_chain,
 }

@@ -20,6 +20,7 @@ use sea_orm::{
 use super::audit_append::{append_all_in, append_in};
 use super::convert::corrupt;
 use super::entities::{approval_request, approval_vote, member, security_key};
+use super::request_write;
 use super::vote_write::{self, Attempt};
 use super::{Database, map_err, to_i64, to_u64};
 
@@ -228,21 +229,37 @@ impl ApprovalRepo for Database {
         request: ApprovalRequest,
         audit: Vec<AuditRecord>,
     ) -> Result<(ApprovalRequest, bool), StoreError> {
-        let (org, digest) = (request.org_id, request.digest.clone());
-        let txn = self.conn.begin().await.map_err(map_err)?;
-        match approval_request::Entity::insert(request_row(&request)).exec(&txn).await.map_err(map_err) {
-            Ok(_) => {}
-            // The same request again (a retried pipeline step, or two at once): the first one wins.
-            Err(StoreError::Conflict(_)) => {
-                drop(txn);
-                let existing = self.approval_request_by_digest(org, &digest).await?;
-                return existing.map(|found| (found, false)).ok_or(StoreError::Conflict("approval request".into()));
+        let row = request_row(&request);
+        let mut duplicate = false;
+        if self.conn.get_database_backend() == DbBackend::Postgres {
+            for _ in 0..STATEMENT_ATTEMPTS {
+                match request_write::attempt(&self.conn, &request, &row, &audit).await? {
+                    request_write::Attempt::Written => return Ok((request, true)),
+                    request_write::Attempt::Duplicate => {
+                        duplicate = true;
+                        break;
+                    }
+                    request_write::Attempt::HeadMoved => {}
+                }
             }
-            Err(other) => return Err(other),
         }
-        append_all_in(&txn, org, audit).await?;
-        txn.commit().await.map_err(map_err)?;
-        Ok((request, true))
+        if !duplicate {
+            // The head first, then the request's row: the order the one-statement write takes.
+            let txn = self.conn.begin().await.map_err(map_err)?;
+            append_all_in(&txn, request.org_id, audit).await?;
+            match approval_request::Entity::insert(row).exec(&txn).await.map_err(map_err) {
+                Ok(_) => {
+                    txn.commit().await.map_err(map_err)?;
+                    return Ok((request, true));
+                }
+                // Dropping the transaction takes its events back with it.
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        // The same request again (a retried pipeline step, or two at once): the first one wins.
+        let existing = self.approval_request_by_digest(request.org_id, &request.digest).await?;
+        existing.map(|found| (found, false)).ok_or(StoreError::Conflict("approval request".into()))
     }
 
     async fn approval_request(&self, org: OrgId, id: ApprovalRequestId) -> Result<Option<ApprovalRequest>, StoreError> {

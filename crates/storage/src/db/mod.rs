@@ -10,6 +10,7 @@ mod key_login;
 mod keys;
 mod members;
 mod orgs;
+mod request_write;
 mod settings;
 mod signing_keys;
 mod vote_write;
