@@ -19,6 +19,8 @@ use crate::stack::{Backend, FreshDb};
 /// The member counts the listing is measured at; the hand-written query is compared at 10,000.
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 const COMPARED_AT: usize = 10_000;
+/// Rounds of each size of the curve; the fastest counts.
+const CURVE_ROUNDS: usize = 3;
 const PAGE: u64 = 50;
 
 /// Runs the scenario; returns its figures.
@@ -46,11 +48,16 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
             for _ in 0..rounds / 4 {
                 fresh.db.members(org, MemberQuery { first: PAGE, ..Default::default() }).await.expect("list");
             }
-            let started = Instant::now();
-            for _ in 0..rounds {
-                fresh.db.members(org, MemberQuery { first: PAGE, ..Default::default() }).await.expect("list");
+            // The best of three rounds: one round is a tenth of a second here, short enough for a
+            // checkpoint or another process's burst on this shared machine to halve it.
+            let mut repo_alone = f64::INFINITY;
+            for _ in 0..CURVE_ROUNDS {
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    fresh.db.members(org, MemberQuery { first: PAGE, ..Default::default() }).await.expect("list");
+                }
+                repo_alone = repo_alone.min(started.elapsed().as_secs_f64());
             }
-            let repo_alone = started.elapsed().as_secs_f64();
             let (mut repo_time, mut sql_time) = (0.0, 0.0);
             if size == COMPARED_AT {
                 for _ in 0..rounds {
@@ -91,8 +98,8 @@ pub async fn run(scale: Scale) -> Vec<Figure> {
                         Some(0.7),
                     )
                     .note(
-                        "first page of 50 with key counts; target: a page costs the page plus its B-tree descents, \
-                         which grow with log N (1,000 to 100,000 adds about one level): at least 0.7x",
+                        "first page of 50 with key counts, best of 3 rounds; target: a page costs the page plus its \
+                         B-tree descents, which grow with log N (1,000 to 100,000 adds about one level): at least 0.7x",
                     ),
                 ),
             }

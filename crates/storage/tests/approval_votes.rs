@@ -83,6 +83,21 @@ fn write_on(request: &ApprovalRequest, vote: Vote, transition: Option<Transition
     VoteWrite { expected_version: request.version, vote, transition, audit: vec![audit], now: Utc::now() }
 }
 
+/// Four tasks appending `each` events of their own to `org`'s chain, to race a write against.
+fn other_events(t: &TestDb, org: OrgId, each: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..4)
+        .map(|worker| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move {
+                for i in 0..each {
+                    let record = AuditRecord::new(Actor::System, "other").target(format!("x:{worker}:{i}"));
+                    db.append_audit(org, record).await.unwrap();
+                }
+            })
+        })
+        .collect()
+}
+
 async fn stored(t: &TestDb, request: &ApprovalRequest) -> ApprovalRequest {
     t.db.approval_request(request.org_id, request.id).await.unwrap().unwrap()
 }
@@ -143,17 +158,7 @@ async fn racing_votes_and_events_never_fork_the_chain(t: TestDb) {
     for i in 0..8 {
         voters.push(member(&t.db, org.id, &format!("voter-{i}")).await.id);
     }
-    let appenders: Vec<_> = (0..4)
-        .map(|worker| {
-            let db = Arc::clone(&t.db);
-            tokio::spawn(async move {
-                for i in 0..15 {
-                    let record = AuditRecord::new(Actor::System, "other").target(format!("x:{worker}:{i}"));
-                    db.append_audit(org.id, record).await.unwrap();
-                }
-            })
-        })
-        .collect();
+    let appenders = other_events(&t, org.id, 15);
     let votes: Vec<_> = voters
         .iter()
         .map(|&voter| {
@@ -214,17 +219,7 @@ async fn a_request_lands_once_per_digest_with_its_events(t: TestDb) {
     assert_eq!(targets, [Some(format!("approval_request:{}", request.id))], "no event for the duplicate");
 
     let racing = new_request(org.id, "2");
-    let appenders: Vec<_> = (0..4)
-        .map(|worker| {
-            let db = Arc::clone(&t.db);
-            tokio::spawn(async move {
-                for i in 0..10 {
-                    let record = AuditRecord::new(Actor::System, "other").target(format!("x:{worker}:{i}"));
-                    db.append_audit(org.id, record).await.unwrap();
-                }
-            })
-        })
-        .collect();
+    let appenders = other_events(&t, org.id, 10);
     let creates: Vec<_> = (0..8)
         .map(|_| {
             let db = Arc::clone(&t.db);

@@ -302,6 +302,26 @@ pub(crate) fn row_values<A: ActiveModelTrait>(row: &A) -> Result<Vec<Value>, Sto
         .collect()
 }
 
+/// Runs a one-statement write on PostgreSQL that ends in `SELECT (…) AS first, (…) AS second`,
+/// and returns both counts; `name` says which write failed, `map` turns a database error into the
+/// caller's own (a unique index that means something to it).
+pub(crate) async fn two_counts(
+    conn: &impl ConnectionTrait,
+    sql: String,
+    values: Vec<Value>,
+    [first, second]: [&str; 2],
+    map: impl Fn(StoreError) -> StoreError,
+) -> Result<(i64, i64), StoreError> {
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    let row = conn
+        .query_one_raw(statement)
+        .await
+        .map_err(|err| map(map_err(err)))?
+        .ok_or_else(|| StoreError::Unexpected(format!("{first}/{second}: the statement returned no row")))?;
+    let count = |column| row.try_get::<i64>("", column).map_err(map_err);
+    Ok((count(first)?, count(second)?))
+}
+
 /// `count` placeholders numbered from `first` (`$n` on PostgreSQL, `?` on SQLite).
 pub(crate) fn placeholders(backend: DbBackend, first: usize, count: usize) -> String {
     let one = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() };

@@ -9,13 +9,14 @@
 use keyward_domain::StoreError;
 use keyward_domain::approval::ApprovalRequest;
 use keyward_domain::audit::AuditRecord;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::audit_append::{
-    basis_checks, chain_ctes, placeholders, read_basis, row_columns, row_values, seal_after, with_request_context,
+    basis_checks, chain_ctes, placeholders, read_basis, row_columns, row_values, seal_after, two_counts,
+    with_request_context,
 };
 use super::entities::approval_request;
-use super::{map_err, to_i64};
+use super::to_i64;
 
 /// What one attempt came to.
 pub(super) enum Attempt {
@@ -51,14 +52,8 @@ pub(super) async fn attempt(
     );
     sql.push_str(&chain_ctes(&events, 1, &mut values)?);
     sql.push_str(" SELECT (SELECT count(*) FROM locked) AS locked, (SELECT count(*) FROM basis) AS written");
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-    let row = conn
-        .query_one_raw(statement)
-        .await
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::Unexpected("request write: no row".into()))?;
-    let count = |column| row.try_get::<i64>("", column).map_err(map_err);
-    Ok(match (count("locked")?, count("written")?) {
+    let counts = two_counts(conn, sql, values, ["locked", "written"], |err| err).await?;
+    Ok(match counts {
         (_, 1) => Attempt::Written,
         (0, _) => Attempt::HeadMoved,
         _ => Attempt::Duplicate,

@@ -9,13 +9,14 @@ use keyward_domain::StoreError;
 use keyward_domain::approval::ApprovalStatus;
 use keyward_domain::ids::{ApprovalRequestId, OrgId};
 use keyward_domain::pipeline_repo::VoteWrite;
-use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Value};
 
 use super::audit_append::{
-    basis_checks, chain_ctes, placeholders, read_basis, row_columns, row_values, seal_after, with_request_context,
+    basis_checks, chain_ctes, placeholders, read_basis, row_columns, row_values, seal_after, two_counts,
+    with_request_context,
 };
 use super::entities::{approval_request, approval_vote};
-use super::{map_err, to_i64};
+use super::to_i64;
 
 /// What one attempt came to.
 pub(super) enum Attempt {
@@ -63,18 +64,13 @@ pub(super) async fn attempt(
     );
     sql.push_str(&chain_ctes(&events, 1, &mut values)?);
     sql.push_str(" SELECT (SELECT count(*) FROM guard) AS guarded, (SELECT count(*) FROM basis) AS written");
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-    let row = conn
-        .query_one_raw(statement)
-        .await
-        .map_err(|err| match map_err(err) {
-            // The vote's row is the only one here that can collide: one vote per member.
-            StoreError::Conflict(_) => StoreError::Conflict("already_voted".into()),
-            other => other,
-        })?
-        .ok_or_else(|| StoreError::Unexpected("vote write: no row".into()))?;
-    let count = |column| row.try_get::<i64>("", column).map_err(map_err);
-    Ok(match (count("guarded")?, count("written")?) {
+    // The vote's row is the only one here that can collide: one vote per member.
+    let already_voted = |err| match err {
+        StoreError::Conflict(_) => StoreError::Conflict("already_voted".into()),
+        other => other,
+    };
+    let counts = two_counts(conn, sql, values, ["guarded", "written"], already_voted).await?;
+    Ok(match counts {
         (_, 1) => Attempt::Written,
         (0, _) => Attempt::Stale,
         _ => Attempt::HeadMoved,
