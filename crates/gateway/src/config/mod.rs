@@ -448,6 +448,20 @@ mod tests {
     }
 
     #[test]
+    fn the_clients_variables_are_not_settings() {
+        let client = vars(&[
+            ("KEYWARD_URL", "https://keyward.example.com"),
+            ("KEYWARD_API_KEY", "kwk_secret"),
+            ("KEYWARD_TOKEN", "kw1.x.y"),
+            ("KEYWARD_LISTEN", "127.0.0.1:9100"),
+        ]);
+        let config = Config::from_sources(None, &client).unwrap();
+        assert_eq!(config.listen.port(), 9100, "the server's own settings are still read");
+        let err = Config::from_sources(None, &vars(&[("KEYWARD_URLS", "x")])).unwrap_err().to_string();
+        assert!(err.contains("urls"), "a near miss is still an unknown key: {err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key_and_source() {
         let err = Config::from_sources(None, &vars(&[("KEYWARD_LISTN", "x")])).unwrap_err().to_string();
         assert!(err.contains("listn"), "{err}");

@@ -15,10 +15,18 @@ pub(super) fn env_value(raw: &str) -> Value {
     raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw.to_owned()))
 }
 
-/// Environment variables that are settings: `KEYWARD_CONFIG` names the file, and `KEYWARD_TEST_*`
-/// belongs to the test suite.
+/// Variables of Keyward's clients, not of the server: the CLI's `approval request` and `wait` read
+/// the first two, and the README's examples keep a session token in the third. A pipeline or a
+/// shell that sets them for the client must still be able to run `keyward audit verify` or `serve`.
+pub const CLIENT_VARIABLES: [&str; 3] = ["KEYWARD_URL", "KEYWARD_API_KEY", "KEYWARD_TOKEN"];
+
+/// Environment variables that are settings: `KEYWARD_CONFIG` names the file, `KEYWARD_TEST_*`
+/// belongs to the test suite, and [`CLIENT_VARIABLES`] to the clients.
 pub(super) fn is_setting(var: &str) -> bool {
-    var.starts_with("KEYWARD_") && var != "KEYWARD_CONFIG" && !var.starts_with("KEYWARD_TEST_")
+    var.starts_with("KEYWARD_")
+        && var != "KEYWARD_CONFIG"
+        && !var.starts_with("KEYWARD_TEST_")
+        && !CLIENT_VARIABLES.contains(&var)
 }
 
 pub(super) fn source_of(figment: &Figment, key: &str) -> String {
