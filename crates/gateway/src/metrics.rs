@@ -11,14 +11,14 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: &'static str,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,11 +57,30 @@ impl Default for Metrics {
     }
 }
 
+/// A request method as a metrics label: the standard methods by name, any other as `OTHER`. HTTP
+/// lets a client send any token as a method, and a label per token would be a series per request.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    STANDARD.iter().find(|(standard, _)| standard == method).map_or("OTHER", |(_, label)| label)
+}
+
 impl Metrics {
-    /// Records one finished HTTP request.
-    pub fn record_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests.get_or_create(&RequestLabels { route: route.into(), method: method.into(), status }).inc();
-        self.latency.get_or_create(&RouteLabels { route: route.into() }).observe(seconds);
+    /// Records one finished HTTP request. The labels are from fixed sets (see [`method_label`]),
+    /// so no client can add series, and recording allocates nothing.
+    pub fn record_request(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
+        self.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+        self.latency.get_or_create(&RouteLabels { route }).observe(seconds);
     }
 
     /// Records one GraphQL error.
@@ -101,5 +120,22 @@ mod tests {
         assert!(text.contains("keyward_graphql_errors_total{code=\"FORBIDDEN\"} 1"));
         assert!(text.contains("keyward_live_sessions{organization=\"acme\"} 3"));
         assert!(text.contains("keyward_http_request_duration_seconds_bucket"));
+    }
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let metrics = Metrics::default();
+        for token in ["FOO1", "FOO2", "PROPFIND"] {
+            let method = Method::from_bytes(token.as_bytes()).unwrap();
+            metrics.record_request("spa", method_label(&method), 405, 0.001);
+        }
+        let text = metrics.encode();
+        assert!(
+            text.contains("keyward_http_requests_total{route=\"spa\",method=\"OTHER\",status=\"405\"} 3"),
+            "{text}"
+        );
+        assert!(!text.contains("FOO1") && !text.contains("PROPFIND"), "{text}");
     }
 }

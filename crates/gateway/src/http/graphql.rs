@@ -227,7 +227,7 @@ async fn execute(
             http.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    http.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+    http.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     http
 }
 

@@ -110,17 +110,12 @@ struct Edge {
 /// adds the security headers its response lacks, and records its metrics.
 async fn pass_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = crate::metrics::method_label(request.method());
     let route = route_label(request.uri().path());
     let meta = request_meta::request_meta(request.headers());
     let mut response = keyward_storage::request_context::scope(meta, next.run(request)).await;
     edge.security.apply(&mut response);
-    edge.app.metrics.record_request(
-        route,
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    edge.app.metrics.record_request(route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
