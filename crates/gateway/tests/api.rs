@@ -167,6 +167,11 @@ async fn ops_endpoints_answer(app: &TestApp) {
     let admin = app.admin().await;
     app.session_for(&admin, SessionStage::Authenticated).await;
     app.graphql("{ nope }", json!({}), None).await;
+    // HTTP lets a client send any token as a method: each must not become a series of its own.
+    for made_up in ["FOO1", "FOO2", "FOO3"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+        app.client.request(method, format!("{}/graphql", app.url)).send().await.unwrap();
+    }
     let response = get("/metrics").await.unwrap();
     let request_id = response.headers().get("x-request-id").cloned();
     assert!(request_id.is_some(), "every response carries a request ID");
@@ -175,6 +180,8 @@ async fn ops_endpoints_answer(app: &TestApp) {
     assert!(text.contains("keyward_graphql_errors_total{code=\"BAD_USER_INPUT\"} 1"), "{text}");
     assert!(text.contains("keyward_live_sessions{organization=\"default\"} 1"), "{text}");
     assert!(text.contains("keyward_http_request_duration_seconds_bucket"));
+    assert!(text.contains("method=\"OTHER\""), "{text}");
+    assert!(!text.contains("FOO"), "made-up methods share the OTHER label: {text}");
 }
 
 on_both_backends! {
