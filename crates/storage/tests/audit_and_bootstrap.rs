@@ -166,6 +166,16 @@ async fn first_login(
 async fn events_snapshot_names_and_request_context(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let bob = member(&t.db, org.id, "bob").await;
+    // Open the pool's connections first: one opened while counting would add its own setup.
+    let opening: Vec<_> = (0..8)
+        .map(|_| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move { db.audit_head(org.id).await.unwrap() })
+        })
+        .collect();
+    for task in opening {
+        task.await.unwrap();
+    }
     let by_admin = |action: &str| AuditRecord::new(Actor::Member(admin.id), action);
     let key = key_of(org.id, bob.id, "YubiKey 5C");
     let key_id = key.key.id;
@@ -404,19 +414,23 @@ async fn counted_admin_key()
     let key = key_of(org.id, admin.id, "Admin key");
     let ids = (key.key.id, key.key.credential_id.clone());
     t.db.insert_key(key, audit("k")).await.unwrap();
-    // Open the pool's connections first: one opened while counting would add its own setup
-    // (`SET search_path`), and under load sqlx's release check keeps a connection busy a little
-    // longer, so the pool would open one.
-    let opening: Vec<_> = (0..8)
-        .map(|_| {
-            let db = Arc::clone(&t.db);
-            tokio::spawn(async move { db.audit_head(org.id).await.unwrap() })
-        })
-        .collect();
-    for task in opening {
-        task.await.unwrap();
-    }
     (proxy, t, org, admin, ids)
+}
+
+/// Waits until the proxy has seen no round trip for 100 ms (at most 5 s). sqlx checks each
+/// connection it gets back off the request's path, so a step's last round trips can land after
+/// the step returned: counting from a reset right after it would count them for the next step.
+async fn settled(proxy: &keyward_testkit::proxy::TcpProxy) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = proxy.round_trips();
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = proxy.round_trips();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
 }
 
 /// PostgreSQL statements of a key login's database work: one read (the key, the audit head, the
@@ -445,11 +459,14 @@ async fn a_key_login_costs_one_read_and_one_write() {
     for (counter, named) in [false, true, false, true].into_iter().enumerate() {
         login(named, counter as u32).await;
     }
+    settled(&proxy).await;
     proxy.reset();
     login(false, 4).await;
+    settled(&proxy).await;
     let unnamed = proxy.pg_statements();
     proxy.reset();
     login(true, 5).await;
+    settled(&proxy).await;
     assert_eq!(proxy.pg_statements(), unnamed, "{:?}", proxy.log());
     assert_eq!(unnamed, PINNED_KEY_LOGIN_STATEMENTS, "{:?}", proxy.log());
     // Each statement is one round trip; besides them, sqlx checks each connection it gets back
