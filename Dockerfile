@@ -22,6 +22,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY crates/ crates/
 COPY migrations/ migrations/
+COPY vendor/ vendor/
 COPY scripts/ scripts/
 COPY --from=spa /src/frontend/dist/ frontend/dist/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
