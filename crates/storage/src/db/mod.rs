@@ -183,3 +183,25 @@ pub(crate) fn to_i64(value: u64) -> i64 {
 pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    /// sqlx-core 0.9.0 from crates.io opens PostgreSQL sockets without `TCP_NODELAY`, and each new
+    /// connection then waits about 120 ms on delayed ACKs. Until a release carries the fix, the
+    /// build must use the patched copy in `vendor/sqlx-core`, which the lockfile records without
+    /// a registry source.
+    #[test]
+    fn sqlx_core_0_9_0_is_the_patched_copy() {
+        let lock = include_str!("../../../../Cargo.lock");
+        let sqlx_core = lock
+            .split("[[package]]")
+            .find(|package| package.contains("name = \"sqlx-core\"\n"))
+            .expect("sqlx-core is in the lockfile");
+        if sqlx_core.contains("version = \"0.9.0\"\n") {
+            assert!(
+                !sqlx_core.contains("source = "),
+                "sqlx-core 0.9.0 must come from vendor/sqlx-core (see vendor/README.md): {sqlx_core}"
+            );
+        }
+    }
+}
