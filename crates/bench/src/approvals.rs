@@ -179,7 +179,8 @@ async fn round_trips(duration: Duration) -> RoundTrips {
 
     let cap = APPROVERS * VOTES_PER_APPROVER / 2;
     let (mut count, mut verifying, mut signing) = (0, Duration::ZERO, Duration::ZERO);
-    let cpu_before = ServerCpu::now(stack.server.pid());
+    let redis_pid = crate::stack::redis_pid().await;
+    let cpu_before = ServerCpu::now(stack.server.pid(), redis_pid);
     let started = Instant::now();
     while started.elapsed() < duration && count + 1 < cap {
         count += 1;
@@ -191,7 +192,7 @@ async fn round_trips(duration: Duration) -> RoundTrips {
         verifying += verified.elapsed();
     }
     let wall = started.elapsed().saturating_sub(signing);
-    let cpu = ServerCpu::now(stack.server.pid()).since(cpu_before);
+    let cpu = ServerCpu::now(stack.server.pid(), redis_pid).since(cpu_before);
     stack.stop().await;
     RoundTrips { count, cpu, verifying, wall, sample }
 }

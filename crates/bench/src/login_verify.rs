@@ -224,7 +224,8 @@ async fn finish_cost(backend: Backend, logins: usize) -> FinishCost {
         let response = get(&mut key, &begin["mfaLoginBegin"]["options"], &origin);
         prepared.push((token, ip, json!({ "c": begin["mfaLoginBegin"]["ceremonyId"], "r": response })));
     }
-    let cpu_before = ServerCpu::now(stack.server.pid());
+    let redis_pid = crate::stack::redis_pid().await;
+    let cpu_before = ServerCpu::now(stack.server.pid(), redis_pid);
     let mut timed = Duration::ZERO;
     for (token, ip, variables) in prepared {
         let sent = Instant::now();
@@ -239,7 +240,7 @@ async fn finish_cost(backend: Backend, logins: usize) -> FinishCost {
         timed += sent.elapsed();
         assert_eq!(body["data"]["mfaLoginFinish"]["stage"], "AUTHENTICATED", "{body}");
     }
-    let cpu = ServerCpu::now(stack.server.pid()).since(cpu_before);
+    let cpu = ServerCpu::now(stack.server.pid(), redis_pid).since(cpu_before);
     stack.stop().await;
     FinishCost { per_core: logins as f64 / cpu.total(), sequential: logins as f64 / timed.as_secs_f64(), cpu, logins }
 }

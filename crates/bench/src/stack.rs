@@ -132,6 +132,19 @@ pub async fn flush_redis() {
     let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
 }
 
+/// The process ID of the Redis server the stack uses (`INFO server`). The CPU figures count that
+/// process alone: other Redis servers on the machine, such as the idle Redis Cluster nodes
+/// `with-services.sh` starts for the test suites, are not part of the stack.
+pub async fn redis_pid() -> u32 {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is reachable");
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.expect("INFO server");
+    info.lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+        .expect("INFO server names the process_id")
+}
+
 /// A server process started from this binary, with the address it listens on.
 pub struct Server {
     /// Where it listens.
@@ -185,23 +198,24 @@ pub struct ServerCpu {
 }
 
 impl ServerCpu {
-    /// Reads the counters now for gateway `pid`. Clock ticks are taken as 100 per second (Linux's
-    /// `USER_HZ`).
-    pub fn now(pid: u32) -> Self {
+    /// Reads the counters now for gateway `pid`, every PostgreSQL process and the Redis server
+    /// `redis_pid`. Clock ticks are taken as 100 per second (Linux's `USER_HZ`).
+    pub fn now(pid: u32, redis_pid: u32) -> Self {
         let mut cpu = ServerCpu::default();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
             let Some((head, rest)) = stat.rsplit_once(") ") else { continue };
-            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            let (process, comm) = head.split_once(" (").unwrap_or(("", ""));
             // After the command: state is field 3, utime 14 and stime 15 (1-based).
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             let seconds = (field(14) + field(15)) as f64 / 100.0;
-            if entry.file_name().to_str() == Some(&pid.to_string()) {
+            let process: u32 = process.trim().parse().unwrap_or(0);
+            if process == pid {
                 cpu.gateway += seconds;
             } else if comm == "postgres" {
                 cpu.postgres += seconds;
-            } else if comm.starts_with("redis-server") {
+            } else if process == redis_pid {
                 cpu.redis += seconds;
             }
         }
