@@ -166,16 +166,6 @@ async fn first_login(
 async fn events_snapshot_names_and_request_context(t: TestDb) {
     let (org, admin) = bootstrap(&t.db).await;
     let bob = member(&t.db, org.id, "bob").await;
-    // Open the pool's connections first: one opened while counting would add its own setup.
-    let opening: Vec<_> = (0..8)
-        .map(|_| {
-            let db = Arc::clone(&t.db);
-            tokio::spawn(async move { db.audit_head(org.id).await.unwrap() })
-        })
-        .collect();
-    for task in opening {
-        task.await.unwrap();
-    }
     let by_admin = |action: &str| AuditRecord::new(Actor::Member(admin.id), action);
     let key = key_of(org.id, bob.id, "YubiKey 5C");
     let key_id = key.key.id;
@@ -487,6 +477,16 @@ const PINNED_TRANSACTION_STATEMENTS: usize = 6;
 async fn a_write_appends_any_number_of_events_in_two_statements() {
     let (proxy, t, org, admin, (key_id, credential_id)) = counted_admin_key().await;
     let bob = member(&t.db, org.id, "bob").await;
+    // Open the pool's connections first: one opened while counting would add its own setup.
+    let opening: Vec<_> = (0..8)
+        .map(|_| {
+            let db = Arc::clone(&t.db);
+            tokio::spawn(async move { db.audit_head(org.id).await.unwrap() })
+        })
+        .collect();
+    for task in opening {
+        task.await.unwrap();
+    }
     // Naming bob sends the login down its transaction path.
     let about_bob = || AuditRecord::new(Actor::Member(bob.id), "about.bob").target(format!("member:{}", bob.id));
     let mut statements = Vec::new();
