@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::login_verify::new_member;
 use crate::report::{Better, Figure};
-use crate::stack::{Backend, LIFETIMES, Stack, redis_url};
+use crate::stack::{Backend, LIFETIMES, Stack, redis_connection};
 use crate::{Scale, median};
 
 const SET: &str =
@@ -149,8 +149,7 @@ async fn create_sessions(stack: &Stack, owners: &[Member], count: usize) -> Vec<
 /// bytes of the session record itself.
 async fn bytes_per_session(stack: &Stack, owners: &[Member]) -> Figure {
     const COUNT: usize = 10_000;
-    let mut conn =
-        redis::Client::open(redis_url()).expect("url").get_multiplexed_async_connection().await.expect("Redis");
+    let mut conn = redis_connection().await;
     let before = used_memory(&mut conn).await;
     let tokens = create_sessions(stack, owners, COUNT).await;
     let after = used_memory(&mut conn).await;
@@ -172,8 +171,7 @@ async fn bytes_per_session(stack: &Stack, owners: &[Member]) -> Figure {
 /// Waits (at most a minute) until the background purge of the last flushed epoch is done, so it
 /// does not run into the next measurement.
 async fn wait_for_purge(stack: &Stack) {
-    let mut conn =
-        redis::Client::open(redis_url()).expect("url").get_multiplexed_async_connection().await.expect("Redis");
+    let mut conn = redis_connection().await;
     let prefix = stack.store.prefix(stack.org);
     let epoch: u64 = redis::cmd("GET").arg(format!("{prefix}epoch")).query_async(&mut conn).await.unwrap_or(0);
     let dead_key = format!("{prefix}dead:{}", epoch.saturating_sub(1));

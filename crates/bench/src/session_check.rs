@@ -13,7 +13,7 @@ use keyward_domain::session::{SessionStage, SessionToken};
 use crate::Scale;
 use crate::load::{self, Bounds, Outcome, Shot};
 use crate::report::{Better, Figure};
-use crate::stack::{Backend, Server, Stack, redis_url};
+use crate::stack::{Backend, Server, Stack, redis_connection, redis_url};
 
 const QUERY: &str = r#"{"query":"{ viewer { id } }"}"#;
 const MARKER: &str = "\"viewer\":{\"id\"";
@@ -173,7 +173,7 @@ async fn measured(server: &Server, addr: std::net::SocketAddr, shot: Shot, bound
 /// Microseconds Redis has spent executing commands since its statistics were last reset, all
 /// commands together (`INFO commandstats`; a script's time includes the commands it ran).
 async fn redis_busy_us() -> f64 {
-    let mut conn = connection().await;
+    let mut conn = redis_connection().await;
     let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.expect("INFO");
     info.lines()
         .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info:"))
@@ -186,17 +186,13 @@ async fn redis_busy_us() -> f64 {
 async fn session_record_bytes(stack: &Stack, token: &str) -> usize {
     let hash = SessionToken::parse(token).expect("a token").hash();
     let key = format!("{}s:{}", stack.store.prefix(stack.org), hash.key());
-    let mut conn = connection().await;
+    let mut conn = redis_connection().await;
     let record: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("GET");
     record.unwrap_or_else(|| panic!("no session at {key}")).len()
 }
 
 /// Stores `size` bytes under `key` (the floor server's value).
 pub(crate) async fn set_value(key: &str, size: usize) {
-    let mut conn = connection().await;
+    let mut conn = redis_connection().await;
     let _: () = redis::cmd("SET").arg(key).arg(vec![b'x'; size]).query_async(&mut conn).await.expect("SET");
-}
-
-async fn connection() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url()).expect("redis url").get_multiplexed_async_connection().await.expect("Redis")
 }

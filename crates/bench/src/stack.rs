@@ -122,10 +122,14 @@ impl FreshDb {
     }
 }
 
+/// A connection to the bench's Redis database.
+pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url()).expect("redis url").get_multiplexed_async_connection().await.expect("Redis")
+}
+
 /// Empties the bench's Redis database.
 pub async fn flush_redis() {
-    let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is reachable");
+    let mut conn = redis_connection().await;
     // Emptying a million sessions takes Redis longer than the client's default response timeout
     // on a slow machine; waiting for it keeps the next scenario's memory figures clean.
     conn.set_response_timeout(std::time::Duration::from_secs(120));
@@ -136,8 +140,7 @@ pub async fn flush_redis() {
 /// process alone: other Redis servers on the machine, such as the idle Redis Cluster nodes
 /// `with-services.sh` starts for the test suites, are not part of the stack.
 pub async fn redis_pid() -> u32 {
-    let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is reachable");
+    let mut conn = redis_connection().await;
     let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.expect("INFO server");
     info.lines()
         .find_map(|line| line.strip_prefix("process_id:"))
